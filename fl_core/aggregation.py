@@ -1,0 +1,48 @@
+"""Server-side aggregation of flat update vectors (pure numpy).
+
+FedAvg (McMahan et al. 2017, "Communication-Efficient Learning of Deep Networks from
+Decentralized Data"): the sample-weighted mean of the client deltas, applied with a server
+step size. FedProx (Li et al. 2020) changes only the clients' local objective (see
+``training.py``); its server step is this same weighted mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def fedavg(deltas: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """Weighted mean of ``deltas`` (float64 accumulation, float32 result).
+
+    An empty coalition has no update: the result is the zero vector only if the caller
+    passes one, so callers must handle ``len(deltas) == 0`` themselves (see ``utility``).
+    """
+    if len(deltas) == 0:
+        raise ValueError("deltas: FedAvg needs at least one update")
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(deltas),) or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("weights: need one non-negative weight per update, with a positive sum")
+    total = np.zeros(np.shape(deltas[0]), dtype=np.float64)
+    for delta, weight in zip(deltas, w, strict=True):
+        total += weight * np.asarray(delta, dtype=np.float64)
+    return (total / w.sum()).astype(np.float32)
+
+
+def weighted_sum(deltas: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """``sum_i w_i * delta_i``: what a secure aggregation of pre-weighted updates returns."""
+    total = np.zeros(np.shape(deltas[0]), dtype=np.float64)
+    for delta, weight in zip(deltas, weights, strict=True):
+        total += float(weight) * np.asarray(delta, dtype=np.float64)
+    return total
+
+
+def apply_update(
+    global_vector: np.ndarray, aggregate_delta: np.ndarray, server_lr: float = 1.0
+) -> np.ndarray:
+    """New global vector: ``global + server_lr * aggregate``."""
+    return (
+        np.asarray(global_vector, dtype=np.float32)
+        + np.float32(server_lr) * np.asarray(aggregate_delta, dtype=np.float32)
+    ).astype(np.float32)

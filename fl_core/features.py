@@ -1,0 +1,212 @@
+"""Cached inputs of the trainable suffix: tokens, frozen-prefix hidden states, embeddings.
+
+Tokenisation is done once per dataset and kept on disk (keyed by tokenizer, max length and
+the data's fingerprint). The frozen prefix of the network (embeddings and layers below the
+first adapted layer; the whole encoder plus mean pooling in head mode) does not change
+during training, so its output is computed once, lazily for the examples actually used,
+and reused by every local step and every coalition evaluation. In eval mode this is exact:
+the suffix sees the very tensors the full forward pass would compute. Head-mode sentence
+embeddings are also cached on disk, keyed by model and data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fl_core.data import TextDataset
+from fl_core.model import SentenceClassifier, load_tokenizer
+
+
+def cache_dir() -> Path:
+    """``$FEDMARKET_CACHE`` or ``~/.cache/fedmarket``."""
+    root = os.environ.get("FEDMARKET_CACHE") or Path.home() / ".cache" / "fedmarket"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Write ``path`` via a temp file, fsync and rename: never a half-written cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)  # type: ignore[arg-type]  # numpy's stub mistypes **kwds
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    input_ids: torch.Tensor  # (N, T) int64
+    attention_mask: torch.Tensor  # (N, T) int64
+
+    def __len__(self) -> int:
+        return int(self.input_ids.shape[0])
+
+
+def tokenize(dataset: TextDataset, max_length: int, use_disk: bool = True) -> Tokens:
+    """Token ids padded to ``max_length``, cached on disk by data fingerprint."""
+    tokenizer = load_tokenizer()
+    key = hashlib.sha256(
+        f"{tokenizer.name_or_path}|{tokenizer.vocab_size}|{max_length}|{dataset.fingerprint()}".encode()
+    ).hexdigest()[:20]
+    path = cache_dir() / f"tokens-{key}.npz"
+    if use_disk and path.exists():
+        try:
+            with np.load(path) as stored:
+                ids, mask = stored["input_ids"], stored["attention_mask"]
+            if ids.shape[0] == len(dataset):
+                return Tokens(
+                    torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(mask.astype(np.int64))
+                )
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file is rebuilt below
+    encoded = tokenizer(
+        list(dataset.texts),
+        truncation=True,
+        max_length=max_length,
+        padding="max_length",
+        return_tensors="np",
+    )
+    ids = encoded["input_ids"].astype(np.int32)
+    mask = encoded["attention_mask"].astype(np.int8)
+    if use_disk:
+        atomic_save_npz(path, input_ids=ids, attention_mask=mask)
+    return Tokens(torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(mask.astype(np.int64)))
+
+
+@dataclass
+class Batch:
+    """What the trainable suffix consumes for a set of examples."""
+
+    hidden: torch.Tensor | None = None  # (B, T', H) prefix states, trimmed to the longest
+    mask: torch.Tensor | None = None  # (B, T') attention mask
+    pooled: torch.Tensor | None = None  # (B, H) sentence embeddings (head mode)
+    input_ids: torch.Tensor | None = None  # plain path only
+
+    def logits(self, model: SentenceClassifier) -> torch.Tensor:
+        if self.pooled is not None:
+            return model.forward_pooled(self.pooled)
+        if self.hidden is not None:
+            assert self.mask is not None
+            return model.forward_hidden(self.hidden, self.mask)
+        assert self.input_ids is not None and self.mask is not None
+        return model.forward_tokens(self.input_ids, self.mask)
+
+
+class FeatureStore:
+    """Lazily computed, memoised frozen-prefix outputs of one split.
+
+    ``kind="hidden"`` keeps the hidden states entering the first adapted layer (LoRA mode);
+    ``kind="pooled"`` keeps mean-pooled embeddings of the frozen encoder (head mode), which
+    are also stored on disk under ``disk_key``; ``kind="tokens"`` is the plain path that
+    runs the whole network every time (the baseline the cache is measured against).
+    """
+
+    def __init__(
+        self,
+        model: SentenceClassifier,
+        tokens: Tokens,
+        kind: str,
+        *,
+        batch_size: int = 64,
+        disk_key: str | None = None,
+    ) -> None:
+        if kind not in ("hidden", "pooled", "tokens"):
+            raise ValueError(f"kind: unknown feature kind {kind!r}")
+        self.model = model
+        self.tokens = tokens
+        self.kind = kind
+        self.batch_size = batch_size
+        self.lengths = tokens.attention_mask.sum(1)
+        n = len(tokens)
+        self._done = np.zeros(n, dtype=bool)
+        self._pooled: torch.Tensor | None = None
+        self._hidden: torch.Tensor | None = None
+        self._path: Path | None = None
+        if kind == "pooled":
+            width = int(model.bert.config.hidden_size)
+            self._pooled = torch.zeros((n, width), dtype=torch.float32)
+            if disk_key is not None:
+                self._path = cache_dir() / f"embeddings-{disk_key}.npz"
+                self._load_disk()
+        elif kind == "hidden":
+            width = int(model.bert.config.hidden_size)
+            self._hidden = torch.empty((n, tokens.input_ids.shape[1], width), dtype=torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def _load_disk(self) -> None:
+        assert self._path is not None and self._pooled is not None
+        if not self._path.exists():
+            return
+        try:
+            with np.load(self._path) as stored:
+                pooled, done = stored["pooled"], stored["done"]
+        except (OSError, ValueError, KeyError):
+            return  # unreadable cache: recomputed and rewritten
+        if pooled.shape == tuple(self._pooled.shape):
+            self._pooled.copy_(torch.from_numpy(pooled))
+            self._done = done.astype(bool)
+
+    def ensure(self, indices: np.ndarray, progress: bool = False) -> None:
+        """Compute the prefix for the given examples that are not cached yet."""
+        if self.kind == "tokens":
+            return
+        missing = np.asarray(indices, dtype=np.int64)
+        missing = np.unique(missing[~self._done[missing]])
+        if len(missing) == 0:
+            return
+        # sort by length so that batches are trimmed tightly
+        missing = missing[np.argsort(self.lengths[missing].numpy(), kind="stable")]
+        chunks = [missing[i : i + self.batch_size] for i in range(0, len(missing), self.batch_size)]
+        iterator = chunks
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(chunks, desc=f"caching frozen {self.kind}", unit="batch", leave=False)
+        with torch.inference_mode():
+            for chunk in iterator:
+                idx = torch.from_numpy(chunk)
+                width = int(self.lengths[idx].max())
+                ids = self.tokens.input_ids[idx, :width]
+                mask = self.tokens.attention_mask[idx, :width]
+                if self.kind == "pooled":
+                    assert self._pooled is not None
+                    self._pooled[idx] = self.model.encode_pooled(ids, mask)
+                else:
+                    assert self._hidden is not None
+                    self._hidden[idx, :width] = self.model.encode_prefix(ids, mask)
+                    self._hidden[idx, width:] = 0.0  # padding never read as garbage
+        self._done[missing] = True
+        if self._path is not None:
+            assert self._pooled is not None
+            atomic_save_npz(self._path, pooled=self._pooled.numpy(), done=self._done)
+
+    def batch(self, indices: np.ndarray) -> Batch:
+        """Inputs of the trainable part for these examples (computed on demand)."""
+        idx_np = np.asarray(indices, dtype=np.int64)
+        self.ensure(idx_np)
+        idx = torch.from_numpy(idx_np)
+        if self.kind == "pooled":
+            assert self._pooled is not None
+            return Batch(pooled=self._pooled[idx])
+        width = max(int(self.lengths[idx].max()), 1)
+        mask = self.tokens.attention_mask[idx, :width]
+        if self.kind == "hidden":
+            assert self._hidden is not None
+            return Batch(hidden=self._hidden[idx, :width], mask=mask)
+        return Batch(input_ids=self.tokens.input_ids[idx, :width], mask=mask)

@@ -1,0 +1,136 @@
+"""One federated fine-tuning task: data splits, the model, and their caches.
+
+:class:`FederatedTask` is what rounds, clients and contribution scoring share. It owns one
+model instance whose trainable vector is swapped in for every client and every coalition, so
+memory stays flat in the number of participants.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from fl_core.config import DataConfig, ModelConfig, TrainConfig
+from fl_core.data import DataSplits, load_splits
+from fl_core.evaluation import Metrics, evaluate
+from fl_core.features import FeatureStore, tokenize
+from fl_core.model import build_classifier, count_parameters
+from fl_core.training import LocalResult, train_local
+from fl_core.vector import ParameterLayout, get_vector, layout_of
+
+SPLITS = ("train", "val", "test")
+
+
+class FederatedTask:
+    """Data, model and cached features for one simulation.
+
+    Args:
+        data, model, train: the configuration.
+        rng: the task's random stream (data splits and model initialisation draw from it).
+        plain: run the whole network at every step (no prefix cache): the baseline that the
+            cached path is benchmarked and tested against.
+    """
+
+    def __init__(
+        self,
+        data: DataConfig,
+        model: ModelConfig,
+        train: TrainConfig,
+        *,
+        rng: np.random.Generator,
+        plain: bool = False,
+    ) -> None:
+        self.data_config = data
+        self.model_config = model
+        self.train_config = train
+        split_rng, model_rng = rng.spawn(2)
+        self.splits: DataSplits = load_splits(data, split_rng)
+        self.model_seed = int(model_rng.integers(2**31 - 1))
+        self.model = build_classifier(model, self.splits.n_classes, self.model_seed)
+        self.layout: ParameterLayout = layout_of(self.model)
+        self.initial_vector: np.ndarray = get_vector(self.model)
+        kind = "pooled" if model.mode == "head" else ("tokens" if plain else "hidden")
+        self.features: dict[str, FeatureStore] = {}
+        for name in SPLITS:
+            dataset = getattr(self.splits, name)
+            tokens = tokenize(dataset, data.max_length)
+            key = None
+            if kind == "pooled":
+                seed_part = (
+                    self.model_seed if model.init == "random" or model.backbone == "tiny" else ""
+                )
+                key = hashlib.sha256(
+                    f"{model.backbone}|{model.init}|{seed_part}|{data.max_length}|"
+                    f"{dataset.fingerprint()}".encode()
+                ).hexdigest()[:20]
+            self.features[name] = FeatureStore(
+                self.model, tokens, kind, batch_size=train.eval_batch_size, disk_key=key
+            )
+
+    @property
+    def n_classes(self) -> int:
+        return self.splits.n_classes
+
+    @property
+    def train_labels(self) -> np.ndarray:
+        return self.splits.train.labels
+
+    @property
+    def update_bytes(self) -> int:
+        """Bytes of one flat float32 update (what PEFT sends)."""
+        return self.layout.nbytes
+
+    @property
+    def full_model_bytes(self) -> int:
+        """Bytes a full-model update would take (what PEFT saves)."""
+        return 4 * count_parameters(self.model)[1]
+
+    def precompute(self, train_indices: np.ndarray | None = None, progress: bool = False) -> None:
+        """Fill the frozen-prefix caches for val, test and the given training examples."""
+        for name in ("val", "test"):
+            store = self.features[name]
+            store.ensure(np.arange(len(store)), progress=progress)
+        if train_indices is not None:
+            self.features["train"].ensure(np.asarray(train_indices), progress=progress)
+
+    def train_client(
+        self,
+        global_vector: np.ndarray,
+        shard: np.ndarray,
+        labels: np.ndarray,
+        *,
+        samples_per_second: float,
+        rng: np.random.Generator,
+        optimizer_state: dict[str, Any] | None = None,
+        train: TrainConfig | None = None,
+    ) -> LocalResult:
+        """Local training of one client on its shard (indices into the training pool)."""
+        return train_local(
+            self.model,
+            self.features["train"],
+            global_vector,
+            shard,
+            labels,
+            samples_per_second=samples_per_second,
+            cfg=train or self.train_config,
+            rng=rng,
+            optimizer_state=optimizer_state,
+        )
+
+    def evaluate(
+        self, vector: np.ndarray, split: str = "val", indices: np.ndarray | None = None
+    ) -> Metrics:
+        """Accuracy and loss of a trainable vector on a split (or a subset of it)."""
+        if split not in SPLITS:
+            raise ValueError(f"split: unknown split {split!r}; use one of {SPLITS}")
+        dataset = getattr(self.splits, split)
+        return evaluate(
+            self.model,
+            self.features[split],
+            dataset.labels,
+            vector,
+            indices,
+            batch_size=self.train_config.eval_batch_size,
+        )

@@ -1,0 +1,376 @@
+"""`secure_aggregate`: one simulated SecAgg / SecAgg+ round with dropouts and accounting.
+
+Bonawitz et al. (2017) on the complete graph, or SecAgg+ (Bell et al. 2020) on a random
+Harary graph. Every key, share, ciphertext and mask is really computed by the client that owns
+it; the server object sees only the protocol messages (`privacy.protocol`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol, TypedDict
+
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+
+from privacy import quantization
+from privacy.accounting import Ledger
+from privacy.graph import neighbor_graph
+from privacy.protocol import SecAggClient, SecAggConfig, SecAggServer
+from privacy.types import STAGES, ClientId, FloatVector, RingVector, Stage
+
+DEFAULT_CLIP = 1.0
+"""Default clipping bound per coordinate. Per-round LoRA updates are far below 1 in magnitude,
+so nothing is clipped; with bits=32 and n=1,000 clients the step is 4.7e-7."""
+
+
+class AccountingRow(TypedDict):
+    """Bytes one client sent to and received from the server in one stage."""
+
+    client: ClientId
+    stage: Stage
+    bytes_sent: int
+    bytes_received: int
+
+
+class StageRow(TypedDict):
+    """Totals of one stage over all clients."""
+
+    stage: Stage
+    senders: int
+    bytes_sent: int
+    bytes_received: int
+    seconds: float
+    server_seconds: float
+
+
+@dataclass(frozen=True, eq=False)
+class SecAggResult:
+    """The outcome of one round.
+
+    Attributes:
+        aggregate: sum over `included` of the clipped updates (shape of the updates), exact up to
+            quantisation: every coordinate is within `max_error` of the true clipped sum.
+        included: exactly the clients whose masked input reached the server.
+        threshold: the Shamir threshold t.
+        n_clients: all clients of the round.
+        neighbor_graph: the networkx graph used (complete for SecAgg, Harary for SecAgg+).
+        survivors: per stage, the clients that sent their message of that stage.
+        bytes_sent: stage -> client -> bytes the client sent to the server.
+        bytes_received: stage -> client -> bytes the server sent to the client.
+        seconds: stage -> wall-clock seconds of the simulation (clients and server).
+        server_seconds: stage -> the server's part of `seconds`.
+        clip: the clipping bound; bits: the ring is Z_2^bits.
+        max_error: bound on |aggregate - sum of the included clipped updates| per coordinate.
+        plain_bytes_per_client: what a client sends in plain (unprotected) aggregation: its
+            update as given (size times itemsize), for overhead ratios.
+    """
+
+    aggregate: FloatVector
+    included: frozenset[ClientId]
+    threshold: int
+    n_clients: int
+    neighbor_graph: nx.Graph
+    survivors: Mapping[Stage, frozenset[ClientId]]
+    bytes_sent: Mapping[Stage, Mapping[ClientId, int]]
+    bytes_received: Mapping[Stage, Mapping[ClientId, int]]
+    seconds: Mapping[Stage, float]
+    server_seconds: Mapping[Stage, float]
+    clip: float
+    bits: int
+    max_error: float
+    plain_bytes_per_client: int
+
+    def accounting_rows(self) -> list[AccountingRow]:
+        """One row per (client, stage): client, stage, bytes_sent, bytes_received."""
+        clients = sorted(self.bytes_sent[STAGES[0]])
+        return [
+            {
+                "client": u,
+                "stage": s,
+                "bytes_sent": self.bytes_sent[s][u],
+                "bytes_received": self.bytes_received[s][u],
+            }
+            for u in clients
+            for s in STAGES
+        ]
+
+    def stage_rows(self) -> list[StageRow]:
+        """One row per stage: clients that sent, total bytes each way, seconds, server seconds."""
+        return [
+            {
+                "stage": s,
+                "senders": len(self.survivors[s]),
+                "bytes_sent": sum(self.bytes_sent[s].values()),
+                "bytes_received": sum(self.bytes_received[s].values()),
+                "seconds": self.seconds[s],
+                "server_seconds": self.server_seconds[s],
+            }
+            for s in STAGES
+        ]
+
+
+def run_round(
+    server: SecAggServer,
+    clients: Mapping[ClientId, SecAggClient],
+    drop_stage: Mapping[ClientId, Stage],
+    ledger: Ledger,
+) -> tuple[RingVector, dict[Stage, frozenset[ClientId]]]:
+    """Route one round's messages between `clients` and `server`.
+
+    A client with `drop_stage[u] = s` sends nothing from stage s on. Returns the server's ring
+    sum and the senders of each stage; raises `SecAggAborted` when the server must abort.
+    """
+    last = {u: STAGES.index(drop_stage[u]) if u in drop_stage else len(STAGES) for u in clients}
+    senders: dict[Stage, frozenset[ClientId]] = {}
+
+    def active(stage: Stage, previous: Collection[ClientId]) -> list[ClientId]:
+        index = STAGES.index(stage)
+        chosen = [u for u in sorted(previous) if last[u] > index]
+        senders[stage] = frozenset(chosen)
+        return chosen
+
+    stage: Stage = "advertise_keys"
+    with ledger.timed(stage):
+        keys = [clients[u].advertise_keys() for u in active(stage, clients)]
+    with ledger.timed(stage, server=True):
+        rosters = server.advertise_keys(keys)
+    _book(ledger, stage, keys, rosters)
+
+    stage = "share_keys"
+    with ledger.timed(stage):
+        shares = [clients[u].share_keys(rosters[u]) for u in active(stage, rosters)]
+    with ledger.timed(stage, server=True):
+        inboxes = server.share_keys(shares)
+    _book(ledger, stage, shares, inboxes)
+
+    stage = "masked_input"
+    with ledger.timed(stage):
+        masked = [clients[u].masked_input(inboxes[u]) for u in active(stage, inboxes)]
+    with ledger.timed(stage, server=True):
+        requests = server.masked_input(masked)
+    _book(ledger, stage, masked, requests)
+    del masked
+
+    stage = "unmasking"
+    with ledger.timed(stage):
+        revealed = [clients[u].unmasking(requests[u]) for u in active(stage, requests)]
+    with ledger.timed(stage, server=True):
+        total = server.unmasking(revealed)
+    _book(ledger, stage, revealed, {})
+    return total, senders
+
+
+def _book(
+    ledger: Ledger,
+    stage: Stage,
+    sent: Sequence[_Message],
+    replies: Mapping[ClientId, _Reply],
+) -> None:
+    for message in sent:
+        ledger.sent(stage, message.sender, message.wire_size())
+    for client, reply in replies.items():
+        ledger.received(stage, client, reply.wire_size())
+
+
+class _Reply(Protocol):
+    def wire_size(self) -> int: ...
+
+
+class _Message(_Reply, Protocol):
+    @property
+    def sender(self) -> ClientId: ...
+
+
+def secure_aggregate(
+    updates: Mapping[int, npt.ArrayLike],
+    *,
+    threshold: int,
+    neighbors: int | None = None,
+    dropouts: Mapping[str, Collection[int]] | None = None,
+    clip: float = DEFAULT_CLIP,
+    bits: int = 32,
+    rng: np.random.Generator | None = None,
+) -> SecAggResult:
+    """Securely sum `updates` (Bonawitz et al. 2017; SecAgg+ of Bell et al. 2020).
+
+    Args:
+        updates: client id (any non-negative int) -> update (any real array; all of one
+            shape). Each coordinate is clipped to [-clip, clip] and quantised to Z_2^bits.
+        threshold: Shamir threshold t. With the complete graph, 1 <= t <= n (all clients);
+            with SecAgg+, 1 <= t <= neighbors. t - 1 colluding clients learn nothing; t = 1
+            therefore gives no protection against any client colluding with the server (each
+            share is the secret itself), so use t >= 2 (Bonawitz et al. suggest t > n/2).
+        neighbors: None for SecAgg (complete graph), else the degree k (1..n-1) of the SecAgg+
+            Harary graph; k about log2 n (`privacy.graph.secaggplus_degree`).
+        dropouts: stage name -> clients that send nothing from that stage on; a client listed
+            under several stages drops at the earliest one.
+        clip: the per-coordinate clipping bound (> 0); default `DEFAULT_CLIP` = 1.0.
+        bits: ring size; 2^(bits-1) - 1 must be >= n so that any subset sum decodes.
+        rng: None in real use: keys, seeds, Shamir coefficients and nonces come from the OS
+            CSPRNG. A Generator makes the round reproducible, for simulation only: the graph is
+            drawn from `rng.spawn(n + 1)[0]` and client k (in sorted id order) uses child k + 1.
+            The aggregate does not depend on the randomness, only on who drops when.
+
+    Returns:
+        The aggregate of exactly the clients whose masked input arrived, and the accounting.
+        With n = 1 (t = 1) the "sum" is that client's update: the server learns it.
+
+    Raises:
+        SecAggAborted: fewer than t clients answered a stage, or a needed secret has fewer than
+            t surviving share holders.
+        ValueError: bad updates, threshold, neighbors, dropouts, clip or bits.
+    """
+    prepared = build_round(
+        updates, threshold=threshold, neighbors=neighbors, clip=clip, bits=bits, rng=rng
+    )
+    ids = sorted(prepared.clients)
+    n = len(ids)
+    drop_stage = _check_dropouts(dropouts, ids)
+    graph, config, clients = prepared.graph, prepared.config, prepared.clients
+    server = SecAggServer(config)
+    ledger = Ledger(ids)
+    total, senders = run_round(server, clients, drop_stage, ledger)
+    included = server.included
+    aggregate = quantization.dequantize(total, clip=clip, bits=bits, n_summands=n)
+    aggregate = aggregate.reshape(prepared.shape)
+    return SecAggResult(
+        aggregate=aggregate,
+        included=included,
+        threshold=threshold,
+        n_clients=n,
+        neighbor_graph=graph,
+        survivors=MappingProxyType(senders),
+        bytes_sent=_freeze(ledger.bytes_sent),
+        bytes_received=_freeze(ledger.bytes_received),
+        seconds=MappingProxyType(dict(ledger.seconds)),
+        server_seconds=MappingProxyType(dict(ledger.server_seconds)),
+        clip=clip,
+        bits=bits,
+        max_error=quantization.max_error(clip=clip, bits=bits, n_summands=n, m=len(included)),
+        plain_bytes_per_client=prepared.plain_bytes_per_client,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedRound:
+    """The parties of a round before it starts (see `build_round`)."""
+
+    graph: nx.Graph
+    config: SecAggConfig
+    clients: Mapping[ClientId, SecAggClient]
+    shape: tuple[int, ...]
+    plain_bytes_per_client: int
+
+
+def build_round(
+    updates: Mapping[int, npt.ArrayLike],
+    *,
+    threshold: int,
+    neighbors: int | None = None,
+    clip: float = DEFAULT_CLIP,
+    bits: int = 32,
+    rng: np.random.Generator | None = None,
+) -> PreparedRound:
+    """Validate the arguments of `secure_aggregate` and create the graph, config and clients.
+
+    Pair it with `SecAggServer(config, record_view=True)` and `run_round` to inspect the
+    server's view. Randomness is drawn exactly as documented in `secure_aggregate`.
+    """
+    ids, vectors, shape, plain_bytes = _check_updates(updates)
+    n = len(ids)
+    _check_threshold(threshold, n, neighbors)
+    quantization.step(clip=clip, bits=bits, n_summands=n)
+    children: list[np.random.Generator | None] = (
+        list(rng.spawn(n + 1)) if rng is not None else [None] * (n + 1)
+    )
+    graph = neighbor_graph(ids, neighbors, children[0])
+    config = SecAggConfig(
+        threshold=threshold,
+        bits=bits,
+        clip=clip,
+        length=vectors[ids[0]].size,
+        neighbors={u: frozenset(graph[u]) for u in ids},
+    )
+    clients = {u: SecAggClient(u, vectors[u], config, children[k + 1]) for k, u in enumerate(ids)}
+    return PreparedRound(graph, config, clients, shape, plain_bytes)
+
+
+def _freeze(
+    table: Mapping[Stage, Mapping[ClientId, int]],
+) -> Mapping[Stage, Mapping[ClientId, int]]:
+    return MappingProxyType({s: MappingProxyType(dict(row)) for s, row in table.items()})
+
+
+def _check_updates(
+    updates: Mapping[int, npt.ArrayLike],
+) -> tuple[list[ClientId], dict[ClientId, npt.NDArray[np.generic]], tuple[int, ...], int]:
+    if not isinstance(updates, Mapping) or not updates:
+        raise ValueError("updates: pass a non-empty mapping of client id -> array")
+    vectors: dict[ClientId, npt.NDArray[np.generic]] = {}
+    for key, value in updates.items():
+        if isinstance(key, bool) or not isinstance(key, int | np.integer) or key < 0:
+            raise ValueError(f"updates: client ids must be non-negative ints, got {key!r}")
+        if key >= 1 << 64:
+            raise ValueError(
+                f"updates: client ids must be below 2^64 (8 bytes on the wire), got {key}"
+            )
+        array = np.asarray(value)
+        if array.dtype.kind not in "iuf":
+            raise ValueError(f"updates[{key}]: must be a real numeric array, got {array.dtype}")
+        if array.dtype.kind == "f" and np.isnan(array).any():
+            raise ValueError(f"updates[{key}]: contains NaN; pass finite values")
+        vectors[int(key)] = array
+    ids = sorted(vectors)
+    shape = vectors[ids[0]].shape
+    if math.prod(shape) < 1:
+        raise ValueError("updates: arrays need at least one coordinate")
+    for u in ids:
+        if vectors[u].shape != shape:
+            raise ValueError(f"updates[{u}]: shape {vectors[u].shape} differs from {shape}")
+    return ids, vectors, shape, int(vectors[ids[0]].nbytes)
+
+
+def _check_threshold(threshold: int, n: int, neighbors: int | None) -> None:
+    if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer):
+        raise ValueError(f"threshold: must be an int, got {threshold!r}")
+    if neighbors is None:
+        if not 1 <= threshold <= n:
+            raise ValueError(
+                f"threshold: must be in 1..n={n} with the complete graph, got {threshold}"
+            )
+        return
+    if isinstance(neighbors, bool) or not isinstance(neighbors, int | np.integer):
+        raise ValueError(f"neighbors: must be an int or None, got {neighbors!r}")
+    if n < 2:
+        raise ValueError("neighbors: SecAgg+ needs at least 2 clients; use neighbors=None")
+    if not 1 <= neighbors <= n - 1:
+        raise ValueError(
+            f"neighbors: must be in 1..{n - 1} for {n} clients; use None for the complete graph"
+        )
+    if not 1 <= threshold <= neighbors:
+        raise ValueError(
+            f"threshold: must be in 1..neighbors={neighbors} with SecAgg+, got {threshold}"
+        )
+
+
+def _check_dropouts(
+    dropouts: Mapping[str, Collection[int]] | None, ids: list[ClientId]
+) -> dict[ClientId, Stage]:
+    drop_stage: dict[ClientId, Stage] = {}
+    if dropouts is None:
+        return drop_stage
+    known = set(ids)
+    for name in dropouts:
+        if name not in STAGES:
+            raise ValueError(f"dropouts: unknown stage {name!r}; use one of {', '.join(STAGES)}")
+    for stage in STAGES:
+        for u in dropouts.get(stage, ()):
+            if u not in known:
+                raise ValueError(f"dropouts[{stage!r}]: client {u!r} is not in updates")
+            drop_stage.setdefault(int(u), stage)
+    return drop_stage

@@ -1,0 +1,26 @@
+"""Type aliases shared by the secure-aggregation modules."""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+ClientId: TypeAlias = int
+"""A client's id: any non-negative int (ids need not be 0..n-1)."""
+
+Stage: TypeAlias = Literal["advertise_keys", "share_keys", "masked_input", "unmasking"]
+"""One of the four rounds of Bonawitz et al. (2017), Fig. 4 (honest-but-curious variant)."""
+
+STAGES: Final[tuple[Stage, ...]] = ("advertise_keys", "share_keys", "masked_input", "unmasking")
+"""The stages in protocol order."""
+
+RingVector: TypeAlias = npt.NDArray[np.unsignedinteger[Any]]
+"""Elements of Z_2^bits stored as uint32 (bits <= 32) or uint64 (bits <= 64)."""
+
+FloatVector: TypeAlias = npt.NDArray[np.float64]
+"""A flat float64 vector."""
+
+Share: TypeAlias = bytes
+"""One Shamir share, self-describing (x-coordinate and value), see `privacy.shamir`."""

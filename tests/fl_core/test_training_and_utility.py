@@ -1,0 +1,93 @@
+"""Local training under a compute bound, coalition utility, and a short FedAvg run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fl_core import (
+    CoalitionUtility,
+    FedAvgConfig,
+    FederatedTask,
+    ModelConfig,
+    TrainConfig,
+    run_fedavg,
+)
+from fl_core.config import DataConfig
+
+
+def _train(task: FederatedTask, speed: float, seed: int = 0, state=None):  # type: ignore[no-untyped-def]
+    shard = np.arange(120)
+    return task.train_client(
+        task.initial_vector,
+        shard,
+        task.train_labels[shard],
+        samples_per_second=speed,
+        rng=np.random.default_rng(seed),
+        optimizer_state=state,
+    )
+
+
+def test_compute_bound_limits_samples(tiny_task: FederatedTask) -> None:
+    deadline = tiny_task.train_config.deadline_s
+    slow = _train(tiny_task, speed=40 / deadline)
+    fast = _train(tiny_task, speed=100 / deadline)
+    assert slow.samples_processed == 40 and fast.samples_processed == 100
+    assert slow.sample_budget == 40
+    # a very fast client is capped by local_epochs x shard size
+    assert _train(tiny_task, speed=1e6).samples_processed == 120
+
+
+def test_client_below_minimum_is_a_straggler(tiny_task: FederatedTask) -> None:
+    result = _train(
+        tiny_task,
+        speed=(tiny_task.train_config.min_samples - 1) / tiny_task.train_config.deadline_s,
+    )
+    assert result.straggler and result.delta is None and result.samples_processed == 0
+
+
+def test_same_seed_same_update_and_state_carries_over(tiny_task: FederatedTask) -> None:
+    a, b = _train(tiny_task, 2.0, seed=5), _train(tiny_task, 2.0, seed=5)
+    assert a.delta is not None and b.delta is not None
+    assert np.array_equal(a.delta, b.delta)
+    assert np.abs(a.delta).max() > 0
+    c = _train(tiny_task, 2.0, seed=5, state=a.optimizer_state)
+    assert c.delta is not None and not np.array_equal(c.delta, a.delta)
+
+
+def test_empty_coalition_is_the_round_start_model(tiny_task: FederatedTask) -> None:
+    deltas = [_train(tiny_task, 2.0, seed=s).delta for s in range(3)]
+    utility = CoalitionUtility(
+        lambda v: tiny_task.evaluate(v, "val"), tiny_task.initial_vector, deltas, [1, 2, 3]
+    )
+    start = tiny_task.evaluate(tiny_task.initial_vector, "val")
+    assert utility.metrics(frozenset()) == start
+    assert utility(frozenset()) == start.accuracy
+    grand = utility.metrics(frozenset({0, 1, 2}))
+    assert grand.loss != start.loss
+    utility(frozenset({0, 1, 2}))
+    assert utility.evaluations == 2  # memoised
+    with pytest.raises(ValueError, match="coalition"):
+        utility(frozenset({5}))
+
+
+def test_fedavg_run_tables_and_determinism() -> None:
+    cfg = FedAvgConfig(
+        data=DataConfig(val_size=100, max_length=48),
+        model=ModelConfig(backbone="tiny", mode="head"),
+        train=TrainConfig(lr=0.05),
+        n_clients=3,
+        rounds=2,
+        samples_per_client=60,
+        samples_per_second=1.0,
+        partition="dirichlet",
+        alpha=0.5,
+    )
+    a, b = run_fedavg(cfg), run_fedavg(cfg)
+    assert list(a.rounds["round"]) == [0, 1, 2]
+    assert len(a.clients) == 6
+    assert (a.clients["bytes_up"] < a.clients["full_model_bytes"]).all()
+    assert a.rounds.equals(b.rounds)
+    assert a.clients.drop(columns=["compute_seconds"]).equals(
+        b.clients.drop(columns=["compute_seconds"])
+    )

@@ -1,0 +1,291 @@
+"""The protocol's sum and its abort rule, against an independent statement of the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from privacy import STAGES, SecAggAborted, SecAggResult, secure_aggregate
+from privacy.accounting import Ledger
+from privacy.graph import neighbor_graph
+from privacy.messages import MaskedInput
+from privacy.protocol import SecAggServer
+from privacy.simulation import build_round, run_round
+from privacy.types import Stage
+
+
+def must_abort(
+    graph: nx.Graph, threshold: int, drop_stage: Mapping[int, str]
+) -> tuple[str, frozenset[int]]:
+    """Why Bonawitz et al.'s server must abort ("" if not), and who is included if it does not.
+
+    Independent of `privacy.protocol`: survivors U1..U4 of the four stages; abort when any
+    has fewer than t clients, or when a secret the server needs (b_u of each u in U3, s_u^SK of
+    each u in U2 - U3 with a neighbour in U3) has fewer than t of its holders {u} + N(u) in U4.
+    """
+    order: dict[str, int] = {s: k for k, s in enumerate(STAGES)}
+    clients = set(graph.nodes)
+    survivors = [{u for u in clients if order.get(drop_stage.get(u, ""), 4) > k} for k in range(4)]
+    u2, u3, u4 = survivors[1], survivors[2], survivors[3]
+    if any(len(u) < threshold for u in survivors):
+        return "fewer than t clients in a stage", frozenset()
+    for u in clients:
+        holders = {u, *graph[u]}
+        needs_seed = u in u3
+        needs_key = u in u2 - u3 and bool(set(graph[u]) & u3)
+        if (needs_seed or needs_key) and len(holders & u4) < threshold:
+            return "fewer than t holders of a needed secret", frozenset()
+    return "", frozenset(u3)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    ids: list[int]
+    neighbors: int | None
+    threshold: int
+    drop_stage: dict[int, Stage]
+    length: int
+    bits: int
+    clip: float
+    seed: int
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    n = draw(st.integers(3, 50))
+    ids = sorted(draw(st.sets(st.integers(0, 10**6), min_size=n, max_size=n)))
+    sparse = draw(st.booleans())
+    neighbors = draw(st.integers(1, n - 1)) if sparse else None
+    threshold = draw(st.integers(1, neighbors if neighbors is not None else n))
+    rate = draw(st.sampled_from([0.0, 0.05, 0.2, 0.5]))
+    stages = draw(st.lists(st.sampled_from(STAGES), min_size=n, max_size=n))
+    coins = draw(st.lists(st.floats(0, 1), min_size=n, max_size=n))
+    drop_stage = {u: s for u, s, c in zip(ids, stages, coins, strict=True) if c < rate}
+    return Scenario(
+        ids=ids,
+        neighbors=neighbors,
+        threshold=threshold,
+        drop_stage=drop_stage,
+        length=draw(st.integers(1, 6)),
+        bits=draw(st.sampled_from([8, 16, 32, 64])),
+        clip=draw(st.sampled_from([0.25, 1.0, 3.0])),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+
+
+@given(scenario=scenarios())
+@settings(max_examples=100, deadline=None)
+def test_sum_matches_plain_sum_or_aborts_exactly_when_it_must(scenario: Scenario) -> None:
+    # Prepare
+    sc = scenario
+    rng = np.random.default_rng(sc.seed)
+    updates = {u: rng.uniform(-2 * sc.clip, 2 * sc.clip, size=sc.length) for u in sc.ids}
+    dropouts: dict[str, list[int]] = {
+        s: [u for u, d in sc.drop_stage.items() if d == s] for s in STAGES
+    }
+    graph = neighbor_graph(sc.ids, sc.neighbors, np.random.default_rng(sc.seed).spawn(1)[0])
+    aborts, included = must_abort(graph, sc.threshold, sc.drop_stage)
+    event(aborts or "must finish")
+    event("complete graph" if sc.neighbors is None else "SecAgg+ graph")
+    # Execute
+    try:
+        result = secure_aggregate(
+            updates,
+            threshold=sc.threshold,
+            neighbors=sc.neighbors,
+            dropouts=dropouts,
+            clip=sc.clip,
+            bits=sc.bits,
+            rng=np.random.default_rng(sc.seed),
+        )
+    except SecAggAborted as error:
+        # Assert (abort)
+        assert aborts, f"aborted although the rules allow recovery: {error}"
+        assert error.survived < error.needed == sc.threshold
+        return
+    # Assert (sum)
+    assert not aborts, "finished although the rules say the server cannot recover the sum"
+    assert set(result.neighbor_graph.edges) == set(graph.edges)
+    assert result.included == included
+    expected = sum(np.clip(updates[u], -sc.clip, sc.clip) for u in included)
+    assert np.abs(result.aggregate - expected).max() <= result.max_error + 1e-12 * sc.clip
+
+
+def small_updates(n: int, length: int = 4, seed: int = 0) -> dict[int, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {u: rng.normal(0, 0.3, size=length) for u in range(n)}
+
+
+def test_complete_graph_sum_and_accounting() -> None:
+    # Prepare
+    updates = {7: np.array([0.5, -2.0]), 3: np.array([0.25, 0.5]), 11: np.array([-0.5, 0.5])}
+    updates[20] = np.array([0.1, 0.1])
+    # Execute
+    result = secure_aggregate(
+        updates, threshold=3, dropouts={"masked_input": [20]}, rng=np.random.default_rng(1)
+    )
+    # Assert
+    assert isinstance(result, SecAggResult)
+    assert result.included == frozenset({3, 7, 11})
+    np.testing.assert_allclose(result.aggregate, [0.25, 0.0], atol=result.max_error)  # -2 -> -1
+    assert result.n_clients == 4 and result.threshold == 3
+    assert result.neighbor_graph.number_of_edges() == 6
+    assert result.survivors["unmasking"] == frozenset({3, 7, 11})
+    assert result.bytes_sent["masked_input"][7] == 8 + 2 * 4
+    assert result.bytes_sent["masked_input"][20] == 0
+    assert result.bytes_sent["advertise_keys"][20] == 8 + 32 + 32
+    assert result.bytes_received["advertise_keys"][3] == 4 + 3 * 72
+    assert all(result.bytes_sent["share_keys"][u] > 0 for u in updates)
+    rows = result.accounting_rows()
+    assert len(rows) == 4 * len(STAGES)
+    assert set(rows[0]) == {"client", "stage", "bytes_sent", "bytes_received"}
+    assert all(r["seconds"] >= r["server_seconds"] >= 0 for r in result.stage_rows())
+    assert result.plain_bytes_per_client == 16
+
+
+def test_sparse_graph_recovers_dropped_neighbours() -> None:
+    updates = small_updates(30)
+    dropouts = {"masked_input": [0, 5, 9], "share_keys": [4], "unmasking": [12, 13]}
+    result = secure_aggregate(
+        updates, threshold=3, neighbors=6, dropouts=dropouts, rng=np.random.default_rng(2)
+    )
+    included = set(range(30)) - {0, 4, 5, 9}
+    assert result.included == included
+    assert min(d for _, d in result.neighbor_graph.degree()) == 6
+    expected = sum(updates[u] for u in included)
+    np.testing.assert_allclose(result.aggregate, expected, atol=result.max_error)
+
+
+def test_one_client_gets_its_own_update_back() -> None:
+    update = np.array([[0.5, -3.0], [0.0, 1.0]])
+    result = secure_aggregate({42: update}, threshold=1, clip=2.0)
+    np.testing.assert_allclose(result.aggregate, [[0.5, -2.0], [0.0, 1.0]], atol=result.max_error)
+    assert result.aggregate.shape == (2, 2) and result.included == {42}
+    with pytest.raises(ValueError, match="threshold"):
+        secure_aggregate({42: update}, threshold=2)
+    with pytest.raises(ValueError, match="neighbors"):
+        secure_aggregate({42: update}, threshold=1, neighbors=1)
+
+
+def test_two_clients_need_both_when_t_is_2() -> None:
+    updates = small_updates(2)
+    result = secure_aggregate(updates, threshold=2)
+    np.testing.assert_allclose(result.aggregate, updates[0] + updates[1], atol=result.max_error)
+    with pytest.raises(SecAggAborted, match="1 clients survived, 2 needed"):
+        secure_aggregate(updates, threshold=2, dropouts={"masked_input": [1]})
+    alone = secure_aggregate(updates, threshold=1, dropouts={"masked_input": [1]})
+    np.testing.assert_allclose(alone.aggregate, updates[0], atol=alone.max_error)
+
+
+def test_abort_message_names_the_missing_holders() -> None:
+    updates = small_updates(12)
+    graph = neighbor_graph(list(range(12)), 3, np.random.default_rng(5).spawn(1)[0])
+    victim = 0
+    neighbours = sorted(graph[victim])
+    with pytest.raises(SecAggAborted, match=f"client {victim}'s self-mask seed") as info:
+        secure_aggregate(
+            updates,
+            threshold=3,
+            neighbors=3,
+            dropouts={"unmasking": neighbours[:2]},
+            rng=np.random.default_rng(5),
+        )
+    assert info.value.stage == "unmasking" and info.value.needed == 3
+    assert info.value.survived < 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"threshold": 0}, "threshold"),
+        ({"threshold": 5}, "threshold"),
+        ({"threshold": 3, "neighbors": 2}, "threshold"),
+        ({"threshold": 2, "neighbors": 4}, "neighbors"),
+        ({"threshold": 2, "neighbors": 0}, "neighbors"),
+        ({"threshold": 2, "dropouts": {"masking": [1]}}, "unknown stage"),
+        ({"threshold": 2, "dropouts": {"unmasking": [9]}}, "not in updates"),
+        ({"threshold": 2, "clip": -1.0}, "clip"),
+        ({"threshold": 2, "bits": 2}, "bits"),
+        ({"threshold": 2, "bits": 128}, "bits"),
+        ({"threshold": 2, "bits": 32.0}, "bits"),
+        ({"threshold": 2.5}, "threshold"),
+    ],
+)
+def test_bad_arguments_give_one_line_value_errors(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(ValueError, match=field) as info:
+        secure_aggregate(small_updates(4), **kwargs)  # type: ignore[arg-type]  # fuzzed kwargs
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("updates", "field"),
+    [
+        ({}, "non-empty"),
+        ({-1: np.zeros(2)}, "non-negative"),
+        ({1 << 64: np.zeros(2)}, "below 2"),
+        ({0: np.zeros(2), 1: np.zeros(3)}, "shape"),
+        ({0: np.array([np.nan, 0.0])}, "NaN"),
+        ({0: np.array(["a"])}, "numeric"),
+        ({0: np.zeros(0)}, "at least one"),
+    ],
+)
+def test_bad_updates_give_one_line_value_errors(updates: dict[int, np.ndarray], field: str) -> None:
+    with pytest.raises(ValueError, match=field) as info:
+        secure_aggregate(updates, threshold=1)
+    assert "\n" not in str(info.value)
+
+
+def test_same_seed_same_round_and_aggregate_independent_of_randomness() -> None:
+    # Prepare
+    updates = small_updates(8, length=16)
+
+    def masked_inputs(seed: int | None) -> tuple[dict[int, np.ndarray], np.ndarray]:
+        prepared = build_round(
+            updates,
+            threshold=3,
+            neighbors=3,
+            rng=None if seed is None else np.random.default_rng(seed),
+        )
+        server = SecAggServer(prepared.config, record_view=True)
+        total, _ = run_round(server, prepared.clients, {1: "masked_input"}, Ledger(updates))
+        views = {m.sender: m.vector for m in server.view if isinstance(m, MaskedInput)}
+        return views, total
+
+    # Execute
+    first, total_1 = masked_inputs(11)
+    second, total_2 = masked_inputs(11)
+    other, total_3 = masked_inputs(12)
+    fresh, total_4 = masked_inputs(None)
+    # Assert
+    assert first.keys() == second.keys() == other.keys() == fresh.keys() == set(range(8)) - {1}
+    assert all(np.array_equal(first[u], second[u]) for u in first)
+    assert not any(np.array_equal(first[u], other[u]) for u in first)
+    assert not any(np.array_equal(first[u], fresh[u]) for u in first)
+    np.testing.assert_array_equal(total_1, total_2)
+    result_a = secure_aggregate(updates, threshold=3, rng=np.random.default_rng(4))
+    result_b = secure_aggregate(updates, threshold=3, rng=np.random.default_rng(5))
+    result_c = secure_aggregate(updates, threshold=3)
+    np.testing.assert_array_equal(result_a.aggregate, result_b.aggregate)
+    np.testing.assert_array_equal(result_a.aggregate, result_c.aggregate)
+    assert dict(result_a.bytes_sent["share_keys"]) == dict(result_b.bytes_sent["share_keys"])
+
+
+def test_dropped_client_is_never_asked_for_twice() -> None:
+    """Double masking: the server asks for the mask key of a dropped client, never its seed."""
+    updates = small_updates(6)
+    prepared = build_round(updates, threshold=3, rng=np.random.default_rng(8))
+    server = SecAggServer(prepared.config)
+    clients = prepared.clients
+    rosters = server.advertise_keys([clients[u].advertise_keys() for u in range(6)])
+    inboxes = server.share_keys([clients[u].share_keys(rosters[u]) for u in range(6)])
+    requests = server.masked_input([clients[u].masked_input(inboxes[u]) for u in range(5)])
+    for request in requests.values():
+        assert 5 in request.secret_key_owners and 5 not in request.self_mask_owners
+        assert request.self_mask_owners.isdisjoint(request.secret_key_owners)
+    assert 5 not in requests
