@@ -91,14 +91,168 @@ def fedavg(
 
 @app.command()
 def run(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario TOML (default: MiniLM LoRA on the reviews).")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the Parquet/CSV tables.")] = Path(
         "results/run"
     ),
-    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    rounds: Annotated[int | None, typer.Option(help="Override the number of rounds.")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
-    """Run the embedded default: MiniLM LoRA on the Amazon reviews, 6 clients x 5 rounds."""
-    fedavg(out=out, seed=seed, quiet=quiet)
+    """Run a marketplace scenario: real federated fine-tuning, scoring, payments."""
+    from agents.results_io import write_tables
+    from agents.run import run as run_scenario
+    from agents.scenario import Scenario
+    from fl_core.data import DataError
+
+    try:
+        loaded = Scenario.from_toml(scenario) if scenario is not None else Scenario()
+        if seed is not None:
+            loaded = loaded.replace("seed", seed)
+        if rounds is not None:
+            loaded = loaded.replace("rounds", rounds)
+        result = run_scenario(loaded, progress=not quiet)
+    except (ValueError, DataError) as error:
+        fail(str(error).splitlines()[0])
+    written = write_tables(out, result.tables())
+    _print_run(result)
+    typer.echo(f"tables written to {out} ({len(written)} files)")
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep TOML: base, seeds, backend, [grid].")],
+    out: Annotated[Path, typer.Option(help="Folder for sweep.parquet/csv.")] = Path(
+        "results/sweep"
+    ),
+    backend: Annotated[
+        str | None, typer.Option(help="process, ray or serial (overrides the file).")
+    ] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Run a parameter sweep (grid x seeds) and write one row per run."""
+    from agents.results_io import write_tables
+    from agents.sweep import load_sweep
+    from agents.sweep import sweep as run_sweep
+    from fl_core.data import DataError
+
+    try:
+        plan = load_sweep(spec)
+        frame = run_sweep(
+            plan.base,
+            plan.grid,
+            seeds=plan.seeds,
+            backend=backend or plan.backend,
+            workers=workers or plan.workers,
+            address=address or plan.address,
+            progress=not quiet,
+        )
+    except (ValueError, DataError) as error:
+        fail(str(error).splitlines()[0])
+    write_tables(out, {"sweep": frame})
+    typer.echo(frame.to_string(max_cols=12))
+    typer.echo(f"sweep table written to {out}")
+
+
+@app.command(name="app")
+def app_command(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501,
+) -> None:
+    """Open the Streamlit scenario explorer on 127.0.0.1."""
+    import subprocess
+
+    page = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+    if not page.is_file():
+        fail(f"app: {page} not found; run from a source checkout")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(page),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    raise typer.Exit(subprocess.call(command))
+
+
+def _print_run(result: object) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from agents.run import RunResult
+
+    assert isinstance(result, RunResult)
+    console = Console()
+    rounds = result.rounds
+    table = Table(title=f"{result.scenario.name}: rounds (round 0 = initial model)")
+    columns = (
+        "round",
+        "val_accuracy",
+        "test_accuracy",
+        "joined",
+        "included",
+        "budget_paid",
+        "scoring_evaluations",
+        "exposed_clients",
+    )
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rounds.itertuples():
+        table.add_row(
+            str(row.round),
+            f"{row.val_accuracy:.3f}",
+            f"{row.test_accuracy:.3f}",
+            str(row.joined),
+            str(row.included),
+            f"{row.budget_paid:.1f}",
+            str(row.scoring_evaluations),
+            str(row.exposed_clients),
+        )
+    console.print(table)
+    parts = result.participants
+    by_strategy = parts.groupby("strategy").agg(
+        reward=("reward", "sum"), cost=("cost", "sum"), joined=("joined", "mean")
+    )
+    table = Table(title="payoff by strategy")
+    for column in ("strategy", "total reward", "total cost", "profit", "participation"):
+        table.add_column(column, justify="right")
+    for strategy, row in by_strategy.iterrows():
+        table.add_row(
+            str(strategy),
+            f"{row.reward:.1f}",
+            f"{row.cost:.1f}",
+            f"{row.reward - row.cost:.1f}",
+            f"{row.joined:.0%}",
+        )
+    console.print(table)
+    summary = result.summary
+    keys = (
+        "fair_pearson",
+        "fair_spearman",
+        "fair_jain",
+        "fair_gini",
+        "fair_free_rider_share",
+        "ir_violation_rate",
+        "budget_share_paid",
+    )
+    console.print(
+        "fairness: " + ", ".join(f"{k.removeprefix('fair_')} {summary[k]:.3f}" for k in keys)
+    )
+    majority = result.rounds["test_accuracy"].iloc[0]
+    console.print(
+        f"test accuracy: round 0 {majority:.3f} -> final {summary['final_test_accuracy']:.3f}"
+    )
 
 
 def _print_rounds(frame: object) -> None:

@@ -8,7 +8,13 @@ Data (:mod:`fl_core.data`, :mod:`fl_core.partition`), the model and its flat upd
 torch, transformers and peft are imported only inside this package.
 """
 
-from fl_core.aggregation import apply_update, fedavg, weighted_sum
+from fl_core.aggregation import (
+    apply_update,
+    coordinate_median,
+    fedavg,
+    trimmed_mean,
+    weighted_sum,
+)
 from fl_core.config import DataConfig, ModelConfig, TrainConfig
 from fl_core.data import DataError, DataSplits, TextDataset, load_splits
 from fl_core.evaluation import Metrics
@@ -39,6 +45,7 @@ __all__ = [
     "TrainConfig",
     "allocate",
     "apply_update",
+    "coordinate_median",
     "dirichlet_partition",
     "fedavg",
     "flip_labels",
@@ -48,5 +55,6 @@ __all__ = [
     "run_fedavg",
     "sample_budget",
     "stratified_subset",
+    "trimmed_mean",
     "weighted_sum",
 ]

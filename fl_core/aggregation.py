@@ -30,6 +30,30 @@ def fedavg(deltas: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray
     return (total / w.sum()).astype(np.float32)
 
 
+def coordinate_median(deltas: Sequence[np.ndarray]) -> np.ndarray:
+    """Coordinate-wise median (Yin et al. 2018, "Byzantine-Robust Distributed Learning").
+
+    Robust to a minority of arbitrary updates, but it needs every individual update in the
+    clear: it cannot run under secure aggregation, which reveals only the sum.
+    """
+    if len(deltas) == 0:
+        raise ValueError("deltas: the median needs at least one update")
+    return np.median(np.stack(deltas).astype(np.float64), axis=0).astype(np.float32)
+
+
+def trimmed_mean(deltas: Sequence[np.ndarray], trim_fraction: float = 0.2) -> np.ndarray:
+    """Coordinate-wise mean after dropping the ``trim_fraction`` largest and smallest values
+    (Yin et al. 2018). Needs plaintext updates, like :func:`coordinate_median`."""
+    if len(deltas) == 0:
+        raise ValueError("deltas: the trimmed mean needs at least one update")
+    if not 0 <= trim_fraction < 0.5:
+        raise ValueError(f"trim_fraction: must be in [0, 0.5), got {trim_fraction}")
+    stacked = np.sort(np.stack(deltas).astype(np.float64), axis=0)
+    k = int(np.floor(trim_fraction * len(deltas)))
+    kept = stacked[k : len(deltas) - k] if len(deltas) - 2 * k > 0 else stacked
+    return kept.mean(axis=0).astype(np.float32)
+
+
 def weighted_sum(deltas: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
     """``sum_i w_i * delta_i``: what a secure aggregation of pre-weighted updates returns."""
     total = np.zeros(np.shape(deltas[0]), dtype=np.float64)

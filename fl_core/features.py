@@ -162,8 +162,11 @@ class FeatureStore:
             self._pooled.copy_(torch.from_numpy(pooled))
             self._done = done.astype(bool)
 
-    def ensure(self, indices: np.ndarray, progress: bool = False) -> None:
-        """Compute the prefix for the given examples that are not cached yet."""
+    def ensure(self, indices: np.ndarray, progress: bool = False, persist: bool = True) -> None:
+        """Compute the prefix for the given examples that are not cached yet.
+
+        ``persist=False`` skips rewriting the on-disk embedding cache (used per batch).
+        """
         if self.kind == "tokens":
             return
         missing = np.asarray(indices, dtype=np.int64)
@@ -192,14 +195,14 @@ class FeatureStore:
                     self._hidden[idx, :width] = self.model.encode_prefix(ids, mask)
                     self._hidden[idx, width:] = 0.0  # padding never read as garbage
         self._done[missing] = True
-        if self._path is not None:
+        if self._path is not None and persist:
             assert self._pooled is not None
             atomic_save_npz(self._path, pooled=self._pooled.numpy(), done=self._done)
 
     def batch(self, indices: np.ndarray) -> Batch:
         """Inputs of the trainable part for these examples (computed on demand)."""
         idx_np = np.asarray(indices, dtype=np.int64)
-        self.ensure(idx_np)
+        self.ensure(idx_np, persist=False)
         idx = torch.from_numpy(idx_np)
         if self.kind == "pooled":
             assert self._pooled is not None

@@ -42,6 +42,9 @@ class CoalitionUtility:
         weights: FedAvg weights (sample counts) per player.
         metric: ``"accuracy"`` or ``"neg_loss"``.
         server_lr: server step size, as in the real round.
+        aggregate: how a coalition's aggregate update is obtained (default: FedAvg of the
+            members' deltas; the simulator passes a secure-aggregation run or a robust
+            aggregator here).
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class CoalitionUtility:
         *,
         metric: str = "accuracy",
         server_lr: float = 1.0,
+        aggregate: Callable[[frozenset[int]], np.ndarray] | None = None,
     ) -> None:
         if metric not in ("accuracy", "neg_loss"):
             raise ValueError(f"metric: unknown utility metric {metric!r}; use accuracy or neg_loss")
@@ -64,6 +68,7 @@ class CoalitionUtility:
         self.weights = [float(w) for w in weights]
         self.metric = metric
         self.server_lr = server_lr
+        self._aggregate = aggregate
         self._cache: dict[frozenset[int], Metrics] = {}
 
     @property
@@ -84,7 +89,12 @@ class CoalitionUtility:
             )
         if not members:
             return self.base_vector.copy()
-        aggregate = fedavg([self.deltas[i] for i in members], [self.weights[i] for i in members])
+        if self._aggregate is not None:
+            aggregate = self._aggregate(frozenset(members))
+        else:
+            aggregate = fedavg(
+                [self.deltas[i] for i in members], [self.weights[i] for i in members]
+            )
         return apply_update(self.base_vector, aggregate, self.server_lr)
 
     def metrics(self, coalition: frozenset[int]) -> Metrics:

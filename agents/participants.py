@@ -1,0 +1,144 @@
+"""Participant agents: data, compute, cost, a strategy, and the decision to join a round.
+
+Each participant holds a shard of the training pool (its size, class mix and label noise
+come from its group), a compute speed (samples per second), an availability, a cost per
+round of training, and a strategy:
+
+* ``honest``: trains on its data and sends the update;
+* ``free_rider``: does not train (pays no compute cost) and sends a zero update or a stale
+  one (the last global step it saw);
+* ``noisy``: trains on labels of which ``flip_rate`` are flipped (a label-flipper);
+* ``poisoner``: trains, then sends its update multiplied by ``poison_scale``
+  (negative: sign-flipped);
+* ``sybil``: one owner splits its data and compute over ``sybil_identities`` identities,
+  each of which behaves honestly; the owner's payoff is the sum over its identities.
+
+Joining is a bandit-style choice: with probability ``exploration`` it joins anyway,
+otherwise it joins when its expected reward (an exponential moving average of the rewards it
+received when it joined, starting from an even share of the round budget) covers its cost.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import numpy as np
+
+if TYPE_CHECKING:
+    from agents.scenario import ParticipantGroup
+
+
+class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stubs
+    """One identity the platform sees."""
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        *,
+        pid: int,
+        owner: int,
+        group: ParticipantGroup,
+        shard: np.ndarray,
+        labels: np.ndarray,
+        speed: float,
+        cost: float,
+        rng: np.random.Generator,
+        prior_reward: float,
+    ) -> None:
+        super().__init__(model)
+        self.pid = pid
+        self.owner = owner
+        self.group = group.name
+        self.strategy = group.strategy
+        self.params = group
+        self.shard = shard
+        self.labels = labels
+        self.speed = speed
+        self.cost = cost
+        self.availability = group.availability
+        self.stream = rng
+        self.expected_reward = prior_reward
+        self.optimizer_state: dict[str, Any] | None = None
+        self.cumulative_reward = 0.0
+        self.cumulative_cost = 0.0
+        self.rounds_joined = 0
+        self.reset_round()
+
+    # ----- per-round bookkeeping -----
+    def reset_round(self) -> None:
+        self.available = False
+        self.joined = False
+        self.selected = False
+        self.included = False
+        self.straggler = False
+        self.dropped_stage = ""
+        self.rejected_reason = ""
+        self.samples = 0
+        self.update: np.ndarray | None = None
+        self.contribution = float("nan")
+        self.reward = 0.0
+        self.cost_incurred = 0.0
+        self.compute_seconds = 0.0
+
+    @property
+    def trains(self) -> bool:
+        """Whether this participant spends compute on real training."""
+        return self.strategy != "free_rider"
+
+    @property
+    def expected_cost(self) -> float:
+        return self.cost if self.trains else 0.0
+
+    def decide(self) -> None:
+        """Be available (by chance) and choose whether to join this round."""
+        self.reset_round()
+        market = self.model.scenario.market
+        self.available = bool(self.stream.random() < self.availability)
+        if not self.available:
+            return
+        explore = bool(self.stream.random() < market.exploration)
+        self.joined = explore or self.expected_reward >= self.expected_cost
+
+    def learn(self) -> None:
+        """Update the expected reward from this round's outcome (only when it joined)."""
+        if not self.joined:
+            return
+        rate = self.model.scenario.market.learning_rate
+        self.expected_reward = (1 - rate) * self.expected_reward + rate * self.reward
+        self.cumulative_reward += self.reward
+        self.cumulative_cost += self.cost_incurred
+        self.rounds_joined += 1
+
+    @property
+    def profit(self) -> float:
+        return self.reward - self.cost_incurred
+
+    def train(self, task: Any, global_vector: np.ndarray, last_step: np.ndarray | None) -> None:
+        """Produce this round's update according to the strategy (real local training)."""
+        if not self.trains:
+            self.samples = 0
+            if self.params.free_ride == "stale" and last_step is not None:
+                self.update = last_step.astype(np.float32).copy()
+            else:
+                self.update = np.zeros_like(global_vector, dtype=np.float32)
+            return
+        result = task.train_client(
+            global_vector,
+            self.shard,
+            self.labels,
+            samples_per_second=self.speed,
+            rng=self.stream,
+            optimizer_state=self.optimizer_state,
+        )
+        self.optimizer_state = result.optimizer_state
+        self.samples = result.samples_processed
+        self.compute_seconds = result.compute_seconds
+        self.cost_incurred = self.cost
+        if result.straggler or result.delta is None:
+            self.straggler = True
+            return
+        delta = result.delta
+        if self.strategy == "poisoner":
+            delta = (self.params.poison_scale * delta).astype(np.float32)
+        self.update = delta

@@ -1,0 +1,152 @@
+"""Run a scenario: ``run(scenario) -> RunResult`` (pure and seeded)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import market
+from agents.model import MarketModel
+from agents.scenario import Scenario
+
+
+@dataclass
+class RunResult:
+    """Tables of one run.
+
+    Attributes:
+        rounds: one row per round (round 0 is the initial model): accuracy, loss,
+            participation, budget paid, scoring evaluations, secure-aggregation bytes and
+            seconds, exposed clients, timings.
+        participants: one row per round x participant identity: joined, strategy, samples,
+            contribution, reward, cost, profit, reputation, exclusion, rejection reason.
+        summary: fairness and incentive metrics (from ``market``) and headline numbers.
+        scenario: what was run.
+    """
+
+    rounds: pd.DataFrame
+    participants: pd.DataFrame
+    summary: dict[str, float]
+    scenario: Scenario
+    graph: Any = None
+
+    def summary_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([self.summary])
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {
+            "rounds": self.rounds,
+            "participants": self.participants,
+            "summary": self.summary_frame(),
+        }
+
+
+def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> dict[str, float]:
+    """Headline numbers and the ``market`` fairness metrics over the whole run."""
+    total_budget = scenario.market.round_budget * scenario.rounds
+    per_id = parts.groupby("participant").agg(
+        reward=("reward", "sum"),
+        contribution=("contribution", lambda s: float(np.nansum(s))),
+        cost=("cost", "sum"),
+        strategy=("strategy", "first"),
+        owner=("owner", "first"),
+    )
+    riders = (per_id["strategy"] == "free_rider").to_numpy()
+    fairness = market.fairness_summary(
+        per_id["reward"].to_numpy(),
+        per_id["contribution"].to_numpy(),
+        budget=total_budget,
+        costs=per_id["cost"].to_numpy(),
+        free_riders=riders,
+        incurred=(per_id["cost"] > 0).to_numpy(),
+    )
+    summary: dict[str, float] = {f"fair_{k}": float(v) for k, v in fairness.items()}
+    joined = parts[parts["joined"]]
+    summary.update(
+        {
+            "initial_test_accuracy": float(rounds["test_accuracy"].iloc[0]),
+            "final_test_accuracy": float(rounds["test_accuracy"].iloc[-1]),
+            "final_val_accuracy": float(rounds["val_accuracy"].iloc[-1]),
+            "total_paid": float(rounds["budget_paid"].sum()),
+            "budget_share_paid": float(rounds["budget_paid"].sum() / total_budget),
+            "mean_participation": float(parts.groupby("round")["joined"].mean().mean()),
+            "ir_violation_rate": float(
+                ((joined["reward"] < joined["cost"]) & (joined["cost"] > 0)).mean()
+            )
+            if len(joined)
+            else float("nan"),
+            "rounds_aborted": float(rounds["aborted"].sum()),
+            "exposed_clients_total": float(rounds["exposed_clients"].sum()),
+            "scoring_evaluations_total": float(rounds["scoring_evaluations"].sum()),
+            "train_seconds": float(rounds["train_seconds"].sum()),
+            "scoring_seconds": float(rounds["scoring_seconds"].sum()),
+            "secagg_seconds": float(rounds["secagg_seconds"].sum()),
+            "excluded_final": float(
+                parts[parts["round"] == parts["round"].max()]["excluded"].sum()
+            ),
+        }
+    )
+    for strategy, frame in per_id.groupby("strategy"):
+        summary[f"reward_share_{strategy}"] = float(frame["reward"].sum() / total_budget)
+        owners = frame.groupby("owner")[["reward", "cost"]].sum()
+        summary[f"mean_profit_{strategy}"] = float((owners["reward"] - owners["cost"]).mean())
+    return summary
+
+
+def run(
+    scenario: Scenario | None = None,
+    *,
+    progress: bool = False,
+    on_round: Callable[[dict[str, Any]], None] | None = None,
+    model: MarketModel | None = None,
+) -> RunResult:
+    """Run every round of ``scenario`` (default: the embedded MiniLM LoRA default).
+
+    Args:
+        scenario: what to run.
+        progress: show a tqdm bar with per-round accuracy.
+        on_round: called with each round's row as soon as it is computed (round 0 first),
+            e.g. to draw live progress in a UI.
+        model: an already built :class:`MarketModel` to continue (checkpoint resume).
+    """
+    scenario = scenario or Scenario()
+    model = model or MarketModel(scenario, progress=progress)
+    if on_round is not None and model.round == 0:
+        on_round(dict(model.round_rows[0]))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=scenario.rounds, desc=f"{scenario.name}", unit="round")
+        row = model.round_rows[0]
+        bar.write(
+            f"round 0: val acc {row['val_accuracy']:.3f}, test acc {row['test_accuracy']:.3f}"
+        )
+    while model.running and model.round < scenario.rounds:
+        model.step()
+        if on_round is not None:
+            on_round(dict(model.round_rows[-1]))
+        if bar is not None:
+            row = model.round_rows[-1]
+            bar.update(1)
+            bar.set_postfix(acc=f"{row['test_accuracy']:.3f}", paid=f"{row['budget_paid']:.1f}")
+            bar.write(
+                f"round {row['round']}: val acc {row['val_accuracy']:.3f}, test acc "
+                f"{row['test_accuracy']:.3f}, joined {row['joined']}, included "
+                f"{row['included']}, paid {row['budget_paid']:.1f}"
+            )
+    if bar is not None:
+        bar.close()
+    rounds = pd.DataFrame(model.round_rows)
+    participants = pd.DataFrame(model.participant_rows)
+    return RunResult(
+        rounds=rounds,
+        participants=participants,
+        summary=summarize(scenario, rounds, participants),
+        scenario=scenario,
+        graph=model.graph,
+    )

@@ -1,0 +1,186 @@
+"""Batch parameter sweeps: ``sweep(base, grid, seeds=...) -> DataFrame``, one row per run.
+
+Grid keys are dotted paths into the scenario (``"market.mechanism"``,
+``"participants.free_riders.count"``); every combination of grid values is run for every
+seed. Runs are independent and seeded, so the ``process`` backend (local worker processes)
+and the ``ray`` backend (a Ray cluster given by address, for sweeps that outgrow one
+machine) give identical rows for the same seeds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Any
+
+import pandas as pd
+
+from agents.scenario import Scenario, ScenarioError
+
+BACKENDS = ("process", "ray", "serial")
+
+
+def expand(
+    base: Scenario, grid: Mapping[str, Sequence[Any]], seeds: Iterable[int]
+) -> list[tuple[dict[str, Any], Scenario]]:
+    """Every (parameters, scenario) pair of the grid x seeds, validated up front."""
+    keys = list(grid)
+    for key in keys:
+        values = grid[key]
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ScenarioError(f"grid.{key}: give a non-empty list of values")
+        base.get(key)  # unknown paths fail here, before any run starts
+    seed_list = list(seeds)
+    if not seed_list:
+        raise ScenarioError("seeds: give at least one seed")
+    runs = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        for seed in seed_list:
+            scenario = base
+            params: dict[str, Any] = {}
+            for key, value in zip(keys, combo, strict=True):
+                scenario = scenario.replace(key, value)
+                params[key] = value
+            scenario = scenario.replace("seed", int(seed))
+            params["seed"] = int(seed)
+            runs.append((params, scenario))
+    return runs
+
+
+def run_summary(scenario: Scenario) -> dict[str, Any]:
+    """Run one scenario and return its summary row (executed in a worker)."""
+    from agents.run import run
+
+    return run(scenario).summary
+
+
+def sweep(
+    base: Scenario,
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    seeds: Iterable[int] = (0,),
+    backend: str = "process",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Run the grid x seeds and return one row per run: its parameters and summary.
+
+    Args:
+        base: the scenario every run starts from.
+        grid: dotted path -> list of values.
+        seeds: seeds to run each combination with.
+        backend: ``process`` (local worker processes), ``ray`` (Ray cluster at ``address``;
+            ``None`` starts or joins a local one) or ``serial`` (this process).
+        workers: worker processes for ``process`` (default: CPU count).
+    """
+    if backend not in BACKENDS:
+        raise ScenarioError(f"backend: {backend!r} is not one of {BACKENDS}")
+    runs = expand(base, grid, seeds)
+    scenarios = [scenario for _, scenario in runs]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(runs), desc="sweep", unit="run")
+    summaries: list[dict[str, Any]]
+    if backend == "serial":
+        summaries = []
+        for scenario in scenarios:
+            summaries.append(run_summary(scenario))
+            if bar is not None:
+                bar.update(1)
+    elif backend == "process":
+        context = get_context("spawn")  # torch is not fork-safe
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(run_summary, s) for s in scenarios]
+            summaries = []
+            for future in futures:
+                summaries.append(future.result())
+                if bar is not None:
+                    bar.update(1)
+    else:
+        summaries = _ray_map(scenarios, address, bar)
+    if bar is not None:
+        bar.close()
+    rows = [{**params, **summary} for (params, _), summary in zip(runs, summaries, strict=True)]
+    return pd.DataFrame(rows)
+
+
+def _ray_map(scenarios: list[Scenario], address: str | None, bar: Any) -> list[dict[str, Any]]:
+    try:
+        import ray
+    except ImportError:
+        raise ScenarioError("backend: 'ray' needs the ray extra; pip install -e '.[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(run_summary)
+    try:
+        refs = [remote.remote(s) for s in scenarios]
+        out = []
+        for ref in refs:
+            out.append(ray.get(ref))
+            if bar is not None:
+                bar.update(1)
+        return out
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+class SweepPlan:
+    """A sweep file: ``base`` (a scenario file, relative to the sweep file, or an inline
+    ``[base]`` table), ``seeds``, ``backend``, ``workers``, ``address`` and ``[grid]``."""
+
+    def __init__(
+        self,
+        base: Scenario,
+        grid: dict[str, list[Any]],
+        seeds: list[int],
+        backend: str,
+        workers: int | None,
+        address: str | None,
+    ) -> None:
+        self.base, self.grid, self.seeds = base, grid, seeds
+        self.backend, self.workers, self.address = backend, workers, address
+
+
+def load_sweep(path: str | Any) -> SweepPlan:
+    """Read and validate a sweep TOML; errors are one-line :class:`ScenarioError`."""
+    import tomllib
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise ScenarioError(f"sweep: file not found: {path}; give a TOML file")
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"sweep: {path} is not valid TOML: {error}") from None
+    allowed = {"base", "seeds", "backend", "workers", "address", "grid"}
+    for key in raw:
+        if key not in allowed:
+            raise ScenarioError(f"sweep.{key}: unknown key; allowed are {sorted(allowed)}")
+    base_spec = raw.get("base", {})
+    if isinstance(base_spec, str):
+        base = Scenario.from_toml(file.parent / base_spec)
+    elif isinstance(base_spec, dict):
+        base = Scenario.from_dict(base_spec)
+    else:
+        raise ScenarioError("sweep.base: give a scenario file name or a [base] table")
+    grid = raw.get("grid", {})
+    if not isinstance(grid, dict) or not grid:
+        raise ScenarioError('sweep.grid: give at least one "dotted.path" = [values] under [grid]')
+    seeds = raw.get("seeds", [0])
+    if not isinstance(seeds, list) or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ScenarioError(f"sweep.seeds: give a list of non-negative integers, got {seeds!r}")
+    backend = raw.get("backend", "process")
+    if backend not in BACKENDS:
+        raise ScenarioError(f"sweep.backend: {backend!r} is not one of {BACKENDS}")
+    workers = raw.get("workers")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ScenarioError(f"sweep.workers: give a positive integer, got {workers!r}")
+    return SweepPlan(base, grid, seeds, backend, workers, raw.get("address"))

@@ -1,0 +1,100 @@
+"""Contribution scoring: one interface, interchangeable estimators, a registry by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+import numpy as np
+
+from market.contribution import Contribution
+from market.scoring.banzhaf import MSRBanzhaf
+from market.scoring.base import Estimator
+from market.scoring.cgsv import CosineScore, cosine_contribution
+from market.scoring.exact import ExactShapley, banzhaf_from_table, shapley_from_table
+from market.scoring.gtg import GTGShapley
+from market.scoring.loo import LeaveOneOut
+from market.scoring.permutation import PermutationShapley
+from market.scoring.surrogate import SurrogateShapley
+from market.scoring.tmc import TMCShapley
+from market.types import UtilityLike
+
+METHODS: Mapping[str, Callable[..., Estimator]] = MappingProxyType(
+    {
+        "exact": ExactShapley,
+        "permutation": PermutationShapley,
+        "tmc": TMCShapley,
+        "gtg": GTGShapley,
+        "loo": LeaveOneOut,
+        "banzhaf": MSRBanzhaf,
+        "surrogate": SurrogateShapley,
+        "cgsv": CosineScore,
+    }
+)
+"""Scoring methods by name. Minimum budgets: ``exact`` 2**n; ``permutation``, ``tmc``,
+``gtg``, ``loo`` n + 1; ``banzhaf`` 2; ``surrogate`` min(2**n, 2n + 2); ``cgsv`` 0."""
+
+BEST_METHOD = "surrogate"
+"""The most accurate estimator per evaluation here (see ``bench/shapley.py``)."""
+
+
+def make_estimator(method: str, **options: object) -> Estimator:
+    """Build the estimator registered as ``method`` with ``options``."""
+    factory = METHODS.get(method)
+    if factory is None:
+        raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}")
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        raise ValueError(f"bad options for method {method!r}: {exc}") from exc
+
+
+def estimate(
+    utility: UtilityLike | None,
+    n_players: int,
+    method: str = "exact",
+    *,
+    budget: int | None = None,
+    rng: np.random.Generator | None = None,
+    **options: object,
+) -> Contribution:
+    """Score the ``n_players`` players of ``utility`` with ``method``.
+
+    Args:
+        utility: ``u(frozenset) -> float`` over players ``0 .. n-1``, or a table of length
+            ``2**n`` indexed by bitmask (bit ``i`` = player ``i``). ``None`` only for
+            ``method="cgsv"``.
+        n_players: number of players.
+        method: a key of :data:`METHODS`.
+        budget: maximum distinct utility evaluations (empty and grand coalitions included);
+            ``None`` uses the method's default.
+        rng: random generator; ``None`` means ``np.random.default_rng(0)``.
+        **options: fields of the method's estimator class (e.g. ``truncation=0.05`` for
+            ``tmc``, ``updates=...`` for ``cgsv``).
+
+    Raises:
+        ValueError: unknown method or option, budget below the method's minimum, or a
+            utility that returns NaN or an infinity.
+    """
+    return make_estimator(method, **options).estimate(utility, n_players, budget=budget, rng=rng)
+
+
+__all__ = [
+    "BEST_METHOD",
+    "METHODS",
+    "Contribution",
+    "CosineScore",
+    "Estimator",
+    "ExactShapley",
+    "GTGShapley",
+    "LeaveOneOut",
+    "MSRBanzhaf",
+    "PermutationShapley",
+    "SurrogateShapley",
+    "TMCShapley",
+    "banzhaf_from_table",
+    "cosine_contribution",
+    "estimate",
+    "make_estimator",
+    "shapley_from_table",
+]

@@ -1,0 +1,73 @@
+"""The estimator base class: budget validation, the game wrapper, the rng default."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from market.contribution import Contribution
+from market.game import Game, check_n_players
+from market.types import UtilityLike
+
+
+class Estimator(ABC):
+    """A contribution estimator: options live on the (frozen dataclass) instance.
+
+    Subclasses set ``name`` and ``index``, implement :meth:`minimum_budget` and
+    :meth:`_run`, and may override :meth:`default_budget`.
+    """
+
+    name: ClassVar[str]
+    index: ClassVar[str] = "shapley"
+
+    @abstractmethod
+    def minimum_budget(self, n_players: int) -> int:
+        """Smallest budget (distinct evaluations) the method accepts for ``n_players``."""
+
+    def default_budget(self, n_players: int) -> int:
+        """Budget used when the caller passes ``budget=None``."""
+        return max(self.minimum_budget(n_players), min(1 << n_players, 100 * n_players))
+
+    @abstractmethod
+    def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
+        """Estimate on ``game``; must catch :class:`market.game.BudgetExhausted`."""
+
+    def estimate(
+        self,
+        utility: UtilityLike | None,
+        n_players: int,
+        *,
+        budget: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> Contribution:
+        """Score ``n_players`` players of ``utility`` with at most ``budget`` evaluations.
+
+        Args:
+            utility: ``u(frozenset) -> float`` or a table of length ``2**n_players``.
+            n_players: number of players.
+            budget: maximum distinct utility evaluations; ``None`` uses
+                :meth:`default_budget`.
+            rng: random generator; ``None`` means ``np.random.default_rng(0)`` so that
+                results are reproducible.
+        """
+        check_n_players(n_players)
+        minimum = self.minimum_budget(n_players)
+        if budget is None:
+            budget = self.default_budget(n_players)
+        elif isinstance(budget, bool) or not isinstance(budget, int | np.integer):
+            raise ValueError(f"budget must be an int or None, got {type(budget).__name__}")
+        if budget < minimum:
+            raise ValueError(
+                f"budget={budget} is below the minimum {minimum} of method {self.name!r} "
+                f"for n_players={n_players}; raise the budget"
+            )
+        if rng is None:
+            rng = np.random.default_rng(0)
+        if utility is None:
+            raise ValueError(f"method {self.name!r} needs a utility (callable or table); got None")
+        game = Game(utility, n_players, budget=int(budget))
+        result = self._run(game, rng)
+        assert result.evaluations <= budget, "estimator exceeded its budget"
+        return result

@@ -1,0 +1,105 @@
+"""The Mesa marketplace on real (tiny-model) federated rounds."""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import pytest
+
+from agents import MarketModel, ParticipantGroup, ScenarioError, run
+from agents.model import check_compatible
+
+from .conftest import tiny_scenario
+
+
+def test_run_tables_have_the_promised_columns() -> None:
+    result = run(tiny_scenario(rounds=2))
+    assert list(result.rounds["round"]) == [0, 1, 2]
+    for column in (
+        "val_accuracy",
+        "test_accuracy",
+        "joined",
+        "budget_paid",
+        "scoring_evaluations",
+        "secagg_bytes",
+        "secagg_seconds",
+        "exposed_clients",
+    ):
+        assert column in result.rounds
+    for column in (
+        "joined",
+        "strategy",
+        "samples",
+        "contribution",
+        "reward",
+        "cost",
+        "profit",
+        "reputation",
+    ):
+        assert column in result.participants
+    assert len(result.participants) == 2 * 3
+    assert (result.rounds["budget_paid"] <= 100.0 + 1e-9).all()
+    assert "fair_jain" in result.summary and "final_test_accuracy" in result.summary
+
+
+def test_same_seed_same_tables_other_seed_differs() -> None:
+    def tables(seed: int):  # type: ignore[no-untyped-def]
+        result = run(tiny_scenario(rounds=2, seed=seed))
+        timing = [c for c in result.rounds if c.endswith("seconds")]
+        return result.rounds.drop(columns=timing), result.participants
+
+    a, b, c = tables(1), tables(1), tables(2)
+    assert a[0].equals(b[0]) and a[1].equals(b[1])
+    assert not a[1]["contribution"].equals(c[1]["contribution"])
+
+
+def test_mesa_batch_run_works() -> None:
+    scenario = tiny_scenario(rounds=1)
+    results = mesa.batch_run(
+        MarketModel,
+        parameters={"scenario": [scenario]},
+        iterations=1,
+        max_steps=1,
+        display_progress=False,
+    )
+    assert results and "test_accuracy" in results[-1]
+
+
+def test_secure_aggregation_round_reports_bytes_and_exposure() -> None:
+    scenario = (
+        tiny_scenario(ParticipantGroup("honest", count=4, data_size=50), rounds=1)
+        .replace("privacy.secure_aggregation", True)
+        .replace("privacy.access", "secure_coalitions")
+    )
+    rounds = run(scenario).rounds
+    row = rounds.iloc[1]
+    assert row["secagg_bytes"] > row["plain_bytes"] > 0
+    assert row["scoring_secagg_runs"] > 0
+    # exact scoring releases every coalition: every client is exposed
+    assert row["exposed_clients"] == 4
+    evaluator = run(scenario.replace("privacy.access", "secure_evaluator")).rounds.iloc[1]
+    assert evaluator["exposed_clients"] == 0
+
+
+def test_incompatible_settings_are_refused() -> None:
+    scenario = (
+        tiny_scenario()
+        .replace("privacy.secure_aggregation", True)
+        .replace("train.aggregator", "median")
+    )
+    with pytest.raises(ScenarioError, match="train.aggregator"):
+        check_compatible(scenario)
+
+
+def test_bad_update_is_rejected_with_a_reason_and_unpaid() -> None:
+    scenario = tiny_scenario(
+        ParticipantGroup("honest", count=3, data_size=60),
+        ParticipantGroup("poisoner", count=1, data_size=60, strategy="poisoner", poison_scale=1e6),
+        rounds=1,
+    )
+    result = run(scenario)
+    poisoner = result.participants[result.participants["strategy"] == "poisoner"].iloc[0]
+    assert "norm" in poisoner["rejected_reason"]
+    assert poisoner["reward"] == 0.0 and not poisoner["included"]
+    assert result.rounds.iloc[1]["rejected"] == 1
+    assert np.isfinite(result.rounds.iloc[1]["test_accuracy"])

@@ -1,0 +1,209 @@
+"""Scoring methods: budgets, honesty, convergence, errors, reproducibility."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import market
+from market.games import AdditiveGame, fl_game
+
+
+def relative_error(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """Relative L2 error."""
+    return float(np.linalg.norm(estimate - truth) / np.linalg.norm(truth))
+
+
+SAMPLING = ["permutation", "tmc", "gtg", "surrogate"]
+UTILITY_METHODS = ["exact", "permutation", "tmc", "gtg", "loo", "banzhaf", "surrogate"]
+MINIMUM: dict[str, Callable[[int], int]] = {
+    "exact": lambda n: 2**n,
+    "permutation": lambda n: n + 1,
+    "tmc": lambda n: n + 1,
+    "gtg": lambda n: n + 1,
+    "loo": lambda n: n + 1,
+    "banzhaf": lambda n: 2,
+    "surrogate": lambda n: min(2**n, 2 * n + 2),
+}
+
+
+class CountingUtility:
+    """Wraps a table; records every distinct coalition the estimator asked for."""
+
+    def __init__(self, table: np.ndarray) -> None:
+        self.table = table
+        self.seen: set[frozenset[int]] = set()
+        self.calls = 0
+
+    def __call__(self, coalition: frozenset[int]) -> float:
+        self.seen.add(coalition)
+        self.calls += 1
+        return float(self.table[sum(1 << i for i in coalition)])
+
+
+def test_registry_lists_every_method() -> None:
+    assert set(UTILITY_METHODS) | {"cgsv"} == set(market.METHODS)
+    assert market.BEST_METHOD in market.METHODS
+
+
+@pytest.mark.parametrize("method", UTILITY_METHODS)
+@pytest.mark.parametrize("budget_fraction", [0.0, 0.1, 0.5, 1.0])
+def test_never_exceeds_budget_and_reports_honestly(method: str, budget_fraction: float) -> None:
+    # Prepare
+    n = 8
+    table = fl_game(n, np.random.default_rng(0)).table()
+    minimum = MINIMUM[method](n)
+    budget = max(minimum, int(budget_fraction * 2**n))
+    utility = CountingUtility(table)
+    # Execute
+    result = market.estimate(utility, n, method, budget=budget, rng=np.random.default_rng(1))
+    # Assert
+    assert result.evaluations <= budget
+    assert result.evaluations == len(utility.seen) == utility.calls  # memoised, honest
+    assert result.values.shape == (n,)
+    assert result.method == method
+
+
+@pytest.mark.parametrize("method", UTILITY_METHODS)
+def test_budget_below_minimum_is_refused(method: str) -> None:
+    n = 5
+    with pytest.raises(ValueError, match=f"minimum {MINIMUM[method](n)}"):
+        market.estimate(lambda s: 0.0, n, method, budget=MINIMUM[method](n) - 1)
+
+
+@pytest.mark.parametrize("method", UTILITY_METHODS)
+def test_nan_utility_is_a_value_error(method: str) -> None:
+    with pytest.raises(ValueError, match="must be finite"):
+        market.estimate(lambda s: float("nan") if len(s) == 4 else 0.0, 4, method, budget=16)
+
+
+def test_bad_method_and_options() -> None:
+    with pytest.raises(ValueError, match="unknown method 'shapely'"):
+        market.estimate(lambda s: 0.0, 3, "shapely")
+    with pytest.raises(ValueError, match="bad options"):
+        market.estimate(lambda s: 0.0, 3, "tmc", not_an_option=1)
+    with pytest.raises(ValueError, match="truncation"):
+        market.estimate(lambda s: 0.0, 3, "tmc", truncation=2.0)
+    with pytest.raises(ValueError, match="needs a utility"):
+        market.estimate(None, 3, "exact")
+
+
+@pytest.mark.parametrize("method", SAMPLING + ["banzhaf"])
+def test_same_seed_same_result(method: str, fl10_table: np.ndarray) -> None:
+    a = market.estimate(fl10_table, 10, method, budget=120, rng=np.random.default_rng(9))
+    b = market.estimate(fl10_table, 10, method, budget=120, rng=np.random.default_rng(9))
+    np.testing.assert_array_equal(a.values, b.values)
+
+
+@pytest.mark.parametrize("method", SAMPLING)
+def test_approximators_converge_as_budget_grows(method: str) -> None:
+    # Prepare: three game instances, three seeds each
+    errors: dict[int, list[float]] = {40: [], 300: [], 1024: []}
+    for instance in range(3):
+        game = fl_game(10, np.random.default_rng(100 + instance), noise=0.005)
+        table = game.table()
+        truth = market.shapley_from_table(table)
+        for seed in range(3):
+            for budget in errors:
+                # Execute
+                est = market.estimate(
+                    table, 10, method, budget=budget, rng=np.random.default_rng(seed)
+                )
+                errors[budget].append(relative_error(est.values, truth))
+    # Assert
+    medians = {b: float(np.median(e)) for b, e in errors.items()}
+    assert medians[40] > medians[300] > medians[1024] or medians[1024] < 1e-9, medians
+    if method == "surrogate":
+        assert medians[1024] < 1e-9  # every coalition evaluated: exact
+
+
+def test_surrogate_beats_permutation_sampling_at_15_percent() -> None:
+    ours, baseline = [], []
+    for instance in range(4):
+        table = fl_game(10, np.random.default_rng(200 + instance)).table()
+        truth = market.shapley_from_table(table)
+        for seed in range(2):
+            rng = np.random.default_rng(seed)
+            ours.append(
+                relative_error(
+                    market.estimate(table, 10, "surrogate", budget=153, rng=rng).values, truth
+                )
+            )
+            rng = np.random.default_rng(seed)
+            baseline.append(
+                relative_error(
+                    market.estimate(table, 10, "permutation", budget=153, rng=rng).values, truth
+                )
+            )
+    assert np.median(ours) < 0.25 * np.median(baseline)
+
+
+def test_surrogate_small_and_large_n() -> None:
+    assert market.estimate(lambda s: float(len(s)), 1, "surrogate").values.tolist() == [1.0]
+    with pytest.raises(ValueError, match="n_players <= 20"):
+        market.estimate(lambda s: 0.0, 21, "surrogate", budget=100)
+
+
+def test_loo_is_exact() -> None:
+    game = AdditiveGame(np.array([1.0, -2.0, 0.5]), offset=4.0)
+    result = market.estimate(game, 3, "loo")
+    np.testing.assert_allclose(result.values, [1.0, -2.0, 0.5])
+    assert result.evaluations == 4
+    assert result.index == "loo"
+
+
+def test_msr_banzhaf_converges_to_exact_banzhaf() -> None:
+    table = fl_game(8, np.random.default_rng(3), noise=0.0).table()
+    truth = market.banzhaf_from_table(table)
+    small = market.estimate(table, 8, "banzhaf", budget=30, rng=np.random.default_rng(0))
+    large = market.estimate(table, 8, "banzhaf", budget=256, rng=np.random.default_rng(0))
+    assert small.index == "banzhaf"
+    assert relative_error(large.values, truth) < relative_error(small.values, truth)
+    assert relative_error(large.values, truth) < 0.1
+
+
+def test_gtg_between_round_skip() -> None:
+    result = market.estimate(lambda s: 0.5 if len(s) in (0, 6) else float(len(s)), 6, "gtg")
+    assert result.evaluations == 2
+    assert result.info["skipped"] == 1
+    np.testing.assert_array_equal(result.values, np.zeros(6))
+
+
+def test_gtg_guided_first_slot_and_convergence(fl10_table: np.ndarray) -> None:
+    result = market.estimate(fl10_table, 10, "gtg", budget=1024, rng=np.random.default_rng(0))
+    assert result.converged
+    assert int(result.info["permutations"]) % 10 == 0  # whole guided rounds
+    truth = market.shapley_from_table(fl10_table)
+    assert relative_error(result.values, truth) < 0.2
+
+
+def test_truncation_saves_evaluations() -> None:
+    # Prepare: saturates after any two players, so long prefixes are not worth evaluating
+    def utility(s: frozenset[int]) -> float:
+        return min(len(s), 2) / 2
+
+    n = 12
+    # Execute
+    tmc = market.estimate(utility, n, "tmc", budget=4096, max_permutations=50, convergence_tol=0)
+    plain = market.estimate(utility, n, "permutation", budget=4096, max_permutations=50)
+    # Assert
+    assert tmc.evaluations < plain.evaluations / 3
+    np.testing.assert_allclose(tmc.values, np.full(n, 1 / n), atol=0.05)
+
+
+def test_cosine_contribution() -> None:
+    updates = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
+    result = market.cosine_contribution(updates)
+    assert result.evaluations == 0
+    assert result.index == "cosine"
+    assert result.values[0] == result.values[1] > 0
+    assert result.values[2] == 0.0
+    assert result.values[3] == -result.values[0]
+    same = market.estimate(None, 5, "cgsv", updates=updates)
+    np.testing.assert_array_equal(same.values, result.values)
+    with pytest.raises(ValueError, match="needs updates"):
+        market.estimate(None, 5, "cgsv")
+    with pytest.raises(ValueError, match="n_players=4"):
+        market.estimate(None, 4, "cgsv", updates=updates)
