@@ -1,0 +1,56 @@
+"""``fedmarket run`` and ``fedmarket sweep`` as a user runs them (real subprocesses)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .conftest import tiny_scenario
+
+
+def _fedmarket(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agents.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_run_writes_tables_and_prints_a_summary(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(tiny_scenario(rounds=2).to_toml())
+    out = tmp_path / "out"
+    done = _fedmarket("run", str(scenario), "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    for name in ("rounds", "participants", "summary"):
+        assert (out / f"{name}.csv").exists()
+        frame = pd.read_parquet(out / f"{name}.parquet")
+        assert len(frame) > 0
+    assert "payoff by strategy" in done.stdout and "fairness" in done.stdout
+
+
+def test_sweep_file_runs(tmp_path: Path) -> None:
+    base = tmp_path / "base.toml"
+    base.write_text(tiny_scenario(rounds=1).to_toml())
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(
+        'base = "base.toml"\nseeds = [0]\nbackend = "serial"\n'
+        '[grid]\n"market.mechanism" = ["flat", "proportional"]\n'
+    )
+    done = _fedmarket("sweep", str(spec), "--out", str(tmp_path / "o"), "--quiet")
+    assert done.returncode == 0, done.stderr
+    frame = pd.read_csv(tmp_path / "o" / "sweep.csv")
+    assert list(frame["market.mechanism"]) == ["flat", "proportional"]
+
+
+def test_bad_scenario_is_one_line_with_exit_2(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("rounds = 2\n[market]\nmechanism = 'lottery'\n")
+    done = _fedmarket("run", str(scenario), "--quiet")
+    assert done.returncode == 2
+    line = done.stderr.strip()
+    assert "\n" not in line and "market.mechanism" in line and "Traceback" not in line
