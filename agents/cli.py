@@ -99,6 +99,12 @@ def run(
     ),
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
     rounds: Annotated[int | None, typer.Option(help="Override the number of rounds.")] = None,
+    checkpoint_dir: Annotated[
+        Path | None, typer.Option(help="Write a checkpoint here after every round.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the checkpoint in --checkpoint-dir.")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Run a marketplace scenario: real federated fine-tuning, scoring, payments."""
@@ -113,7 +119,9 @@ def run(
             loaded = loaded.replace("seed", seed)
         if rounds is not None:
             loaded = loaded.replace("rounds", rounds)
-        result = run_scenario(loaded, progress=not quiet)
+        result = run_scenario(
+            loaded, progress=not quiet, checkpoint_dir=checkpoint_dir, resume=resume
+        )
     except (ValueError, DataError) as error:
         fail(str(error).splitlines()[0])
     written = write_tables(out, result.tables())

@@ -266,6 +266,48 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         if self.round >= self.scenario.rounds:
             self.running = False
 
+    # ----- checkpoint state -----
+    def state_dict(self) -> dict[str, Any]:
+        """Everything later rounds depend on (the task is rebuilt from the scenario)."""
+        return {
+            "round": self.round,
+            "running": self.running,
+            "global_vector": self.global_vector.copy(),
+            "last_step": None if self.last_step is None else self.last_step.copy(),
+            "round_rows": [dict(r) for r in self.round_rows],
+            "participant_rows": [dict(r) for r in self.participant_rows],
+            "secagg_rng": self.secagg_rng.bit_generator.state,
+            "scoring_rng": self.scoring_rng.bit_generator.state,
+            "platform": {
+                "alpha": self.platform.reputation.alpha.copy(),
+                "beta": self.platform.reputation.beta.copy(),
+                "scored_rounds": self.platform.scored_rounds.copy(),
+                "excluded": self.platform.excluded.copy(),
+            },
+            "participants": {p.pid: p.state_dict() for p in self.participants},
+            "graph": self.graph,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        import market
+
+        self.round = int(state["round"])
+        self.running = bool(state["running"])
+        self.global_vector = np.asarray(state["global_vector"], dtype=np.float32).copy()
+        self.last_step = state["last_step"]
+        self.round_rows = [dict(r) for r in state["round_rows"]]
+        self.participant_rows = [dict(r) for r in state["participant_rows"]]
+        self.secagg_rng.bit_generator.state = state["secagg_rng"]
+        self.scoring_rng.bit_generator.state = state["scoring_rng"]
+        platform = state["platform"]
+        self.platform.reputation = market.ReputationState(platform["alpha"], platform["beta"])
+        self.platform.scored_rounds = platform["scored_rounds"].copy()
+        self.platform.excluded = platform["excluded"].copy()
+        saved = state["participants"]
+        for p in self.participants:
+            p.load_state_dict(saved[p.pid])
+        self.graph = state["graph"]
+
     def _record_round(self, row: dict[str, Any]) -> None:
         val = self.task.evaluate(self.global_vector, "val")
         test = self.task.evaluate(self.global_vector, "test")

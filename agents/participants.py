@@ -65,6 +65,25 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.rounds_joined = 0
         self.reset_round()
 
+    # ----- checkpoint state -----
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream.bit_generator.state,
+            "expected_reward": self.expected_reward,
+            "optimizer_state": self.optimizer_state,
+            "cumulative_reward": self.cumulative_reward,
+            "cumulative_cost": self.cumulative_cost,
+            "rounds_joined": self.rounds_joined,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.stream.bit_generator.state = state["stream"]
+        self.expected_reward = float(state["expected_reward"])
+        self.optimizer_state = state["optimizer_state"]
+        self.cumulative_reward = float(state["cumulative_reward"])
+        self.cumulative_cost = float(state["cumulative_cost"])
+        self.rounds_joined = int(state["rounds_joined"])
+
     # ----- per-round bookkeeping -----
     def reset_round(self) -> None:
         self.available = False

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 import market
+from agents import checkpoint
 from agents.model import MarketModel
-from agents.scenario import Scenario
+from agents.scenario import Scenario, ScenarioError
 
 
 @dataclass
@@ -103,6 +105,8 @@ def run(
     progress: bool = False,
     on_round: Callable[[dict[str, Any]], None] | None = None,
     model: MarketModel | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Run every round of ``scenario`` (default: the embedded MiniLM LoRA default).
 
@@ -111,10 +115,18 @@ def run(
         progress: show a tqdm bar with per-round accuracy.
         on_round: called with each round's row as soon as it is computed (round 0 first),
             e.g. to draw live progress in a UI.
-        model: an already built :class:`MarketModel` to continue (checkpoint resume).
+        model: an already built :class:`MarketModel` (e.g. sharing a loaded task).
+        checkpoint_dir: write a checkpoint there after every round (atomically).
+        resume: continue from the checkpoint in ``checkpoint_dir``; the final tables equal
+            those of an uninterrupted run with the same scenario and seed.
     """
     scenario = scenario or Scenario()
+    if resume and checkpoint_dir is None:
+        raise ScenarioError("resume: needs a checkpoint directory (--checkpoint-dir)")
+    state = checkpoint.load(checkpoint_dir, scenario) if resume and checkpoint_dir else None
     model = model or MarketModel(scenario, progress=progress)
+    if state is not None:
+        model.load_state_dict(state)
     if on_round is not None and model.round == 0:
         on_round(dict(model.round_rows[0]))
     bar = None
@@ -128,6 +140,8 @@ def run(
         )
     while model.running and model.round < scenario.rounds:
         model.step()
+        if checkpoint_dir is not None:
+            checkpoint.save(model, checkpoint_dir)
         if on_round is not None:
             on_round(dict(model.round_rows[-1]))
         if bar is not None:

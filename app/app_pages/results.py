@@ -1,0 +1,135 @@
+"""Results page: plots and tables of the latest run (all numbers from ``RunResult``)."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import streamlit as st
+
+from app import charts, state
+
+ss = st.session_state
+scenario = state.current(ss)
+result = ss.get(state.RESULT_KEY)
+
+st.title("Results")
+if result is None:
+    st.info("No results yet: run a scenario first.", icon=":material/info:")
+    st.page_link("app_pages/run.py", label="Go to Run", icon=":material/play_arrow:")
+    st.stop()
+if result.scenario != scenario:
+    st.warning(
+        f"These results are for {result.scenario.name!r} as it was when it ran; the current "
+        "scenario has changed since. Run it again to update them.",
+        icon=":material/warning:",
+    )
+
+rounds, parts, summary = result.rounds, result.participants, result.summary
+st.caption(
+    f"**{result.scenario.name}**: mechanism {result.scenario.market.mechanism}, scoring "
+    f"{result.scenario.market.scoring}, access {result.scenario.privacy.access}."
+)
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric("Initial test accuracy", f"{summary['initial_test_accuracy']:.3f}")
+c2.metric("Final test accuracy", f"{summary['final_test_accuracy']:.3f}")
+c3.metric("Total paid", f"{summary['total_paid']:.1f}")
+c4.metric("Budget share paid", f"{summary['budget_share_paid']:.2f}")
+c5.metric("Exposed clients (total)", f"{summary['exposed_clients_total']:.0f}")
+
+st.plotly_chart(charts.accuracy(rounds), key="accuracy")
+
+st.subheader("Contribution and reward")
+c1, c2 = st.columns(2)
+with c1:
+    st.plotly_chart(
+        charts.stacked_per_participant(parts, "contribution", "Contribution per participant"),
+        key="contribution",
+    )
+with c2:
+    st.plotly_chart(
+        charts.stacked_per_participant(parts, "reward", "Reward per participant"), key="reward"
+    )
+st.plotly_chart(charts.cumulative_profit(parts), key="profit")
+
+st.subheader("Participation")
+c1, c2 = st.columns(2)
+with c1:
+    st.plotly_chart(charts.participation(rounds), key="participation")
+with c2:
+    st.plotly_chart(charts.participation_map(parts), key="participation_map")
+
+st.subheader("Fairness")
+c1, c2 = st.columns([2, 1])
+with c1:
+    st.plotly_chart(charts.fairness(summary), key="fairness")
+with c2:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"metric": label, "value": summary[key]}
+                for key, label in charts.FAIRNESS_METRICS.items()
+                if key in summary
+            ]
+        ),
+        hide_index=True,
+    )
+
+st.subheader("Secure aggregation")
+if not result.scenario.privacy.secure_aggregation:
+    st.caption(
+        "Secure aggregation is off: the server sees every update (exposed clients count the "
+        "individual updates it sees). Switch it on in the Scenario page to see its overhead."
+    )
+c1, c2, c3 = st.columns(3)
+with c1:
+    st.plotly_chart(charts.secagg_bytes(rounds), key="secagg_bytes")
+with c2:
+    st.plotly_chart(charts.secagg_seconds(rounds), key="secagg_seconds")
+with c3:
+    st.plotly_chart(charts.exposed_clients(rounds), key="exposed")
+
+st.subheader("Neighbour graph")
+if result.graph is None:
+    st.info(
+        "No neighbour graph: secure aggregation is off (or no round reached it).",
+        icon=":material/info:",
+    )
+else:
+    secure_rounds = rounds.loc[rounds["secagg_bytes"] > 0, "round"]
+    last = int(secure_rounds.iloc[-1]) if len(secure_rounds) else int(rounds["round"].iloc[-1])
+    st.plotly_chart(
+        charts.network(result.graph, parts[parts["round"] == last], seed=result.scenario.seed),
+        key="network",
+    )
+    st.caption(
+        f"Round {last}: {result.graph.number_of_nodes()} participants, "
+        f"{result.graph.number_of_edges()} key-sharing pairs "
+        f"(neighbours = {result.scenario.privacy.neighbors or 'all'})."
+    )
+
+st.subheader("Tables")
+for name, frame in result.tables().items():
+    with st.expander(f"{name} ({len(frame)} rows)"):
+        st.dataframe(frame, hide_index=True)
+    c1, c2, _ = st.columns([1, 1, 3])
+    c1.download_button(
+        f"{name}.csv",
+        frame.to_csv(index=False),
+        file_name=f"{result.scenario.name}_{name}.csv",
+        mime="text/csv",
+        key=f"csv_{name}",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    c2.download_button(
+        f"{name}.parquet",
+        buffer.getvalue(),
+        file_name=f"{result.scenario.name}_{name}.parquet",
+        mime="application/vnd.apache.parquet",
+        key=f"parquet_{name}",
+        on_click="ignore",
+        icon=":material/download:",
+    )

@@ -1,0 +1,53 @@
+"""Run page: run the current scenario with live per-round progress (cached by scenario)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from agents import ScenarioError
+from app import charts, state
+from app.runner import base_tokenizer, check, run_scenario
+
+ss = st.session_state
+scenario = state.current(ss)
+
+st.title("Run")
+st.caption(
+    f"**{scenario.name}** ({ss.get(state.SOURCE_KEY, '?')}): {scenario.rounds} rounds, "
+    f"{scenario.n_identities} participant identities, {scenario.model.mode} mode on "
+    f"{scenario.model.backbone}, scoring {scenario.market.scoring}, mechanism "
+    f"{scenario.market.mechanism}, access {scenario.privacy.access}. Edit it on the "
+    "Scenario page; a scenario that ran before comes back from the cache at once."
+)
+try:
+    check(scenario)
+except ScenarioError as error:
+    st.error(state.one_line(error), icon=":material/error:")
+    st.stop()
+
+if st.button("Run", key="run", type="primary", icon=":material/play_arrow:"):
+    base_tokenizer()
+    try:
+        ss[state.RESULT_KEY] = run_scenario(scenario)
+    except ValueError as error:  # a ScenarioError or a data error: one line, no traceback
+        st.error(state.one_line(error), icon=":material/error:")
+        st.stop()
+
+result = ss.get(state.RESULT_KEY)
+if result is None:
+    st.info("Press **Run** to simulate the marketplace round by round.", icon=":material/info:")
+elif result.scenario != scenario:
+    st.info(
+        f"The last result is for an earlier scenario ({result.scenario.name!r}); press **Run** "
+        "for the current one.",
+        icon=":material/info:",
+    )
+else:
+    summary = result.summary
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Initial test accuracy", f"{summary['initial_test_accuracy']:.3f}")
+    c2.metric("Final test accuracy", f"{summary['final_test_accuracy']:.3f}")
+    c3.metric("Total paid", f"{summary['total_paid']:.1f}")
+    c4.metric("Pearson(reward, contribution)", f"{summary['fair_pearson']:.3f}")
+    st.plotly_chart(charts.accuracy(result.rounds), key="run_accuracy")
+    st.page_link("app_pages/results.py", label="All results", icon=":material/monitoring:")

@@ -1,0 +1,119 @@
+"""Cached calls into the library with live progress (the only place the app runs anything).
+
+``run_scenario`` and ``run_sweep`` are ``st.cache_data`` functions keyed by the (hashable)
+scenario, so the same scenario never runs twice. Their progress bar and per-round table are
+created *inside* the cached function: Streamlit records them and replays them on a cache hit,
+so a cached result shows its finished progress at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+import agents
+from agents import RunResult, Scenario
+from agents.model import check_compatible
+from agents.sweep import expand, run_summary
+
+#: Round columns shown live while a run is in progress.
+LIVE_COLUMNS = (
+    "round",
+    "val_accuracy",
+    "test_accuracy",
+    "joined",
+    "included",
+    "budget_paid",
+    "exposed_clients",
+)
+SWEEP_BACKENDS = ("process", "serial")
+
+
+@st.cache_resource(show_spinner="Loading the tokenizer of the base model...")
+def base_tokenizer() -> Any:
+    """The MiniLM tokenizer that every backbone shares, loaded once per server process.
+
+    ``agents.run`` builds its network from the scenario's seed, so the tokenizer is the part
+    of the base model that a loaded copy can be shared for.
+    """
+    from fl_core.model import load_tokenizer
+
+    return load_tokenizer()
+
+
+def check(scenario: Scenario) -> None:
+    """Cross-section checks of the library (raises a one-line ``ScenarioError``)."""
+    check_compatible(scenario)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def run_scenario(scenario: Scenario) -> RunResult:
+    """``agents.run(scenario)`` with a progress bar and each round's row as it comes."""
+    bar = st.progress(0.0, text=f"{scenario.name}: building the model and the data...")
+    table = st.empty()
+    rows: list[dict[str, Any]] = []
+
+    def on_round(row: dict[str, Any]) -> None:
+        rows.append({column: row[column] for column in LIVE_COLUMNS})
+        done = int(row["round"])
+        bar.progress(
+            done / scenario.rounds,
+            text=f"{scenario.name}: round {done}/{scenario.rounds}, "
+            f"test accuracy {row['test_accuracy']:.3f}",
+        )
+        table.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+    result = agents.run(scenario, on_round=on_round)
+    bar.progress(1.0, text=f"{scenario.name}: {scenario.rounds} rounds done")
+    return result
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def run_sweep(
+    base: Scenario,
+    grid: tuple[tuple[str, tuple[Any, ...]], ...],
+    seeds: tuple[int, ...],
+    backend: str = "process",
+    workers: int = 2,
+) -> pd.DataFrame:
+    """The rows ``agents.sweep(base, grid, seeds=seeds)`` returns, with a bar per finished run.
+
+    Uses the library's ``expand`` and ``run_summary`` so each finished run moves the bar;
+    ``process`` runs them in spawned worker processes, ``serial`` in this one.
+    """
+    runs = expand(base, dict(grid), seeds)
+    for _, scenario in runs:
+        check_compatible(scenario)
+    bar = st.progress(0.0, text=f"sweep: 0/{len(runs)} runs")
+    summaries: list[dict[str, Any] | None] = [None] * len(runs)
+
+    def finished(count: int) -> None:
+        bar.progress(count / len(runs), text=f"sweep: {count}/{len(runs)} runs")
+
+    if backend == "serial":
+        for index, (_, scenario) in enumerate(runs):
+            summaries[index] = run_summary(scenario)
+            finished(index + 1)
+    elif backend == "process":
+        context = get_context("spawn")  # torch is not fork-safe
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(run_summary, s): i for i, (_, s) in enumerate(runs)}
+            for count, future in enumerate(as_completed(futures), start=1):
+                summaries[futures[future]] = future.result()
+                finished(count)
+    else:
+        raise agents.ScenarioError(f"backend: {backend!r} is not one of {SWEEP_BACKENDS}")
+    rows = [
+        {**params, **(summary or {})} for (params, _), summary in zip(runs, summaries, strict=True)
+    ]
+    return pd.DataFrame(rows)
+
+
+def sweep_size(base: Scenario, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]) -> int:
+    """How many runs a sweep has (validates the grid like the library does)."""
+    return len(expand(base, grid, seeds))

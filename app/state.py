@@ -1,0 +1,326 @@
+"""Session state and widget values -> :class:`agents.Scenario` (no numerics, no streamlit).
+
+The pages keep the current scenario in ``st.session_state["scenario"]``; the helpers here turn
+what the widgets hold (plain values, the participant table) into a validated scenario, and
+report a bad value as the library's one-line :class:`agents.ScenarioError`, whose leading
+dotted path (``participants.honest.cost: ...``) tells the page which widget to show it under.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+import market
+from agents import ParticipantGroup, Scenario, ScenarioError
+from agents.scenario import (
+    ACCESS_MODES,
+    AGGREGATORS,
+    FREE_RIDE,
+    MODES,
+    STRATEGIES,
+    UTILITY_METRICS,
+    list_examples,
+    load_example,
+)
+
+#: Environment variable naming the scenario the app opens on: an example name (see
+#: ``examples/``) or a path to a scenario TOML file. The tests point it at a tiny scenario.
+DEFAULT_ENV = "FEDMARKET_APP_DEFAULT"
+#: The app's default: head mode on MiniLM, well under a minute on a laptop.
+DEFAULT_EXAMPLE = "quickstart"
+
+SCENARIO_KEY = "scenario"  # the current, valid scenario
+RESULT_KEY = "result"  # the latest RunResult (Run page), read by the Results page
+SOURCE_KEY = "scenario_source"  # one line saying where the current scenario came from
+
+#: Participant table columns, in the order the editor shows them.
+GROUP_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ParticipantGroup))
+_GROUP_TYPES: dict[str, type] = {
+    "count": int,
+    "data_size": int,
+    "sybil_identities": int,
+    "class_alpha": float,
+    "label_noise": float,
+    "speed": float,
+    "availability": float,
+    "cost": float,
+    "flip_rate": float,
+    "poison_scale": float,
+    "name": str,
+    "strategy": str,
+    "free_ride": str,
+}
+
+#: Choices for the fields that take a name.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model.mode": MODES,
+    "model.backbone": ("minilm", "tiny"),
+    "market.scoring": tuple(market.METHODS),
+    "market.mechanism": tuple(market.MECHANISMS),
+    "market.utility_metric": UTILITY_METRICS,
+    "privacy.access": ACCESS_MODES,
+    "train.aggregator": AGGREGATORS,
+    "strategy": STRATEGIES,
+    "free_ride": FREE_RIDE,
+}
+
+#: Scenario fields a sweep may vary (participant fields are added per group).
+SWEEP_FIELDS: tuple[str, ...] = (
+    "market.mechanism",
+    "market.scoring",
+    "market.round_budget",
+    "market.scoring_budget",
+    "market.reputation_threshold",
+    "market.exploration",
+    "privacy.access",
+    "privacy.dropout_rate",
+    "privacy.neighbors",
+    "privacy.threshold",
+    "model.mode",
+    "train.lr",
+    "train.local_epochs",
+    "train.aggregator",
+    "rounds",
+)
+SWEEP_GROUP_FIELDS: tuple[str, ...] = (
+    "count",
+    "data_size",
+    "class_alpha",
+    "label_noise",
+    "availability",
+    "cost",
+    "speed",
+)
+
+
+def default_scenario(env: Mapping[str, str] | None = None) -> tuple[Scenario, str]:
+    """The scenario the app opens on and a line saying where it came from.
+
+    ``$FEDMARKET_APP_DEFAULT`` may name an example or a TOML file; unset, the app opens on
+    the ``quickstart`` example. A bad value raises :class:`ScenarioError`.
+    """
+    value = (env if env is not None else os.environ).get(DEFAULT_ENV, "").strip()
+    if not value:
+        return load_example(DEFAULT_EXAMPLE), f"example {DEFAULT_EXAMPLE!r}"
+    if value in list_examples():
+        return load_example(value), f"example {value!r}"
+    if value.endswith(".toml") or Path(value).is_file():
+        return Scenario.from_toml(value), f"file {value}"
+    raise ScenarioError(
+        f"{DEFAULT_ENV}: {value!r} is neither an example ({list_examples()}) nor a TOML file"
+    )
+
+
+class SessionState(Protocol):
+    """What the helpers need of ``st.session_state`` (a plain dict works too)."""
+
+    def __contains__(self, key: object) -> bool: ...
+    def __getitem__(self, key: str) -> Any: ...
+    def __setitem__(self, key: str, value: Any) -> None: ...
+
+
+def current(state: SessionState) -> Scenario:
+    """The current scenario, set to the default on first use."""
+    if SCENARIO_KEY not in state:
+        try:
+            scenario, source = default_scenario()
+        except ScenarioError as error:
+            scenario, source = load_example(DEFAULT_EXAMPLE), f"example {DEFAULT_EXAMPLE!r}"
+            state["default_error"] = str(error)
+        state[SCENARIO_KEY] = scenario
+        state[SOURCE_KEY] = source
+    scenario = state[SCENARIO_KEY]
+    assert isinstance(scenario, Scenario)
+    return scenario
+
+
+def field_of(error: Exception) -> str:
+    """The dotted path an error message starts with (``market.scoring: ...`` -> that)."""
+    head = str(error).split(":", 1)[0].strip()
+    return head if head and " " not in head else ""
+
+
+def one_line(error: Exception) -> str:
+    """The first line of an error message (what the user sees)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+# ----- the participant table -----
+def groups_frame(scenario: Scenario) -> pd.DataFrame:
+    """One editor row per participant group."""
+    rows = [{c: getattr(g, c) for c in GROUP_COLUMNS} for g in scenario.participants]
+    return pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
+
+
+def _cell(column: str, value: Any) -> Any:
+    """An editor cell as the plain Python value the scenario expects (``None``: empty)."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):  # numpy scalars -> Python scalars
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, str) and not value.strip():
+        return None
+    kind = _GROUP_TYPES.get(column, str)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def groups_from_frame(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The ``[participants]`` table of a scenario from editor rows; empty cells take defaults."""
+    groups: dict[str, dict[str, Any]] = {}
+    for position, record in enumerate(frame.to_dict("records"), start=1):
+        name = _cell("name", record.get("name"))
+        if name is None:
+            raise ScenarioError(f"participants: row {position} has no name; give each group one")
+        name = str(name).strip()
+        if name in groups:
+            raise ScenarioError(f"participants: group name {name!r} repeats; names must differ")
+        groups[name] = {
+            column: cell
+            for column in GROUP_COLUMNS
+            if column != "name" and (cell := _cell(column, record.get(column))) is not None
+        }
+    if not groups:
+        raise ScenarioError("participants: give at least one group (add a row)")
+    return groups
+
+
+def with_groups(scenario: Scenario, frame: pd.DataFrame) -> Scenario:
+    """``scenario`` with its participant groups replaced by the editor's rows."""
+    raw = scenario.to_dict()
+    raw["participants"] = groups_from_frame(frame)
+    return Scenario.from_dict(raw)
+
+
+def with_secure_aggregation(scenario: Scenario, enabled: bool, access: str) -> Scenario:
+    """Set secure aggregation and the access mode in an order the validation accepts."""
+    if enabled:
+        return scenario.replace("privacy.secure_aggregation", True).replace(
+            "privacy.access", access
+        )
+    return scenario.replace("privacy.access", "plaintext").replace(
+        "privacy.secure_aggregation", False
+    )
+
+
+# ----- compare -----
+COMPARE_KINDS: dict[str, str] = {"mechanism": "market.mechanism", "access": "privacy.access"}
+
+
+def variant(scenario: Scenario, kind: str, value: str) -> Scenario:
+    """``scenario`` with its mechanism or access mode set (same seed, everything else equal).
+
+    Access modes are compared under secure aggregation, so it is switched on for them.
+    """
+    if kind == "mechanism":
+        return scenario.replace("market.mechanism", value)
+    if kind == "access":
+        return with_secure_aggregation(scenario, True, value)
+    raise ScenarioError(f"compare: {kind!r} is not one of {sorted(COMPARE_KINDS)}")
+
+
+def fairness_difference(
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    labels: Sequence[str],
+    metrics: Mapping[str, str],
+) -> pd.DataFrame:
+    """One row per metric: its value in run A, in run B, and ``B - A``.
+
+    The difference of two library numbers is the only arithmetic in the app (see the
+    report: ``agents`` could offer it as ``compare(a, b)``).
+    """
+    first, second = labels
+    rows = [
+        {"metric": label, first: a[key], second: b[key], "B - A": b[key] - a[key]}
+        for key, label in metrics.items()
+        if key in a and key in b
+    ]
+    return pd.DataFrame(rows, columns=["metric", first, second, "B - A"])
+
+
+# ----- sweep -----
+def sweep_fields(scenario: Scenario) -> list[str]:
+    """Dotted paths a sweep over ``scenario`` may vary."""
+    group_paths = [
+        f"participants.{g.name}.{name}"
+        for g in scenario.participants
+        for name in SWEEP_GROUP_FIELDS
+    ]
+    return [*SWEEP_FIELDS, *group_paths]
+
+
+def choices_for(path: str) -> tuple[str, ...] | None:
+    """The allowed names for a field that takes a name, else ``None``."""
+    if path in CHOICES:
+        return CHOICES[path]
+    return CHOICES.get(path.rsplit(".", 1)[-1]) if path.startswith("participants.") else None
+
+
+def default_values_text(scenario: Scenario, path: str) -> str:
+    """What the values box shows first for ``path``: every choice, or the current value."""
+    options = choices_for(path)
+    if options is not None:
+        return ", ".join(options)
+    return str(scenario.get(path))
+
+
+def parse_values(scenario: Scenario, path: str, text: str) -> list[Any]:
+    """Comma-separated values for ``path``, typed like the field it sets.
+
+    Raises:
+        ScenarioError: naming ``path`` when a value has the wrong type or the list is empty.
+    """
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise ScenarioError(f"{path}: give at least one value, separated by commas")
+    current_value = scenario.get(path)
+    values: list[Any] = []
+    for item in items:
+        try:
+            if isinstance(current_value, bool):
+                if item.lower() not in ("true", "false"):
+                    raise ValueError(item)
+                values.append(item.lower() == "true")
+            elif isinstance(current_value, int):
+                values.append(int(item))
+            elif isinstance(current_value, float):
+                values.append(float(item))
+            else:
+                values.append(item)
+        except ValueError:
+            kind = type(current_value).__name__
+            raise ScenarioError(f"{path}: {item!r} is not a valid {kind}") from None
+    if len(set(values)) != len(values):
+        raise ScenarioError(f"{path}: values repeat; give each value once")
+    return values
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Comma-separated non-negative integer seeds."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    try:
+        seeds = [int(item) for item in items]
+    except ValueError:
+        raise ScenarioError(f"seeds: {text!r} must be non-negative integers, e.g. 0, 1") from None
+    if not seeds or any(seed < 0 for seed in seeds):
+        raise ScenarioError(f"seeds: {text!r} must be non-negative integers, e.g. 0, 1")
+    return seeds
+
+
+def grid_key(grid: Mapping[str, Sequence[Any]]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """A hashable form of a sweep grid (the cache key)."""
+    return tuple((path, tuple(values)) for path, values in grid.items())

@@ -1,0 +1,55 @@
+"""fedmarket's scenario explorer: ``streamlit run app/streamlit_app.py`` (or ``fedmarket app``).
+
+Pages: Scenario (pick or upload, edit, download), Run (live progress), Results (plots and
+tables), Compare (two mechanisms or access modes), Sweep (one or two parameters). The current
+scenario lives in ``st.session_state``; ``$FEDMARKET_APP_DEFAULT`` (an example name or a TOML
+path) picks the scenario the app opens on, ``quickstart`` by default.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Offline before anything imports huggingface_hub (it reads these once, on import).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402  (after the environment above, on purpose)
+
+import streamlit as st  # noqa: E402
+
+from app import state  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+PAGES = HERE / "app_pages"
+
+
+def main() -> None:
+    """Lay out the navigation and run the selected page."""
+    st.set_page_config(page_title="fedmarket explorer", layout="wide")
+
+    navigation = st.navigation(
+        [
+            st.Page(PAGES / "scenario.py", title="Scenario", icon=":material/tune:", default=True),
+            st.Page(PAGES / "run.py", title="Run", icon=":material/play_arrow:", url_path="run"),
+            st.Page(
+                PAGES / "results.py",
+                title="Results",
+                icon=":material/monitoring:",
+                url_path="results",
+            ),
+            st.Page(
+                PAGES / "compare.py", title="Compare", icon=":material/compare:", url_path="compare"
+            ),
+            st.Page(PAGES / "sweep.py", title="Sweep", icon=":material/grid_on:", url_path="sweep"),
+        ]
+    )
+    scenario = state.current(st.session_state)
+    st.sidebar.caption(f"Current scenario: **{scenario.name}**")
+    navigation.run()
+
+
+# Streamlit runs this file as ``__main__``; the Sweep page's spawned worker processes import
+# it as ``__mp_main__``, and must not lay out an app there.
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Compare page: two mechanisms, then two access modes, on the same scenario and seed."""
+
+from __future__ import annotations
+
+
+def test_compare_two_mechanisms(app, errors, charts) -> None:
+    # Prepare
+    at = app("compare")
+
+    # Execute
+    at.radio(key="compare_kind").set_value("mechanism").run()
+    at.selectbox(key="compare_a_mechanism").set_value("shapley_fair").run()
+    at.selectbox(key="compare_b_mechanism").set_value("flat").run()
+    at.button(key="compare_run").click().run()
+
+    # Assert
+    assert not at.exception
+    assert not errors(at)
+    a, b = at.session_state["compare"]["results"]
+    assert (a.scenario.market.mechanism, b.scenario.market.mechanism) == ("shapley_fair", "flat")
+    assert a.scenario.replace("market.mechanism", "flat") == b.scenario  # only that differs
+    table = at.dataframe[-1].value.set_index("metric")
+    jain = table.loc["Jain index of rewards"]
+    assert jain["shapley_fair"] == a.summary["fair_jain"]
+    assert jain["flat"] == b.summary["fair_jain"]
+    assert jain["B - A"] == b.summary["fair_jain"] - a.summary["fair_jain"]
+    assert {"compare_bars", "compare_accuracy_shapley_fair", "compare_accuracy_flat"} <= set(
+        charts(at)
+    )
+
+
+def test_compare_two_access_modes(app, errors) -> None:
+    # Prepare
+    at = app("compare")
+
+    # Execute
+    at.radio(key="compare_kind").set_value("access").run()
+    at.selectbox(key="compare_a_access").set_value("secure_coalitions").run()
+    at.selectbox(key="compare_b_access").set_value("secure_evaluator").run()
+    at.button(key="compare_run").click().run()
+
+    # Assert: secure_coalitions exposes clients through its releases, secure_evaluator none
+    assert not at.exception
+    assert not errors(at)
+    a, b = at.session_state["compare"]["results"]
+    assert a.scenario.privacy.access == "secure_coalitions"
+    assert b.scenario.privacy.access == "secure_evaluator"
+    assert b.summary["exposed_clients_total"] == 0
+
+
+def test_same_choice_twice_cannot_run(app) -> None:
+    at = app("compare")
+    at.selectbox(key="compare_a_mechanism").set_value("flat").run()
+    at.selectbox(key="compare_b_mechanism").set_value("flat").run()
+    assert not at.exception
+    assert at.warning
+    assert at.button(key="compare_run").disabled

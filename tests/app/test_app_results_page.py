@@ -1,0 +1,75 @@
+"""Results page: every chart and download from a real tiny run."""
+
+from __future__ import annotations
+
+import agents
+
+
+def test_results_before_any_run_point_to_the_run_page(app) -> None:
+    at = app("results")
+    assert not at.exception
+    assert at.info and "run a scenario first" in at.info[0].value
+
+
+def test_results_charts_and_downloads(app, errors, charts) -> None:
+    # Prepare: a real run through the Run page
+    at = app("run")
+    at.button(key="run").click().run()
+    result = at.session_state["result"]
+
+    # Execute
+    at.switch_page("app_pages/results.py").run()
+
+    # Assert
+    assert not at.exception
+    assert not errors(at)
+    shown = charts(at)
+    assert {
+        "accuracy",
+        "contribution",
+        "reward",
+        "profit",
+        "participation",
+        "participation_map",
+        "fairness",
+        "secagg_bytes",
+        "secagg_seconds",
+        "exposed",
+        "network",
+    } <= set(shown)
+    # the contribution bars are stacked per participant and carry the library's values
+    assert shown["contribution"]["layout"]["barmode"] == "relative"
+    plotted = sorted(y for trace in shown["reward"]["data"] for y in trace["y"] if y is not None)
+    assert plotted == sorted(result.participants["reward"].dropna())
+    # the network view draws the neighbour graph the library returned
+    nodes = {
+        text
+        for trace in shown["network"]["data"]
+        if trace["mode"] == "markers+text"
+        for text in trace["text"]
+    }
+    assert nodes == {str(n) for n in result.graph.nodes}
+    # fairness bars are the summary's metrics
+    bars = shown["fairness"]["data"][0]
+    fairness = dict(zip(bars["y"], bars["x"], strict=True))
+    assert fairness["Jain index of rewards"] == result.summary["fair_jain"]
+    keys = {b.key for b in at.get("download_button")}
+    for table in result.tables():
+        assert {f"csv_{table}", f"parquet_{table}"} <= keys
+
+
+def test_results_without_secure_aggregation_has_no_graph(app, errors, charts) -> None:
+    # Prepare: secure aggregation off
+    at = app("scenario")
+    at.toggle(key="secure_aggregation").set_value(False).run()
+    plain = at.session_state["scenario"]
+    at.session_state["result"] = agents.run(plain)
+
+    # Execute
+    at.switch_page("app_pages/results.py").run()
+
+    # Assert
+    assert not at.exception
+    assert not errors(at)
+    assert "network" not in charts(at)
+    assert any("No neighbour graph" in i.value for i in at.info)

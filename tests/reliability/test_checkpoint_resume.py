@@ -1,0 +1,127 @@
+"""Interrupted runs lose nothing: SIGKILL a real run, resume it, get the same tables."""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from agents import ParticipantGroup
+from tests.agents.conftest import tiny_scenario
+
+ROUNDS = 8
+
+
+def _scenario_file(tmp_path: Path) -> Path:
+    scenario = tiny_scenario(
+        ParticipantGroup("honest", count=3, data_size=60),
+        ParticipantGroup("rider", count=1, data_size=60, strategy="free_rider"),
+        rounds=ROUNDS,
+        mechanism="reputation",
+        exploration=0.2,
+    )
+    path = tmp_path / "scenario.toml"
+    path.write_text(scenario.to_toml())
+    return path
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "agents.cli", "run", *args, "--quiet"]
+
+
+def _stable(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in frame if c.endswith("seconds")])
+
+
+def _checkpoint_round(directory: Path) -> int:
+    try:
+        with open(directory / "checkpoint.pkl", "rb") as file:
+            return int(pickle.load(file)["state"]["round"])
+    except (OSError, EOFError, pickle.UnpicklingError, KeyError):
+        return 0
+
+
+def test_sigkill_then_resume_gives_identical_tables(tmp_path: Path) -> None:
+    scenario = _scenario_file(tmp_path)
+    reference = tmp_path / "reference"
+    subprocess.run(_command(str(scenario), "--out", str(reference)), check=True, timeout=600)
+
+    kill_after = int(np.random.default_rng().integers(1, ROUNDS - 2))
+    checkpoints = tmp_path / "ckpt"
+    victim = subprocess.Popen(
+        _command(
+            str(scenario), "--out", str(tmp_path / "never"), "--checkpoint-dir", str(checkpoints)
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 600
+    while _checkpoint_round(checkpoints) < kill_after and time.monotonic() < deadline:
+        if victim.poll() is not None:
+            break
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=60)
+    interrupted_at = _checkpoint_round(checkpoints)
+    assert 1 <= interrupted_at <= ROUNDS
+
+    resumed = tmp_path / "resumed"
+    done = subprocess.run(
+        _command(
+            str(scenario), "--out", str(resumed), "--checkpoint-dir", str(checkpoints), "--resume"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("rounds", "participants", "summary"):
+        expected = _stable(pd.read_parquet(reference / f"{name}.parquet"))
+        actual = _stable(pd.read_parquet(resumed / f"{name}.parquet"))
+        pd.testing.assert_frame_equal(actual, expected, check_exact=True)
+
+
+def test_corrupt_or_foreign_checkpoint_is_a_one_line_error(tmp_path: Path) -> None:
+    scenario = _scenario_file(tmp_path)
+    checkpoints = tmp_path / "ckpt"
+    checkpoints.mkdir()
+    (checkpoints / "checkpoint.pkl").write_bytes(b"\x80\x05garbage")
+    done = subprocess.run(
+        _command(str(scenario), "--checkpoint-dir", str(checkpoints), "--resume"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "corrupt" in done.stderr and done.stderr.strip().count("\n") == 0
+
+    other = tmp_path / "other.toml"
+    other.write_text(scenario.read_text().replace("seed = 0", "seed = 1"))
+    subprocess.run(
+        _command(
+            str(other),
+            "--rounds",
+            "1",
+            "--checkpoint-dir",
+            str(checkpoints),
+            "--out",
+            str(tmp_path / "o"),
+        ),
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    done = subprocess.run(
+        _command(str(scenario), "--checkpoint-dir", str(checkpoints), "--resume"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "different scenario" in done.stderr and done.stderr.strip().count("\n") == 0
