@@ -8,7 +8,7 @@
 from agents.model import MarketModel
 from agents.participants import ParticipantAgent
 from agents.platform import PlatformAgent
-from agents.run import RunResult, run, summarize
+from agents.run import RunResult, compare, run, summarize
 from agents.scenario import ParticipantGroup, Scenario, ScenarioError
 from agents.sweep import sweep
 
@@ -20,6 +20,7 @@ __all__ = [
     "RunResult",
     "Scenario",
     "ScenarioError",
+    "compare",
     "run",
     "summarize",
     "sweep",

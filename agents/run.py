@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,3 +164,30 @@ def run(
         scenario=scenario,
         graph=model.graph,
     )
+
+
+def compare(
+    a: RunResult | Mapping[str, float],
+    b: RunResult | Mapping[str, float],
+    metrics: Sequence[str] | None = None,
+    labels: tuple[str, str] = ("A", "B"),
+) -> pd.DataFrame:
+    """Side-by-side summary metrics of two runs (or their summaries) and ``B - A``.
+
+    Typically two mechanisms or two access modes on the same scenario and seed. Columns:
+    ``metric``, ``labels[0]``, ``labels[1]``, ``difference``.
+    """
+    first = a.summary if isinstance(a, RunResult) else a
+    second = b.summary if isinstance(b, RunResult) else b
+    keys = list(metrics) if metrics is not None else [k for k in first if k in second]
+    rows = [
+        {
+            "metric": key,
+            labels[0]: float(first[key]),
+            labels[1]: float(second[key]),
+            "difference": float(second[key]) - float(first[key]),
+        }
+        for key in keys
+        if key in first and key in second
+    ]
+    return pd.DataFrame(rows, columns=["metric", labels[0], labels[1], "difference"])

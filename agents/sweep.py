@@ -10,7 +10,7 @@ machine) give identical rows for the same seeds.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
@@ -65,6 +65,7 @@ def sweep(
     workers: int | None = None,
     address: str | None = None,
     progress: bool = False,
+    on_run: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
 ) -> pd.DataFrame:
     """Run the grid x seeds and return one row per run: its parameters and summary.
 
@@ -75,23 +76,23 @@ def sweep(
         backend: ``process`` (local worker processes), ``ray`` (Ray cluster at ``address``;
             ``None`` starts or joins a local one) or ``serial`` (this process).
         workers: worker processes for ``process`` (default: CPU count).
+        on_run: called with (parameters, summary) as each run's result arrives, in grid
+            order (e.g. to move a progress bar in a UI).
     """
     if backend not in BACKENDS:
         raise ScenarioError(f"backend: {backend!r} is not one of {BACKENDS}")
     runs = expand(base, grid, seeds)
     scenarios = [scenario for _, scenario in runs]
     bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(runs), desc="sweep", unit="run")
+    if progress or on_run is not None:
+        bar = _Progress(len(runs), progress, on_run, [params for params, _ in runs])
     summaries: list[dict[str, Any]]
     if backend == "serial":
         summaries = []
         for scenario in scenarios:
             summaries.append(run_summary(scenario))
             if bar is not None:
-                bar.update(1)
+                bar.update(1, summaries[-1])
     elif backend == "process":
         context = get_context("spawn")  # torch is not fork-safe
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
@@ -100,13 +101,45 @@ def sweep(
             for future in futures:
                 summaries.append(future.result())
                 if bar is not None:
-                    bar.update(1)
+                    bar.update(1, summaries[-1])
     else:
         summaries = _ray_map(scenarios, address, bar)
     if bar is not None:
         bar.close()
     rows = [{**params, **summary} for (params, _), summary in zip(runs, summaries, strict=True)]
     return pd.DataFrame(rows)
+
+
+class _Progress:
+    """A tqdm bar and/or a per-run callback, advanced as results arrive in grid order."""
+
+    def __init__(
+        self,
+        total: int,
+        show: bool,
+        on_run: Callable[[dict[str, Any], dict[str, Any]], None] | None,
+        params: list[dict[str, Any]],
+    ) -> None:
+        self.bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="sweep", unit="run")
+        self.on_run = on_run
+        self.params = params
+        self.done = 0
+        self.summaries: list[dict[str, Any]] = []
+
+    def update(self, _: int = 1, summary: dict[str, Any] | None = None) -> None:
+        if self.on_run is not None and summary is not None:
+            self.on_run(self.params[self.done], summary)
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _ray_map(scenarios: list[Scenario], address: str | None, bar: Any) -> list[dict[str, Any]]:
@@ -124,7 +157,7 @@ def _ray_map(scenarios: list[Scenario], address: str | None, bar: Any) -> list[d
         for ref in refs:
             out.append(ray.get(ref))
             if bar is not None:
-                bar.update(1)
+                bar.update(1, out[-1])
         return out
     finally:
         if started_here:

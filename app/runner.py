@@ -9,8 +9,6 @@ so a cached result shows its finished progress at once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from typing import Any
 
 import pandas as pd
@@ -19,7 +17,7 @@ import streamlit as st
 import agents
 from agents import RunResult, Scenario
 from agents.model import check_compatible
-from agents.sweep import expand, run_summary
+from agents.sweep import expand
 
 #: Round columns shown live while a run is in progress.
 LIVE_COLUMNS = (
@@ -81,37 +79,22 @@ def run_sweep(
     backend: str = "process",
     workers: int = 2,
 ) -> pd.DataFrame:
-    """The rows ``agents.sweep(base, grid, seeds=seeds)`` returns, with a bar per finished run.
-
-    Uses the library's ``expand`` and ``run_summary`` so each finished run moves the bar;
-    ``process`` runs them in spawned worker processes, ``serial`` in this one.
-    """
+    """``agents.sweep(base, grid, seeds=seeds)`` with a progress bar moved per finished run."""
+    if backend not in SWEEP_BACKENDS:
+        raise agents.ScenarioError(f"backend: {backend!r} is not one of {SWEEP_BACKENDS}")
     runs = expand(base, dict(grid), seeds)
     for _, scenario in runs:
         check_compatible(scenario)
     bar = st.progress(0.0, text=f"sweep: 0/{len(runs)} runs")
-    summaries: list[dict[str, Any] | None] = [None] * len(runs)
+    done = [0]
 
-    def finished(count: int) -> None:
-        bar.progress(count / len(runs), text=f"sweep: {count}/{len(runs)} runs")
+    def finished(_params: dict[str, Any], _summary: dict[str, Any]) -> None:
+        done[0] += 1
+        bar.progress(done[0] / len(runs), text=f"sweep: {done[0]}/{len(runs)} runs")
 
-    if backend == "serial":
-        for index, (_, scenario) in enumerate(runs):
-            summaries[index] = run_summary(scenario)
-            finished(index + 1)
-    elif backend == "process":
-        context = get_context("spawn")  # torch is not fork-safe
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(run_summary, s): i for i, (_, s) in enumerate(runs)}
-            for count, future in enumerate(as_completed(futures), start=1):
-                summaries[futures[future]] = future.result()
-                finished(count)
-    else:
-        raise agents.ScenarioError(f"backend: {backend!r} is not one of {SWEEP_BACKENDS}")
-    rows = [
-        {**params, **(summary or {})} for (params, _), summary in zip(runs, summaries, strict=True)
-    ]
-    return pd.DataFrame(rows)
+    return agents.sweep(
+        base, dict(grid), seeds=seeds, backend=backend, workers=workers, on_run=finished
+    )
 
 
 def sweep_size(base: Scenario, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]) -> int:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+import agents
 import market
 from agents import ParticipantGroup, Scenario, ScenarioError
 from agents.scenario import (
@@ -238,18 +239,11 @@ def fairness_difference(
     labels: Sequence[str],
     metrics: Mapping[str, str],
 ) -> pd.DataFrame:
-    """One row per metric: its value in run A, in run B, and ``B - A``.
-
-    The difference of two library numbers is the only arithmetic in the app (see the
-    report: ``agents`` could offer it as ``compare(a, b)``).
-    """
+    """One row per metric: its value in run A, in run B, and ``B - A`` (``agents.compare``)."""
     first, second = labels
-    rows = [
-        {"metric": label, first: a[key], second: b[key], "B - A": b[key] - a[key]}
-        for key, label in metrics.items()
-        if key in a and key in b
-    ]
-    return pd.DataFrame(rows, columns=["metric", first, second, "B - A"])
+    table = agents.compare(a, b, list(metrics), labels=(first, second))
+    table["metric"] = table["metric"].map(dict(metrics))
+    return table.rename(columns={"difference": "B - A"})
 
 
 # ----- sweep -----
