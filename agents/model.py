@@ -33,19 +33,16 @@ from fl_core import (
 
 def _task_configs(scenario: Scenario) -> tuple[DataConfig, ModelConfig, TrainConfig]:
     d, m, t = scenario.data, scenario.model, scenario.train
-    data = (
-        DataConfig(val_size=d.val_size, max_length=d.max_length)
-        if d.dataset == "amazon_reviews"
-        else DataConfig(
-            dataset="file",
-            path=d.path,
-            text_column=d.text_column,
-            label_column=d.label_column,
-            positive_label=d.positive_label or None,
-            val_size=d.val_size,
-            max_length=d.max_length,
-        )
-    )
+    own_file: dict[str, Any] = {}
+    if d.dataset == "file":
+        own_file = {
+            "dataset": "file",
+            "path": d.path,
+            "text_column": d.text_column,
+            "label_column": d.label_column,
+            "positive_label": d.positive_label or None,
+        }
+    data = DataConfig(val_size=d.val_size, max_length=d.max_length, **own_file)
     model = ModelConfig(
         backbone=m.backbone,
         init=m.init,

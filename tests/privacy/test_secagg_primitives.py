@@ -96,7 +96,8 @@ def test_mask_unmask_round_trip(seed: int, bits: int, length: int, sign: int) ->
     # Assert
     np.testing.assert_array_equal(restored, vector)
     assert int(masked.max()) < 1 << bits
-    assert not np.array_equal(masked, vector)
+    if bits * length >= 64:  # a short vector in a small ring can be masked onto itself
+        assert not np.array_equal(masked, vector)
 
 
 @given(seed=seeds, bits=st.sampled_from([16, 32, 64]))
