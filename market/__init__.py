@@ -12,6 +12,7 @@ Pure numpy/scipy; imports no sibling package. Entry points:
 
 from __future__ import annotations
 
+from market import games
 from market.accumulate import ContributionLedger, accumulate
 from market.contribution import Contribution
 from market.game import BudgetExhausted, Game
@@ -66,6 +67,7 @@ __all__ = [
     "estimate",
     "fairness_summary",
     "free_rider_share",
+    "games",
     "gini",
     "ir_violations",
     "jain_index",

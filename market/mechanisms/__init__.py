@@ -3,17 +3,28 @@
 Every mechanism is a frozen dataclass with ``allocate(contributions, *, budget, costs=None,
 participants=None, state=None) -> Allocation``; ``Allocation.payments.sum() <= budget`` always.
 
-Sybil resistance (splitting one participant into ``k`` identities; measured by
-``market.metrics.sybil_gain`` and ``tests/market/test_market_sybil.py``):
+Sybil resistance (one participant acting as ``k`` identities; measured with
+``market.metrics.sybil_gain`` in ``tests/market/test_market_sybil.py``). On the noise-free
+FL-like game there (6 players, player 0 as 3 identities, budget 1), the gain in payment is:
 
-* ``flat`` is not resistant: ``k`` identities collect ``k`` equal shares.
-* ``shapley_fair`` is not resistant: each identity collects the participation floor.
-* ``proportional`` and ``reputation`` inherit the resistance of the contribution score: with
-  exact Shapley values, replicating a participant whose data are substitutes for others'
-  (the usual FL case) *raises* the clones' total (positive gain), while with leave-one-out
-  scores replicas are redundant and score 0, so replication loses.
-* ``auction`` pays per unit of value at a common price; identities that split a value
-  cannot raise the price, so its gain stays at most what the score gives them.
+===============  ===================  ================  =============================
+mechanism        Shapley, replicas    Shapley, split    leave-one-out, replicas
+===============  ===================  ================  =============================
+flat             +0.208               +0.208            +0.208
+shapley_fair     +0.145               +0.059            -0.186
+proportional     +0.129               +0.021            -0.285
+auction          +0.129               +0.021            -0.285
+reputation       +0.079               -0.052            -0.304
+===============  ===================  ================  =============================
+
+* ``flat`` and the floor of ``shapley_fair`` pay per identity: never Sybil-resistant.
+* The contribution-based rules inherit the score's behaviour. The exact Shapley value is not
+  replication-robust when data are substitutes, as pooled FL data are (Han et al. 2022,
+  "Replication robust payoff allocation in submodular cooperative games"): identities gain.
+  Leave-one-out scores make replicas worthless (each scores 0), so replication loses, at the
+  price of also zeroing honest duplicates.
+* ``auction`` pays a common price per unit of value, so with a slack budget it pays like
+  ``proportional`` and inherits its gain.
 """
 
 from __future__ import annotations

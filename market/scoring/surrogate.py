@@ -1,14 +1,14 @@
-"""Surrogate-imputed Shapley: border enumeration, paired sampling, a cross-validated surrogate.
+"""Surrogate-imputed Shapley: border enumeration, paired sampling, a stacked surrogate model.
 
 Our best estimator under a fixed budget of distinct evaluations. Three ideas combine:
 
 1. **Border enumeration** (the "border trick" of Fumagalli et al. 2023, "SHAP-IQ", NeurIPS;
    also shapiq's ``CoalitionSampler``): coalition sizes carry Shapley weight
    ``1 / (n * C(n-1, s))`` per coalition, so the smallest and largest sizes matter most per
-   evaluation. Whole size levels ``0, n, 1, n-1, 2, ...`` are evaluated exactly while they fit.
+   evaluation. The levels ``0, n, 1, n-1`` (``border_levels=2``) are evaluated exactly.
 2. **Paired sampling** (Covert & Lee 2021, "Improving KernelSHAP", AISTATS): the remaining
-   budget goes to pairs ``(S, N - S)`` from the middle sizes, drawn without replacement with
-   the Shapley-kernel size mass ``~ 1 / (s (n - s))``.
+   budget goes to pairs ``(S, N - S)`` of the other sizes, drawn without replacement with the
+   Shapley-kernel size mass ``~ 1 / (s (n - s))``.
 3. **Surrogate imputation** (the regression view of KernelSHAP, Lundberg & Lee 2017, and the
    regression-adjusted estimators of Witter, Musco et al. 2025): a surrogate model of ``u`` is
    fitted on the evaluated coalitions and fills in every coalition not evaluated; the exact
@@ -16,23 +16,32 @@ Our best estimator under a fixed budget of distinct evaluations. Three ideas com
    value, so the estimate is exact at ``budget = 2**n`` and always efficient
    (``sum(phi) = u(N) - u(empty)``).
 
-The surrogate family is chosen by K-fold cross-validation on the sampled middle coalitions
-among: ``additive`` (linear in membership), ``pairwise`` (2-additive, ridge), and
+Surrogates: ``additive`` (linear in membership), ``pairwise`` (2-additive, ridge) and
 ``link2``/``link3``/``link4`` (a single-index model ``g(sum_i w_i x_i)`` with a polynomial link
-``g`` of that degree, fitted by Levenberg-Marquardt; it captures the diminishing returns of
-pooled data in federated learning). Works for ``n_players <= 20``.
+of that degree, fitted by Levenberg-Marquardt: the diminishing returns of pooled data), plus
+Gaussian-process corrections (ARD squared-exponential kernel on memberships, hyperparameters by
+maximum marginal likelihood; Rasmussen & Williams 2006, ch. 5) on top of the best parametric
+family, of the additive model and of the mean (a pure GP); the GP learns interactions that no
+parametric family has. The candidates are blended by stacking (Breiman 1996, "Stacked
+regressions"): non-negative weights fitted to their K-fold out-of-fold predictions on the
+sampled middle coalitions. The GP is used while at most ``max_gp_points`` coalitions are
+evaluated; its hyperparameters are fitted on a random subset of ``gp_fit_points`` of them.
+Works for ``n_players <= 20``.
 
 Minimum budget: ``min(2**n, 2n + 2)`` (sizes 0, 1, n-1 and n).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from scipy.linalg import solve_triangular
+from scipy.optimize import minimize, nnls
 
 from market.contribution import Contribution
 from market.game import Game, player_bits, popcounts
@@ -43,6 +52,8 @@ from market.types import FloatArray, IntArray
 MAX_PLAYERS = 20
 FAMILIES = ("additive", "pairwise", "link2", "link3", "link4")
 Predictor = Callable[[FloatArray], FloatArray]
+Candidate = tuple[str, bool, "GPHyper | None"]
+"""A surrogate candidate: base family, whether a GP corrects it, the GP hyperparameters."""
 
 
 def _lstsq(a: FloatArray, y: FloatArray, ridge: float, skip: int = 1) -> FloatArray:
@@ -58,6 +69,12 @@ def _pair_features(x: FloatArray) -> FloatArray:
     upper = np.triu_indices(x.shape[1], 1)
     pairs: FloatArray = x[:, upper[0]] * x[:, upper[1]]
     return pairs
+
+
+def fit_constant(x: FloatArray, y: FloatArray) -> Predictor:
+    """The mean utility (used as the prior mean of a pure GP surrogate)."""
+    level = float(y.mean())
+    return lambda xq: np.full(xq.shape[0], level)
 
 
 def fit_additive(x: FloatArray, y: FloatArray, ridge: float = 1e-8) -> Predictor:
@@ -136,13 +153,106 @@ def fit_link(x: FloatArray, y: FloatArray, degree: int, iterations: int = 40) ->
 
 def fit_family(family: str, x: FloatArray, y: FloatArray, ridge: float) -> Predictor:
     """Fit one surrogate ``family`` (see :data:`FAMILIES`)."""
+    if family == "constant":
+        return fit_constant(x, y)
     if family == "additive":
         return fit_additive(x, y)
     if family == "pairwise":
         return fit_pairwise(x, y, ridge)
     if family.startswith("link"):
         return fit_link(x, y, int(family[4:]))
-    raise ValueError(f"unknown surrogate family {family!r}; choose from {FAMILIES}")
+    raise ValueError(f"unknown surrogate family {family!r}; choose from {FAMILIES} or constant")
+
+
+@dataclass(frozen=True, eq=False)
+class GPHyper:
+    """Hyperparameters of the residual GP: ARD precisions, signal and noise variances."""
+
+    precision: FloatArray
+    signal: float
+    noise: float
+
+
+def _sq_dist(a: FloatArray, b: FloatArray, precision: FloatArray) -> FloatArray:
+    """Weighted squared distances between 0/1 rows (``x**2 = x`` for memberships)."""
+    out: FloatArray = (
+        (a @ precision)[:, None] + (b @ precision)[None, :] - 2.0 * (a * precision) @ b.T
+    )
+    return np.maximum(out, 0.0)
+
+
+def fit_gp_hyper(x: FloatArray, r: FloatArray, maxiter: int = 50) -> GPHyper | None:
+    """Maximise the GP log marginal likelihood of residuals ``r`` (analytic gradient).
+
+    Returns ``None`` when the residuals are constant.
+    """
+    m, n = x.shape
+    r = r - r.mean()
+    var = float(r.var())
+    if m < 3 or var <= 1e-300:
+        return None
+    diffs = ((x[:, None, :] - x[None, :, :]) ** 2).reshape(m * m, n)
+    eye = np.eye(m)
+
+    def objective(p: FloatArray) -> tuple[float, FloatArray]:
+        precision, signal, noise = np.exp(p[:n]), math.exp(p[n]), math.exp(p[n + 1])
+        kernel = np.exp(-(diffs @ precision)).reshape(m, m)
+        cov = signal * kernel + (noise + 1e-10) * eye
+        try:
+            chol = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            return 1e10, np.zeros_like(p)
+        inv_chol = solve_triangular(chol, eye, lower=True)
+        inverse = inv_chol.T @ inv_chol
+        alpha = inverse @ r
+        w = inverse - np.outer(alpha, alpha)
+        weighted = (w * (signal * kernel)).ravel()
+        grad = np.empty_like(p)
+        grad[:n] = -0.5 * precision * (diffs.T @ weighted)
+        grad[n] = 0.5 * weighted.sum()
+        grad[n + 1] = 0.5 * noise * np.trace(w)
+        value = 0.5 * float(r @ alpha) + float(np.log(np.diag(chol)).sum())
+        return value, grad
+
+    log_var = math.log(var)
+    start = np.concatenate([np.full(n, math.log(0.3)), [log_var - math.log(2)] * 2])
+    bounds = [(-6.0, 4.0)] * n + [(log_var - 10.0, log_var + 3.0)] * 2
+    result = minimize(
+        objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter}
+    )
+    p = result.x
+    return GPHyper(np.exp(p[:n]), math.exp(p[n]), math.exp(p[n + 1]))
+
+
+def gp_posterior(x: FloatArray, r: FloatArray, hyper: GPHyper | None) -> Predictor:
+    """Posterior mean of the residual GP given ``hyper`` (zero when ``hyper`` is None)."""
+    if hyper is None:
+        return lambda xq: np.zeros(xq.shape[0])
+    cov = hyper.signal * np.exp(-_sq_dist(x, x, hyper.precision))
+    cov[np.diag_indices_from(cov)] += hyper.noise + 1e-10
+    alpha = np.linalg.solve(cov, r)
+
+    def predict(xq: FloatArray) -> FloatArray:
+        out: FloatArray = hyper.signal * np.exp(-_sq_dist(xq, x, hyper.precision)) @ alpha
+        return out
+
+    return predict
+
+
+@contextlib.contextmanager
+def _single_blas_thread() -> Iterator[None]:
+    """Run BLAS single-threaded when threadpoolctl is installed (optional).
+
+    The surrogate solves many ~100x100 systems; on a loaded machine BLAS threads only add
+    synchronisation cost (measured 100x slower on 2 busy cores).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional speed-up only
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _pair_quota(n: int, sizes: list[int], n_pairs: int, rng: np.random.Generator) -> list[int]:
@@ -169,8 +279,11 @@ def _pair_quota(n: int, sizes: list[int], n_pairs: int, rng: np.random.Generator
     return quota
 
 
-def design(n: int, budget: int, rng: np.random.Generator) -> tuple[IntArray, int, int]:
-    """Choose the coalitions to evaluate: full border levels, then paired middle samples.
+def design(
+    n: int, budget: int, rng: np.random.Generator, border_levels: int = 2
+) -> tuple[IntArray, int, int]:
+    """Choose the coalitions to evaluate: up to ``border_levels`` full levels on each side
+    (sizes ``0 .. border_levels-1`` and ``n-border_levels+1 .. n``), then paired samples.
 
     Returns:
         The bitmasks, and the smallest and largest sizes *not* fully enumerated.
@@ -179,7 +292,7 @@ def design(n: int, budget: int, rng: np.random.Generator) -> tuple[IntArray, int
     chosen: list[IntArray] = []
     used = 0
     low, high = 0, n
-    while low <= high:
+    while low <= high and low < border_levels:
         cost = math.comb(n, low) + (math.comb(n, high) if high != low else 0)
         if used + cost > budget:
             break
@@ -214,7 +327,7 @@ def _impute(predict: Predictor, n: int) -> FloatArray:
     """Evaluate the surrogate on all ``2**n`` coalitions, in chunks."""
     size = 1 << n
     table = np.empty(size)
-    chunk = 1 << 15
+    chunk = 1 << 12
     for start in range(0, size, chunk):
         block = np.arange(start, min(start + chunk, size), dtype=np.int64)
         table[block] = predict(player_bits(block, n))
@@ -223,18 +336,29 @@ def _impute(predict: Predictor, n: int) -> FloatArray:
 
 @dataclass(frozen=True)
 class SurrogateShapley(Estimator):
-    """Border enumeration + paired sampling + cross-validated surrogate imputation.
+    """Border enumeration + paired sampling + stacked surrogate imputation.
 
     Args:
-        families: surrogate families to choose from (subset of :data:`FAMILIES`).
+        families: parametric surrogate families to choose from (subset of :data:`FAMILIES`).
+        gp: also consider the Gaussian-process residual correction.
         folds: cross-validation folds.
         ridge: ridge penalty of the ``pairwise`` family.
+        border_levels: size levels enumerated exactly on each side (at least 2).
+        max_gp_points: largest number of evaluated coalitions the GP is used with.
+        gp_fit_points: GP hyperparameters are fitted on a random subset of this many.
+        combine: ``"stack"`` blends the candidates with non-negative weights fitted to their
+            out-of-fold predictions; ``"select"`` keeps the one with the smallest error.
     """
 
     name: ClassVar[str] = "surrogate"
     families: tuple[str, ...] = FAMILIES
+    gp: bool = True
     folds: int = 5
     ridge: float = 1e-2
+    border_levels: int = 2
+    max_gp_points: int = 1000
+    gp_fit_points: int = 160
+    combine: str = "stack"
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.families if f not in FAMILIES]
@@ -244,6 +368,12 @@ class SurrogateShapley(Estimator):
             raise ValueError(f"folds must be >= 2, got {self.folds}")
         if self.ridge < 0:
             raise ValueError(f"ridge must be >= 0, got {self.ridge}")
+        if self.border_levels < 2:
+            raise ValueError(f"border_levels must be >= 2, got {self.border_levels}")
+        if self.combine not in ("stack", "select"):
+            raise ValueError(f"combine must be 'stack' or 'select', got {self.combine!r}")
+        if self.max_gp_points < 3 or self.gp_fit_points < 3:
+            raise ValueError("max_gp_points and gp_fit_points must be >= 3")
 
     def minimum_budget(self, n_players: int) -> int:
         """Sizes 0, 1, n-1 and n: ``min(2**n, 2n + 2)``."""
@@ -253,28 +383,80 @@ class SurrogateShapley(Estimator):
         """``max(minimum, min(2**n, 100 n))``."""
         return max(self.minimum_budget(n_players), min(1 << n_players, 100 * n_players))
 
-    def _select(
-        self, x: FloatArray, y: FloatArray, holdout: IntArray, rng: np.random.Generator
-    ) -> tuple[str, float]:
-        """Pick the family with the smallest K-fold error on the ``holdout`` rows."""
-        if len(self.families) == 1 or len(holdout) < self.folds:
-            return self.families[0], float("nan")
-        parts = np.array_split(rng.permutation(holdout), self.folds)
+    def _fit(self, spec: Candidate, x: FloatArray, y: FloatArray) -> Predictor:
+        """Fit one candidate surrogate (a family, optionally with a fixed-hyper GP)."""
+        base, use_gp, hyper = spec
+        mean = fit_family(base, x, y, self.ridge)
+        if not use_gp:
+            return mean
+        correction = gp_posterior(x, y - mean(x), hyper)
+
+        def predict(xq: FloatArray) -> FloatArray:
+            out: FloatArray = mean(xq) + correction(xq)
+            return out
+
+        return predict
+
+    def _out_of_fold(
+        self, spec: Candidate, x: FloatArray, y: FloatArray, parts: list[IntArray]
+    ) -> FloatArray:
+        """K-fold out-of-fold predictions on the concatenated ``parts``."""
         everything = np.arange(len(y))
-        best, best_err = self.families[0], float("inf")
-        for family in self.families:
-            err = 0.0
-            for part in parts:
-                train = np.setdiff1d(everything, part)
+        preds = []
+        for part in parts:
+            train = np.setdiff1d(everything, part)
+            try:
+                preds.append(self._fit(spec, x[train], y[train])(x[part]))
+            except np.linalg.LinAlgError:
+                return np.full(sum(len(p) for p in parts), np.inf)
+        out: FloatArray = np.concatenate(preds)
+        return out
+
+    def _build(
+        self, x: FloatArray, y: FloatArray, holdout: IntArray, rng: np.random.Generator
+    ) -> tuple[Predictor, str, float]:
+        """Fit the candidates, weigh them by stacking their out-of-fold predictions on the
+        ``holdout`` rows (non-negative least squares, Breiman 1996), return the blend."""
+        if len(holdout) < self.folds:
+            family = self.families[0]
+            return fit_family(family, x, y, self.ridge), family, float("nan")
+        parts = np.array_split(rng.permutation(holdout), self.folds)
+        target = y[np.concatenate(parts)]
+        specs: dict[str, Candidate] = {f: (f, False, None) for f in self.families}
+        oof = {k: self._out_of_fold(spec, x, y, parts) for k, spec in specs.items()}
+        sse = {k: float(np.sum((p - target) ** 2)) for k, p in oof.items()}
+        family = min(sse, key=lambda k: sse[k] if math.isfinite(sse[k]) else math.inf)
+        if self.gp and len(y) <= self.max_gp_points:
+            subset = rng.permutation(len(y))[: self.gp_fit_points]
+            for base in dict.fromkeys([family, "additive", "constant"]):
                 try:
-                    pred = fit_family(family, x[train], y[train], self.ridge)(x[part])
+                    mean = fit_family(base, x[subset], y[subset], self.ridge)
+                    hyper = fit_gp_hyper(x[subset], y[subset] - mean(x[subset]))
                 except np.linalg.LinAlgError:
-                    err = float("inf")
-                    break
-                err += float(np.sum((pred - y[part]) ** 2))
-            if np.isfinite(err) and err < best_err:
-                best, best_err = family, err
-        return best, math.sqrt(best_err / len(holdout))
+                    continue
+                label = f"{base}+gp"
+                specs[label] = (base, True, hyper)
+                oof[label] = self._out_of_fold(specs[label], x, y, parts)
+                sse[label] = float(np.sum((oof[label] - target) ** 2))
+        usable = [k for k in specs if math.isfinite(sse[k])]
+        if not usable:
+            return fit_additive(x, y), "additive", float("nan")
+        best = min(usable, key=lambda k: sse[k])
+        weights = {best: 1.0}
+        if self.combine == "stack" and len(usable) > 1:
+            raw, _ = nnls(np.column_stack([oof[k] for k in usable]), target)
+            if raw.sum() > 0:
+                weights = {k: float(w) for k, w in zip(usable, raw, strict=True) if w > 1e-6}
+        fitted = [(w, self._fit(specs[k], x, y)) for k, w in weights.items()]
+
+        def blend(xq: FloatArray) -> FloatArray:
+            out: FloatArray = sum((w * f(xq) for w, f in fitted), np.zeros(xq.shape[0]))
+            return out
+
+        stacked = sum(w * oof[k] for k, w in weights.items())
+        rmse = math.sqrt(float(np.mean((stacked - target) ** 2)))
+        label = "+".join(f"{w:.2f}*{k}" for k, w in weights.items())
+        return blend, label, rmse
 
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
         n = game.n_players
@@ -283,7 +465,7 @@ class SurrogateShapley(Estimator):
                 f"method 'surrogate' supports n_players <= {MAX_PLAYERS}, got {n}; "
                 "use 'permutation' or 'tmc'"
             )
-        masks, low, high = design(n, game.budget, rng)
+        masks, low, high = design(n, game.budget, rng, self.border_levels)
         y = game.values(masks.tolist())
         size = 1 << n
         if low > high or len(masks) == size:
@@ -300,14 +482,11 @@ class SurrogateShapley(Estimator):
         holdout = np.flatnonzero((sizes >= low) & (sizes <= high)).astype(np.int64)
         if len(holdout) < self.folds:
             holdout = np.arange(len(y), dtype=np.int64)
-        family, cv_rmse = self._select(x, y, holdout, rng)
-        try:
-            predict = fit_family(family, x, y, self.ridge)
-        except np.linalg.LinAlgError:
-            family, predict = "additive", fit_additive(x, y)
-        table = _impute(predict, n)
+        with _single_blas_thread():
+            predict, label, cv_rmse = self._build(x, y, holdout, rng)
+            table = _impute(predict, n)
         if not np.all(np.isfinite(table)):
-            family = "additive"
+            label = "additive"
             table = _impute(fit_additive(x, y), n)
         table[masks] = y
         return Contribution(
@@ -315,5 +494,5 @@ class SurrogateShapley(Estimator):
             evaluations=game.evaluations,
             method=self.name,
             converged=False,
-            info={"surrogate": family, "cv_rmse": cv_rmse, "border_levels": low},
+            info={"surrogate": label, "cv_rmse": cv_rmse, "border_levels": low},
         )
