@@ -48,6 +48,23 @@ def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+MAX_SPEED = 1e9
+"""Samples per second; with ``MAX_DEADLINE_S`` the per-round sample budget stays an int64."""
+MAX_DEADLINE_S = 1e7
+MAX_CLASS_ALPHA = 1e6
+"""Beyond this a Dirichlet class mix is the pool's own mix anyway (and ``alpha * prior``
+must stay finite)."""
+MAX_ROUND_BUDGET = 1e12
+"""Keeps ``rounds * round_budget`` and every payment sum finite."""
+
+
+def _key(key: Any) -> str:
+    """A key as it may appear in a one-line message: bare keys as they are, others quoted."""
+    text = str(key)
+    bare = bool(text) and all(c.isascii() and (c.isalnum() or c in "_-") for c in text)
+    return text if bare else repr(text)
+
+
 @dataclass(frozen=True)
 class ModelSection:
     """Which network and how it is fine-tuned (see ``fl_core.config.ModelConfig``)."""
@@ -151,6 +168,11 @@ class TrainSection:
         _require(
             _number(self.deadline_s) and self.deadline_s > 0,
             f"train.deadline_s: must be > 0 seconds, got {self.deadline_s!r}",
+        )
+        _require(
+            self.deadline_s <= MAX_DEADLINE_S,
+            f"train.deadline_s: must be at most {MAX_DEADLINE_S:g} seconds, got "
+            f"{self.deadline_s!r}",
         )
         _require(
             _integer(self.min_samples) and self.min_samples >= 1,
@@ -261,6 +283,10 @@ class MarketSection:
             f"market.round_budget: must be > 0, got {self.round_budget!r}",
         )
         _require(
+            self.round_budget <= MAX_ROUND_BUDGET,
+            f"market.round_budget: must be at most {MAX_ROUND_BUDGET:g}, got {self.round_budget!r}",
+        )
+        _require(
             self.selection in SELECTIONS,
             f"market.selection: {self.selection!r} is not one of {SELECTIONS}",
         )
@@ -333,12 +359,21 @@ class ParticipantGroup:
             f"{where}.class_alpha: must be >= 0 (0: no label skew), got {self.class_alpha!r}",
         )
         _require(
+            self.class_alpha <= MAX_CLASS_ALPHA,
+            f"{where}.class_alpha: must be at most {MAX_CLASS_ALPHA:g} (larger means no skew), "
+            f"got {self.class_alpha!r}",
+        )
+        _require(
             _number(self.label_noise) and 0 <= self.label_noise <= 1,
             f"{where}.label_noise: must be in [0, 1], got {self.label_noise!r}",
         )
         _require(
             _number(self.speed) and self.speed > 0,
             f"{where}.speed: samples per second must be > 0, got {self.speed!r}",
+        )
+        _require(
+            self.speed <= MAX_SPEED,
+            f"{where}.speed: samples per second must be at most {MAX_SPEED:g}, got {self.speed!r}",
         )
         _require(
             _number(self.availability) and 0 <= self.availability <= 1,
@@ -492,7 +527,7 @@ class Scenario:
         _require(isinstance(raw, Mapping), "scenario: the top level must be a table")
         allowed = {"name", "rounds", "seed", "participants", *_SECTIONS}
         for key in raw:
-            _require(key in allowed, f"{key}: unknown key; allowed are {sorted(allowed)}")
+            _require(key in allowed, f"{_key(key)}: unknown key; allowed are {sorted(allowed)}")
         kwargs: dict[str, Any] = {}
         for key in ("name", "rounds", "seed"):
             if key in raw:
@@ -506,6 +541,12 @@ class Scenario:
                 isinstance(groups, Mapping) and len(groups) > 0,
                 "participants: give at least one group as [participants.NAME]",
             )
+            for name in groups:
+                _require(
+                    str(name).isidentifier(),
+                    f"participants: group name {_key(name)} must be an identifier "
+                    "(letters, _, digits)",
+                )
             kwargs["participants"] = tuple(
                 _build(ParticipantGroup, spec, f"participants.{name}", name=str(name))
                 for name, spec in groups.items()
@@ -573,7 +614,7 @@ def _build(cls: type, spec: Any, where: str, **extra: Any) -> Any:
     _require(isinstance(spec, Mapping), f"{where}: must be a table, got {spec!r}")
     known = {f.name for f in fields(cls)} - set(extra)
     for key in spec:
-        _require(key in known, f"{where}.{key}: unknown key; allowed are {sorted(known)}")
+        _require(key in known, f"{where}.{_key(key)}: unknown key; allowed are {sorted(known)}")
     values = {key: _coerce(cls, key, value, f"{where}.{key}") for key, value in spec.items()}
     return cls(**values, **extra)
 

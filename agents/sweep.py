@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from agents.model import check_compatible
 from agents.scenario import Scenario, ScenarioError
 
 BACKENDS = ("process", "ray", "serial")
@@ -45,6 +46,7 @@ def expand(
                 params[key] = value
             scenario = scenario.replace("seed", int(seed))
             params["seed"] = int(seed)
+            check_compatible(scenario)  # fail before any run starts, not halfway through
             runs.append((params, scenario))
     return runs
 
@@ -208,12 +210,21 @@ def load_sweep(path: str | Any) -> SweepPlan:
     if not isinstance(grid, dict) or not grid:
         raise ScenarioError('sweep.grid: give at least one "dotted.path" = [values] under [grid]')
     seeds = raw.get("seeds", [0])
-    if not isinstance(seeds, list) or not all(isinstance(s, int) and s >= 0 for s in seeds):
+    if not isinstance(seeds, list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds
+    ):
         raise ScenarioError(f"sweep.seeds: give a list of non-negative integers, got {seeds!r}")
     backend = raw.get("backend", "process")
     if backend not in BACKENDS:
         raise ScenarioError(f"sweep.backend: {backend!r} is not one of {BACKENDS}")
     workers = raw.get("workers")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
+    if workers is not None and (
+        not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
+    ):
         raise ScenarioError(f"sweep.workers: give a positive integer, got {workers!r}")
-    return SweepPlan(base, grid, seeds, backend, workers, raw.get("address"))
+    address = raw.get("address")
+    if address is not None and not isinstance(address, str):
+        raise ScenarioError(
+            f"sweep.address: give a Ray address such as '127.0.0.1:6379', got {address!r}"
+        )
+    return SweepPlan(base, grid, seeds, backend, workers, address)

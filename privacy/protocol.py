@@ -46,6 +46,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -144,7 +145,7 @@ class SecAggClient:
         self._update = update
         self._config = config
         self._rng = rng
-        self._next: Stage = STAGES[0]
+        self._next: Stage | Literal["finished"] = STAGES[0]
         self._c_keys: KeyPair | None = None
         self._s_keys: KeyPair | None = None
         self._seed = b""
@@ -156,7 +157,9 @@ class SecAggClient:
         if self._next != stage:
             raise RuntimeError(f"client {self.id}: stage {stage!r} called, {self._next!r} expected")
         index = STAGES.index(stage)
-        self._next = STAGES[index + 1] if index + 1 < len(STAGES) else stage
+        # after unmasking the client is finished: a second request is refused, so a server
+        # that asks twice can never collect both shares of another client's secrets
+        self._next = STAGES[index + 1] if index + 1 < len(STAGES) else "finished"
 
     def _random_bytes(self, n: int) -> bytes:
         return os.urandom(n) if self._rng is None else self._rng.bytes(n)
@@ -265,7 +268,7 @@ class SecAggServer:
         self.config = config
         self.view: list[PublicKeys | EncryptedShares | MaskedInput | RevealedShares] = []
         self._record_view = record_view
-        self._next: Stage = STAGES[0]
+        self._next: Stage | Literal["finished"] = STAGES[0]
         self._keys: dict[ClientId, PublicKeys] = {}
         self._alive: frozenset[ClientId] = frozenset(config.neighbors)
         self._sent_input: frozenset[ClientId] = frozenset()
@@ -281,7 +284,8 @@ class SecAggServer:
         if self._next != stage:
             raise RuntimeError(f"server: stage {stage!r} called, {self._next!r} expected")
         index = STAGES.index(stage)
-        self._next = STAGES[index + 1] if index + 1 < len(STAGES) else stage
+        # after unmasking the round is over: a replayed batch is refused, never re-applied
+        self._next = STAGES[index + 1] if index + 1 < len(STAGES) else "finished"
         if self._record_view:
             self.view.extend(messages)
         senders = [m.sender for m in messages]
@@ -344,7 +348,7 @@ class SecAggServer:
                         "unmasking", len(shares[owner]), t, f"holders of client {owner}'s {kind}"
                     )
         assert self._total is not None  # set by masked_input
-        total = self._total
+        total = self._total.copy()
         for owner in sorted(b_shares):
             seed = shamir.combine_shares(b_shares[owner][:t])
             prg.unmask(total, seed, bits=cfg.bits)

@@ -66,7 +66,7 @@ def clip_values(values: npt.ArrayLike, clip: float) -> FloatVector:
 def quantize(values: npt.ArrayLike, *, clip: float, bits: int, n_summands: int) -> RingVector:
     """Clip to [-clip, clip] and round to Z_2^bits (two's complement of round(x * Q / clip))."""
     q_levels = levels(bits=bits, n_summands=n_summands)
-    scaled = clip_values(values, clip) * (q_levels / clip)
+    scaled = (clip_values(values, clip) / clip) * q_levels  # never overflows for tiny clip
     signed = np.rint(scaled).astype(np.int64)
     dtype = ring_dtype(bits)
     ring: RingVector = signed.astype(dtype) if dtype == np.uint32 else signed.view(np.uint64)

@@ -1,0 +1,424 @@
+"""Bad configuration: every broken scenario ends in one line naming the field and the fix.
+
+Issue 8, item 5. hypothesis mutates a valid scenario file -- wrong types, out-of-range
+values, unknown keys, wrong nesting, missing pieces, broken TOML -- and every case must end
+in a :class:`ScenarioError` whose message is a single line that starts with the dotted field
+name (``scenario:`` for whole-file problems) and says what is allowed. A handful of real CLI
+runs check that such errors reach the user as exit status 2 and one line on stderr, with no
+traceback (``fedmarket run`` and ``fedmarket sweep``). The allowed ranges are restated here
+from the documentation, independently of ``agents.scenario``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents import ParticipantGroup, Scenario, ScenarioError
+from agents.model import check_compatible
+from tests.agents.conftest import tiny_scenario
+
+BASE = tiny_scenario(
+    ParticipantGroup("honest", count=2, data_size=40),
+    ParticipantGroup("riders", count=1, data_size=40, strategy="free_rider"),
+    rounds=1,
+).to_dict()
+"""A valid scenario as plain TOML data; every case mutates a copy."""
+
+SAYS_WHAT_IS_ALLOWED = re.compile(
+    r"must|one of|allowed|give |use |needs|required|0 for|not valid TOML|not UTF-8|not found"
+)
+
+BAD_STRINGS = st.text(max_size=12).filter(lambda s: s != "file")
+ENUMS = {
+    ("model", "mode"): ("lora", "head"),
+    ("model", "init"): ("pretrained", "random"),
+    ("model", "backbone"): ("minilm", "tiny"),
+    ("data", "dataset"): ("amazon_reviews",),
+    ("train", "aggregator"): ("fedavg", "median", "trimmed_mean"),
+    ("privacy", "access"): ("plaintext",),
+    ("market", "utility_metric"): ("accuracy", "neg_loss"),
+    ("market", "selection"): ("all", "auction"),
+    ("market", "scoring"): (
+        "exact",
+        "permutation",
+        "tmc",
+        "gtg",
+        "banzhaf",
+        "loo",
+        "cgsv",
+        "surrogate",
+    ),
+    ("market", "mechanism"): ("proportional", "shapley_fair", "reputation", "auction", "flat"),
+    ("participants", "strategy"): ("honest", "free_rider", "noisy", "poisoner", "sybil"),
+    ("participants", "free_ride"): ("zero", "stale"),
+}
+"""String fields and (some of) their allowed values; anything else must be refused."""
+
+NAN, INF = float("nan"), float("inf")
+OUT_OF_RANGE: dict[tuple[str, str], list[Any]] = {
+    ("", "rounds"): [0, -1, 10_001, 2**62],
+    ("", "seed"): [-1, 2**63],
+    ("model", "lora_rank"): [0, 65, -3],
+    ("model", "lora_alpha"): [0, -1],
+    ("model", "adapted_layers"): [0, 7],
+    ("model", "head_hidden"): [-1, 1025],
+    ("data", "val_size"): [19, 100_001, 0],
+    ("data", "max_length"): [7, 513],
+    ("data", "utility_subset"): [9, 0, -5],
+    ("train", "lr"): [0.0, 1.0, -0.1, 2.0, NAN, INF],
+    ("train", "batch_size"): [0, 1025],
+    ("train", "local_epochs"): [0.0, -1.0, 100.5, NAN],
+    ("train", "deadline_s"): [0.0, -5.0, 1e8, INF, 1e308],
+    ("train", "min_samples"): [0, -1],
+    ("train", "prox_mu"): [-0.1, -INF, NAN],
+    ("train", "trim_fraction"): [-0.1, 0.5, 0.9],
+    ("train", "max_update_norm"): [0.0, -1.0, INF],
+    ("privacy", "threshold"): [0.0, -0.5, 1.5, NAN],
+    ("privacy", "neighbors"): [-1, -10],
+    ("privacy", "clip"): [0.0, -1.0, INF],
+    ("privacy", "bits"): [16, 8, 128, 0],
+    ("privacy", "dropout_rate"): [1.0, -0.1, 2.0],
+    ("market", "scoring_budget"): [1, 0, -4],
+    ("market", "round_budget"): [0.0, -1.0, 1e13, INF, 1e308],
+    ("market", "reputation_threshold"): [-0.1, 1.0],
+    ("market", "exploration"): [-0.1, 1.1],
+    ("market", "learning_rate"): [0.0, 1.5],
+    ("participants", "count"): [-1, 10_001],
+    ("participants", "data_size"): [0, 100_001],
+    ("participants", "class_alpha"): [-0.1, 1e7, 1e308, INF],
+    ("participants", "label_noise"): [-0.1, 1.1],
+    ("participants", "speed"): [0.0, -1.0, 1e10, 1e308],
+    ("participants", "availability"): [-0.1, 1.1],
+    ("participants", "cost"): [-1.0, -INF],
+    ("participants", "flip_rate"): [-0.1, 1.1],
+    ("participants", "poison_scale"): [NAN, INF, -INF],
+    ("participants", "sybil_identities"): [0, 51],
+}
+"""Values outside the documented range of each numeric field."""
+
+WRONG_TYPES: dict[type, list[Any]] = {
+    int: ["3", 2.5, True, [1], {"a": 1}, datetime.date(2024, 1, 1)],
+    float: ["0.5", True, [0.5], {"v": 1.0}, datetime.time(12, 0)],
+    bool: [1, "true", 0.0, [True]],
+    str: [1, 1.5, False, ["a"], {"a": "b"}],
+}
+"""For each declared type, values of other TOML types (ints widen to floats, so no ints)."""
+
+FIELD_TYPES: dict[tuple[str, str], type] = {
+    ("", "name"): str,
+    ("", "rounds"): int,
+    ("", "seed"): int,
+    **{
+        (section, key): type(value)
+        for section in ("model", "data", "train", "privacy", "market")
+        for key, value in BASE[section].items()
+    },
+    **{("participants", key): type(value) for key, value in BASE["participants"]["honest"].items()},
+}
+
+
+def load(text: str) -> Scenario:
+    """What ``fedmarket run`` does with a file before any training starts."""
+    scenario = Scenario.from_toml_string(text)
+    check_compatible(scenario)
+    return scenario
+
+
+def assert_refused(raw: dict[str, Any] | str, field: str) -> str:
+    """The scenario is refused with one line that starts with ``field`` and says what to do."""
+    text = raw if isinstance(raw, str) else tomli_w.dumps(raw)
+    with pytest.raises(ScenarioError) as info:
+        load(text)
+    message = str(info.value)
+    assert len(message.splitlines()) == 1 and "\n" not in message, message
+    assert message.startswith(f"{field}: "), (field, message)
+    assert SAYS_WHAT_IS_ALLOWED.search(message), message
+    return message
+
+
+def _set(raw: dict[str, Any], section: str, key: str, value: Any) -> tuple[dict[str, Any], str]:
+    """Put ``value`` at ``section.key`` (a participant field goes to the first group)."""
+    raw = copy.deepcopy(raw)
+    if section == "":
+        raw[key] = value
+        return raw, key
+    if section == "participants":
+        raw["participants"]["honest"][key] = value
+        return raw, f"participants.honest.{key}"
+    raw[section][key] = value
+    return raw, f"{section}.{key}"
+
+
+def test_the_base_scenario_loads() -> None:
+    assert load(tomli_w.dumps(BASE)).n_identities == 3
+
+
+@given(target=st.sampled_from(sorted(FIELD_TYPES)), data=st.data())
+@settings(max_examples=300, deadline=None)
+def test_wrong_types_are_refused(target: tuple[str, str], data: st.DataObject) -> None:
+    # Prepare
+    section, key = target
+    value = data.draw(st.sampled_from(WRONG_TYPES[FIELD_TYPES[target]]), label="value")
+    raw, field = _set(BASE, section, key, value)
+    # Execute / Assert
+    assert_refused(raw, field)
+
+
+@given(target=st.sampled_from(sorted(OUT_OF_RANGE)), data=st.data())
+@settings(max_examples=300, deadline=None)
+def test_out_of_range_numbers_are_refused(target: tuple[str, str], data: st.DataObject) -> None:
+    value = data.draw(st.sampled_from(OUT_OF_RANGE[target]), label="value")
+    raw, field = _set(BASE, *target, value)
+    assert_refused(raw, field)
+
+
+@given(target=st.sampled_from(sorted(ENUMS)), value=BAD_STRINGS)
+@settings(max_examples=200, deadline=None)
+def test_unknown_names_are_refused(target: tuple[str, str], value: str) -> None:
+    if value in ENUMS[target]:
+        return
+    raw, field = _set(BASE, *target, value)
+    assert_refused(raw, field)
+
+
+PLAIN_KEYS = st.from_regex(r"[a-z_][a-z0-9_]{0,14}", fullmatch=True)
+
+
+@given(
+    where=st.sampled_from(["", "model", "data", "train", "privacy", "market", "group"]),
+    key=PLAIN_KEYS,
+)
+@settings(max_examples=300, deadline=None)
+def test_unknown_keys_are_refused_by_name(where: str, key: str) -> None:
+    # Prepare: a key that is not a field at this level (a typo, or a field of another level)
+    known = {"": BASE, "group": BASE["participants"]["honest"]}.get(where) or BASE[where]
+    if key in known:
+        return
+    raw = copy.deepcopy(BASE)
+    if where == "":
+        raw[key], field = 1, key
+    else:
+        raw, field = _set(BASE, "participants" if where == "group" else where, key, 1)
+    # Execute / Assert
+    message = assert_refused(raw, field)
+    assert "unknown key" in message and "allowed are" in message
+
+
+@given(
+    where=st.sampled_from(["", "model", "train", "group"]),
+    key=st.text(min_size=1, max_size=8).filter(lambda k: not k.isidentifier()),
+)
+@settings(max_examples=100, deadline=None)
+def test_keys_with_odd_characters_still_give_one_line(where: str, key: str) -> None:
+    raw = copy.deepcopy(BASE)
+    if where == "":
+        raw[key] = 1
+    elif where == "group":
+        raw["participants"] = {key: {"count": 1}}  # an odd group name
+    else:
+        raw[where][key] = 1
+    with pytest.raises(ScenarioError) as info:
+        load(tomli_w.dumps(raw))
+    message = str(info.value)
+    assert len(message.splitlines()) == 1, message
+    if where == "group":
+        assert message.startswith("participants: group name ") and "identifier" in message
+    else:
+        assert message.startswith("" if where == "" else f"{where}.")
+        assert "unknown key; allowed are" in message
+
+
+Edit = tuple[tuple[str, ...], Any]
+NESTING: list[tuple[list[Edit], str]] = [
+    # (edits: path -> new value, the field the message must start with)
+    ([(("model",), 3)], "model"),
+    ([(("train",), [1, 2])], "train"),
+    ([(("privacy",), [{"secure_aggregation": True}])], "privacy"),
+    ([(("market",), "shapley_fair")], "market"),
+    ([(("participants",), 5)], "participants"),
+    ([(("participants",), {})], "participants"),
+    ([(("participants", "honest"), 3)], "participants.honest"),
+    ([(("participants", "honest"), [{"count": 2}])], "participants.honest"),
+    ([(("participants", "count"), 2)], "participants.count"),  # a field without its group
+    ([(("participants", "honest", "extra"), {"count": 1})], "participants.honest.extra"),
+    ([(("model", "data"), {"val_size": 50})], "model.data"),  # a section inside another
+    ([(("model", "lr"), 0.1)], "model.lr"),  # a field in the wrong section
+    ([(("train", "rounds"), 3)], "train.rounds"),
+    ([(("market", "participants"), {"g": {"count": 1}})], "market.participants"),
+    ([(("data", "max_length"), {"value": 64})], "data.max_length"),
+    # missing pieces
+    ([(("data", "dataset"), "file"), (("data", "path"), "")], "data.path"),
+    ([(("participants", g, "count"), 0) for g in BASE["participants"]], "participants"),
+    # fields that are valid alone but not together
+    ([(("privacy", "access"), "secure_evaluator")], "privacy.access"),
+    (
+        [(("privacy", "secure_aggregation"), True), (("train", "aggregator"), "median")],
+        "train.aggregator",
+    ),
+    (
+        [
+            (("privacy", "secure_aggregation"), True),
+            (("privacy", "access"), "secure_coalitions"),
+            (("market", "scoring"), "cgsv"),
+        ],
+        "market.scoring",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edits", "field"), NESTING)
+def test_wrong_nesting_and_missing_pieces_are_refused(edits: list[Edit], field: str) -> None:
+    raw = copy.deepcopy(BASE)
+    for path, value in edits:
+        node = raw
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+    assert_refused(raw, field)
+
+
+@given(drop=st.sets(st.sampled_from(["name", "rounds", "seed", "model", "train", "privacy"])))
+@settings(max_examples=30, deadline=None)
+def test_missing_optional_sections_take_the_documented_defaults(drop: set[str]) -> None:
+    raw = {k: v for k, v in copy.deepcopy(BASE).items() if k not in drop}
+    scenario = load(tomli_w.dumps(raw))
+    default = Scenario()
+    for key in drop:
+        assert getattr(scenario, key) == getattr(default, key)
+
+
+TOML_CHARS = st.sampled_from(list("[]{}=\"'#,.\\\n \t") + ["\x00", "\x7f", "é", "[[", "]]"])
+BASE_TEXT = tomli_w.dumps(BASE)
+
+
+@st.composite
+def broken_texts(draw: st.DrawFn) -> str:
+    text = BASE_TEXT
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["insert", "delete", "truncate", "duplicate", "swap"]))
+        at = draw(st.integers(0, max(0, len(text) - 1)))
+        if kind == "insert":
+            text = text[:at] + draw(TOML_CHARS) + text[at:]
+        elif kind == "delete":
+            text = text[:at] + text[at + draw(st.integers(1, 5)) :]
+        elif kind == "truncate":
+            text = text[:at]
+        elif kind == "duplicate":
+            lines = text.splitlines(keepends=True) or [""]
+            k = draw(st.integers(0, len(lines) - 1))
+            text = "".join(lines[: k + 1] + lines[k:])
+        else:
+            lines = text.splitlines(keepends=True) or [""]
+            a, b = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
+            lines[a], lines[b] = lines[b], lines[a]
+            text = "".join(lines)
+    return text
+
+
+@given(text=broken_texts())
+@settings(max_examples=300, deadline=None)
+def test_broken_toml_is_one_line_never_a_crash(text: str) -> None:
+    # Prepare: is the text still TOML at all?
+    try:
+        tomllib.loads(text)
+        parses = True
+    except tomllib.TOMLDecodeError:
+        parses = False
+    # Execute: a damaged file may even stay valid (a deleted comment), but never crashes
+    try:
+        load(text)
+    except ScenarioError as error:
+        message = str(error)
+    else:
+        assert parses
+        return
+    # Assert
+    assert len(message.splitlines()) == 1, message
+    if not parses:
+        assert message.startswith("scenario: not valid TOML: "), message
+    else:
+        assert ": " in message and SAYS_WHAT_IS_ALLOWED.search(message), message
+
+
+def test_unreadable_files_are_one_line_scenario_errors(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b'name = "\xff\xfe"\n')
+    for path, expected in (
+        (binary, "is not UTF-8"),
+        (tmp_path / "missing.toml", "file not found"),
+        (tmp_path, "file not found"),  # a folder
+    ):
+        with pytest.raises(ScenarioError, match=expected) as info:
+            Scenario.from_toml(path)
+        assert str(info.value).startswith("scenario: ") and "\n" not in str(info.value)
+
+
+# ----- the real command line -----
+
+
+def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agents.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _assert_one_line_exit_2(done: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ")
+    for text in expected:
+        assert text in lines[0], lines[0]
+
+
+def _write(path: Path, raw: dict[str, Any]) -> Path:
+    path.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    return path
+
+
+def test_cli_run_bad_scenarios_exit_2_with_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text(BASE_TEXT.replace("[model]", "[model", 1), encoding="utf-8")
+    fast, _ = _set(BASE, "participants", "speed", 1e308)  # once an OverflowError traceback
+    cases = [
+        (broken, ("scenario: ", "not valid TOML")),
+        (_write(tmp_path / "fast.toml", fast), ("participants.honest.speed: ", "1e+09")),
+    ]
+    for path, expected in cases:
+        done = _cli("run", str(path), "--quiet", "--out", str(tmp_path / "never"))
+        _assert_one_line_exit_2(done, *expected)
+        assert not (tmp_path / "never").exists()
+
+
+def test_cli_run_missing_data_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    raw = copy.deepcopy(BASE)
+    raw["data"].update(dataset="file", path=str(tmp_path / "nowhere.csv"))
+    done = _cli("run", str(_write(tmp_path / "file.toml", raw)), "--quiet", "--out", str(tmp_path))
+    _assert_one_line_exit_2(done, "data.path: ", "not found")
+
+
+def test_cli_sweep_bad_sweep_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    sweep = {
+        "base": copy.deepcopy(BASE),
+        "seeds": [0],
+        "backend": "serial",
+        "grid": {"participants.nobody.count": [1, 2]},
+    }
+    done = _cli("sweep", str(_write(tmp_path / "sweep.toml", sweep)), "--quiet")
+    _assert_one_line_exit_2(done, "participants.nobody", "no such group")
