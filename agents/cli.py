@@ -204,16 +204,7 @@ def _print_run(result: object) -> None:
     console = Console()
     rounds = result.rounds
     table = Table(title=f"{result.scenario.name}: rounds (round 0 = initial model)")
-    columns = (
-        "round",
-        "val_accuracy",
-        "test_accuracy",
-        "joined",
-        "included",
-        "budget_paid",
-        "scoring_evaluations",
-        "exposed_clients",
-    )
+    columns = ("round", "val acc", "test acc", "joined", "included", "paid", "evals", "exposed")
     for column in columns:
         table.add_column(column, justify="right")
     for row in rounds.itertuples():
@@ -257,9 +248,15 @@ def _print_run(result: object) -> None:
     console.print(
         "fairness: " + ", ".join(f"{k.removeprefix('fair_')} {summary[k]:.3f}" for k in keys)
     )
-    majority = result.rounds["test_accuracy"].iloc[0]
     console.print(
-        f"test accuracy: round 0 {majority:.3f} -> final {summary['final_test_accuracy']:.3f}"
+        "(evals: distinct coalitions scored; exposed: clients whose update the server "
+        "can read under the privacy access mode)"
+    )
+    initial = result.rounds["test_accuracy"].iloc[0]
+    final, majority = summary["final_test_accuracy"], summary["majority_test_rate"]
+    console.print(
+        f"test accuracy: round 0 {initial:.3f} -> final {final:.3f}; majority-class rate "
+        f"{majority:.3f} ({100 * (final - majority):+.1f} points)"
     )
 
 

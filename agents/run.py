@@ -157,10 +157,12 @@ def run(
         bar.close()
     rounds = pd.DataFrame(model.round_rows)
     participants = pd.DataFrame(model.participant_rows)
+    summary = summarize(scenario, rounds, participants)
+    summary["majority_test_rate"] = model.task.splits.majority_rate("test")
     return RunResult(
         rounds=rounds,
         participants=participants,
-        summary=summarize(scenario, rounds, participants),
+        summary=summary,
         scenario=scenario,
         graph=model.graph,
     )
