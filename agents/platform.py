@@ -232,14 +232,20 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
                     return coordinate_median(members)
                 return trimmed_mean(members, scenario.train.trim_fraction)
 
+        # the task's cached, batched evaluator (fl_core.batched_eval): exact, and it keeps a
+        # memo across rounds (next round's start model is this round's grand coalition)
+        evaluator = task.coalition_evaluator("val", self.model.utility_indices)
         utility = CoalitionUtility(
-            lambda v: task.evaluate(v, "val", self.model.utility_indices),
+            evaluator.evaluate
+            if evaluator is not None
+            else (lambda v: task.evaluate(v, "val", self.model.utility_indices)),
             base_vector,
             deltas,
             weights,
             metric=scenario.market.utility_metric,
             server_lr=1.0,
             aggregate=aggregate_fn,
+            evaluate_many=evaluator.evaluate_many if evaluator is not None else None,
         )
         if method == "cgsv":
             contribution = market.estimate(
@@ -250,6 +256,19 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             budget = max(scenario.market.scoring_budget, estimator.minimum_budget(m))
             if method == "exact":
                 budget = 2**m
+            if access != "secure_coalitions":  # (secure runs draw from rng: keep their order)
+                # coalitions this method always asks for first, evaluated as one batch
+                grand = frozenset(range(m))
+                certain = [frozenset(), grand]
+                if method == "exact" and m <= 16:
+                    certain = [frozenset(i for i in range(m) if k >> i & 1) for k in range(2**m)]
+                elif method == "loo":
+                    certain = [grand] + [grand - {i} for i in range(m)]
+                elif method == "surrogate" and budget >= 2 * m + 2:
+                    certain += [frozenset({i}) for i in range(m)] + [grand - {i} for i in range(m)]
+                elif method not in ("gtg", "tmc", "permutation"):
+                    certain = []
+                utility.prefetch(certain)
             contribution = market.estimate(utility, m, method, budget=budget, rng=rng)
         for p, value in zip(included, contribution.values, strict=True):
             p.contribution = float(value)

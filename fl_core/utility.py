@@ -4,12 +4,21 @@ For a subset S of one round's client updates, the coalition model is the round-s
 plus the FedAvg of S's updates (applied with the server step size); its utility is its
 accuracy (or negative loss) on the server validation set, or on a fixed stratified subset of
 it. The empty coalition gives the round-start model. Results are memoised, so a coalition
-is evaluated once per round whichever estimator asks.
+is evaluated once per round whichever estimator asks; :meth:`CoalitionUtility.prefetch`
+evaluates coalitions known to be needed in one batched call (see
+:mod:`fl_core.batched_eval`, whose evaluator also remembers models across rounds).
+
+Exact and approximate: the memo, the batched evaluation and the stacked FedAvg of large
+coalitions are exact (floating-point order aside). Scoring on a stratified *subset* of the
+validation set is an approximation; :func:`subset_size` sizes it from a tolerance on the
+standard error of one utility. Marginal contributions ``u(S + i) - u(S)`` are differences on
+the *same* examples, so their error is usually much smaller than that bound.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -17,10 +26,60 @@ from fl_core.aggregation import apply_update, fedavg
 from fl_core.evaluation import Metrics
 
 Evaluate = Callable[[np.ndarray], Metrics]
+EvaluateMany = Callable[[Sequence[np.ndarray]], list[Metrics]]
+
+STACKED_FEDAVG_MIN = 32
+"""Coalitions with more members than this are averaged as one ``weights @ deltas`` product
+(float64, equal to :func:`~fl_core.aggregation.fedavg` up to summation order) instead of a
+Python loop over members; smaller ones use ``fedavg`` itself, bit for bit."""
+
+PREFETCH_CHUNK = 256
+"""Coalition vectors built at a time by :meth:`CoalitionUtility.metrics_many` (memory)."""
+
+
+def subset_size(
+    tolerance: float,
+    *,
+    p: float = 0.5,
+    variance: float | None = None,
+    population: int | None = None,
+) -> int:
+    """Examples needed for a utility whose standard error is at most ``tolerance``.
+
+    Accuracy on ``n`` examples has binomial standard error ``sqrt(p (1 - p) / n)``, so
+    ``n = ceil(p (1 - p) / tolerance**2)`` (``p = 0.5`` is the worst case). For a mean loss
+    give the per-example loss ``variance`` instead: ``n = ceil(variance / tolerance**2)``.
+    With ``population`` (the validation set's size; the subset is drawn without replacement)
+    the finite-population correction ``n / (1 + (n - 1) / population)`` applies.
+
+    Args:
+        tolerance: the standard error allowed, in utility units (e.g. 0.02 = 2 points).
+        p: the expected accuracy.
+        variance: per-example variance of the loss (overrides ``p``).
+        population: size of the set the subset is drawn from.
+    """
+    if not (isinstance(tolerance, (int, float)) and tolerance > 0):
+        raise ValueError(f"tolerance: must be > 0, got {tolerance!r}")
+    if variance is None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p: an accuracy must be in [0, 1], got {p!r}")
+        variance = p * (1.0 - p)
+    elif variance < 0:
+        raise ValueError(f"variance: must be >= 0, got {variance!r}")
+    n = max(1, math.ceil(variance / tolerance**2 - 1e-9))
+    if population is not None:
+        if population < 1:
+            raise ValueError(f"population: must be >= 1, got {population!r}")
+        n = min(population, max(1, math.ceil(n / (1.0 + (n - 1) / population) - 1e-9)))
+    return n
 
 
 def stratified_subset(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A fixed subset of ``size`` indices keeping class proportions (sorted)."""
+    """A fixed subset of ``size`` indices keeping class proportions (sorted).
+
+    Each class gets ``round(size * share)`` members (at least one), so the total can differ
+    from ``size`` by rounding (by at most the number of classes).
+    """
     labels = np.asarray(labels)
     if size >= len(labels):
         return np.arange(len(labels))
@@ -45,6 +104,9 @@ class CoalitionUtility:
         aggregate: how a coalition's aggregate update is obtained (default: FedAvg of the
             members' deltas; the simulator passes a secure-aggregation run or a robust
             aggregator here).
+        evaluate_many: evaluates several vectors at once (e.g.
+            :meth:`fl_core.batched_eval.CoalitionEvaluator.evaluate_many`); used by
+            :meth:`prefetch` and :meth:`metrics_many`. Without it they call ``evaluate`` in turn.
     """
 
     def __init__(
@@ -57,6 +119,7 @@ class CoalitionUtility:
         metric: str = "accuracy",
         server_lr: float = 1.0,
         aggregate: Callable[[frozenset[int]], np.ndarray] | None = None,
+        evaluate_many: EvaluateMany | None = None,
     ) -> None:
         if metric not in ("accuracy", "neg_loss"):
             raise ValueError(f"metric: unknown utility metric {metric!r}; use accuracy or neg_loss")
@@ -69,7 +132,9 @@ class CoalitionUtility:
         self.metric = metric
         self.server_lr = server_lr
         self._aggregate = aggregate
+        self._evaluate_many = evaluate_many
         self._cache: dict[frozenset[int], Metrics] = {}
+        self._stacked: np.ndarray | None = None  # (n, d) float64 deltas, built on demand
 
     @property
     def n_players(self) -> int:
@@ -91,11 +156,24 @@ class CoalitionUtility:
             return self.base_vector.copy()
         if self._aggregate is not None:
             aggregate = self._aggregate(frozenset(members))
+        elif len(members) > STACKED_FEDAVG_MIN:
+            aggregate = self._stacked_fedavg(members)
         else:
             aggregate = fedavg(
                 [self.deltas[i] for i in members], [self.weights[i] for i in members]
             )
         return apply_update(self.base_vector, aggregate, self.server_lr)
+
+    def _stacked_fedavg(self, members: list[int]) -> np.ndarray:
+        """FedAvg of a large coalition as one ``weights @ deltas`` product."""
+        w = np.asarray([self.weights[i] for i in members], dtype=np.float64)
+        if (w < 0).any() or w.sum() <= 0:
+            raise ValueError("weights: need non-negative weights with a positive sum")
+        if self._stacked is None:
+            self._stacked = np.stack(self.deltas).astype(np.float64)
+        full = np.zeros(self.n_players, dtype=np.float64)
+        full[members] = w
+        return (full @ self._stacked / w.sum()).astype(np.float32)
 
     def metrics(self, coalition: frozenset[int]) -> Metrics:
         key = frozenset(int(i) for i in coalition)
@@ -103,10 +181,50 @@ class CoalitionUtility:
             self._cache[key] = self._evaluate(self.coalition_vector(key))
         return self._cache[key]
 
-    def __call__(self, coalition: frozenset[int]) -> float:
-        m = self.metrics(coalition)
+    def metrics_many(self, coalitions: Iterable[frozenset[int]]) -> list[Metrics]:
+        """Metrics of several coalitions; the ones not cached are evaluated in one batch."""
+        keys = [frozenset(int(i) for i in c) for c in coalitions]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        for start in range(0, len(missing), PREFETCH_CHUNK):
+            chunk = missing[start : start + PREFETCH_CHUNK]
+            vectors = [self.coalition_vector(k) for k in chunk]
+            if self._evaluate_many is not None:
+                results = self._evaluate_many(vectors)
+            else:
+                results = [self._evaluate(v) for v in vectors]
+            if len(results) != len(vectors):
+                raise ValueError("evaluate_many: must return one Metrics per vector")
+            self._cache.update(zip(chunk, results, strict=True))
+        return [self._cache[k] for k in keys]
+
+    def prefetch(self, coalitions: Iterable[frozenset[int]]) -> None:
+        """Evaluate coalitions an estimator is certain to ask for, in one batched call."""
+        self.metrics_many(coalitions)
+
+    def values_many(self, coalitions: Iterable[frozenset[int]]) -> list[float]:
+        """``[u(S) for S in coalitions]``, evaluated as one batch."""
+        return [self._value(m) for m in self.metrics_many(coalitions)]
+
+    def _value(self, m: Metrics) -> float:
         return m.accuracy if self.metric == "accuracy" else -m.loss
+
+    def __call__(self, coalition: frozenset[int]) -> float:
+        return self._value(self.metrics(coalition))
 
     def table(self) -> dict[frozenset[int], Metrics]:
         """Everything evaluated so far (for recording and audit)."""
         return dict(self._cache)
+
+
+def subset_for_tolerance(
+    labels: np.ndarray,
+    tolerance: float,
+    rng: np.random.Generator,
+    *,
+    p: float = 0.5,
+    variance: float | None = None,
+) -> np.ndarray:
+    """A fixed stratified validation subset sized by :func:`subset_size` from ``tolerance``."""
+    labels = np.asarray(labels)
+    size = subset_size(tolerance, p=p, variance=variance, population=len(labels))
+    return stratified_subset(labels, size, rng)

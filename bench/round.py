@@ -1,0 +1,247 @@
+"""One default round, split into training, scoring, secure aggregation, evaluation, overhead.
+
+Run: ``python bench/round.py [--rounds R] [--threads N] [--quick]`` (about 5 minutes on 2
+cores: the default round itself trains for over a minute).
+
+The scenario is the embedded default (``agents.Scenario()``: six honest participants, 300
+reviews each, real LoRA fine-tuning of all-MiniLM-L6-v2, GTG-Shapley scoring on the
+128-example stratified utility subset), once as is and once with secure aggregation on
+(``privacy.access = "secure_evaluator"``: utilities are computed inside the trusted boundary,
+which costs what plaintext scoring costs), and once with every coalition aggregate a real
+secure-aggregation run (``secure_coalitions``: that cost is inside the scoring column). The
+frozen-prefix cache is built once and shared
+by both runs (``MarketModel(scenario, task=task)``). Columns come from ``RunResult.rounds``:
+``train_seconds``, ``scoring_seconds``, ``secagg_seconds``, ``overhead_seconds``;
+evaluation is the rest of ``round_seconds`` (validation and test accuracy of the new model).
+
+Target (issue 7): scoring + secure aggregation + simulator overhead <= 50% of local training,
+with GTG and secure aggregation.
+
+Then, on the last round's real updates, the same GTG scoring (same budget, same seed) is
+replayed with the old per-coalition path (``FederatedTask.evaluate``, cached prefix) and the
+new one (``fl_core.batched_eval``), alternately; and one coalition is timed on the plain peft
+path, the cached path and the batched path (the speed-up of issue 2's ``bench/round.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
+import torch  # noqa: E402
+
+import market  # noqa: E402
+from agents import Scenario  # noqa: E402
+from agents.model import MarketModel  # noqa: E402
+from fl_core import CoalitionUtility, FederatedTask  # noqa: E402
+from fl_core.batched_eval import CoalitionEvaluator  # noqa: E402
+from fl_core.evaluation import Metrics, evaluate  # noqa: E402
+from fl_core.features import FeatureStore  # noqa: E402
+
+
+def split_row(name: str, row: dict[str, Any]) -> dict[str, Any]:
+    parts = {
+        "train": float(row["train_seconds"]),
+        "scoring": float(row["scoring_seconds"]),
+        "secagg": float(row["secagg_seconds"]),
+        "overhead": float(row["overhead_seconds"]),
+    }
+    parts["evaluation"] = float(row["round_seconds"]) - sum(parts.values())
+    parts["total"] = float(row["round_seconds"])
+    side = parts["scoring"] + parts["secagg"] + parts["overhead"]
+    return {
+        "config": name,
+        "round": int(row["round"]),
+        **parts,
+        "side_share": side / parts["train"],
+        "evaluations": int(row["scoring_evaluations"]),
+    }
+
+
+def replay_gtg(
+    task: FederatedTask,
+    evaluate_fn: Callable[[np.ndarray], Metrics],
+    base: np.ndarray,
+    deltas: list[np.ndarray],
+    weights: list[float],
+    scenario: Scenario,
+) -> tuple[float, int]:
+    """Seconds and evaluations of the round's GTG scoring with a given evaluation path."""
+    started = time.perf_counter()
+    utility = CoalitionUtility(
+        evaluate_fn, base, deltas, weights, metric=scenario.market.utility_metric
+    )
+    m = len(deltas)
+    budget = max(scenario.market.scoring_budget, m + 1)
+    result = market.estimate(utility, m, "gtg", budget=budget, rng=np.random.default_rng(7))
+    return time.perf_counter() - started, result.evaluations
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per configuration")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--quick", action="store_true", help="only the secure-aggregation run")
+    args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    load = os.getloadavg()[0]
+    plain_scenario = Scenario()
+    secure = plain_scenario.replace("privacy.secure_aggregation", True).replace(
+        "privacy.access", "secure_evaluator"
+    )
+    coalitions = secure.replace("privacy.access", "secure_coalitions")
+    configs = [("GTG + SecAgg (secure_evaluator)", secure)]
+    if not args.quick:
+        configs = [
+            ("GTG, plaintext", plain_scenario),
+            *configs,
+            ("GTG + SecAgg (secure_coalitions)", coalitions),
+        ]
+    started = time.perf_counter()
+    first = MarketModel(configs[0][1])
+    build = time.perf_counter() - started
+    task = first.task
+    rows = []
+    last: dict[str, Any] = {}
+    for i, (name, scenario) in enumerate(configs):
+        model = first if i == 0 else MarketModel(scenario, task=task)
+        evaluator = task.coalition_evaluator("val", model.utility_indices)
+        if evaluator is not None:  # runs share the task: time each one's scoring afresh
+            evaluator.clear_memo()
+        for _ in range(args.rounds):
+            base = model.global_vector.copy()
+            model.step()
+            rows.append(split_row(name, model.round_rows[-1]))
+        included = sorted((p for p in model.participants if p.included), key=lambda p: p.pid)
+        last = {
+            "base": base,
+            "deltas": [np.asarray(p.update, dtype=np.float32) for p in included],
+            "weights": [float(len(p.shard)) for p in included],
+            "indices": model.utility_indices,
+            "scenario": scenario,
+        }
+
+    out = [
+        "## A default round (bench/round.py)",
+        "",
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{platform.machine()}; load average at start {load:.1f}. Scenario: the default "
+        f"(6 x 300 reviews, MiniLM LoRA top 2 layers, GTG budget "
+        f"{plain_scenario.market.scoring_budget}, utility subset "
+        f"{plain_scenario.data.utility_subset}). Task build (data, model, frozen-prefix cache "
+        f"of val, test and the shards): {build:.0f} s, once.",
+        "",
+        "| config | round | train s | scoring s | secagg s | overhead s | evaluation s | "
+        "round s | (scoring+secagg+overhead)/train | GTG evaluations |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['config']} | {r['round']} | {r['train']:.1f} | {r['scoring']:.2f} | "
+            f"{r['secagg']:.2f} | {r['overhead']:.3f} | {r['evaluation']:.1f} | "
+            f"{r['total']:.1f} | **{100 * r['side_share']:.1f}%** | {r['evaluations']} |"
+        )
+    target = [r for r in rows if "secure_evaluator" in r["config"]]
+    worst = max(r["side_share"] for r in target)
+    out += [
+        "",
+        f"Target (GTG + secure aggregation, secure_evaluator): <= 50% of local training; measured "
+        f"{100 * worst:.1f}% -> {'met' if worst <= 0.5 else 'NOT met'}.",
+        "",
+    ]
+
+    # the same scoring replayed: old cached path vs the batched evaluator (fresh, no memo)
+    labels = task.splits.val.labels
+    idx = last["indices"]
+    args_replay = (last["base"], last["deltas"], last["weights"], last["scenario"])
+    fast = CoalitionEvaluator(task.model, task.layout, task.features["val"], labels, idx,
+                              memo_size=0)  # fmt: skip
+    old_times, new_times = [], []
+    evaluations = 0
+    for _ in range(2):
+        seconds, evaluations = replay_gtg(
+            task, lambda v: task.evaluate(v, "val", idx), *args_replay
+        )
+        old_times.append(seconds)
+        new_times.append(replay_gtg(task, fast.evaluate, *args_replay)[0])
+    # GTG discards a walk cut by the budget: the smallest budget giving the same values
+    shared = CoalitionUtility(
+        fast.evaluate, last["base"], last["deltas"], last["weights"],
+        metric=last["scenario"].market.utility_metric,
+    )  # fmt: skip
+    m = len(last["deltas"])
+    budget = max(last["scenario"].market.scoring_budget, m + 1)
+
+    def gtg(b: int) -> tuple[np.ndarray, int]:
+        result = market.estimate(shared, m, "gtg", budget=b, rng=np.random.default_rng(7))
+        return np.asarray(result.values), int(result.evaluations)
+
+    reference, spent = gtg(budget)
+    smallest = min(b for b in range(m + 1, budget + 1) if np.array_equal(gtg(b)[0], reference))
+    wasted = spent - gtg(smallest)[1]
+    # one coalition (the grand one) on each path, alternately
+    grand = CoalitionUtility(
+        lambda v: Metrics(0, 0, 0), last["base"], last["deltas"], last["weights"]
+    ).coalition_vector(frozenset(range(len(last["deltas"]))))
+    plain = FeatureStore(task.model, task.features["val"].tokens, "tokens")
+    per: dict[str, list[float]] = {"plain peft": [], "cached prefix": [], "batched": []}
+    losses: dict[str, float] = {}
+    for _ in range(2):
+        for name, fn in (
+            ("plain peft", lambda v: evaluate(task.model, plain, labels, v, idx)),
+            ("cached prefix", lambda v: task.evaluate(v, "val", idx)),
+            ("batched", fast.evaluate),
+        ):
+            t = time.perf_counter()
+            losses[name] = fn(grand).loss
+            per[name].append(time.perf_counter() - t)
+    best = {k: min(v) for k, v in per.items()}
+    out += [
+        f"GTG scoring of the last round replayed ({evaluations} evaluations, same seed), "
+        "best of 2, alternately:",
+        "",
+        "| evaluation path | scoring s | speed-up |",
+        "|---|---|---|",
+        f"| cached prefix (`FederatedTask.evaluate`, before issue 7) | {min(old_times):.2f} | "
+        "1.00x |",
+        f"| batched evaluator (`fl_core.batched_eval`, now) | {min(new_times):.2f} | "
+        f"{min(old_times) / min(new_times):.2f}x |",
+        "",
+        f"GTG-Shapley discards the permutation walk that the budget cuts short: budget "
+        f"{smallest} gives the very same values as budget {budget} (same seed), so {wasted} "
+        f"of its {spent} evaluations ({100 * wasted / max(spent, 1):.0f}%) bought nothing. "
+        "Whole walks (a budget of 2 + k (n - 1)) or keeping the partial walk would save them "
+        "(market/scoring/gtg.py, market.scoring_budget).",
+        "",
+        "One coalition (the grand coalition of that round), best of 2, alternately:",
+        "",
+        "| path | seconds | speed-up vs plain peft | loss diff vs plain |",
+        "|---|---|---|---|",
+    ]
+    for name, sec in best.items():
+        out.append(
+            f"| {name} | {sec:.3f} | {best['plain peft'] / sec:.2f}x | "
+            f"{abs(losses[name] - losses['plain peft']):.1e} |"
+        )
+    out += [
+        "",
+        f"Total {time.perf_counter() - started:.0f} s; load average at end "
+        f"{os.getloadavg()[0]:.1f}.",
+    ]
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Run every benchmark in turn and write ``bench/RESULTS.md`` (what ``make bench`` runs).
+
+Run: ``python bench/run_all.py [--quick] [--only NAME ...] [--record]``.
+
+Each bench is a plain script that prints its own tables, with every ratio measured side by
+side in its own run; this script runs them one after the other (never two at once: they
+time themselves), and writes the machine (CPU model, cores, memory, load average), the date,
+and each bench's printed output, wall time and exit status to ``bench/RESULTS.md``, after
+every bench (a failure is recorded, and the others still run). ``--record`` first records
+``bench/data/minilm_round_utilities.npz`` from real MiniLM rounds (minutes; the file is kept,
+and ``bench/shapley.py`` uses it when present).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "RESULTS.md"
+
+BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
+    # name: (what it measures, arguments, arguments with --quick)
+    "utility": ("coalition utility: plain peft vs cached/batched", [], ["--quick"]),
+    "shapley": ("Shapley estimators vs shapiq, error vs budget", [], ["--quick"]),
+    "secagg": ("secure aggregation: mask PRG and SecAgg+ rounds", [], ["--quick"]),
+    "round": ("a default round split into its parts", [], ["--quick"]),
+    "scale": ("1,000 head-mode participants x 20 rounds", [], ["--rounds", "5"]),
+}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> list[str]:
+    import torch
+
+    memory = psutil.virtual_memory().total / 2**30
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return [
+        f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores "
+        f"({psutil.cpu_count(logical=False)} physical)",
+        f"- memory: {memory:.1f} GiB",
+        f"- Python {platform.python_version()}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), {platform.system()} {platform.release()}",
+        f"- load average (1, 5, 15 min) before the benches: {load}. Other processes may share "
+        "these cores; every ratio below is measured within one run, alternately.",
+    ]
+
+
+def demote(text: str) -> str:
+    """Push a bench's own markdown headings two levels down, under this file's sections."""
+    return "\n".join("##" + line if line.startswith("#") else line for line in text.splitlines())
+
+
+def run(name: str, args: list[str]) -> tuple[int, float, str, str]:
+    started = time.perf_counter()
+    env = dict(os.environ)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    process = subprocess.run(
+        [sys.executable, str(ROOT / f"{name}.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT.parent,
+        check=False,
+    )
+    return process.returncode, time.perf_counter() - started, process.stdout, process.stderr
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke-test sizes")
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run just these")
+    parser.add_argument("--record", action="store_true", help="record MiniLM tables first")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    names = args.only or list(BENCHES)
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    head = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` (`python bench/run_all.py{' --quick' if args.quick else ''}`)"
+        f" on {now}.",
+        "",
+        "## Machine",
+        "",
+        *machine(),
+        "",
+    ]
+    sections: list[str] = []
+    if args.record:
+        code, seconds, stdout, stderr = run("record_minilm_utilities", [])
+        print(stdout, stderr[-2000:] if code else "", flush=True)
+    for name in names:
+        about, full, quick = BENCHES[name]
+        print(f"== bench/{name}.py ({about}) ...", flush=True)
+        code, seconds, stdout, stderr = run(name, quick if args.quick else full)
+        status = "ok" if code == 0 else f"FAILED (exit {code})"
+        body = [f"## bench/{name}.py: {about}", "", f"Wall time {seconds:.0f} s, {status}.", ""]
+        body.append(demote(stdout.strip()))
+        if code != 0:
+            tail = "\n".join(stderr.strip().splitlines()[-15:])
+            body += ["", "```", tail, "```"]
+        sections.append("\n".join(body) + "\n")
+        print(f"   {status} in {seconds:.0f} s", flush=True)
+        args.out.write_text("\n".join(head) + "\n" + "\n".join(sections))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""The batched coalition path equals the one-at-a-time and the plain peft paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fl_core import CoalitionUtility, FederatedTask, stratified_subset
+from fl_core.batched_eval import CoalitionEvaluator, UnsupportedModel
+from fl_core.evaluation import Metrics, evaluate
+from fl_core.features import FeatureStore
+from fl_core.training import train_local
+from fl_core.vector import get_vector
+from tests.perf.conftest import perturbed
+
+
+def _evaluator(
+    task: FederatedTask, indices: np.ndarray | None, **options: int
+) -> CoalitionEvaluator:
+    return CoalitionEvaluator(
+        task.model, task.layout, task.features["val"], task.splits.val.labels, indices, **options
+    )
+
+
+@pytest.mark.parametrize("subset", [None, 37])
+def test_lora_batched_equals_one_at_a_time_and_plain_peft(
+    lora_task: FederatedTask, subset: int | None
+) -> None:
+    # Prepare: 5 vectors, a stacked evaluator (K = 5, small token batches) and a K = 1 one
+    labels = lora_task.splits.val.labels
+    idx = None if subset is None else stratified_subset(labels, subset, np.random.default_rng(3))
+    vectors = perturbed(lora_task, 5, 0.05, seed=1)
+    stacked = _evaluator(lora_task, idx, max_coalitions=5, batch_tokens=200)
+    single = _evaluator(lora_task, idx, max_coalitions=1)
+    plain = FeatureStore(lora_task.model, lora_task.features["val"].tokens, "tokens")
+    # Execute
+    batched = stacked.evaluate_many(vectors)
+    one = [single.evaluate(v) for v in vectors]
+    reference = [evaluate(lora_task.model, plain, labels, v, idx) for v in vectors]
+    # Assert: exact up to float summation order (1e-5 in loss), same accuracy
+    for b, o, r in zip(batched, one, reference, strict=True):
+        assert abs(b.loss - o.loss) <= 1e-5 and abs(b.loss - r.loss) <= 1e-5
+        assert b.accuracy == o.accuracy == r.accuracy
+        assert b.n == r.n
+    assert len({round(m.loss, 6) for m in batched}) == 5  # the vectors really differ
+
+
+def test_lora_evaluator_equals_cached_path_without_projection_cache(
+    lora_task: FederatedTask,
+) -> None:
+    vectors = perturbed(lora_task, 3, 0.05, seed=2)
+    no_cache = _evaluator(lora_task, None, projection_cache_bytes=0, max_coalitions=3)
+    cached = _evaluator(lora_task, None)
+    for a, b in zip(no_cache.evaluate_many(vectors), cached.evaluate_many(vectors), strict=True):
+        assert abs(a.loss - b.loss) <= 1e-5 and a.accuracy == b.accuracy
+
+
+@pytest.mark.parametrize("task_name", ["head_task", "mlp_head_task"])
+def test_head_batched_equals_one_at_a_time(task_name: str, request: pytest.FixtureRequest) -> None:
+    task: FederatedTask = request.getfixturevalue(task_name)
+    labels = task.splits.val.labels
+    vectors = perturbed(task, 40, 0.5, seed=4)
+    evaluator = _evaluator(task, None)
+    batched = evaluator.evaluate_many(vectors)
+    for v, b in zip(vectors, batched, strict=True):
+        r = evaluate(task.model, task.features["val"], labels, v)
+        assert abs(b.loss - r.loss) <= 1e-6
+        assert b.accuracy == r.accuracy
+
+
+def test_evaluator_never_modifies_the_model(lora_task: FederatedTask) -> None:
+    before = get_vector(lora_task.model)
+    _evaluator(lora_task, None).evaluate_many(perturbed(lora_task, 2, 0.1, seed=5))
+    assert np.array_equal(get_vector(lora_task.model), before)
+
+
+def test_memo_reuses_results_across_calls(head_task: FederatedTask) -> None:
+    evaluator = _evaluator(head_task, None)
+    vectors = perturbed(head_task, 3, 0.2, seed=6)
+    first = evaluator.evaluate_many([vectors[0], vectors[1], vectors[0]])
+    assert evaluator.evaluated == 2 and first[0] == first[2]
+    again = evaluator.evaluate(vectors[1].copy())  # same bytes, another array
+    assert again == first[1] and evaluator.evaluated == 2 and evaluator.memo_hits == 1
+    evaluator.evaluate(vectors[2])
+    assert evaluator.evaluated == 3
+
+
+def test_memo_is_bounded(head_task: FederatedTask) -> None:
+    evaluator = _evaluator(head_task, None, memo_size=2)
+    vectors = perturbed(head_task, 3, 0.2, seed=7)
+    evaluator.evaluate_many(vectors)
+    evaluator.evaluate(vectors[0])  # the oldest was dropped: evaluated again
+    assert evaluator.evaluated == 4
+
+
+def test_task_keeps_one_evaluator_per_index_set(lora_task: FederatedTask) -> None:
+    idx = np.arange(10)
+    a = lora_task.coalition_evaluator("val", idx)
+    assert a is not None and a is lora_task.coalition_evaluator("val", idx.copy())
+    assert a is not lora_task.coalition_evaluator("val", np.arange(11))
+    with pytest.raises(ValueError, match="split"):
+        lora_task.coalition_evaluator("nope")
+
+
+def test_plain_features_are_not_supported(lora_task: FederatedTask) -> None:
+    plain = FeatureStore(lora_task.model, lora_task.features["val"].tokens, "tokens")
+    with pytest.raises(UnsupportedModel, match="plain"):
+        CoalitionEvaluator(lora_task.model, lora_task.layout, plain, lora_task.splits.val.labels)
+
+
+def test_bad_vector_shape_is_rejected(head_task: FederatedTask) -> None:
+    with pytest.raises(ValueError, match="vector"):
+        _evaluator(head_task, None).evaluate(np.zeros(3, dtype=np.float32))
+
+
+def test_coalition_utility_prefetch_batches_and_memoises(head_task: FederatedTask) -> None:
+    # Prepare: count how often each path is called
+    evaluator = _evaluator(head_task, None)
+    calls = {"one": 0, "many": 0}
+
+    def one(v: np.ndarray) -> Metrics:
+        calls["one"] += 1
+        return evaluator.evaluate(v)
+
+    def many(vs: list[np.ndarray]) -> list[Metrics]:
+        calls["many"] += 1
+        return evaluator.evaluate_many(vs)
+
+    deltas = list(perturbed(head_task, 4, 0.1, seed=8) - head_task.initial_vector)
+    utility = CoalitionUtility(
+        one, head_task.initial_vector, deltas, [1, 2, 3, 4], evaluate_many=many
+    )
+    coalitions = [frozenset(), frozenset({0, 1, 2, 3}), frozenset({2})]
+    # Execute
+    utility.prefetch(coalitions)
+    values = [utility(c) for c in coalitions]
+    # Assert: one batched call, no single calls, and the same numbers as the plain evaluate
+    assert calls == {"one": 0, "many": 1} and utility.evaluations == 3
+    for c, value in zip(coalitions, values, strict=True):
+        reference = head_task.evaluate(utility.coalition_vector(c), "val")
+        assert abs(value - reference.accuracy) <= 1e-12
+    assert utility.values_many([frozenset({2}), frozenset({1})]) == [
+        values[2],
+        utility(frozenset({1})),
+    ]
+    assert calls["many"] == 2 and calls["one"] == 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(33, 80), seed=st.integers(0, 2**16))
+def test_stacked_fedavg_of_large_coalitions_matches_fedavg(n: int, seed: int) -> None:
+    from fl_core import fedavg
+
+    rng = np.random.default_rng(seed)
+    deltas = list(rng.normal(size=(n, 50)).astype(np.float32))
+    weights = rng.integers(1, 100, size=n).astype(float)
+    utility = CoalitionUtility(
+        lambda v: Metrics(0.0, 0.0, 1), np.zeros(50, np.float32), deltas, list(weights)
+    )
+    members = sorted(rng.choice(n, size=n - 1, replace=False).tolist())
+    got = utility.coalition_vector(frozenset(members))
+    want = fedavg([deltas[i] for i in members], [weights[i] for i in members])
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_head_mode_training_is_the_same_as_on_the_full_model(head_task: FederatedTask) -> None:
+    shard = np.arange(40)
+    labels = head_task.train_labels[shard]
+    fast = head_task.train_client(
+        head_task.initial_vector,
+        shard,
+        labels,
+        samples_per_second=1.0,
+        rng=np.random.default_rng(9),
+    )
+    full = train_local(
+        head_task.model,
+        head_task.features["train"],
+        head_task.initial_vector,
+        shard,
+        labels,
+        samples_per_second=1.0,
+        cfg=head_task.train_config,
+        rng=np.random.default_rng(9),
+    )
+    assert fast.delta is not None and full.delta is not None
+    assert np.array_equal(fast.delta, full.delta) and np.abs(fast.delta).max() > 0
+    assert fast.samples_processed == full.samples_processed
