@@ -265,8 +265,14 @@ class CoalitionEvaluator:
             raise UnsupportedModel("features: the plain token path has no cache to batch on")
         if max_coalitions is None:
             max_coalitions = DEFAULT_MAX_COALITIONS[features.kind]
-        if batch_tokens < 1 or max_coalitions < 1 or memo_size < 0:
-            raise ValueError("batch_tokens, max_coalitions: must be >= 1; memo_size >= 0")
+        for field, value, least in (
+            ("batch_tokens", batch_tokens, 1),
+            ("max_coalitions", max_coalitions, 1),
+            ("memo_size", memo_size, 0),
+            ("workers", 1 if workers is None else workers, 1),
+        ):
+            if value < least:
+                raise ValueError(f"{field}: must be an integer >= {least}, got {value!r}")
         idx = np.arange(len(features)) if indices is None else np.asarray(indices, np.int64)
         if idx.ndim != 1 or len(idx) == 0:
             raise ValueError("indices: give a non-empty 1-D array of example indices")

@@ -188,3 +188,9 @@ def test_head_mode_training_is_the_same_as_on_the_full_model(head_task: Federate
     assert fast.delta is not None and full.delta is not None
     assert np.array_equal(fast.delta, full.delta) and np.abs(fast.delta).max() > 0
     assert fast.samples_processed == full.samples_processed
+
+
+@pytest.mark.parametrize("field", ["batch_tokens", "max_coalitions", "memo_size", "workers"])
+def test_bad_options_name_the_field(head_task: FederatedTask, field: str) -> None:
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        _evaluator(head_task, None, **{field: -1})
