@@ -256,20 +256,29 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             budget = max(scenario.market.scoring_budget, estimator.minimum_budget(m))
             if method == "exact":
                 budget = 2**m
-            if access != "secure_coalitions":  # (secure runs draw from rng: keep their order)
-                # coalitions this method always asks for first, evaluated as one batch
-                grand = frozenset(range(m))
-                certain = [frozenset(), grand]
-                if method == "exact" and m <= 16:
-                    certain = [frozenset(i for i in range(m) if k >> i & 1) for k in range(2**m)]
-                elif method == "loo":
-                    certain = [grand] + [grand - {i} for i in range(m)]
-                elif method == "surrogate" and budget >= 2 * m + 2:
-                    certain += [frozenset({i}) for i in range(m)] + [grand - {i} for i in range(m)]
-                elif method not in ("gtg", "tmc", "permutation"):
-                    certain = []
-                utility.prefetch(certain)
-            contribution = market.estimate(utility, m, method, budget=budget, rng=rng)
+            from threadpoolctl import threadpool_limits
+
+            # every dense op below is small (a head on 128 examples, a weighted sum of the
+            # updates): BLAS threads only wait on each other, badly so on busy cores (8x
+            # slower scoring at 1,000 participants, bench/scale.py); torch is not affected
+            with threadpool_limits(limits=1, user_api="blas"):
+                if access != "secure_coalitions":  # (secure runs draw from rng: keep order)
+                    # coalitions this method always asks for first, evaluated as one batch
+                    grand = frozenset(range(m))
+                    certain = [frozenset(), grand]
+                    if method == "exact" and m <= 16:
+                        certain = [
+                            frozenset(i for i in range(m) if k >> i & 1) for k in range(2**m)
+                        ]
+                    elif method == "loo":
+                        certain = [grand] + [grand - {i} for i in range(m)]
+                    elif method == "surrogate" and budget >= 2 * m + 2:
+                        certain += [frozenset({i}) for i in range(m)]
+                        certain += [grand - {i} for i in range(m)]
+                    elif method not in ("gtg", "tmc", "permutation"):
+                        certain = []
+                    utility.prefetch(certain)
+                contribution = market.estimate(utility, m, method, budget=budget, rng=rng)
         for p, value in zip(included, contribution.values, strict=True):
             p.contribution = float(value)
         out["scoring_evaluations"] = int(contribution.evaluations)

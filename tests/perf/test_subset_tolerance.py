@@ -31,7 +31,10 @@ def test_the_standard_error_meets_the_tolerance(
     tol: float, p: float, population: int | None
 ) -> None:
     n = subset_size(tol, p=p, population=population)
-    fpc = 1.0 if population is None or population == 1 else (population - n) / (population - 1)
+    if population is None:
+        fpc = 1.0
+    else:  # the whole population has no sampling error
+        fpc = 0.0 if n == population else (population - n) / (population - 1)
     assert math.sqrt(p * (1 - p) / n * fpc) <= tol * (1 + 1e-9)
     if population is not None:
         assert 1 <= n <= population
