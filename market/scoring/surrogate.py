@@ -5,7 +5,8 @@ Our best estimator under a fixed budget of distinct evaluations. Three ideas com
 1. **Border enumeration** (the "border trick" of Fumagalli et al. 2023, "SHAP-IQ", NeurIPS;
    also shapiq's ``CoalitionSampler``): coalition sizes carry Shapley weight
    ``1 / (n * C(n-1, s))`` per coalition, so the smallest and largest sizes matter most per
-   evaluation. The levels ``0, n, 1, n-1`` (``border_levels=2``) are evaluated exactly.
+   evaluation. The levels ``0, n, 1, n-1`` and, when the budget affords them, ``2, n-2``
+   (``border_levels=3``) are evaluated exactly.
 2. **Paired sampling** (Covert & Lee 2021, "Improving KernelSHAP", AISTATS): the remaining
    budget goes to pairs ``(S, N - S)`` of the other sizes, drawn without replacement with the
    Shapley-kernel size mass ``~ 1 / (s (n - s))``.
@@ -16,9 +17,13 @@ Our best estimator under a fixed budget of distinct evaluations. Three ideas com
    value, so the estimate is exact at ``budget = 2**n`` and always efficient
    (``sum(phi) = u(N) - u(empty)``).
 
-Surrogates: ``additive`` (linear in membership), ``pairwise`` (2-additive, ridge) and
+Surrogates: ``additive`` (linear in membership), ``pairwise`` (2-additive, ridge),
 ``link2``/``link3``/``link4`` (a single-index model ``g(sum_i w_i x_i)`` with a polynomial link
-of that degree, fitted by Levenberg-Marquardt: the diminishing returns of pooled data), plus
+of that degree, fitted by Levenberg-Marquardt: the diminishing returns of pooled data), and two
+families shaped by how FedAvg builds a coalition's model: ``wmean2`` (quality of a weighted
+mean of the members) and ``cos3`` (alignment of the sum of latent member updates with a good
+direction; on utility tables recorded from real MiniLM rounds it cut the error at a 15%
+budget about twofold, ``bench/shapley.py``), plus
 Gaussian-process corrections (ARD squared-exponential kernel on memberships, hyperparameters by
 maximum marginal likelihood; Rasmussen & Williams 2006, ch. 5) on top of the best parametric
 family, of the additive model and of the mean (a pure GP); the GP learns interactions that no
@@ -41,7 +46,7 @@ from typing import ClassVar
 
 import numpy as np
 from scipy.linalg import solve_triangular
-from scipy.optimize import minimize, nnls
+from scipy.optimize import least_squares, minimize, nnls
 
 from market.contribution import Contribution
 from market.game import Game, player_bits, popcounts
@@ -50,7 +55,9 @@ from market.scoring.exact import shapley_from_table
 from market.types import FloatArray, IntArray
 
 MAX_PLAYERS = 20
-FAMILIES = ("additive", "pairwise", "link2", "link3", "link4")
+FAMILIES = ("additive", "pairwise", "link2", "link3", "link4", "wmean2", "cos3")
+RESTARTS = 3
+"""Extra random starts of the ``cos3`` fit (its least-squares problem has local minima)."""
 Predictor = Callable[[FloatArray], FloatArray]
 Candidate = tuple[str, bool, "GPHyper | None"]
 """A surrogate candidate: base family, whether a GP corrects it, the GP hyperparameters."""
@@ -151,6 +158,119 @@ def fit_link(x: FloatArray, y: FloatArray, degree: int, iterations: int = 40) ->
     return predict
 
 
+def _projected_fit(
+    features: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    x: FloatArray,
+    y: FloatArray,
+    starts: list[FloatArray],
+    degree: int,
+    bounds: tuple[FloatArray, FloatArray] | None = None,
+) -> Predictor:
+    """Fit ``u(S) ~ g(z(S; p))``, ``g`` a polynomial of ``degree``, by variable projection.
+
+    ``features(p, x)`` returns the index ``z`` ``(m,)`` and its Jacobian ``dz/dp`` ``(m, P)``.
+    ``g`` is refitted by least squares for every ``p`` and ``p`` is found by trust-region
+    least squares on the projected residual (Golub & Pereyra 1973, with Kaufman's 1975
+    Jacobian).
+    """
+
+    def basis(z: FloatArray) -> FloatArray:
+        return np.vander(z, degree + 1, increasing=True)
+
+    def link(p: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        z, dz = features(p, x)
+        b = basis(z)
+        coef: FloatArray = np.linalg.lstsq(b, y, rcond=None)[0].astype(np.float64)
+        return b, coef, dz
+
+    def residual(p: FloatArray) -> FloatArray:
+        b, coef, _ = link(p)
+        out: FloatArray = b @ coef - y
+        return out
+
+    def jacobian(p: FloatArray) -> FloatArray:
+        b, coef, dz = link(p)
+        z = b[:, 1]
+        slope = np.vander(z, degree, increasing=True) @ (coef[1:] * np.arange(1, degree + 1))
+        jac = slope[:, None] * dz
+        out: FloatArray = jac - b @ np.linalg.lstsq(b, jac, rcond=None)[0]
+        return out
+
+    p, best = starts[0], math.inf
+    for start in starts:  # multi-start: the index model has local minima
+        with contextlib.suppress(np.linalg.LinAlgError, ValueError):
+            fit = least_squares(
+                residual, start, jac=jacobian, method="trf", max_nfev=60,
+                bounds=bounds if bounds is not None else (-np.inf, np.inf),
+            )  # fmt: skip
+            if fit.cost < best:
+                p, best = fit.x, float(fit.cost)
+    coef = np.linalg.lstsq(basis(features(p, x)[0]), y, rcond=None)[0]
+
+    def predict(xq: FloatArray) -> FloatArray:
+        out: FloatArray = basis(features(p, xq)[0]) @ coef
+        return out
+
+    return predict
+
+
+def fit_weighted_mean(x: FloatArray, y: FloatArray, degree: int = 2) -> Predictor:
+    """FedAvg index model ``u(S) ~ g(sum_S w_i v_i / sum_S w_i)``, ``w_i > 0``.
+
+    A FedAvg coalition model is the weight-averaged model of its members, so to first order
+    its quality is a weighted mean of per-player qualities ``v_i`` with the players' weights
+    ``w_i`` (data sizes, learned here).
+    """
+    n = x.shape[1]
+    additive = _lstsq(np.hstack([np.ones((len(y), 1)), x]), y, 1e-8)[1:]
+    spread = float(np.std(additive))
+    v0 = (additive - additive.mean()) / (spread if spread > 1e-12 else 1.0)
+
+    def features(p: FloatArray, xq: FloatArray) -> tuple[FloatArray, FloatArray]:
+        w, v = np.exp(p[:n]), p[n:]
+        mass = np.maximum(xq @ w, 1e-12)
+        z = (xq @ (w * v)) / mass
+        dz_log_w = xq * w * (v[None, :] - z[:, None]) / mass[:, None]
+        dz_v = xq * w / mass[:, None]
+        return z, np.hstack([dz_log_w, dz_v])
+
+    low = np.concatenate([np.full(n, -6.0), np.full(n, -np.inf)])
+    high = np.concatenate([np.full(n, 6.0), np.full(n, np.inf)])
+    start = np.concatenate([np.zeros(n), v0])
+    return _projected_fit(features, x, y, [start], degree, (low, high))
+
+
+def fit_direction(x: FloatArray, y: FloatArray, rank: int = 3, degree: int = 3) -> Predictor:
+    """Latent-update model ``u(S) ~ g(cos(sum_S u_i, e_1))``, ``u_i`` in ``R^rank``.
+
+    Each player is a latent update ``u_i``; a coalition's aggregate is their sum, and its
+    utility depends on how well the aggregate points along a good direction ``e_1`` -- the
+    geometry behind cosine-based contribution (CGSV, Xu et al. 2021, NeurIPS) and behind
+    FedAvg games where a noisy or adversarial update turns the average away.
+    """
+    n = x.shape[1]
+    additive = _lstsq(np.hstack([np.ones((len(y), 1)), x]), y, 1e-8)[1:]
+    start = np.zeros((n, rank))
+    start[:, 0] = 1.0 + additive / (float(np.abs(additive).max()) + 1e-12)
+    if rank > 1:  # a fixed, small spread off the axis (deterministic start)
+        start[:, 1:] = 0.3 * np.cos(np.add.outer(np.arange(n), np.arange(1, rank)) * 1.7)
+
+    def features(p: FloatArray, xq: FloatArray) -> tuple[FloatArray, FloatArray]:
+        total = xq @ p.reshape(n, rank)  # (m, rank)
+        norm = np.maximum(np.linalg.norm(total, axis=1), 1e-12)
+        z = total[:, 0] / norm
+        d = -z[:, None] * total / norm[:, None]
+        d[:, 0] += 1.0
+        d /= norm[:, None]
+        return z, (xq[:, :, None] * d[:, None, :]).reshape(len(z), n * rank)
+
+    rng = np.random.default_rng(0)  # fixed: the fit is a deterministic function of the data
+    starts = [start.ravel()] + [
+        (start + rng.normal(0.0, 0.7, start.shape)).ravel() for _ in range(RESTARTS)
+    ]
+    return _projected_fit(features, x, y, starts, degree)
+
+
 def fit_family(family: str, x: FloatArray, y: FloatArray, ridge: float) -> Predictor:
     """Fit one surrogate ``family`` (see :data:`FAMILIES`)."""
     if family == "constant":
@@ -161,6 +281,10 @@ def fit_family(family: str, x: FloatArray, y: FloatArray, ridge: float) -> Predi
         return fit_pairwise(x, y, ridge)
     if family.startswith("link"):
         return fit_link(x, y, int(family[4:]))
+    if family == "wmean2":
+        return fit_weighted_mean(x, y, 2)
+    if family == "cos3":
+        return fit_direction(x, y, 3, 3)
     raise ValueError(f"unknown surrogate family {family!r}; choose from {FAMILIES} or constant")
 
 
@@ -355,7 +479,7 @@ class SurrogateShapley(Estimator):
     gp: bool = True
     folds: int = 5
     ridge: float = 1e-2
-    border_levels: int = 2
+    border_levels: int = 3
     max_gp_points: int = 1000
     gp_fit_points: int = 160
     combine: str = "stack"

@@ -207,3 +207,36 @@ def test_cosine_contribution() -> None:
         market.estimate(None, 5, "cgsv")
     with pytest.raises(ValueError, match="n_players=4"):
         market.estimate(None, 4, "cgsv", updates=updates)
+
+
+def latent_update_table(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A FedAvg game in a latent space: a coalition's model is the start model plus the
+    size-weighted mean of its members' updates, and its accuracy follows how well that model
+    points along the good direction (the last member pushes the other way)."""
+    updates = np.column_stack([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.8, (n, 2))])
+    updates[-1, 0] = -2.0
+    sizes = rng.uniform(50, 300, n)
+    members = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(float)
+    mass = np.maximum(members @ sizes, 1e-12)[:, None]
+    model = np.array([0.2, 0.5, 0.0]) + (members * sizes) @ updates / mass
+    cosine = model[:, 0] / np.linalg.norm(model, axis=1)
+    accuracy: np.ndarray = 0.5 + 0.4 / (1.0 + np.exp(-3.0 * cosine))
+    return accuracy
+
+
+def test_surrogate_learns_the_geometry_of_averaged_updates() -> None:
+    # Prepare: games whose utility is the alignment of the summed updates (cos3's family)
+    errors: dict[str, list[float]] = {"all": [], "without FedAvg families": []}
+    older = ("additive", "pairwise", "link2", "link3", "link4")
+    for instance in range(3):
+        table = latent_update_table(10, np.random.default_rng(300 + instance))
+        truth = market.shapley_from_table(table)
+        for label, options in (("all", {}), ("without FedAvg families", {"families": older})):
+            # Execute: a 15% budget
+            est = market.estimate(
+                table, 10, "surrogate", budget=153, rng=np.random.default_rng(instance), **options
+            )
+            errors[label].append(relative_error(est.values, truth))
+    # Assert: the latent-update family more than halves the error of the older families
+    assert np.median(errors["all"]) < 0.1, errors
+    assert np.median(errors["all"]) < 0.5 * np.median(errors["without FedAvg families"]), errors

@@ -20,6 +20,4 @@ def test_example_runs(name: str) -> None:
     assert len(result.rounds) == scenario.rounds + 1
     assert result.rounds["budget_paid"].max() <= scenario.market.round_budget + 1e-9
     assert result.rounds["test_accuracy"].iloc[-1] > 0.5
-    assert set(result.participants["strategy"]) <= {
-        g.strategy for g in scenario.participants
-    }
+    assert set(result.participants["strategy"]) <= {g.strategy for g in scenario.participants}
