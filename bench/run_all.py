@@ -31,6 +31,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     # name: (what it measures, arguments, arguments with --quick)
     "utility": ("coalition utility: plain peft vs cached/batched", [], ["--quick"]),
     "shapley": ("Shapley estimators vs shapiq, error vs budget", [], ["--quick"]),
+    "early_stopping": ("early stopping (GTG, TMC) vs exact on real rounds", [], ["--seeds", "2"]),
     "secagg": ("secure aggregation: mask PRG and SecAgg+ rounds", [], ["--quick"]),
     "round": ("a default round split into its parts", [], ["--quick"]),
     "scale": ("1,000 head-mode participants x 20 rounds", ["--cold"], ["--rounds", "5"]),

@@ -246,7 +246,9 @@ def fit_direction(x: FloatArray, y: FloatArray, rank: int = 3, degree: int = 3) 
     Each player is a latent update ``u_i``; a coalition's aggregate is their sum, and its
     utility depends on how well the aggregate points along a good direction ``e_1`` -- the
     geometry behind cosine-based contribution (CGSV, Xu et al. 2021, NeurIPS) and behind
-    FedAvg games where a noisy or adversarial update turns the average away.
+    FedAvg games where a noisy or adversarial update turns the average away. A FedAvg model
+    ``m + sum_S w_i d_i / sum_S w_i`` is in this family exactly: its direction is that of
+    ``sum_S w_i (m + d_i)``, so ``u_i = w_i (m + d_i)`` (the cosine ignores the scale).
     """
     n = x.shape[1]
     additive = _lstsq(np.hstack([np.ones((len(y), 1)), x]), y, 1e-8)[1:]
