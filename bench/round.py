@@ -219,11 +219,13 @@ def main() -> None:
         f"| batched evaluator (`fl_core.batched_eval`, now) | {min(new_times):.2f} | "
         f"{min(old_times) / min(new_times):.2f}x |",
         "",
-        f"GTG-Shapley discards the permutation walk that the budget cuts short: budget "
-        f"{smallest} gives the very same values as budget {budget} (same seed), so {wasted} "
-        f"of its {spent} evaluations ({100 * wasted / max(spent, 1):.0f}%) bought nothing. "
-        "Whole walks (a budget of 2 + k (n - 1)) or keeping the partial walk would save them "
-        "(market/scoring/gtg.py, market.scoring_budget).",
+        (
+            f"GTG-Shapley's budget {budget}: {spent} evaluations spent; budget {smallest} "
+            f"already gives the very same values (same seed), so {wasted} of the spent "
+            f"evaluations bought nothing. A permutation walk that cannot finish within the "
+            f"budget is not started (market/scoring/_walk.py), so the "
+            f"{budget - spent} left over are not spent."
+        ),
         "",
         "One coalition (the grand coalition of that round), best of 2, alternately:",
         "",

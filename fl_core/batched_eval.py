@@ -15,9 +15,13 @@ vectors and reuses every piece of work that does not depend on the vector:
 * **batched coalitions** (exact): ``K`` vectors can be stacked along a new leading dimension;
   the frozen matmuls then run once over all ``K`` stacks as one large GEMM and only the LoRA
   terms and heads are per vector. In head mode a coalition is only its head, so ``K`` heads
-  are one matmul on the cached sentence embeddings (in numpy: these ops are too small for
-  torch's thread pool to pay off) -- thousands of times cheaper than the plain path. In LoRA
-  mode stacking was measured *not* faster on the 2-core CPU, so it is off by default;
+  are one batched numpy matmul on the cached sentence embeddings (these ops are too small
+  for torch's thread pool to pay off) -- thousands of times cheaper than the plain path. In
+  LoRA mode stacking was measured *not* faster on the 2-core CPU, so it is off by default;
+* **bitwise reproducible** results: a vector's metrics do not depend on which other vectors
+  share its call (head mode: one GEMM per head; LoRA mode: one vector per forward by
+  default), so a memoised utility equals a recomputed one to the last bit and a resumed run
+  equals an uninterrupted one;
 * **independent workers** (exact): LoRA-mode example batches are spread over one
   single-threaded torch worker per core instead of splitting every op across threads;
 * **token-budget batches** (exact): examples are sorted by length and grouped so that a
@@ -61,8 +65,9 @@ DEFAULT_MAX_COALITIONS = {"hidden": 1, "pooled": 256}
 """Vectors evaluated together in one stacked forward, by feature kind. In LoRA mode stacking
 is exact but was *not* faster on the 2-core CPU (``bench/utility.py`` prints K = 1 vs K = 8
 side by side): past the cached first-layer projections nothing is shared, and per-vector
-merged weights make batched GEMMs no cheaper than one GEMM per vector. In head mode ``K``
-heads are one matmul on the embeddings, far cheaper than ``K`` calls."""
+merged weights make batched GEMMs no cheaper than one GEMM per vector (and with ``K > 1`` a
+vector's result matches its ``K = 1`` result to float rounding, not bitwise). In head mode
+``K`` heads are one batched matmul on the embeddings, far cheaper than ``K`` calls."""
 
 PROJECTION_CACHE_BYTES = 256 * 2**20
 """Largest cache of first-layer projections kept per evaluator (else they are recomputed)."""
@@ -433,11 +438,12 @@ class CoalitionEvaluator:
             wb, bb = step
             w = vectors[:, wb.offset : wb.offset + wb.size].reshape(k, *wb.shape)
             b = vectors[:, bb.offset : bb.offset + bb.size]
-            if out is None:  # shared input: all K heads in one (N, H) x (H, K*C) matmul
-                flat = x @ w.reshape(k * wb.shape[0], wb.shape[1]).T
-                out = flat.reshape(len(x), k, wb.shape[0]).transpose(1, 0, 2) + b[:, None, :]
-            else:
-                out = np.matmul(out, w.transpose(0, 2, 1)) + b[:, None, :]
+            # one GEMM per vector, never one over the whole stack: a vector's result must not
+            # depend on which vectors share its call (BLAS may sum in another order for
+            # another shape), or a memoised utility would differ from a recomputed one
+            # (e.g. after resuming from a checkpoint) in the last bits
+            inputs = x[None] if out is None else out
+            out = np.matmul(inputs, w.transpose(0, 2, 1)) + b[:, None, :]
         assert out is not None
         return out.astype(np.float32, copy=False)
 

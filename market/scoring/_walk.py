@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from market.game import Game
+from market.game import BudgetExhausted, Game
 from market.types import FloatArray, IntArray
 
 
@@ -21,15 +21,28 @@ def walk(
     With ``truncation > 0`` the walk stops evaluating once ``|v_grand - v(prefix)|`` falls
     below ``truncation`` and gives every later player a marginal of 0 (Ghorbani & Zou 2019).
 
+    A walk whose new prefixes would not all fit in the remaining budget is not started:
+    its partial marginals would be discarded, so evaluating them would waste the budget
+    (with truncation such a walk might have ended in time; on rounds recorded from real
+    training truncation seldom fires, ``bench/early_stopping.py``).
+
     Raises:
-        market.game.BudgetExhausted: a prefix would exceed the budget (the partial walk is
-            discarded by the caller).
+        market.game.BudgetExhausted: the walk's new prefixes exceed the remaining budget.
     """
+    order_list = order.tolist()
+    mask = 0
+    new = 0
+    for position, player in enumerate(order_list):
+        mask |= 1 << player
+        known = position == len(order_list) - 1 and v_grand is not None
+        new += not (known or game.is_cached(mask))
+    if new > game.remaining:
+        raise BudgetExhausted(f"a walk needs {new} new evaluations, {game.remaining} left")
     marginals = np.zeros(game.n_players, dtype=np.float64)
     mask = 0
     previous = v_empty
     last = len(order) - 1
-    for position, player in enumerate(order.tolist()):
+    for position, player in enumerate(order_list):
         if truncation > 0.0 and v_grand is not None and abs(v_grand - previous) < truncation:
             break
         mask |= 1 << player

@@ -240,3 +240,16 @@ def test_surrogate_learns_the_geometry_of_averaged_updates() -> None:
     # Assert: the latent-update family more than halves the error of the older families
     assert np.median(errors["all"]) < 0.1, errors
     assert np.median(errors["all"]) < 0.5 * np.median(errors["without FedAvg families"]), errors
+
+
+@pytest.mark.parametrize("method", ["permutation", "tmc", "gtg"])
+def test_walks_spend_no_evaluation_they_throw_away(method: str) -> None:
+    # Prepare: n = 6, a budget of 16 (GTG's walks cost 5 new evaluations after 2)
+    table = fl_game(6, np.random.default_rng(7)).table()
+    # Execute: the budget, then exactly the evaluations it used
+    full = market.estimate(table, 6, method, budget=16, rng=np.random.default_rng(1))
+    used = market.estimate(table, 6, method, budget=full.evaluations, rng=np.random.default_rng(1))
+    # Assert: the unused remainder bought nothing, so it was not spent
+    np.testing.assert_array_equal(full.values, used.values)
+    if method == "gtg":
+        assert full.evaluations == 12  # 2 + 2 whole walks of 5; a third cannot finish

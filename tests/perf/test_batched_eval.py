@@ -194,3 +194,20 @@ def test_head_mode_training_is_the_same_as_on_the_full_model(head_task: Federate
 def test_bad_options_name_the_field(head_task: FederatedTask, field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}:"):
         _evaluator(head_task, None, **{field: -1})
+
+
+@pytest.mark.parametrize("task_name", ["head_task", "mlp_head_task", "lora_task"])
+def test_a_vectors_result_does_not_depend_on_its_company(
+    task_name: str, request: pytest.FixtureRequest
+) -> None:
+    # Prepare: the evaluator the simulator uses (default stacking), no memo
+    task: FederatedTask = request.getfixturevalue(task_name)
+    vectors = perturbed(task, 9, 0.3, seed=8)
+    evaluator = _evaluator(task, None, memo_size=0)
+    # Execute: each vector alone, then all in one call, then in another order
+    alone = [evaluator.evaluate(v) for v in vectors]
+    together = evaluator.evaluate_many(vectors)
+    reversed_ = evaluator.evaluate_many(vectors[::-1])[::-1]
+    # Assert: bit for bit (a memoised utility must equal a recomputed one, e.g. on resume)
+    assert [m.loss for m in alone] == [m.loss for m in together] == [m.loss for m in reversed_]
+    assert [m.accuracy for m in alone] == [m.accuracy for m in together]
