@@ -25,11 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
+from shapley import DATA, minilm_tables  # noqa: E402 (bench/, this script's own folder)
 
 import market  # noqa: E402
 from market.scoring.gtg import GTGShapley  # noqa: E402
 
-DATA = Path(__file__).resolve().parent / "data" / "minilm_round_utilities.npz"
 CAP_FRACTIONS = (0.15, 0.5, 1.0)
 """Evaluation caps as fractions of the ``2**n`` coalitions (15%: the issue's budget; 100%:
 no cap, only the stopping rules end the run)."""
@@ -45,13 +45,6 @@ VARIANTS: dict[str, tuple[str, Mapping[str, object]]] = {
     "GTG, no within-round truncation": ("gtg", {"truncation": 0.0}),
     "GTG, neither": ("gtg", {"convergence_tol": 0.0, "truncation": 0.0}),
 }
-
-
-def load_tables(path: Path = DATA) -> list[np.ndarray]:
-    with np.load(path) as data:
-        keys = [k for k in data.files if k.startswith("utilities_")]
-        keys.sort(key=lambda k: int(k.split("_")[1]))
-        return [np.asarray(data[k], dtype=np.float64) for k in keys]
 
 
 def relative_error(estimate: np.ndarray, truth: np.ndarray) -> float:
@@ -134,7 +127,8 @@ def main() -> None:
         print(f"skipped: {DATA} not found (python bench/record_minilm_utilities.py writes it)")
         return
     started = time.perf_counter()
-    tables = load_tables()
+    tables = minilm_tables()
+    assert tables is not None
     n = int(tables[0].size).bit_length() - 1
     results = {f: run_variants(tables, args.seeds, f) for f in CAP_FRACTIONS}
     caps = [int(f * 2**n) for f in CAP_FRACTIONS]
