@@ -1,27 +1,59 @@
 """agents: the Mesa 3 marketplace that composes fl_core, privacy and market.
 
-``Scenario`` (frozen, validated, TOML) -> ``run(scenario) -> RunResult`` (pure, seeded) ->
+``Scenario`` (frozen, validated, TOML) -> ``compile_scenario(scenario) -> RunPlan`` (typed
+components, once) -> ``run(scenario) -> RunResult`` (pure, seeded) ->
 ``sweep(base, grid, seeds=...) -> DataFrame``. ``MarketModel`` is the Mesa model behind
 ``run``; ``mesa.batch_run(MarketModel, parameters={"scenario": [...]})`` works too.
+
+Names are imported on first use: ``import agents`` (and ``agents.scenario``) stays light,
+so a bad scenario file is rejected before torch is ever imported.
 """
 
-from agents.model import MarketModel
-from agents.participants import ParticipantAgent
-from agents.platform import PlatformAgent
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from agents.run import RunResult, compare, run, summarize
 from agents.scenario import ParticipantGroup, Scenario, ScenarioError
 from agents.sweep import sweep
+
+_LAZY = {
+    "MarketModel": "agents.model",
+    "ParticipantAgent": "agents.participants",
+    "PlatformAgent": "agents.platform",
+    "RunPlan": "agents.compile",
+    "compile_scenario": "agents.compile",
+}
+"""Imported on first use: these pull in torch, transformers and Mesa."""
 
 __all__ = [
     "MarketModel",
     "ParticipantAgent",
     "ParticipantGroup",
     "PlatformAgent",
+    "RunPlan",
     "RunResult",
     "Scenario",
     "ScenarioError",
     "compare",
+    "compile_scenario",
     "run",
     "summarize",
     "sweep",
 ]
+
+if TYPE_CHECKING:
+    from agents.compile import RunPlan, compile_scenario
+    from agents.model import MarketModel
+    from agents.participants import ParticipantAgent
+    from agents.platform import PlatformAgent
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agents' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

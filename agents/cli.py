@@ -29,6 +29,40 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"fedmarket {version('fedmarket')}")
+        except PackageNotFoundError:
+            typer.echo("fedmarket (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """fedmarket: an incentive and trust marketplace simulator for federated fine-tuning."""
+
+
+def load_scenario(source: Path | None) -> object:
+    """A scenario file, or the name of a shipped example (``quickstart``), or the default."""
+    from agents.scenario import Scenario, list_examples, load_example
+
+    if source is None:
+        return Scenario()
+    if not source.exists() and str(source) in list_examples():
+        return load_example(str(source))
+    return Scenario.from_toml(source)
+
+
 @app.command()
 def fedavg(
     out: Annotated[Path, typer.Option(help="Folder for the Parquet/CSV tables.")] = Path(
@@ -92,7 +126,8 @@ def fedavg(
 @app.command()
 def run(
     scenario: Annotated[
-        Path | None, typer.Argument(help="Scenario TOML (default: MiniLM LoRA on the reviews).")
+        Path | None,
+        typer.Argument(help="Scenario TOML or example name (default: MiniLM LoRA on the reviews)."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the Parquet/CSV tables.")] = Path(
         "results/run"
@@ -108,17 +143,22 @@ def run(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Run a marketplace scenario: real federated fine-tuning, scoring, payments."""
-    from agents.results_io import write_tables
-    from agents.run import run as run_scenario
-    from agents.scenario import Scenario
-    from fl_core.data import DataError
+    from agents.scenario import Scenario, ScenarioError
 
-    try:
-        loaded = Scenario.from_toml(scenario) if scenario is not None else Scenario()
+    try:  # the scenario is validated before torch is imported: a bad file fails at once
+        loaded = load_scenario(scenario)
+        assert isinstance(loaded, Scenario)
         if seed is not None:
             loaded = loaded.replace("seed", seed)
         if rounds is not None:
             loaded = loaded.replace("rounds", rounds)
+    except ScenarioError as error:
+        fail(str(error))
+    from agents.results_io import write_tables
+    from agents.run import run as run_scenario
+    from fl_core.data import DataError
+
+    try:
         result = run_scenario(
             loaded, progress=not quiet, checkpoint_dir=checkpoint_dir, resume=resume
         )
@@ -131,7 +171,9 @@ def run(
 
 @app.command()
 def sweep(
-    spec: Annotated[Path, typer.Argument(help="Sweep TOML: base, seeds, backend, [grid].")],
+    spec: Annotated[
+        Path, typer.Argument(help="Sweep TOML (base, seeds, backend, a grid table) or name.")
+    ],
     out: Annotated[Path, typer.Option(help="Folder for sweep.parquet/csv.")] = Path(
         "results/sweep"
     ),
@@ -143,13 +185,19 @@ def sweep(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Run a parameter sweep (grid x seeds) and write one row per run."""
+    from agents.scenario import ScenarioError
+    from agents.sweep import expand, load_sweep
+
+    try:  # the sweep and every scenario in it are validated before torch is imported
+        plan = load_sweep(spec)
+        expand(plan.base, plan.grid, plan.seeds)
+    except ScenarioError as error:
+        fail(str(error))
     from agents.results_io import write_tables
-    from agents.sweep import load_sweep
     from agents.sweep import sweep as run_sweep
     from fl_core.data import DataError
 
     try:
-        plan = load_sweep(spec)
         frame = run_sweep(
             plan.base,
             plan.grid,

@@ -26,7 +26,7 @@ import mesa
 import numpy as np
 
 if TYPE_CHECKING:
-    from agents.scenario import ParticipantGroup
+    from agents.compile import IdentitySpec
 
 
 class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stubs
@@ -35,28 +35,29 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
     def __init__(
         self,
         model: mesa.Model,
-        *,
-        pid: int,
-        owner: int,
-        group: ParticipantGroup,
+        spec: IdentitySpec,
         shard: np.ndarray,
         labels: np.ndarray,
-        speed: float,
-        cost: float,
         rng: np.random.Generator,
+        *,
         prior_reward: float,
+        exploration: float,
+        learning_rate: float,
     ) -> None:
         super().__init__(model)
-        self.pid = pid
-        self.owner = owner
+        group = spec.group
+        self.pid = spec.pid
+        self.owner = spec.owner
         self.group = group.name
         self.strategy = group.strategy
         self.params = group
         self.shard = shard
         self.labels = labels
-        self.speed = speed
-        self.cost = cost
+        self.speed = spec.speed
+        self.cost = spec.cost
         self.availability = group.availability
+        self.exploration = exploration
+        self.learning_rate = learning_rate
         self.stream = rng
         self.expected_reward = prior_reward
         self.optimizer_state: dict[str, Any] | None = None
@@ -112,22 +113,25 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
     def decide(self) -> None:
         """Be available (by chance) and choose whether to join this round."""
         self.reset_round()
-        market = self.model.scenario.market
         self.available = bool(self.stream.random() < self.availability)
         if not self.available:
             return
-        explore = bool(self.stream.random() < market.exploration)
+        explore = bool(self.stream.random() < self.exploration)
         self.joined = explore or self.expected_reward >= self.expected_cost
 
     def learn(self) -> None:
         """Update the expected reward from this round's outcome (only when it joined)."""
         if not self.joined:
             return
-        rate = self.model.scenario.market.learning_rate
+        rate = self.learning_rate
         self.expected_reward = (1 - rate) * self.expected_reward + rate * self.reward
         self.cumulative_reward += self.reward
         self.cumulative_cost += self.cost_incurred
         self.rounds_joined += 1
+
+    @property
+    def cumulative_profit(self) -> float:
+        return self.cumulative_reward - self.cumulative_cost
 
     @property
     def profit(self) -> float:

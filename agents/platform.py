@@ -1,28 +1,28 @@
-"""The platform agent: selection, secure aggregation, contribution scoring, payment, trust.
+"""The platform agent: it orchestrates one round over components the plan built.
 
-One round, in order (each a small method):
+One round, in order (each a small method; the model calls them with a :class:`RoundContext`):
 
 1. :meth:`select` -- all who joined and are not excluded, or, with the ``auction``
-   mechanism, the winners of a budget-feasible truthful reverse auction over their costs
-   (values: reputation x data size), run before training (Zhang et al. 2021, RRAFL).
+   mechanism, the winners of a budget-feasible reverse auction (Zhang et al. 2021, RRAFL).
 2. the selected train (``ParticipantAgent.train``: real local fine-tuning).
-3. :meth:`screen` -- an update that is NaN/Inf, of the wrong length, or whose norm is far
-   beyond ``train.max_update_norm`` is rejected with a reason and paid nothing. Under
-   secure aggregation the same check runs client-side before masking; the platform then
-   trusts the clients to run it (the protocol cannot check a masked input).
-4. :meth:`aggregate` -- FedAvg in the clear (or a robust coordinate-wise median / trimmed
-   mean), or ``privacy.secure_aggregate`` over the scenario's neighbour graph, with the
-   scenario's dropouts; an aborted secure round leaves the model unchanged.
-5. :meth:`score` -- a ``market`` estimator over the coalition utility of the included
-   updates, reached through the privacy access mode (see :mod:`agents.access`).
-6. :meth:`pay` -- a ``market`` mechanism within the round budget; beta reputation
-   (Josang & Ismail 2002) is updated from contributions, and participants below
-   ``market.reputation_threshold`` are excluded from later rounds.
+3. :meth:`screen` -- an update that is NaN/Inf, of the wrong length, or whose norm exceeds
+   ``train.max_update_norm`` is rejected with a reason and paid nothing. Under secure
+   aggregation the same check runs client-side before masking.
+4. :meth:`aggregate` -- the plan's aggregator in the clear, or ``privacy.secure_aggregate``
+   over the scenario's neighbour graph with its dropouts; an aborted secure round leaves the
+   model unchanged.
+5. :meth:`score` -- the plan's ``market`` estimator over the coalition utility of the
+   included updates, reached through the privacy access mode (:mod:`agents.access`).
+6. :meth:`pay` -- the plan's ``market`` mechanism within the round budget, and the trust
+   update (beta reputation, Josang & Ismail 2002; exclusion below the threshold).
+
+The platform never reads the Mesa model: what a phase needs arrives in the context.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import mesa
@@ -30,71 +30,83 @@ import numpy as np
 
 import market
 from agents.access import SecAggLedger, coalition_aggregator, exposed_count, secure_sum
-from fl_core import CoalitionUtility, coordinate_median, fedavg, trimmed_mean
+from agents.reports import AggregationReport, ScoringReport
+from fl_core import CoalitionUtility
 
 if TYPE_CHECKING:
-    from agents.model import MarketModel
+    from agents.compile import RunPlan
     from agents.participants import ParticipantAgent
+    from fl_core import FederatedTask
 
 REPUTATION_FORGETTING = 0.9
 MIN_EVIDENCE_ROUNDS = 2
 """A participant is judged for exclusion only after this many scored rounds."""
+SECAGG_STAGES = ("advertise_keys", "share_keys", "masked_input", "unmasking")
+
+
+@dataclass
+class RoundContext:
+    """What the platform needs of the run in one round.
+
+    Attributes:
+        task: the federated task (model, data, evaluators).
+        base_vector: the global model at the start of the round.
+        utility_indices: validation examples on which coalitions are scored.
+        secagg_rng, scoring_rng: the round's random streams (graph and dropouts; estimator).
+    """
+
+    task: FederatedTask
+    base_vector: np.ndarray
+    utility_indices: np.ndarray
+    secagg_rng: np.random.Generator
+    scoring_rng: np.random.Generator
 
 
 class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stubs
     """Runs the marketplace side of every round."""
 
-    model: MarketModel
-
-    def __init__(self, model: MarketModel, n_identities: int) -> None:
+    def __init__(self, model: mesa.Model, plan: RunPlan) -> None:
         super().__init__(model)
-        scenario = model.scenario
-        self.mechanism = market.make_mechanism(
-            scenario.market.mechanism,
-            **(
-                {"threshold": scenario.market.reputation_threshold}
-                if scenario.market.mechanism == "reputation"
-                else {}
-            ),
-        )
-        self.reputation = market.ReputationState.initial(n_identities)
-        self.scored_rounds = np.zeros(n_identities, dtype=np.int64)
-        self.excluded = np.zeros(n_identities, dtype=bool)
-        self.round_info: dict[str, Any] = {}
+        self.plan = plan
+        n = plan.n_identities
+        self.reputation = market.ReputationState.initial(n)
+        self.scored_rounds = np.zeros(n, dtype=np.int64)
+        self.excluded = np.zeros(n, dtype=bool)
+        self.auction_payments: np.ndarray | None = None
 
     # ----- 1. selection -----
     def select(self, joined: list[ParticipantAgent]) -> list[ParticipantAgent]:
+        """Who trains this round."""
+        self.auction_payments = None
         candidates = [p for p in joined if not self.excluded[p.pid]]
         for p in joined:
             if self.excluded[p.pid]:
                 p.rejected_reason = "excluded: reputation below threshold"
-        if self.model.scenario.market.mechanism != "auction" or not candidates:
+        if self.plan.scenario.market.mechanism != "auction" or not candidates:
             return candidates
-        n = len(self.excluded)
-        values = np.zeros(n)
-        bids = np.zeros(n)
-        mask = np.zeros(n, dtype=bool)
+        n = self.plan.n_identities
+        values, bids, mask = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
         for p in candidates:
             values[p.pid] = len(p.shard)
             bids[p.pid] = p.expected_cost
             mask[p.pid] = True
-        allocation = self.mechanism.allocate(
+        allocation = self.plan.mechanism.allocate(
             values,
-            budget=self.model.scenario.market.round_budget,
+            budget=self.plan.scenario.market.round_budget,
             costs=bids,
             participants=mask,
             state=self.reputation,
         )
-        self.round_info["auction_payments"] = allocation.payments
-        winners = [p for p in candidates if allocation.selected[p.pid]]
+        self.auction_payments = allocation.payments
         for p in candidates:
             if not allocation.selected[p.pid]:
                 p.rejected_reason = "lost the auction"
-        return winners
+        return [p for p in candidates if allocation.selected[p.pid]]
 
     # ----- 3. screening -----
     def screen(self, trained: list[ParticipantAgent], size: int) -> list[ParticipantAgent]:
-        bound = self.model.scenario.train.max_update_norm
+        """The updates that pass the server's checks (the others are dropped with a reason)."""
+        bound = self.plan.scenario.train.max_update_norm
         accepted = []
         for p in trained:
             update = p.update
@@ -116,197 +128,156 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
 
     # ----- 4. aggregation -----
     def aggregate(
-        self, accepted: list[ParticipantAgent], rng: np.random.Generator
-    ) -> tuple[list[ParticipantAgent], np.ndarray | None, dict[str, Any]]:
-        """Return the included participants, the FedAvg delta and secure-aggregation stats."""
-        scenario = self.model.scenario
-        stats: dict[str, Any] = {
-            "secagg_bytes": 0,
-            "plain_bytes": 0,
-            "secagg_seconds": 0.0,
-            "aborted": False,
-            "abort_reason": "",
-        }
+        self, accepted: list[ParticipantAgent], context: RoundContext
+    ) -> AggregationReport:
+        """The included participants and the aggregate delta of their updates."""
+        report = AggregationReport()
         if not accepted:
-            return [], None, stats
+            return report
         weights = [float(len(p.shard)) for p in accepted]
-        deltas = [p.update for p in accepted]
-        assert all(d is not None for d in deltas)
-        stats["plain_bytes"] = 4 * len(accepted) * len(deltas[0])  # type: ignore[arg-type]
-        if not scenario.privacy.secure_aggregation:
-            if scenario.train.aggregator == "median":
-                return accepted, coordinate_median(deltas), stats  # type: ignore[arg-type]
-            if scenario.train.aggregator == "trimmed_mean":
-                delta = trimmed_mean(deltas, scenario.train.trim_fraction)  # type: ignore[arg-type]
-                return accepted, delta, stats
-            return accepted, fedavg(deltas, weights), stats  # type: ignore[arg-type]
-        priv = scenario.privacy
+        deltas = [np.asarray(p.update) for p in accepted]
+        report.plain_bytes = 4 * len(accepted) * len(deltas[0])
+        secagg = self.plan.secagg
+        if secagg is None:
+            report.members = accepted
+            report.delta = self.plan.aggregator(deltas, weights)
+            return report
+        import privacy
+
+        rng = context.secagg_rng
         scale = max(weights)
         scaled = {
-            p.pid: (np.asarray(p.update, dtype=np.float64) * (w / scale))
+            p.pid: np.asarray(p.update, dtype=np.float64) * (w / scale)
             for p, w in zip(accepted, weights, strict=True)
         }
         dropouts: dict[str, list[int]] = {}
-        if priv.dropout_rate > 0:
-            stages = ("advertise_keys", "share_keys", "masked_input", "unmasking")
+        if secagg.dropout_rate > 0:
             for p in accepted:
-                if rng.random() < priv.dropout_rate:
-                    stage = stages[int(rng.integers(len(stages)))]
+                if rng.random() < secagg.dropout_rate:
+                    stage = SECAGG_STAGES[int(rng.integers(len(SECAGG_STAGES)))]
                     dropouts.setdefault(stage, []).append(p.pid)
                     p.dropped_stage = stage
-        import privacy
-
         try:
-            result = secure_sum(
-                scaled,
-                threshold_share=priv.threshold,
-                neighbors=priv.neighbors,
-                clip=priv.clip,
-                bits=priv.bits,
-                rng=rng,
-                dropouts=dropouts,
-            )
+            result = secure_sum(scaled, **secagg.secure_sum_options(), rng=rng, dropouts=dropouts)
         except privacy.SecAggAborted as error:
-            stats["aborted"] = True
-            stats["abort_reason"] = str(error)
-            return [], None, stats
-        stats["secagg_bytes"] = int(sum(sum(v.values()) for v in result.bytes_sent.values()))
-        stats["secagg_seconds"] = float(sum(result.seconds.values()))
-        stats["graph"] = result.neighbor_graph
-        included = [p for p in accepted if p.pid in result.included]
-        if not included:
-            return [], None, stats
-        total = sum(len(p.shard) for p in included)
-        delta = (result.aggregate * scale / total).astype(np.float32)
-        return included, delta, stats
+            report.aborted, report.abort_reason = True, str(error)
+            return report
+        report.secagg_bytes = int(sum(sum(v.values()) for v in result.bytes_sent.values()))
+        report.secagg_seconds = float(sum(result.seconds.values()))
+        report.graph = result.neighbor_graph
+        report.members = [p for p in accepted if p.pid in result.included]
+        if report.members:
+            total = sum(len(p.shard) for p in report.members)
+            report.delta = (result.aggregate * scale / total).astype(np.float32)
+        return report
 
     # ----- 5. scoring -----
-    def score(
-        self,
-        included: list[ParticipantAgent],
-        base_vector: np.ndarray,
-        rng: np.random.Generator,
-    ) -> dict[str, Any]:
-        scenario = self.model.scenario
-        task = self.model.task
+    def score(self, included: list[ParticipantAgent], context: RoundContext) -> ScoringReport:
+        """Each included participant's contribution (``p.contribution``)."""
+        report = ScoringReport()
         m = len(included)
-        out: dict[str, Any] = {
-            "scoring_evaluations": 0,
-            "scoring_seconds": 0.0,
-            "exposed_clients": 0,
-            "scoring_secagg_runs": 0,
-            "scoring_secagg_bytes": 0,
-        }
         if m == 0:
-            return out
+            return report
         started = time.perf_counter()
+        plan = self.plan
         deltas = [np.asarray(p.update, dtype=np.float32) for p in included]
         weights = [float(len(p.shard)) for p in included]
-        method = scenario.market.scoring
-        access = scenario.privacy.access if scenario.privacy.secure_aggregation else "plaintext"
         ledger = SecAggLedger()
-        aggregate_fn = None
-        if access == "secure_coalitions":
-            scale = max(weights)
-            scaled = [
-                d.astype(np.float64) * (w / scale) for d, w in zip(deltas, weights, strict=True)
-            ]
-            priv = scenario.privacy
-            aggregate_fn = coalition_aggregator(
-                scaled,
-                weights,
-                scale,
-                threshold_share=priv.threshold,
-                neighbors=priv.neighbors,
-                clip=priv.clip,
-                bits=priv.bits,
-                rng=rng,
-                ledger=ledger,
-            )
-        elif scenario.train.aggregator != "fedavg":
-            robust = scenario.train.aggregator
-
-            def aggregate_fn(coalition: frozenset[int]) -> np.ndarray:
-                members = [deltas[i] for i in sorted(coalition)]
-                if robust == "median":
-                    return coordinate_median(members)
-                return trimmed_mean(members, scenario.train.trim_fraction)
-
-        # the task's cached, batched evaluator (fl_core.batched_eval): exact, and it keeps a
-        # memo across rounds (next round's start model is this round's grand coalition)
-        evaluator = task.coalition_evaluator("val", self.model.utility_indices)
-        utility = CoalitionUtility(
-            evaluator.evaluate
-            if evaluator is not None
-            else (lambda v: task.evaluate(v, "val", self.model.utility_indices)),
-            base_vector,
-            deltas,
-            weights,
-            metric=scenario.market.utility_metric,
-            server_lr=1.0,
-            aggregate=aggregate_fn,
-            evaluate_many=evaluator.evaluate_many if evaluator is not None else None,
-        )
-        if method == "cgsv":
+        if plan.scenario.market.scoring == "cgsv":
             contribution = market.estimate(
                 None, m, "cgsv", updates=np.stack(deltas), weights=np.asarray(weights)
             )
         else:
-            estimator = market.make_estimator(method)
-            budget = max(scenario.market.scoring_budget, estimator.minimum_budget(m))
-            if method == "exact":
-                budget = 2**m
+            utility = self._utility(deltas, weights, context, ledger)
+            estimator = plan.estimator
+            budget = _effective_budget(estimator, m, plan.scoring_budget)
             from threadpoolctl import threadpool_limits
 
             # every dense op below is small (a head on 128 examples, a weighted sum of the
-            # updates): BLAS threads only wait on each other, badly so on busy cores (8x
-            # slower scoring at 1,000 participants, bench/scale.py); torch is not affected
+            # updates): BLAS threads only wait on each other (bench/scale.py)
             with threadpool_limits(limits=1, user_api="blas"):
-                if access != "secure_coalitions":  # (secure runs draw from rng: keep order)
-                    # coalitions this method always asks for first, evaluated as one batch
-                    grand = frozenset(range(m))
-                    certain = [frozenset(), grand]
-                    if method == "exact" and m <= 16:
-                        certain = [
-                            frozenset(i for i in range(m) if k >> i & 1) for k in range(2**m)
-                        ]
-                    elif method == "loo":
-                        certain = [grand] + [grand - {i} for i in range(m)]
-                    elif method == "surrogate" and budget >= 2 * m + 2:
-                        certain += [frozenset({i}) for i in range(m)]
-                        certain += [grand - {i} for i in range(m)]
-                    elif method not in ("gtg", "tmc", "permutation"):
-                        certain = []
-                    utility.prefetch(certain)
-                contribution = market.estimate(utility, m, method, budget=budget, rng=rng)
+                if plan.access != "secure_coalitions":  # (secure runs draw from rng: keep order)
+                    utility.prefetch(_planned_coalitions(estimator, m, budget))
+                contribution = estimator.estimate(
+                    utility, m, budget=budget, rng=context.scoring_rng
+                )
         for p, value in zip(included, contribution.values, strict=True):
             p.contribution = float(value)
-        out["scoring_evaluations"] = int(contribution.evaluations)
-        out["scoring_seconds"] = time.perf_counter() - started
-        out["exposed_clients"] = exposed_count(access, ledger.released, m)
-        out["scoring_secagg_runs"] = ledger.runs
-        out["scoring_secagg_bytes"] = ledger.bytes_sent
-        return out
+        report.scoring_evaluations = int(contribution.evaluations)
+        report.scoring_seconds = time.perf_counter() - started
+        report.exposed_clients = exposed_count(plan.access, ledger.released, m)
+        report.scoring_secagg_runs = ledger.runs
+        report.scoring_secagg_bytes = ledger.bytes_sent
+        return report
+
+    def _utility(
+        self,
+        deltas: list[np.ndarray],
+        weights: list[float],
+        context: RoundContext,
+        ledger: SecAggLedger,
+    ) -> CoalitionUtility:
+        """``u(S)``: the metric of the model updated by coalition S's aggregate."""
+        plan = self.plan
+        aggregate_fn = None
+        if plan.access == "secure_coalitions" and plan.secagg is not None:
+            scale = max(weights)
+            scaled = [
+                d.astype(np.float64) * (w / scale) for d, w in zip(deltas, weights, strict=True)
+            ]
+            aggregate_fn = coalition_aggregator(
+                scaled,
+                weights,
+                scale,
+                **plan.secagg.secure_sum_options(),
+                rng=context.secagg_rng,
+                ledger=ledger,
+            )
+        elif plan.scenario.train.aggregator != "fedavg":
+
+            def aggregate_fn(coalition: frozenset[int]) -> np.ndarray:
+                members = sorted(coalition)
+                return plan.aggregator([deltas[i] for i in members], [weights[i] for i in members])
+
+        task = context.task
+        # the task's cached, batched evaluator: exact, with a memo across rounds (next
+        # round's start model is this round's grand coalition)
+        evaluator = task.coalition_evaluator("val", context.utility_indices)
+        return CoalitionUtility(
+            evaluator.evaluate
+            if evaluator is not None
+            else (lambda v: task.evaluate(v, "val", context.utility_indices)),
+            context.base_vector,
+            deltas,
+            weights,
+            metric=plan.scenario.market.utility_metric,
+            server_lr=1.0,
+            aggregate=aggregate_fn,
+            evaluate_many=evaluator.evaluate_many if evaluator is not None else None,
+        )
 
     # ----- 6. payment and trust -----
-    def pay(self, included: list[ParticipantAgent], all_ids: int) -> float:
-        scenario = self.model.scenario
-        n = all_ids
-        contributions = np.zeros(n)
+    def pay(self, included: list[ParticipantAgent]) -> float:
+        """Pay the included participants (``p.reward``); update reputation. Returns the total."""
+        n = self.plan.n_identities
+        contributions, costs = np.zeros(n), np.zeros(n)
         mask = np.zeros(n, dtype=bool)
-        costs = np.zeros(n)
         for p in included:
             contributions[p.pid] = p.contribution
             mask[p.pid] = True
             costs[p.pid] = p.expected_cost
         if not mask.any():
             return 0.0
-        budget = scenario.market.round_budget
-        if scenario.market.mechanism == "auction":
-            payments = np.where(mask, self.round_info.get("auction_payments", np.zeros(n)), 0.0)
+        if self.plan.scenario.market.mechanism == "auction":
+            auction = self.auction_payments if self.auction_payments is not None else np.zeros(n)
+            payments = np.where(mask, auction, 0.0)
         else:
-            allocation = self.mechanism.allocate(
-                contributions, budget=budget, costs=costs, participants=mask, state=self.reputation
+            allocation = self.plan.mechanism.allocate(
+                contributions,
+                budget=self.plan.scenario.market.round_budget,
+                costs=costs,
+                participants=mask,
+                state=self.reputation,
             )
             payments = allocation.payments
         for p in included:
@@ -328,7 +299,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         positive = np.clip(contributions / float(helpful.mean()), 0.0, 1.0)
         self.reputation = self.reputation.updated(positive, mask, REPUTATION_FORGETTING)
         self.scored_rounds += mask
-        threshold = self.model.scenario.market.reputation_threshold
+        threshold = self.plan.scenario.market.reputation_threshold
         if threshold > 0:
             judged = self.scored_rounds >= MIN_EVIDENCE_ROUNDS
             self.excluded |= judged & (self.reputation.scores < threshold)
@@ -337,8 +308,48 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         """A rejected update is full negative evidence."""
         if not rejected:
             return
-        mask = np.zeros(len(self.excluded), dtype=bool)
+        mask = np.zeros(self.plan.n_identities, dtype=bool)
         for p in rejected:
             mask[p.pid] = True
         self.reputation = self.reputation.updated(np.zeros(len(mask)), mask, REPUTATION_FORGETTING)
         self.scored_rounds += mask
+
+    # ----- checkpoint state -----
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "alpha": self.reputation.alpha.copy(),
+            "beta": self.reputation.beta.copy(),
+            "scored_rounds": self.scored_rounds.copy(),
+            "excluded": self.excluded.copy(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.reputation = market.ReputationState(state["alpha"], state["beta"])
+        self.scored_rounds = state["scored_rounds"].copy()
+        self.excluded = state["excluded"].copy()
+
+
+def _effective_budget(estimator: Any, m: int, requested: int) -> int:
+    # TEMPORARY until market.scoring's Estimator.effective_budget lands
+    if estimator.name == "exact":
+        return 2**m
+    return max(requested, estimator.minimum_budget(m))
+
+
+def _planned_coalitions(estimator: Any, m: int, budget: int) -> list[frozenset[int]]:
+    # TEMPORARY until market.scoring's Estimator.planned_coalitions lands
+    method = estimator.name
+    grand = frozenset(range(m))
+    if method == "exact" and m <= 16:
+        return [frozenset(i for i in range(m) if k >> i & 1) for k in range(2**m)]
+    if method == "loo":
+        return [grand] + [grand - {i} for i in range(m)]
+    if method == "surrogate" and budget >= 2 * m + 2:
+        return (
+            [frozenset(), grand]
+            + [frozenset({i}) for i in range(m)]
+            + [grand - {i} for i in range(m)]
+        )
+    if method in ("gtg", "tmc", "permutation"):
+        return [frozenset(), grand]
+    return []

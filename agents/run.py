@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-import market
 from agents import checkpoint
-from agents.model import MarketModel
 from agents.scenario import Scenario, ScenarioError
+
+if TYPE_CHECKING:  # imported where used: ``import agents`` stays light
+    import pandas as pd
+
+    from agents.model import MarketModel
 
 
 @dataclass
@@ -37,6 +38,8 @@ class RunResult:
     graph: Any = None
 
     def summary_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame([self.summary])
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -49,6 +52,10 @@ class RunResult:
 
 def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> dict[str, float]:
     """Headline numbers and the ``market`` fairness metrics over the whole run."""
+    import numpy as np
+
+    import market
+
     total_budget = scenario.market.round_budget * scenario.rounds
     per_id = parts.groupby("participant").agg(
         reward=("reward", "sum"),
@@ -120,21 +127,23 @@ def run(
         resume: continue from the checkpoint in ``checkpoint_dir``; the final tables equal
             those of an uninterrupted run with the same scenario and seed.
     """
+    from agents.model import MarketModel
+
     scenario = scenario or Scenario()
     if resume and checkpoint_dir is None:
-        raise ScenarioError("resume: needs a checkpoint directory (--checkpoint-dir)")
+        raise ScenarioError("resume", "needs a checkpoint directory (--checkpoint-dir)")
     state = checkpoint.load(checkpoint_dir, scenario) if resume and checkpoint_dir else None
     model = model or MarketModel(scenario, progress=progress)
     if state is not None:
         model.load_state_dict(state)
     if on_round is not None and model.round == 0:
-        on_round(dict(model.round_rows[0]))
+        on_round(dataclasses.asdict(model.record))
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=scenario.rounds, desc=f"{scenario.name}", unit="round")
-        row = model.round_rows[0]
+        row = dataclasses.asdict(model.record)
         bar.write(
             f"round 0: val acc {row['val_accuracy']:.3f}, test acc {row['test_accuracy']:.3f}"
         )
@@ -143,9 +152,9 @@ def run(
         if checkpoint_dir is not None:
             checkpoint.save(model, checkpoint_dir)
         if on_round is not None:
-            on_round(dict(model.round_rows[-1]))
+            on_round(dataclasses.asdict(model.record))
         if bar is not None:
-            row = model.round_rows[-1]
+            row = dataclasses.asdict(model.record)
             bar.update(1)
             bar.set_postfix(acc=f"{row['test_accuracy']:.3f}", paid=f"{row['budget_paid']:.1f}")
             bar.write(
@@ -155,8 +164,8 @@ def run(
             )
     if bar is not None:
         bar.close()
-    rounds = pd.DataFrame(model.round_rows)
-    participants = pd.DataFrame(model.participant_rows)
+    rounds = model.rounds_table()
+    participants = model.participants_table()
     summary = summarize(scenario, rounds, participants)
     summary["majority_test_rate"] = model.task.splits.majority_rate("test")
     return RunResult(
@@ -179,6 +188,8 @@ def compare(
     Typically two mechanisms or two access modes on the same scenario and seed. Columns:
     ``metric``, ``labels[0]``, ``labels[1]``, ``difference``.
     """
+    import pandas as pd
+
     first = a.summary if isinstance(a, RunResult) else a
     second = b.summary if isinstance(b, RunResult) else b
     keys = list(metrics) if metrics is not None else [k for k in first if k in second]

@@ -13,12 +13,12 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from agents.scenario import Scenario, ScenarioError, example_path
 
-from agents.model import check_compatible
-from agents.scenario import Scenario, ScenarioError
+if TYPE_CHECKING:
+    import pandas as pd
 
 BACKENDS = ("process", "ray", "serial")
 
@@ -31,11 +31,11 @@ def expand(
     for key in keys:
         values = grid[key]
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-            raise ScenarioError(f"grid.{key}: give a non-empty list of values")
+            raise ScenarioError(f"grid.{key}", "give a non-empty list of values")
         base.get(key)  # unknown paths fail here, before any run starts
     seed_list = list(seeds)
     if not seed_list:
-        raise ScenarioError("seeds: give at least one seed")
+        raise ScenarioError("seeds", "give at least one seed")
     runs = []
     for combo in itertools.product(*(grid[k] for k in keys)):
         for seed in seed_list:
@@ -46,7 +46,6 @@ def expand(
                 params[key] = value
             scenario = scenario.replace("seed", int(seed))
             params["seed"] = int(seed)
-            check_compatible(scenario)  # fail before any run starts, not halfway through
             runs.append((params, scenario))
     return runs
 
@@ -82,7 +81,7 @@ def sweep(
             order (e.g. to move a progress bar in a UI).
     """
     if backend not in BACKENDS:
-        raise ScenarioError(f"backend: {backend!r} is not one of {BACKENDS}")
+        raise ScenarioError("backend", f"{backend!r} is not one of {BACKENDS}")
     runs = expand(base, grid, seeds)
     scenarios = [scenario for _, scenario in runs]
     bar = None
@@ -108,6 +107,8 @@ def sweep(
         summaries = _ray_map(scenarios, address, bar)
     if bar is not None:
         bar.close()
+    import pandas as pd
+
     rows = [{**params, **summary} for (params, _), summary in zip(runs, summaries, strict=True)]
     return pd.DataFrame(rows)
 
@@ -148,7 +149,9 @@ def _ray_map(scenarios: list[Scenario], address: str | None, bar: Any) -> list[d
     try:
         import ray
     except ImportError:
-        raise ScenarioError("backend: 'ray' needs the ray extra; pip install -e '.[ray]'") from None
+        raise ScenarioError(
+            "backend", "'ray' needs the ray extra; pip install -e '.[ray]'"
+        ) from None
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
@@ -189,42 +192,44 @@ def load_sweep(path: str | Any) -> SweepPlan:
     from pathlib import Path
 
     file = Path(path)
+    if not file.is_file() and "/" not in str(path) and not str(path).endswith(".toml"):
+        file = Path(str(example_path(str(path))))  # a shipped sweep, by name
     if not file.is_file():
-        raise ScenarioError(f"sweep: file not found: {path}; give a TOML file")
+        raise ScenarioError("sweep", f"file not found: {path}; give a TOML file")
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(f"sweep: {path} is not valid TOML: {error}") from None
+        raise ScenarioError("sweep", f"{path} is not valid TOML: {error}") from None
     allowed = {"base", "seeds", "backend", "workers", "address", "grid"}
     for key in raw:
         if key not in allowed:
-            raise ScenarioError(f"sweep.{key}: unknown key; allowed are {sorted(allowed)}")
+            raise ScenarioError(f"sweep.{key}", f"unknown key; allowed are {sorted(allowed)}")
     base_spec = raw.get("base", {})
     if isinstance(base_spec, str):
         base = Scenario.from_toml(file.parent / base_spec)
     elif isinstance(base_spec, dict):
         base = Scenario.from_dict(base_spec)
     else:
-        raise ScenarioError("sweep.base: give a scenario file name or a [base] table")
+        raise ScenarioError("sweep.base", "give a scenario file name or a [base] table")
     grid = raw.get("grid", {})
     if not isinstance(grid, dict) or not grid:
-        raise ScenarioError('sweep.grid: give at least one "dotted.path" = [values] under [grid]')
+        raise ScenarioError("sweep.grid", 'give at least one "dotted.path" = [values] under [grid]')
     seeds = raw.get("seeds", [0])
     if not isinstance(seeds, list) or not all(
         isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds
     ):
-        raise ScenarioError(f"sweep.seeds: give a list of non-negative integers, got {seeds!r}")
+        raise ScenarioError("sweep.seeds", f"give a list of non-negative integers, got {seeds!r}")
     backend = raw.get("backend", "process")
     if backend not in BACKENDS:
-        raise ScenarioError(f"sweep.backend: {backend!r} is not one of {BACKENDS}")
+        raise ScenarioError("sweep.backend", f"{backend!r} is not one of {BACKENDS}")
     workers = raw.get("workers")
     if workers is not None and (
         not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
     ):
-        raise ScenarioError(f"sweep.workers: give a positive integer, got {workers!r}")
+        raise ScenarioError("sweep.workers", f"give a positive integer, got {workers!r}")
     address = raw.get("address")
     if address is not None and not isinstance(address, str):
         raise ScenarioError(
-            f"sweep.address: give a Ray address such as '127.0.0.1:6379', got {address!r}"
+            "sweep.address", f"give a Ray address such as '127.0.0.1:6379', got {address!r}"
         )
     return SweepPlan(base, grid, seeds, backend, workers, address)

@@ -16,7 +16,7 @@ import streamlit as st
 
 import agents
 from agents import RunResult, Scenario
-from agents.model import check_compatible
+from agents.scenario import check_compatible
 from agents.sweep import expand
 
 #: Round columns shown live while a run is in progress.
@@ -81,7 +81,7 @@ def run_sweep(
 ) -> pd.DataFrame:
     """``agents.sweep(base, grid, seeds=seeds)`` with a progress bar moved per finished run."""
     if backend not in SWEEP_BACKENDS:
-        raise agents.ScenarioError(f"backend: {backend!r} is not one of {SWEEP_BACKENDS}")
+        raise agents.ScenarioError("backend", f"{backend!r} is not one of {SWEEP_BACKENDS}")
     runs = expand(base, dict(grid), seeds)
     for _, scenario in runs:
         check_compatible(scenario)

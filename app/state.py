@@ -115,7 +115,7 @@ def default_scenario(env: Mapping[str, str] | None = None) -> tuple[Scenario, st
     if value.endswith(".toml") or Path(value).is_file():
         return Scenario.from_toml(value), f"file {value}"
     raise ScenarioError(
-        f"{DEFAULT_ENV}: {value!r} is neither an example ({list_examples()}) nor a TOML file"
+        DEFAULT_ENV, f"{value!r} is neither an example ({list_examples()}) nor a TOML file"
     )
 
 
@@ -143,9 +143,8 @@ def current(state: SessionState) -> Scenario:
 
 
 def field_of(error: Exception) -> str:
-    """The dotted path an error message starts with (``market.scoring: ...`` -> that)."""
-    head = str(error).split(":", 1)[0].strip()
-    return head if head and " " not in head else ""
+    """The dotted field a :class:`ScenarioError` names (``.path``); "" for other errors."""
+    return error.path if isinstance(error, ScenarioError) else ""
 
 
 def one_line(error: Exception) -> str:
@@ -185,17 +184,17 @@ def groups_from_frame(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     for position, record in enumerate(frame.to_dict("records"), start=1):
         name = _cell("name", record.get("name"))
         if name is None:
-            raise ScenarioError(f"participants: row {position} has no name; give each group one")
+            raise ScenarioError("participants", f"row {position} has no name; give each group one")
         name = str(name).strip()
         if name in groups:
-            raise ScenarioError(f"participants: group name {name!r} repeats; names must differ")
+            raise ScenarioError("participants", f"group name {name!r} repeats; names must differ")
         groups[name] = {
             column: cell
             for column in GROUP_COLUMNS
             if column != "name" and (cell := _cell(column, record.get(column))) is not None
         }
     if not groups:
-        raise ScenarioError("participants: give at least one group (add a row)")
+        raise ScenarioError("participants", "give at least one group (add a row)")
     return groups
 
 
@@ -230,7 +229,7 @@ def variant(scenario: Scenario, kind: str, value: str) -> Scenario:
         return scenario.replace("market.mechanism", value)
     if kind == "access":
         return with_secure_aggregation(scenario, True, value)
-    raise ScenarioError(f"compare: {kind!r} is not one of {sorted(COMPARE_KINDS)}")
+    raise ScenarioError("compare", f"{kind!r} is not one of {sorted(COMPARE_KINDS)}")
 
 
 def fairness_difference(
@@ -280,7 +279,7 @@ def parse_values(scenario: Scenario, path: str, text: str) -> list[Any]:
     """
     items = [item.strip() for item in text.split(",") if item.strip()]
     if not items:
-        raise ScenarioError(f"{path}: give at least one value, separated by commas")
+        raise ScenarioError(f"{path}", "give at least one value, separated by commas")
     current_value = scenario.get(path)
     values: list[Any] = []
     for item in items:
@@ -297,9 +296,9 @@ def parse_values(scenario: Scenario, path: str, text: str) -> list[Any]:
                 values.append(item)
         except ValueError:
             kind = type(current_value).__name__
-            raise ScenarioError(f"{path}: {item!r} is not a valid {kind}") from None
+            raise ScenarioError(f"{path}", f"{item!r} is not a valid {kind}") from None
     if len(set(values)) != len(values):
-        raise ScenarioError(f"{path}: values repeat; give each value once")
+        raise ScenarioError(f"{path}", "values repeat; give each value once")
     return values
 
 
@@ -309,9 +308,9 @@ def parse_seeds(text: str) -> list[int]:
     try:
         seeds = [int(item) for item in items]
     except ValueError:
-        raise ScenarioError(f"seeds: {text!r} must be non-negative integers, e.g. 0, 1") from None
+        raise ScenarioError("seeds", f"{text!r} must be non-negative integers, e.g. 0, 1") from None
     if not seeds or any(seed < 0 for seed in seeds):
-        raise ScenarioError(f"seeds: {text!r} must be non-negative integers, e.g. 0, 1")
+        raise ScenarioError("seeds", f"{text!r} must be non-negative integers, e.g. 0, 1")
     return seeds
 
 

@@ -26,6 +26,7 @@ path, the cached path and the batched path (the speed-up of issue 2's ``bench/ro
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -123,7 +124,7 @@ def main() -> None:
         for _ in range(args.rounds):
             base = model.global_vector.copy()
             model.step()
-            rows.append(split_row(name, model.round_rows[-1]))
+            rows.append(split_row(name, dataclasses.asdict(model.record)))
         included = sorted((p for p in model.participants if p.included), key=lambda p: p.pid)
         last = {
             "base": base,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import dataclasses
 import os
 import platform
 import resource
@@ -39,7 +40,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
-import pandas as pd  # noqa: E402
 import psutil  # noqa: E402
 import torch  # noqa: E402
 
@@ -141,7 +141,7 @@ def main() -> None:
     memory = [rss()]
     for _ in range(scenario.rounds):
         model.step()
-        row = model.round_rows[-1]
+        row = dataclasses.asdict(model.record)
         memory.append(rss())
         print(
             f"| {row['round']} | {row['joined']} | {row['included']} | "
@@ -151,8 +151,8 @@ def main() -> None:
             flush=True,
         )
     total = time.perf_counter() - started + build
-    rounds = pd.DataFrame(model.round_rows)
-    parts = pd.DataFrame(model.participant_rows)
+    rounds = model.rounds_table()
+    parts = model.participants_table()
     table_mib = (rounds.memory_usage(deep=True).sum() + parts.memory_usage(deep=True).sum()) / MIB
     half = np.array(memory[1 + len(memory) // 2 :])
     slope = float(np.polyfit(np.arange(len(half)), half, 1)[0]) if len(half) > 2 else 0.0

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from agents import MarketModel, ParticipantGroup, ScenarioError, run
-from agents.model import check_compatible
 
 from .conftest import tiny_scenario
 
@@ -81,14 +80,11 @@ def test_secure_aggregation_round_reports_bytes_and_exposure() -> None:
     assert evaluator["exposed_clients"] == 0
 
 
-def test_incompatible_settings_are_refused() -> None:
-    scenario = (
-        tiny_scenario()
-        .replace("privacy.secure_aggregation", True)
-        .replace("train.aggregator", "median")
-    )
-    with pytest.raises(ScenarioError, match="train.aggregator"):
-        check_compatible(scenario)
+def test_incompatible_settings_are_refused_at_construction() -> None:
+    secure = tiny_scenario().replace("privacy.secure_aggregation", True)
+    with pytest.raises(ScenarioError, match="train.aggregator") as error:
+        secure.replace("train.aggregator", "median")
+    assert error.value.path == "train.aggregator"
 
 
 def test_bad_update_is_rejected_with_a_reason_and_unpaid() -> None:

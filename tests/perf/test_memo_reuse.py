@@ -32,9 +32,9 @@ def test_next_round_start_model_is_this_round_grand_coalition() -> None:
     model.step()
     # Assert: round 2's empty coalition came from the memo (one hit at least, and every
     # participant got a finite contribution)
-    assert model.round_rows[-1]["included"] == 3
+    assert model.record.included == 3
     assert evaluator.memo_hits >= hits + 1
-    assert evaluator.evaluated < evaluated + model.round_rows[-1]["scoring_evaluations"]
+    assert evaluator.evaluated < evaluated + model.record.scoring_evaluations
     assert all(np.isfinite(p.contribution) for p in model.participants)
 
 

@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents import ParticipantGroup, Scenario, ScenarioError
-from agents.model import check_compatible
+from agents.scenario import check_compatible
 from tests.agents.conftest import tiny_scenario
 
 BASE = tiny_scenario(
@@ -113,6 +113,7 @@ WRONG_TYPES: dict[type, list[Any]] = {
     float: ["0.5", True, [0.5], {"v": 1.0}, datetime.time(12, 0)],
     bool: [1, "true", 0.0, [True]],
     str: [1, 1.5, False, ["a"], {"a": "b"}],
+    tuple: ["query", [1], 3, {"a": "b"}],
 }
 """For each declared type, values of other TOML types (ints widen to floats, so no ints)."""
 

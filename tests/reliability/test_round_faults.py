@@ -19,6 +19,7 @@ participants' own updates:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -105,7 +106,7 @@ def _threshold(scenario: Scenario, n: int) -> tuple[int, bool]:
 
 def _check_round(model: MarketModel, base: np.ndarray, last_step: np.ndarray | None) -> None:
     scenario, task = model.scenario, model.task
-    row = model.round_rows[-1]
+    row = dataclasses.asdict(model.record)
     ordered = sorted(model.participants, key=lambda p: p.pid)
     # stragglers: nothing sent, nothing included, nothing paid
     stragglers = [p for p in ordered if _is_straggler(p, task)]
@@ -191,7 +192,7 @@ def test_rounds_use_the_aggregate_of_exactly_the_included_or_abort_cleanly(
         model.step()
         # Assert
         _check_round(model, base, last_step)
-    rows = model.round_rows[1:]
+    rows = model.rounds_table().to_dict("records")[1:]
     assert [r["round"] for r in rows] == list(range(1, scenario.rounds + 1))
     aborted = [r for r in rows if r["aborted"]]
     assert all(r["budget_paid"] == 0.0 for r in aborted)

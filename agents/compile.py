@@ -1,0 +1,161 @@
+"""Compile a :class:`~agents.scenario.Scenario` once into a :class:`RunPlan` of typed parts.
+
+The scenario is plain, validated data; the plan is what a run executes: the ``fl_core``
+configs, the ``market`` estimator, mechanism and reputation policy, the ``fl_core``
+aggregator, the secure-aggregation parameters, and one :class:`IdentitySpec` per identity
+the platform will see. Compiling imports no torch and draws no random numbers: the same
+scenario always compiles to the same plan, and the model only has to execute it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from agents.scenario import ParticipantGroup, Scenario
+
+Aggregator = Callable[[Sequence[np.ndarray], Sequence[float]], np.ndarray]
+"""``(deltas, weights) -> aggregate delta``."""
+
+
+@dataclass(frozen=True)
+class IdentitySpec:
+    """One identity the platform sees.
+
+    Attributes:
+        pid: identity number ``0 .. n_identities - 1``.
+        owner: the data owner behind it (a Sybil owner has several identities).
+        group: the owner's participant group.
+        part, parts: this identity's share of the owner's data (``part`` of ``parts``).
+        speed, cost: the owner's compute and cost, split evenly over its identities.
+    """
+
+    pid: int
+    owner: int
+    group: ParticipantGroup
+    part: int
+    parts: int
+    speed: float
+    cost: float
+
+
+@dataclass(frozen=True)
+class SecAggConfig:
+    """Secure-aggregation parameters of every round (``None`` in a plan: plaintext)."""
+
+    threshold_share: float
+    neighbors: int
+    clip: float
+    bits: int
+    dropout_rate: float
+
+    def secure_sum_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``agents.access.secure_sum`` / ``coalition_aggregator``."""
+        return {
+            "threshold_share": self.threshold_share,
+            "neighbors": self.neighbors,
+            "clip": self.clip,
+            "bits": self.bits,
+        }
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run executes, built once from a scenario by :func:`compile_scenario`.
+
+    Attributes:
+        scenario: the source.
+        owners: one group per data owner, in order.
+        identities: every identity the platform sees, by ``pid``.
+        estimator: the ``market`` contribution estimator; ``scoring_budget`` its request.
+        mechanism: the ``market`` reward mechanism.
+        aggregator: the server's aggregation rule for plaintext updates.
+        access: how scoring reaches coalition utilities (``plaintext`` without secure
+            aggregation).
+        secagg: secure-aggregation parameters, ``None`` when updates travel in the clear.
+    """
+
+    scenario: Scenario
+    owners: tuple[ParticipantGroup, ...]
+    identities: tuple[IdentitySpec, ...]
+    estimator: Any
+    scoring_budget: int
+    mechanism: Any
+    aggregator: Aggregator
+    access: str
+    secagg: SecAggConfig | None
+
+    @property
+    def n_identities(self) -> int:
+        return len(self.identities)
+
+    @property
+    def prior_reward(self) -> float:
+        """A newcomer's expected reward: an even share of the round budget."""
+        return self.scenario.market.round_budget / self.n_identities
+
+
+def _aggregator(scenario: Scenario) -> Aggregator:
+    from fl_core.aggregation import coordinate_median, fedavg, trimmed_mean
+
+    name = scenario.train.aggregator
+    if name == "median":
+        return lambda deltas, weights: coordinate_median(deltas)
+    if name == "trimmed_mean":
+        fraction = scenario.train.trim_fraction
+        return lambda deltas, weights: trimmed_mean(deltas, fraction)
+    return fedavg
+
+
+def _identities(owners: Sequence[ParticipantGroup]) -> tuple[IdentitySpec, ...]:
+    out: list[IdentitySpec] = []
+    for owner, group in enumerate(owners):
+        parts = group.identities
+        for part in range(parts):
+            out.append(
+                IdentitySpec(
+                    pid=len(out),
+                    owner=owner,
+                    group=group,
+                    part=part,
+                    parts=parts,
+                    speed=group.speed / parts,
+                    cost=group.cost / parts,
+                )
+            )
+    return tuple(out)
+
+
+def compile_scenario(scenario: Scenario) -> RunPlan:
+    """The plan of ``scenario``: every component built once, nothing drawn at random."""
+    import market
+
+    mechanism_options: dict[str, Any] = {}
+    if scenario.market.mechanism == "reputation":
+        mechanism_options["threshold"] = scenario.market.reputation_threshold
+    privacy = scenario.privacy
+    secagg = None
+    if privacy.secure_aggregation:
+        secagg = SecAggConfig(
+            threshold_share=privacy.threshold,
+            neighbors=privacy.neighbors,
+            clip=privacy.clip,
+            bits=privacy.bits,
+            dropout_rate=privacy.dropout_rate,
+        )
+    owners = tuple(g for g in scenario.participants for _ in range(g.count))
+    return RunPlan(
+        scenario=scenario,
+        owners=owners,
+        identities=_identities(owners),
+        estimator=market.make_estimator(scenario.market.scoring),
+        scoring_budget=scenario.market.scoring_budget,
+        mechanism=market.make_mechanism(scenario.market.mechanism, **mechanism_options),
+        aggregator=_aggregator(scenario),
+        access=privacy.access if privacy.secure_aggregation else "plaintext",
+        secagg=secagg,
+    )

@@ -1,0 +1,1 @@
+"""Example scenarios (``*.toml``) shipped with fedmarket; see ``agents.scenario.load_example``."""

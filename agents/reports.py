@@ -1,0 +1,85 @@
+"""Typed reports of one round's phases, and the round record the model collects.
+
+Each phase of :class:`~agents.platform.PlatformAgent` returns one of these instead of a
+``dict``; :class:`RoundRecord` is the row of the ``rounds`` table (Mesa's DataCollector
+reads its fields).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from agents.participants import ParticipantAgent
+
+
+@dataclass
+class AggregationReport:
+    """Who was included (``members``) and the aggregate delta (``None``: model unchanged)."""
+
+    members: list[ParticipantAgent] = field(default_factory=list)
+    delta: np.ndarray | None = None
+    secagg_bytes: int = 0
+    plain_bytes: int = 0
+    secagg_seconds: float = 0.0
+    aborted: bool = False
+    abort_reason: str = ""
+    graph: Any = None
+
+
+@dataclass
+class ScoringReport:
+    """What contribution scoring cost and exposed."""
+
+    scoring_evaluations: int = 0
+    scoring_seconds: float = 0.0
+    exposed_clients: int = 0
+    scoring_secagg_runs: int = 0
+    scoring_secagg_bytes: int = 0
+
+
+@dataclass
+class RoundRecord:
+    """One row of the ``rounds`` table (round 0 is the initial model)."""
+
+    round: int = 0
+    val_accuracy: float = float("nan")
+    val_loss: float = float("nan")
+    test_accuracy: float = float("nan")
+    test_loss: float = float("nan")
+    available: int = 0
+    joined: int = 0
+    selected: int = 0
+    stragglers: int = 0
+    rejected: int = 0
+    dropouts: int = 0
+    included: int = 0
+    aborted: bool = False
+    abort_reason: str = ""
+    budget_paid: float = 0.0
+    scoring_method: str = ""
+    scoring_evaluations: int = 0
+    exposed_clients: int = 0
+    secagg_bytes: int = 0
+    plain_bytes: int = 0
+    secagg_seconds: float = 0.0
+    scoring_secagg_runs: int = 0
+    scoring_secagg_bytes: int = 0
+    train_seconds: float = 0.0
+    scoring_seconds: float = 0.0
+    round_seconds: float = 0.0
+    overhead_seconds: float = 0.0
+
+    def update_from(self, report: AggregationReport | ScoringReport) -> None:
+        """Copy the fields a phase report shares with the record."""
+        mine = {f.name for f in fields(self)}
+        for f in fields(report):
+            if f.name in mine:
+                setattr(self, f.name, getattr(report, f.name))
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

@@ -1,0 +1,238 @@
+"""The :class:`Scenario`: one marketplace simulation, frozen, validated, TOML round-trippable."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.scenario.errors import ScenarioError, is_integer, key_text, require
+from agents.scenario.fields import build, coerce, field_names, to_table
+from agents.scenario.groups import ParticipantGroup
+from agents.scenario.sections import (
+    SECTIONS,
+    DataSection,
+    MarketSection,
+    ModelSection,
+    PrivacySection,
+    TrainSection,
+)
+
+
+def _default_groups() -> tuple[ParticipantGroup, ...]:
+    return (ParticipantGroup(name="honest", count=6, data_size=300),)
+
+
+def check_compatible(scenario: Scenario) -> None:
+    """Cross-section rules that no single section can check (run at construction)."""
+    if scenario.privacy.secure_aggregation and scenario.train.aggregator != "fedavg":
+        raise ScenarioError(
+            "train.aggregator",
+            f"{scenario.train.aggregator!r} needs every update in the clear; use 'fedavg' "
+            "with privacy.secure_aggregation = true",
+        )
+    if scenario.privacy.access == "secure_coalitions" and scenario.market.scoring == "cgsv":
+        raise ScenarioError(
+            "market.scoring",
+            "'cgsv' reads individual updates; use a utility-based method with "
+            "privacy.access = 'secure_coalitions'",
+        )
+    import market
+
+    estimator = market.make_estimator(scenario.market.scoring)
+    limit = getattr(estimator, "max_players", None)
+    if limit is not None and scenario.n_identities > limit:
+        raise ScenarioError(
+            "market.scoring",
+            f"{scenario.market.scoring!r} scores at most {limit} participants a round and "
+            f"this scenario has {scenario.n_identities} identities; choose another method",
+        )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One marketplace simulation: rounds and seed, and one section per concern.
+
+    Every field is validated at construction, registry names (scoring method, mechanism)
+    and cross-section rules included; a bad value raises :class:`ScenarioError` whose
+    ``.path`` names the field.
+    """
+
+    name: str = "default"
+    rounds: int = 5
+    seed: int = 0
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    privacy: PrivacySection = field(default_factory=PrivacySection)
+    market: MarketSection = field(default_factory=MarketSection)
+    participants: tuple[ParticipantGroup, ...] = field(default_factory=_default_groups)
+
+    def __post_init__(self) -> None:
+        require(isinstance(self.name, str), "name", f"must be a string, got {self.name!r}")
+        require(
+            is_integer(self.rounds) and 1 <= self.rounds <= 10_000,
+            "rounds",
+            f"must be an integer in [1, 10000], got {self.rounds!r}",
+        )
+        require(
+            is_integer(self.seed) and 0 <= self.seed < 2**63,
+            "seed",
+            f"must be a non-negative integer, got {self.seed!r}",
+        )
+        for name, cls in SECTIONS.items():
+            require(
+                isinstance(getattr(self, name), cls),
+                name,
+                f"must be a {cls.__name__}, got {type(getattr(self, name)).__name__}",
+            )
+        require(
+            isinstance(self.participants, tuple)
+            and len(self.participants) > 0
+            and all(isinstance(g, ParticipantGroup) for g in self.participants),
+            "participants",
+            "give at least one group as [participants.NAME]",
+        )
+        names = [g.name for g in self.participants]
+        require(len(set(names)) == len(names), "participants", f"group names repeat: {names}")
+        require(
+            self.n_identities >= 1,
+            "participants",
+            "every group has count = 0; give at least one participant",
+        )
+        check_compatible(self)
+
+    @property
+    def n_identities(self) -> int:
+        """Participant identities the platform sees (a Sybil counts once per identity)."""
+        return sum(g.count * g.identities for g in self.participants)
+
+    def group(self, name: str) -> ParticipantGroup:
+        """The participant group called ``name``."""
+        for g in self.participants:
+            if g.name == name:
+                return g
+        raise ScenarioError(
+            f"participants.{name}",
+            f"no such group; groups are {[g.name for g in self.participants]}",
+        )
+
+    # ----- dotted paths (sweeps) -----
+    def replace(self, path: str, value: Any) -> Scenario:
+        """A copy with the field at dotted ``path`` set (e.g. ``market.mechanism``,
+        ``participants.free_riders.count``), validated like everything else."""
+        parts = path.split(".")
+        if parts[0] == "participants":
+            require(len(parts) == 3, path, "use participants.GROUP.FIELD")
+            group = self.group(parts[1])
+            require(
+                parts[2] in field_names(ParticipantGroup) - {"name"},
+                path,
+                f"unknown participant field {parts[2]!r}",
+            )
+            new_group = dataclasses.replace(
+                group, **{parts[2]: coerce(ParticipantGroup, parts[2], value, path)}
+            )
+            groups = tuple(new_group if g.name == group.name else g for g in self.participants)
+            return dataclasses.replace(self, participants=groups)
+        if len(parts) == 1:
+            require(parts[0] in ("name", "rounds", "seed"), path, "unknown scenario field")
+            return dataclasses.replace(self, **{parts[0]: coerce(Scenario, parts[0], value, path)})
+        require(len(parts) == 2, path, "use SECTION.FIELD")
+        section_name, key = parts
+        require(
+            section_name in SECTIONS,
+            path,
+            f"unknown section {section_name!r}; use one of {sorted(SECTIONS)}",
+        )
+        section = getattr(self, section_name)
+        require(
+            key in field_names(type(section)), path, f"unknown field {key!r} in [{section_name}]"
+        )
+        new_section = dataclasses.replace(section, **{key: coerce(type(section), key, value, path)})
+        return dataclasses.replace(self, **{section_name: new_section})
+
+    def get(self, path: str) -> Any:
+        """The value at dotted ``path``."""
+        parts = path.split(".")
+        if parts[0] == "participants" and len(parts) == 3:
+            return getattr(self.group(parts[1]), parts[2])
+        value: Any = self
+        for part in parts:
+            require(hasattr(value, part), path, "unknown field")
+            value = getattr(value, part)
+        return value
+
+    # ----- TOML -----
+    def to_dict(self) -> dict[str, Any]:
+        """Plain tables, as in a TOML file."""
+        out: dict[str, Any] = {"name": self.name, "rounds": self.rounds, "seed": self.seed}
+        for section in SECTIONS:
+            out[section] = to_table(getattr(self, section))
+        out["participants"] = {g.name: to_table(g, drop=("name",)) for g in self.participants}
+        return out
+
+    def to_toml(self) -> str:
+        """The scenario as TOML text (``from_toml_string`` gives it back)."""
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Scenario:
+        """Build and validate a scenario from tables; unknown keys and wrong types rejected."""
+        require(isinstance(raw, Mapping), "scenario", "the top level must be a table")
+        allowed = {"name", "rounds", "seed", "participants", *SECTIONS}
+        for key in raw:
+            require(key in allowed, key_text(key), f"unknown key; allowed are {sorted(allowed)}")
+        kwargs: dict[str, Any] = {}
+        for key in ("name", "rounds", "seed"):
+            if key in raw:
+                kwargs[key] = coerce(Scenario, key, raw[key], key)
+        for section_name, section_cls in SECTIONS.items():
+            if section_name in raw:
+                kwargs[section_name] = build(section_cls, raw[section_name], section_name)
+        if "participants" in raw:
+            groups = raw["participants"]
+            require(
+                isinstance(groups, Mapping) and len(groups) > 0,
+                "participants",
+                "give at least one group as [participants.NAME]",
+            )
+            for name in groups:
+                require(
+                    str(name).isidentifier(),
+                    "participants",
+                    f"group name {key_text(name)} must be an identifier (letters, _, digits)",
+                )
+            kwargs["participants"] = tuple(
+                build(ParticipantGroup, spec, f"participants.{name}", name=str(name))
+                for name, spec in groups.items()
+            )
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Scenario:
+        """Load and validate a scenario file; errors are one-line :class:`ScenarioError`."""
+        file = Path(path)
+        if not file.is_file():
+            raise ScenarioError("scenario", f"file not found: {path}; give a TOML file")
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ScenarioError("scenario", f"{path} is not valid TOML: {error}") from None
+        except UnicodeDecodeError:
+            raise ScenarioError("scenario", f"{path} is not UTF-8 text") from None
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_toml_string(cls, text: str) -> Scenario:
+        """Parse and validate scenario TOML text."""
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ScenarioError("scenario", f"not valid TOML: {error}") from None
+        return cls.from_dict(raw)

@@ -1,0 +1,93 @@
+"""Typed fields from TOML: check a raw value against a dataclass field's annotation."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from agents.scenario.errors import ScenarioError, is_integer, is_number, key_text, require
+
+
+def field_names(cls: type) -> set[str]:
+    """The init fields of a dataclass."""
+    return {f.name for f in dataclasses.fields(cls) if f.init}
+
+
+def _accepts(expected: Any, value: Any) -> tuple[bool, Any]:
+    """Whether ``value`` fits the annotation ``expected``, and the value to store."""
+    if expected is float:
+        return is_number(value), float(value) if is_number(value) else value
+    if expected is int:
+        return is_integer(value), value
+    if expected is bool:
+        return isinstance(value, bool), value
+    if expected is str:
+        return isinstance(value, str), value
+    if expected is type(None):
+        return value is None, value
+    origin = typing.get_origin(expected)
+    if origin is tuple:
+        (item, *_) = typing.get_args(expected)
+        if not isinstance(value, list | tuple):
+            return False, value
+        checked = [_accepts(item, v) for v in value]
+        return all(ok for ok, _ in checked), tuple(v for _, v in checked)
+    if isinstance(expected, types.UnionType) or origin is typing.Union:
+        for option in typing.get_args(expected):
+            ok, stored = _accepts(option, value)
+            if ok:
+                return True, stored
+        return False, value
+    return True, value
+
+
+def _describe(expected: Any) -> str:
+    if expected is float:
+        return "a number"
+    if expected is int:
+        return "an integer"
+    if expected is bool:
+        return "true or false"
+    if expected is str:
+        return "a string"
+    if typing.get_origin(expected) is tuple:
+        return f"a list of {_describe(typing.get_args(expected)[0]).removeprefix('a ')}s"
+    options = [o for o in typing.get_args(expected) if o is not type(None)]
+    return " or ".join(_describe(o) for o in options) or "a value"
+
+
+def coerce(cls: type, name: str, value: Any, path: str) -> Any:
+    """``value`` checked against the declared type of ``cls.name``; ints widen to floats."""
+    expected = typing.get_type_hints(cls)[name]
+    ok, stored = _accepts(expected, value)
+    require(ok, path, f"must be {_describe(expected)}, got {value!r}")
+    return stored
+
+
+def build(cls: type, spec: Any, path: str, **extra: Any) -> Any:
+    """An instance of the section ``cls`` from a TOML table, unknown keys rejected."""
+    require(isinstance(spec, Mapping), path, f"must be a table, got {spec!r}")
+    known = field_names(cls) - set(extra)
+    for key in spec:
+        require(
+            key in known, f"{path}.{key_text(key)}", f"unknown key; allowed are {sorted(known)}"
+        )
+    values = {key: coerce(cls, key, value, f"{path}.{key}") for key, value in spec.items()}
+    try:
+        return cls(**values, **extra)
+    except ScenarioError:
+        raise
+    except (TypeError, ValueError) as error:  # a field the section could not take
+        raise ScenarioError(path, str(error).splitlines()[0]) from None
+
+
+def to_table(section: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A section as a TOML table (``None`` fields are left out: TOML has no null)."""
+    return {
+        f.name: getattr(section, f.name)
+        for f in dataclasses.fields(section)
+        if f.init and f.name not in drop and getattr(section, f.name) is not None
+    }

@@ -1,0 +1,125 @@
+"""Participant groups: ``[participants.NAME]`` tables of a scenario."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.scenario.errors import is_integer, is_number, require
+
+STRATEGIES = ("honest", "free_rider", "noisy", "poisoner", "sybil")
+FREE_RIDE = ("zero", "stale")
+MAX_SPEED = 1e9
+"""Samples per second; with ``train.deadline_s <= 1e7`` the sample budget stays an int64."""
+MAX_CLASS_ALPHA = 1e6
+"""Beyond this a Dirichlet class mix is the pool's own mix anyway (and ``alpha * prior``
+must stay finite)."""
+
+
+@dataclass(frozen=True)
+class ParticipantGroup:
+    """``count`` participants that share a data, compute, cost and strategy profile.
+
+    Attributes:
+        name: the group's key under ``[participants.NAME]``.
+        count: participants in the group (owners; a Sybil owner has several identities).
+        data_size: training examples per participant.
+        class_alpha: Dirichlet concentration of each participant's class mix (0: the pool's
+            own mix, i.e. no label skew; 0.1: strongly skewed).
+        label_noise: share of the participant's labels that are wrong (honest but noisy data).
+        speed: samples per second (with the round deadline, bounds the samples per round).
+        availability: probability of being available in a round.
+        cost: cost of one round of training (a free rider does not train and pays nothing).
+        strategy: honest, free_rider, noisy (trains on flipped labels), poisoner (sends a
+            scaled or sign-flipped update), sybil (splits its data over several identities).
+        flip_rate: share of labels a ``noisy`` participant flips.
+        poison_scale: factor a ``poisoner`` multiplies its update by (negative: sign flip).
+        sybil_identities: identities a ``sybil`` participant splits into.
+        free_ride: a free rider's update: ``zero`` or ``stale`` (the last global step).
+    """
+
+    name: str
+    count: int = 1
+    data_size: int = 200
+    class_alpha: float = 0.0
+    label_noise: float = 0.0
+    speed: float = 3.2
+    availability: float = 1.0
+    cost: float = 5.0
+    strategy: str = "honest"
+    flip_rate: float = 1.0
+    poison_scale: float = -3.0
+    sybil_identities: int = 3
+    free_ride: str = "zero"
+
+    @property
+    def identities(self) -> int:
+        """Identities each owner of this group shows the platform."""
+        return self.sybil_identities if self.strategy == "sybil" else 1
+
+    def __post_init__(self) -> None:
+        require(
+            isinstance(self.name, str) and self.name.isidentifier(),
+            "participants",
+            f"group name {self.name!r} must be an identifier (letters, _, digits)",
+        )
+        at = f"participants.{self.name}"
+        require(
+            is_integer(self.count) and 0 <= self.count <= 10_000,
+            f"{at}.count",
+            f"must be an integer in [0, 10000], got {self.count!r}",
+        )
+        require(
+            is_integer(self.data_size) and 1 <= self.data_size <= 100_000,
+            f"{at}.data_size",
+            f"must be an integer in [1, 100000], got {self.data_size!r}",
+        )
+        require(
+            is_number(self.class_alpha) and 0 <= self.class_alpha <= MAX_CLASS_ALPHA,
+            f"{at}.class_alpha",
+            f"must be in [0, {MAX_CLASS_ALPHA:g}] (0: no label skew), got {self.class_alpha!r}",
+        )
+        require(
+            is_number(self.label_noise) and 0 <= self.label_noise <= 1,
+            f"{at}.label_noise",
+            f"must be in [0, 1], got {self.label_noise!r}",
+        )
+        require(
+            is_number(self.speed) and 0 < self.speed <= MAX_SPEED,
+            f"{at}.speed",
+            f"samples per second must be in (0, {MAX_SPEED:g}], got {self.speed!r}",
+        )
+        require(
+            is_number(self.availability) and 0 <= self.availability <= 1,
+            f"{at}.availability",
+            f"must be in [0, 1], got {self.availability!r}",
+        )
+        require(
+            is_number(self.cost) and self.cost >= 0,
+            f"{at}.cost",
+            f"must be >= 0, got {self.cost!r}",
+        )
+        require(
+            self.strategy in STRATEGIES,
+            f"{at}.strategy",
+            f"{self.strategy!r} is not one of {STRATEGIES}",
+        )
+        require(
+            is_number(self.flip_rate) and 0 <= self.flip_rate <= 1,
+            f"{at}.flip_rate",
+            f"must be in [0, 1], got {self.flip_rate!r}",
+        )
+        require(
+            is_number(self.poison_scale),
+            f"{at}.poison_scale",
+            f"must be a finite number, got {self.poison_scale!r}",
+        )
+        require(
+            is_integer(self.sybil_identities) and 1 <= self.sybil_identities <= 50,
+            f"{at}.sybil_identities",
+            f"must be an integer in [1, 50], got {self.sybil_identities!r}",
+        )
+        require(
+            self.free_ride in FREE_RIDE,
+            f"{at}.free_ride",
+            f"{self.free_ride!r} is not one of {FREE_RIDE}",
+        )

@@ -1,0 +1,243 @@
+"""The sections of a scenario: ``model``, ``data``, ``train``, ``privacy``, ``market``.
+
+``model``, ``data`` and ``train`` *are* the ``fl_core`` configs (subclasses that add only
+what the marketplace needs), so every bound of a training field lives in ``fl_core.config``
+and nothing is copied by hand between the two. ``privacy`` and ``market`` are the
+marketplace's own; their registry names (scoring method, mechanism) are checked against
+``market``'s registries here, at construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.scenario.errors import as_scenario_error, is_integer, is_number, require
+from fl_core.config import DataConfig, ModelConfig, TrainConfig
+
+ACCESS_MODES = ("plaintext", "secure_coalitions", "secure_evaluator")
+UTILITY_METRICS = ("accuracy", "neg_loss")
+AGGREGATORS = ("fedavg", "median", "trimmed_mean")
+SELECTIONS = ("all", "auction")
+
+MAX_DEADLINE_S = 1e7
+"""With ``participants.*.speed <= 1e9`` the per-round sample budget stays an int64."""
+MAX_ROUND_BUDGET = 1e12
+"""Keeps ``rounds * round_budget`` and every payment sum finite."""
+
+
+@dataclass(frozen=True)
+class ModelSection(ModelConfig):
+    """Which network and how it is fine-tuned: exactly ``fl_core.ModelConfig``."""
+
+    def __post_init__(self) -> None:
+        try:
+            super().__post_init__()
+        except ValueError as error:
+            raise as_scenario_error("model", error) from None
+
+
+@dataclass(frozen=True)
+class DataSection(DataConfig):
+    """``fl_core.DataConfig`` plus how the server scores coalitions.
+
+    Attributes:
+        utility_subset: validation examples (stratified) on which coalitions are scored.
+        replace: draw participants' shards with replacement (automatic when the pool is too
+            small for every shard).
+    """
+
+    utility_subset: int = 128
+    replace: bool = False
+
+    def __post_init__(self) -> None:
+        try:
+            super().__post_init__()
+        except ValueError as error:
+            raise as_scenario_error("data", error) from None
+        require(
+            is_integer(self.utility_subset) and self.utility_subset >= 10,
+            "data.utility_subset",
+            f"must be an integer >= 10, got {self.utility_subset!r}",
+        )
+
+
+@dataclass(frozen=True)
+class TrainSection(TrainConfig):
+    """``fl_core.TrainConfig`` plus the server's aggregation and update screening.
+
+    Attributes:
+        aggregator: ``fedavg``, or a robust ``median`` / ``trimmed_mean`` (plaintext only).
+        trim_fraction: share trimmed at each end by ``trimmed_mean``.
+        max_update_norm: updates with a larger L2 norm are rejected and paid nothing.
+    """
+
+    aggregator: str = "fedavg"
+    trim_fraction: float = 0.2
+    max_update_norm: float = 10.0
+
+    def __post_init__(self) -> None:
+        try:
+            super().__post_init__()
+        except ValueError as error:
+            raise as_scenario_error("train", error) from None
+        require(
+            self.deadline_s <= MAX_DEADLINE_S,
+            "train.deadline_s",
+            f"must be at most {MAX_DEADLINE_S:g} seconds, got {self.deadline_s!r}",
+        )
+        require(
+            self.aggregator in AGGREGATORS,
+            "train.aggregator",
+            f"{self.aggregator!r} is not one of {AGGREGATORS}",
+        )
+        require(
+            is_number(self.trim_fraction) and 0 <= self.trim_fraction < 0.5,
+            "train.trim_fraction",
+            f"must be in [0, 0.5), got {self.trim_fraction!r}",
+        )
+        require(
+            is_number(self.max_update_norm) and self.max_update_norm > 0,
+            "train.max_update_norm",
+            f"must be > 0, got {self.max_update_norm!r}",
+        )
+
+
+@dataclass(frozen=True)
+class PrivacySection:
+    """Secure aggregation and how contribution scoring may see updates.
+
+    ``access``: ``plaintext`` (the server sees every update), ``secure_coalitions`` (every
+    coalition aggregate scoring needs is a secure-aggregation run over that subset; the leak
+    audit reports who those releases expose) or ``secure_evaluator`` (utilities are computed
+    inside a trusted evaluation boundary and only scalars leave it).
+    """
+
+    secure_aggregation: bool = False
+    access: str = "plaintext"
+    threshold: float = 0.5
+    neighbors: int = 0
+    clip: float = 1.0
+    bits: int = 32
+    dropout_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        require(
+            self.access in ACCESS_MODES,
+            "privacy.access",
+            f"{self.access!r} is not one of {ACCESS_MODES}",
+        )
+        require(
+            self.secure_aggregation or self.access == "plaintext",
+            "privacy.access",
+            f"{self.access!r} needs privacy.secure_aggregation = true",
+        )
+        require(
+            is_number(self.threshold) and 0 < self.threshold <= 1,
+            "privacy.threshold",
+            "the share of clients (or neighbours) needed to unmask must be in (0, 1], got "
+            f"{self.threshold!r}",
+        )
+        require(
+            is_integer(self.neighbors) and self.neighbors >= 0,
+            "privacy.neighbors",
+            f"0 for the complete graph (SecAgg), or a positive degree (SecAgg+), got "
+            f"{self.neighbors!r}",
+        )
+        require(
+            is_number(self.clip) and self.clip > 0,
+            "privacy.clip",
+            f"must be > 0, got {self.clip!r}",
+        )
+        require(self.bits in (32, 64), "privacy.bits", f"must be 32 or 64, got {self.bits!r}")
+        require(
+            is_number(self.dropout_rate) and 0 <= self.dropout_rate < 1,
+            "privacy.dropout_rate",
+            f"must be in [0, 1), got {self.dropout_rate!r}",
+        )
+
+
+@dataclass(frozen=True)
+class MarketSection:
+    """Scoring, payment and trust.
+
+    Attributes:
+        scoring: a method of ``market.METHODS``; ``scoring_budget``: its evaluations per round.
+        utility_metric: what a coalition's model is worth (``neg_loss`` or ``accuracy``).
+        mechanism: a mechanism of ``market.MECHANISMS``; ``round_budget``: paid at most per round.
+        reputation_threshold: exclude identities whose reputation falls below it (0: never).
+        exploration, learning_rate: how participants decide to join (see ``participants``).
+    """
+
+    scoring: str = "gtg"
+    scoring_budget: int = 16
+    utility_metric: str = "neg_loss"
+    mechanism: str = "shapley_fair"
+    round_budget: float = 100.0
+    selection: str = "all"
+    reputation_threshold: float = 0.0
+    exploration: float = 0.1
+    learning_rate: float = 0.5
+
+    def __post_init__(self) -> None:
+        import market
+
+        require(
+            self.scoring in market.METHODS,
+            "market.scoring",
+            f"{self.scoring!r} is not one of {sorted(market.METHODS)}",
+        )
+        require(
+            is_integer(self.scoring_budget) and self.scoring_budget >= 2,
+            "market.scoring_budget",
+            f"must be an integer >= 2, got {self.scoring_budget!r}",
+        )
+        require(
+            self.utility_metric in UTILITY_METRICS,
+            "market.utility_metric",
+            f"{self.utility_metric!r} is not one of {UTILITY_METRICS}",
+        )
+        require(
+            self.mechanism in market.MECHANISMS,
+            "market.mechanism",
+            f"{self.mechanism!r} is not one of {sorted(market.MECHANISMS)}",
+        )
+        require(
+            is_number(self.round_budget) and self.round_budget > 0,
+            "market.round_budget",
+            f"must be > 0, got {self.round_budget!r}",
+        )
+        require(
+            self.round_budget <= MAX_ROUND_BUDGET,
+            "market.round_budget",
+            f"must be at most {MAX_ROUND_BUDGET:g}, got {self.round_budget!r}",
+        )
+        require(
+            self.selection in SELECTIONS,
+            "market.selection",
+            f"{self.selection!r} is not one of {SELECTIONS}",
+        )
+        require(
+            is_number(self.reputation_threshold) and 0 <= self.reputation_threshold < 1,
+            "market.reputation_threshold",
+            f"must be in [0, 1) (0 never excludes), got {self.reputation_threshold!r}",
+        )
+        require(
+            is_number(self.exploration) and 0 <= self.exploration <= 1,
+            "market.exploration",
+            f"must be in [0, 1], got {self.exploration!r}",
+        )
+        require(
+            is_number(self.learning_rate) and 0 < self.learning_rate <= 1,
+            "market.learning_rate",
+            f"must be in (0, 1], got {self.learning_rate!r}",
+        )
+
+
+SECTIONS: dict[str, type] = {
+    "model": ModelSection,
+    "data": DataSection,
+    "train": TrainSection,
+    "privacy": PrivacySection,
+    "market": MarketSection,
+}
+"""Scenario sections by their TOML table name."""
