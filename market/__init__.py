@@ -5,7 +5,9 @@ Pure numpy/scipy; imports no sibling package. Entry points:
 * :func:`estimate` / :data:`METHODS` -- score players of a coalition utility;
 * :func:`cosine_contribution` -- score update vectors without utility evaluations;
 * :func:`accumulate` / :class:`ContributionLedger` -- multi-round totals;
-* :data:`MECHANISMS` -- reward rules returning an :class:`Allocation` within budget;
+* :data:`MECHANISMS` / :data:`DEFAULT_MECHANISM` -- reward rules: ``select`` before
+  training (a :class:`Selection`), ``allocate`` after scoring (an :class:`Allocation`);
+* :class:`ReputationPolicy` / :class:`ReputationState` -- the one reputation policy;
 * :func:`fairness_summary`, :func:`sybil_gain` and the other metrics;
 * :mod:`market.games` -- oracle games with known Shapley values.
 """
@@ -16,11 +18,13 @@ from market import games
 from market.accumulate import ContributionLedger, accumulate
 from market.contribution import Contribution
 from market.game import BudgetExhausted, Game
+from market.identities import replica_groups
 from market.mechanisms import (
+    DEFAULT_MECHANISM,
     MECHANISMS,
     Allocation,
     Mechanism,
-    ReputationState,
+    Selection,
     make_mechanism,
 )
 from market.metrics import (
@@ -30,13 +34,18 @@ from market.metrics import (
     fairness_summary,
     free_rider_share,
     gini,
+    ir_rate,
     ir_violations,
     jain_index,
     pearson,
     replicate,
     spearman,
     sybil_gain,
+    sybil_gain_estimate,
+    values_for,
 )
+from market.registry import Registry
+from market.reputation import ReputationPolicy, ReputationState
 from market.scoring import (
     BEST_METHOD,
     METHODS,
@@ -49,6 +58,7 @@ from market.scoring import (
 
 __all__ = [
     "BEST_METHOD",
+    "DEFAULT_MECHANISM",
     "MECHANISMS",
     "METHODS",
     "Allocation",
@@ -58,7 +68,10 @@ __all__ = [
     "Game",
     "IRViolations",
     "Mechanism",
+    "Registry",
+    "ReputationPolicy",
     "ReputationState",
+    "Selection",
     "SybilResult",
     "accumulate",
     "banzhaf_from_table",
@@ -69,6 +82,7 @@ __all__ = [
     "free_rider_share",
     "games",
     "gini",
+    "ir_rate",
     "ir_violations",
     "jain_index",
     "make_estimator",
@@ -77,5 +91,8 @@ __all__ = [
     "replicate",
     "shapley_from_table",
     "spearman",
+    "replica_groups",
     "sybil_gain",
+    "sybil_gain_estimate",
+    "values_for",
 ]

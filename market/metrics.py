@@ -15,8 +15,8 @@ from scipy import stats
 
 from market.game import check_n_players, mask_of
 from market.mechanisms.base import Mechanism
-from market.scoring import estimate
-from market.types import BoolArray, FloatArray, Utility, UtilityLike
+from market.scoring import banzhaf_from_table, estimate, shapley_from_table
+from market.types import BoolArray, FloatArray, IntArray, Utility, UtilityLike
 
 
 def _vector(x: object, name: str) -> FloatArray:
@@ -94,6 +94,20 @@ def ir_violations(
     return IRViolations(count=int(bad.sum()), total=float(short[bad].sum()))
 
 
+def ir_rate(payments: object, costs: object, *, contributing: BoolArray) -> float:
+    """Share of ``contributing`` participants paid at least their cost (``NaN`` if none).
+
+    Pass one round's arrays, or a run's per-participant totals for the rate "over a run".
+    """
+    p, c = _pair(payments, costs)
+    mask = np.asarray(contributing, dtype=bool)
+    if mask.shape != p.shape:
+        raise ValueError(f"contributing must have shape {p.shape}")
+    if not mask.any():
+        return float("nan")
+    return float(np.mean(p[mask] >= c[mask] - 1e-9 * np.maximum(1.0, np.abs(c[mask]))))
+
+
 def free_rider_share(payments: object, free_riders: BoolArray, budget: float) -> float:
     """Fraction of the budget paid to ``free_riders``; ``NaN`` for a zero budget."""
     p = _vector(payments, "payments")
@@ -129,6 +143,8 @@ def fairness_summary(
         ground_truth: true contributions (enables ``pearson_truth`` and ``spearman_truth``).
         free_riders: mask of free riders (default: contribution <= 0).
         incurred: who incurred their cost (default: cost > 0).
+
+    ``ir_rate`` is :func:`ir_rate` over positive contributors that are not free riders.
     """
     p, c = _pair(payments, contributions)
     riders = c <= 0 if free_riders is None else np.asarray(free_riders, dtype=bool)
@@ -143,6 +159,7 @@ def fairness_summary(
         "spearman_truth": float("nan"),
         "ir_violations": float("nan"),
         "ir_shortfall": float("nan"),
+        "ir_rate": float("nan"),
     }
     if ground_truth is not None:
         truth = _vector(ground_truth, "ground_truth")
@@ -152,24 +169,32 @@ def fairness_summary(
         ir = ir_violations(p, costs, incurred=incurred)
         out["ir_violations"] = float(ir.count)
         out["ir_shortfall"] = ir.total
+        out["ir_rate"] = ir_rate(p, costs, contributing=(c > 0) & ~riders)
     return out
 
 
 @dataclass(frozen=True)
 class SybilResult:
-    """Outcome of splitting one participant into ``k`` identities.
+    """Outcome of one participant acting as ``k`` identities instead of one.
 
     Attributes:
         original: payment of the participant acting alone.
         clones: total payment of its ``k`` identities.
-        gain: ``clones - original`` (> 0: splitting pays).
+        gain: ``clones - original`` (> 0: splitting pays more).
         k: number of identities.
+        payoff_original: ``original`` minus the participant's cost.
+        payoff_clones: ``clones`` minus the identities' total cost.
+        relative_gain: ``(payoff_clones - payoff_original) / |payoff_original|`` (``inf``/
+            ``-inf``/``0`` signs when the single identity's payoff is 0).
     """
 
     original: float
     clones: float
     gain: float
     k: int
+    payoff_original: float = 0.0
+    payoff_clones: float = 0.0
+    relative_gain: float = 0.0
 
 
 def replicate(utility: UtilityLike, n_players: int, player: int, k: int) -> Utility:
@@ -190,6 +215,41 @@ def replicate(utility: UtilityLike, n_players: int, player: int, k: int) -> Util
     return cloned
 
 
+def _table(utility: UtilityLike, n: int) -> FloatArray:
+    if not callable(utility):
+        return np.asarray(utility, dtype=np.float64)
+    return np.array([utility(frozenset(i for i in range(n) if k >> i & 1)) for k in range(1 << n)])
+
+
+def values_for(
+    mechanism: Mechanism,
+    utility: UtilityLike,
+    n_players: int,
+    *,
+    method: str | None = None,
+    estimator_budget: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> FloatArray:
+    """The contributions ``mechanism`` is meant to be paid on.
+
+    With ``method=None``: exact values in the mechanism's :attr:`~Mechanism.valuation`
+    (Banzhaf for ``"banzhaf"``, else Shapley) from the full table; otherwise ``method``.
+    """
+    if method is None:
+        table = _table(utility, n_players)
+        if mechanism.valuation == "banzhaf":
+            return banzhaf_from_table(table)
+        return shapley_from_table(table)
+    rng = np.random.default_rng(0) if rng is None else rng
+    return estimate(utility, n_players, method, budget=estimator_budget, rng=rng).values
+
+
+def _relative(new: float, old: float) -> float:
+    if old != 0:
+        return (new - old) / abs(old)
+    return 0.0 if new == old else math.copysign(math.inf, new - old)
+
+
 def sybil_gain(
     utility: UtilityLike,
     n_players: int,
@@ -198,18 +258,33 @@ def sybil_gain(
     mechanism: Mechanism,
     *,
     budget: float,
-    method: str = "exact",
+    method: str | None = None,
     cloned_utility: UtilityLike | None = None,
     costs: FloatArray | None = None,
+    clone_costs: FloatArray | None = None,
+    data_sizes: FloatArray | None = None,
+    clone_sizes: FloatArray | None = None,
+    group_clones: bool = False,
+    clones_true_cost: float | None = None,
     estimator_budget: int | None = None,
     rng: np.random.Generator | None = None,
 ) -> SybilResult:
-    """Reward of ``k`` identities of ``player`` minus its reward as one identity.
+    """Reward and payoff of ``k`` identities of ``player`` against acting as one.
 
-    Contributions are scored with ``method`` on the original game and on the game with the
-    identities (``cloned_utility``, whose extra players are ``n .. n+k-2``; default
-    :func:`replicate`), then paid by ``mechanism`` with the same ``budget``. Each identity
-    bears the original's cost.
+    Contributions are valued with :func:`values_for` (``method``, default the mechanism's
+    own valuation, exact) on the original game and on the game with the identities
+    (``cloned_utility``, extra players ``n .. n+k-2``; default :func:`replicate`), then paid
+    by ``mechanism.run_round`` with the same ``budget``.
+
+    Args:
+        costs: per-player costs in the original game (default 0).
+        clone_costs: costs of the ``k`` identities (``player`` first); default: each bears
+            the original's cost (replicas that each train). A split passes ``cost / k`` each.
+        data_sizes, clone_sizes: declared sizes (the auction's values), likewise.
+        group_clones: pay the identities as one replica group (as the platform does once
+            :func:`market.identities.replica_groups` has found them).
+        clones_true_cost: what the identities really spend in total (default: the sum of
+            ``clone_costs``); replicas that train once spend the original's cost.
     """
     check_n_players(n_players)
     if not 0 <= player < n_players or k < 1:
@@ -218,16 +293,90 @@ def sybil_gain(
     rng_a, rng_b = rng.spawn(2)
     game_b = replicate(utility, n_players, player, k) if cloned_utility is None else cloned_utility
     n_b = n_players + k - 1
-    cost_a = cost_b = None
-    if costs is not None:
-        cost_a = _vector(costs, "costs")
-        cost_b = np.concatenate([cost_a, np.full(k - 1, cost_a[player])])
-    phi_a = estimate(utility, n_players, method, budget=estimator_budget, rng=rng_a).values
-    phi_b = estimate(game_b, n_b, method, budget=estimator_budget, rng=rng_b).values
-    pay_a = mechanism.allocate(phi_a, budget=budget, costs=cost_a).payments
-    pay_b = mechanism.allocate(phi_b, budget=budget, costs=cost_b).payments
     identities = [player, *range(n_players, n_b)]
+    cost_a = np.zeros(n_players) if costs is None else _vector(costs, "costs")
+    cost_b = _extend(cost_a, clone_costs, player, k, "clone_costs")
+    size_a = np.ones(n_players) if data_sizes is None else _vector(data_sizes, "data_sizes")
+    size_b = _extend(size_a, clone_sizes, player, k, "clone_sizes")
+    groups: IntArray | None = None
+    if group_clones:
+        groups = np.arange(n_b, dtype=np.int64)
+        groups[identities] = player
+    phi_a = values_for(
+        mechanism, utility, n_players, method=method, estimator_budget=estimator_budget, rng=rng_a
+    )
+    phi_b = values_for(
+        mechanism, game_b, n_b, method=method, estimator_budget=estimator_budget, rng=rng_b
+    )
+    pay_a = mechanism.run_round(phi_a, budget=budget, costs=cost_a, data_sizes=size_a).payments
+    pay_b = mechanism.run_round(
+        phi_b, budget=budget, costs=cost_b, data_sizes=size_b, groups=groups
+    ).payments
     original, clones = float(pay_a[player]), float(pay_b[identities].sum())
     if not (math.isfinite(original) and math.isfinite(clones)):
         raise ValueError("payments must be finite")
-    return SybilResult(original=original, clones=clones, gain=clones - original, k=k)
+    payoff_a = original - float(cost_a[player])
+    spent = float(cost_b[identities].sum()) if clones_true_cost is None else clones_true_cost
+    payoff_b = clones - spent
+    return SybilResult(
+        original=original,
+        clones=clones,
+        gain=clones - original,
+        k=k,
+        payoff_original=payoff_a,
+        payoff_clones=payoff_b,
+        relative_gain=_relative(payoff_b, payoff_a),
+    )
+
+
+def _extend(
+    base: FloatArray, clones: FloatArray | None, player: int, k: int, name: str
+) -> FloatArray:
+    if clones is None:
+        return np.concatenate([base, np.full(k - 1, base[player])])
+    arr = _vector(clones, name)
+    if arr.shape != (k,):
+        raise ValueError(f"{name} must have shape ({k},), the identities' values")
+    out = np.concatenate([base, arr[1:]])
+    out[player] = arr[0]
+    return out
+
+
+def sybil_gain_estimate(
+    utility: UtilityLike,
+    n_players: int,
+    mechanism: Mechanism,
+    *,
+    budget: float,
+    costs: FloatArray | None = None,
+    k: int = 3,
+    players: IntArray | None = None,
+    group_clones: bool = True,
+) -> FloatArray:
+    """Per-round Sybil-gain estimate: each player's relative payoff gain from replicating.
+
+    Replays the round's utility (a table, or a memoised callable: the replicated game asks
+    for no new coalition) with each of ``players`` (default all) acting as ``k`` replicas,
+    and returns their :attr:`SybilResult.relative_gain`. The attacker trains once but every
+    replica declares the original's cost (the cheapest attack); ``group_clones``: the
+    platform pays detected replicas as one group. Average the rounds of a run for a per-run
+    figure.
+    """
+    cost = np.zeros(n_players) if costs is None else _vector(costs, "costs")
+    chosen = np.arange(n_players) if players is None else np.asarray(players, dtype=np.int64)
+    table = _table(utility, n_players)
+    out = np.zeros(chosen.size)
+    for j, i in enumerate(chosen):
+        result = sybil_gain(
+            table,
+            n_players,
+            int(i),
+            k,
+            mechanism,
+            budget=budget,
+            costs=cost,
+            group_clones=group_clones,
+            clones_true_cost=float(cost[i]),
+        )
+        out[j] = result.relative_gain
+    return out

@@ -1,77 +1,100 @@
-"""Reward mechanisms: contributions (and bids, reputation) to payments within a round budget.
+"""Reward mechanisms: a selection before training, payments within a round budget after.
 
-Every mechanism is a frozen dataclass with ``allocate(contributions, *, budget, costs=None,
-participants=None, state=None) -> Allocation``; ``Allocation.payments.sum() <= budget`` always.
+Every mechanism is a frozen dataclass with ``select(candidates, *, budget, bids, data_sizes,
+state, rng) -> Selection`` and ``allocate(contributions, *, budget, costs, participants, state,
+groups, selection) -> Allocation``; ``Allocation.payments.sum() <= budget`` always. Each class
+lists the properties it guarantees in ``guarantees`` (tested in
+``tests/market/test_market_properties.py``, each against a broken variant that must fail).
 
-Sybil resistance (one participant acting as ``k`` identities; measured with
-``market.metrics.sybil_gain`` in ``tests/market/test_market_sybil.py``). On the noise-free
-FL-like game there (6 players, player 0 as 3 identities, budget 1), the gain in payment is:
+Attacks on FL-like saturating games (table written by ``python bench/mechanism_table.py``;
+8 players, exact values, 10 seeds; gains are the attacker's payoff, payment minus cost, over
+playing as one identity; ``free riders`` is the share of the budget paid to two zero
+contributors; ``IR`` the share of honest positive contributors paid at least their cost):
 
-===============  ===================  ================  =============================
-mechanism        Shapley, replicas    Shapley, split    leave-one-out, replicas
-===============  ===================  ================  =============================
-flat             +0.208               +0.208            +0.208
-shapley_fair     +0.145               +0.059            -0.186
-proportional     +0.129               +0.021            -0.285
-auction          +0.129               +0.021            -0.285
-reputation       +0.079               -0.052            -0.304
-===============  ===================  ================  =============================
+.. mechanism-table-start
 
-* ``flat`` and the floor of ``shapley_fair`` pay per identity: never Sybil-resistant.
-* The contribution-based rules inherit the score's behaviour. The exact Shapley value is not
-  replication-robust when data are substitutes, as pooled FL data are (Han et al. 2022,
-  "Replication robust payoff allocation in submodular cooperative games"): identities gain.
-  Leave-one-out scores make replicas worthless (each scores 0), so replication loses, at the
-  price of also zeroing honest duplicates.
-* ``auction`` pays a common price per unit of value, so with a slack budget it pays like
-  ``proportional`` and inherits its gain.
+=============  =========  ===========  ===========  ===========  =====
+mechanism      valuation  split x3     replicas x3  free riders  IR
+=============  =========  ===========  ===========  ===========  =====
+banzhaf_cover  banzhaf         +0.002       -0.141       0.0003   1.00
+proportional   shapley         +0.070       +1.226       0.0016   0.88
+shapley_fair   shapley         +0.025       +0.399       0.0008   1.00
+reputation     shapley         +0.025       +0.399       0.0008   1.00
+auction        shapley         +0.034       +2.953       0.0016   0.88
+flat           -               +3.475       +3.475       0.2500   0.83
+=============  =========  ===========  ===========  ===========  =====
+
+.. mechanism-table-end
+
+* ``flat`` pays per identity: never Sybil-resistant, pays free riders a full share.
+* ``proportional``, ``shapley_fair`` and ``reputation`` inherit the Shapley value's
+  rewards for splitting and replicating data (Han et al. 2022).
+* ``banzhaf_cover`` (the default) values with the Banzhaf value, which gives ``k`` replicas
+  ``k / 2**(k-1)`` of one identity's value; see its module.
+* ``auction`` pays at most the escrow of its selection, released against delivery.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
-
 from market.mechanisms.auction import Auction, proportional_share_auction
-from market.mechanisms.base import Allocation, Mechanism, ReputationState
+from market.mechanisms.banzhaf_cover import BanzhafCover
+from market.mechanisms.base import (
+    PROPERTIES,
+    Allocation,
+    Mechanism,
+    Round,
+    Selection,
+    cover_then_share,
+    proportional_split,
+)
 from market.mechanisms.flat import Flat
 from market.mechanisms.proportional import Proportional
 from market.mechanisms.reputation import Reputation
 from market.mechanisms.shapley_fair import ShapleyFair
+from market.registry import Registry
+from market.reputation import ReputationPolicy, ReputationState
 
-MECHANISMS: Mapping[str, Callable[..., Mechanism]] = MappingProxyType(
+MECHANISMS: Registry[Mechanism] = Registry(
+    "mechanism",
     {
+        "banzhaf_cover": BanzhafCover,
         "proportional": Proportional,
         "shapley_fair": ShapleyFair,
         "reputation": Reputation,
         "auction": Auction,
         "flat": Flat,
-    }
+    },
 )
 """Reward mechanisms by name."""
+
+DEFAULT_MECHANISM: str = "banzhaf_cover"
+"""The marketplace's default mechanism: the only one guaranteeing every property in
+:data:`PROPERTIES` (with its valuation, ``MECHANISMS[DEFAULT_MECHANISM].valuation``)."""
 
 
 def make_mechanism(name: str, **options: object) -> Mechanism:
     """Build the mechanism registered as ``name`` with ``options``."""
-    factory = MECHANISMS.get(name)
-    if factory is None:
-        raise ValueError(f"unknown mechanism {name!r}; choose one of {sorted(MECHANISMS)}")
-    try:
-        return factory(**options)
-    except TypeError as exc:
-        raise ValueError(f"bad options for mechanism {name!r}: {exc}") from exc
+    return MECHANISMS.make(name, **options)
 
 
 __all__ = [
+    "DEFAULT_MECHANISM",
     "MECHANISMS",
+    "PROPERTIES",
     "Allocation",
     "Auction",
+    "BanzhafCover",
     "Flat",
     "Mechanism",
     "Proportional",
     "Reputation",
+    "ReputationPolicy",
     "ReputationState",
+    "Round",
+    "Selection",
     "ShapleyFair",
+    "cover_then_share",
     "make_mechanism",
     "proportional_share_auction",
+    "proportional_split",
 ]

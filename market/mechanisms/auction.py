@@ -1,19 +1,24 @@
-"""Budget-feasible, truthful reverse auction (Singer 2010, "Budget feasible mechanisms", FOCS;
-reputation-weighted values in the spirit of RRAFL, Zhang et al. 2021, "Incentive mechanism for
-horizontal federated learning based on reputation and reverse auction", WWW).
+"""Budget-feasible, truthful reverse auction with escrow released against delivery (Singer
+2010, "Budget feasible mechanisms", FOCS; reputation-weighted values in the spirit of RRAFL,
+Zhang et al. 2021, "Incentive mechanism for horizontal federated learning based on reputation
+and reverse auction", WWW).
 
-Each participant bids its cost ``b_i`` and has value ``v_i = max(phi_i, 0) * rep_i`` (``rep_i``
-from the reputation ``state`` when given, else 1). Bidders are ranked by cost per unit value
-``rho_i = b_i / v_i``; the winners are the longest prefix ``1..k`` with
-``rho_k * V_k <= B`` where ``V_k`` is the prefix's total value (the proportional-share rule),
-never splitting bidders with equal ``rho``. Every winner is paid the same price per unit value,
-``p = min(B / V_k, rho_{k+1})``, i.e. ``p * v_i``.
+Selection (:meth:`Auction.select`, before training). Each candidate bids its cost ``b_i`` and
+declares a data size; its value is ``v_i = size_i * rep_i`` (``rep_i`` from the reputation
+state when given, else 1). Bidders are ranked by cost per unit value ``rho_i = b_i / v_i``,
+ties broken by a random priority drawn from ``rng`` (by identity when ``rng`` is ``None``),
+so tied bidders are taken one by one and never dropped as a block. The winners are the
+longest prefix ``1..k`` with ``rho_k * V_k <= B`` (``V_k`` the prefix's value), and each is
+escrowed ``e_i = p * v_i`` with ``p = min(B / V_k, rho_{k+1})``. For a fixed priority the rule
+is monotone and ``e_i`` is the critical bid, so bidding the true cost is dominant (Myerson
+1981); ``e_i >= b_i`` and ``sum e_i <= B``. Zero-value candidates (no data) never win.
 
-Properties (proved by Singer; checked by the tests): the rule is monotone (a lower bid never
-loses) and ``p * v_i`` is exactly the critical bid above which ``i`` would lose, so bidding the
-true cost is a dominant strategy (Myerson 1981); winners get ``p * v_i >= rho_i * v_i = b_i``
-(individually rational); and ``sum p * v_i <= (B / V_k) * V_k = B`` (budget feasible).
-Zero-value bidders never win.
+Payment (:meth:`Auction.allocate`, after scoring). The escrow is released against delivered
+contribution: with ``E`` the escrow of the winners who delivered and ``d_i`` winner ``i``'s
+share of their positive contribution, ``pay_i = min(e_i, E * d_i)``. A winner that delivers
+nothing (a free rider bidding 0) or harms the model is paid 0; one that delivers at least its
+declared share of the value gets its full escrow (individually rational); inflating the
+declared data size raises the escrow but not ``E * d_i``. Unreleased escrow is not spent.
 """
 
 from __future__ import annotations
@@ -23,21 +28,23 @@ from typing import ClassVar
 
 import numpy as np
 
-from market.mechanisms.base import Allocation, Mechanism, ReputationState
-from market.types import BoolArray, FloatArray
+from market.mechanisms.base import Mechanism, Round, Selection, _inputs
+from market.reputation import ReputationState
+from market.types import BoolArray, FloatArray, IntArray
 
 MIN_RELATIVE_VALUE = 1e-12
 """Bidders whose value is below this fraction of the largest value never win."""
 
 
 def proportional_share_auction(
-    values: FloatArray, bids: FloatArray, budget: float
+    values: FloatArray, bids: FloatArray, budget: float, priority: IntArray | None = None
 ) -> tuple[BoolArray, FloatArray]:
     """Return the winners and their payments under the proportional-share rule.
 
     Only bidders with ``values > MIN_RELATIVE_VALUE * max(values)`` take part (whatever they
-    bid, so the rule stays monotone). A winner's payment is
-    ``min(B * v_i / V_k, rho_{k+1} * v_i)``, written so that tiny values cannot overflow.
+    bid, so the rule stays monotone). Equal ``rho`` are ordered by ``priority`` (lower first;
+    default: the index). A winner's payment is ``min(B * v_i / V_k, rho_{k+1} * v_i)``,
+    written so that tiny values cannot overflow.
     """
     n = values.size
     winners = np.zeros(n, dtype=bool)
@@ -45,20 +52,15 @@ def proportional_share_auction(
     top = float(values.max()) if n else 0.0
     if top <= 0 or budget <= 0:
         return winners, payments
+    rank = np.arange(n) if priority is None else np.asarray(priority)
     values = values / top  # the rule is scale-free in the values; this avoids overflow
     active = np.flatnonzero(values > MIN_RELATIVE_VALUE)
     rho = bids[active] / values[active]
-    order = np.lexsort((active, rho))
+    order = np.lexsort((rank[active], rho))
     ranked, rho_sorted = active[order], rho[order]
     prefix_value = np.cumsum(values[ranked])
-    k = 0
-    for end in range(1, ranked.size + 1):
-        if end < ranked.size and rho_sorted[end] == rho_sorted[end - 1]:
-            continue  # never split a block of equal cost-per-value
-        if rho_sorted[end - 1] * prefix_value[end - 1] <= budget:
-            k = end
-        else:
-            break
+    fits = rho_sorted * prefix_value <= budget
+    k = int(np.argmin(fits)) if not fits.all() else ranked.size  # longest feasible prefix
     if k == 0:
         return winners, payments
     chosen = ranked[:k]
@@ -72,39 +74,62 @@ def proportional_share_auction(
 
 @dataclass(frozen=True)
 class Auction(Mechanism):
-    """Reverse auction with critical-value payments.
+    """Reverse auction at selection, escrow released against delivered contribution.
 
     Args:
-        use_reputation: weight values by ``state.scores`` when a state is passed.
+        use_reputation: weight declared values by the reputation ``state``'s scores.
     """
 
     name: ClassVar[str] = "auction"
+    guarantees: ClassVar[frozenset[str]] = frozenset({"budget", "free_rider", "poisoner"})
     use_reputation: bool = True
 
-    def _allocate(
+    def select(
         self,
-        contributions: FloatArray,
+        candidates: BoolArray,
+        *,
         budget: float,
-        costs: FloatArray | None,
-        participants: BoolArray,
-        state: ReputationState | None,
-    ) -> Allocation:
-        if costs is None:
-            raise ValueError("the auction needs costs=<bids, shape (n,)>")
-        values = np.where(participants, np.clip(contributions, 0.0, None), 0.0)
+        bids: FloatArray | None = None,
+        data_sizes: FloatArray | None = None,
+        state: ReputationState | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> Selection:
+        """Run the reverse auction over the non-excluded candidates' bids and data sizes."""
+        base = super().select(candidates, budget=budget, state=state)
+        _, bid_arr, sizes = _inputs(candidates, budget, bids, data_sizes, state)
+        if bid_arr is None or sizes is None:
+            raise ValueError("the auction selects on bids=<costs> and data_sizes=<sizes>")
+        values = np.where(base.selected, sizes, 0.0)
         if self.use_reputation and state is not None:
             values = values * state.scores
-        bids = np.where(participants, costs, 0.0)
-        winners, payments = proportional_share_auction(values, bids, budget)
-        if payments.sum() > budget:  # floating-point guard; the rule itself never exceeds
-            payments *= budget / payments.sum()
+        n = values.size
+        priority = np.arange(n) if rng is None else rng.permutation(n)
+        winners, escrow = proportional_share_auction(
+            values, np.where(base.selected, bid_arr, 0.0), budget, priority
+        )
+        if escrow.sum() > budget:  # floating-point guard; the rule itself never exceeds
+            escrow *= budget / escrow.sum()
         won_value = float(values[winners].sum())
-        price = float(payments.sum()) / won_value if won_value > 0 else 0.0
-        return Allocation(
-            payments=payments,
+        price = float(escrow.sum()) / won_value if won_value > 0 else 0.0
+        return Selection(
             selected=winners,
+            excluded=base.excluded,
+            escrow=escrow,
             mechanism=self.name,
-            budget=budget,
-            state=state,
             info={"price_per_value": price},
         )
+
+    def _pay(self, round_: Round) -> FloatArray:
+        selection = round_.selection
+        if selection is None or selection.mechanism != self.name:
+            raise ValueError("the auction pays from its escrow: pass selection=auction.select(...)")
+        delivered = round_.participants & selection.selected
+        positive = np.where(delivered, round_.positive, 0.0)
+        total = float(positive.sum())
+        if total <= 0:
+            return np.zeros(positive.size)
+        pool = float(selection.escrow[delivered].sum())
+        out: FloatArray = np.where(
+            delivered, np.minimum(selection.escrow, pool * positive / total), 0.0
+        )
+        return out

@@ -1,4 +1,11 @@
-"""What every reward mechanism shares: the allocation result, reputation state, validation."""
+"""What every reward mechanism shares: the selection and allocation phases and their results.
+
+A round has two phases. Before training, :meth:`Mechanism.select` picks who trains from the
+candidates (default: every candidate the reputation state has not excluded; the auction
+runs its reverse auction here and escrows the winners' payments). After the updates are
+scored, :meth:`Mechanism.allocate` pays within the budget. Subclasses implement only
+:meth:`Mechanism._pay` on a validated :class:`Round` (and may override :meth:`Mechanism.select`).
+"""
 
 from __future__ import annotations
 
@@ -9,55 +16,42 @@ from typing import ClassVar
 
 import numpy as np
 
-from market.types import BoolArray, FloatArray
+from market.reputation import ReputationState
+from market.types import BoolArray, FloatArray, IntArray
 
 BUDGET_SLACK = 1e-9
 """Relative slack for floating-point sums; payments are rescaled to stay within budget."""
 
+PROPERTIES = frozenset({"budget", "ir", "free_rider", "poisoner", "sybil"})
+"""Guarantees a mechanism may claim (checked by ``tests/market/test_market_properties.py``):
+budget balance, individual rationality of positive contributors when the budget covers their
+costs, nothing for null contributions, nothing for harmful ones, bounded Sybil gain."""
+
 
 @dataclass(frozen=True, eq=False)
-class ReputationState:
-    """Beta reputation evidence per player (Josang & Ismail 2002).
+class Selection:
+    """Who trains this round.
 
     Attributes:
-        alpha: accumulated positive evidence.
-        beta: accumulated negative evidence.
+        selected: candidates chosen to train.
+        excluded: candidates refused because the reputation policy excluded them.
+        escrow: the most each selected identity can be paid (the auction's critical
+            payments; 0 for mechanisms that escrow nothing).
+        mechanism: name of the mechanism.
+        info: mechanism-specific numbers (the auction's price per unit value).
     """
 
-    alpha: FloatArray
-    beta: FloatArray
-
-    def __post_init__(self) -> None:
-        alpha = np.asarray(self.alpha, dtype=np.float64)
-        beta = np.asarray(self.beta, dtype=np.float64)
-        if alpha.ndim != 1 or alpha.shape != beta.shape:
-            raise ValueError("alpha and beta must be 1-D arrays of equal shape")
-        if np.any(alpha < 0) or np.any(beta < 0) or not np.all(np.isfinite(alpha + beta)):
-            raise ValueError("alpha and beta must be finite and >= 0")
-        object.__setattr__(self, "alpha", alpha)
-        object.__setattr__(self, "beta", beta)
-
-    @classmethod
-    def initial(cls, n_players: int) -> ReputationState:
-        """No evidence: every reputation is 1/2."""
-        return cls(alpha=np.zeros(n_players), beta=np.zeros(n_players))
+    selected: BoolArray
+    excluded: BoolArray
+    escrow: FloatArray
+    mechanism: str
+    info: Mapping[str, float] = field(default_factory=dict)
 
     @property
-    def scores(self) -> FloatArray:
-        """Expected reputation ``(alpha + 1) / (alpha + beta + 2)`` in ``(0, 1)``."""
-        out: FloatArray = (self.alpha + 1.0) / (self.alpha + self.beta + 2.0)
+    def lost(self) -> BoolArray:
+        """Candidates neither selected nor excluded (they lost the auction)."""
+        out: BoolArray = ~self.selected & ~self.excluded
         return out
-
-    def updated(
-        self, positive: FloatArray, participants: BoolArray, forgetting: float
-    ) -> ReputationState:
-        """Discount old evidence by ``forgetting`` and add this round's ``positive`` in
-        ``[0, 1]`` (and ``1 - positive`` as negative evidence) for participants."""
-        pos = np.where(participants, positive, 0.0)
-        neg = np.where(participants, 1.0 - positive, 0.0)
-        return ReputationState(
-            alpha=forgetting * self.alpha + pos, beta=forgetting * self.beta + neg
-        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,20 +60,16 @@ class Allocation:
 
     Attributes:
         payments: non-negative payment per player; ``payments.sum() <= budget``.
-        selected: players paid or selected (auction winners).
+        selected: players paid something.
         mechanism: name of the mechanism.
         budget: the round budget.
-        excluded: players the mechanism recommends excluding from future rounds.
-        state: updated reputation state, for mechanisms that keep one.
-        info: mechanism-specific numbers (e.g. the auction's price per unit value).
+        info: mechanism-specific numbers.
     """
 
     payments: FloatArray
     selected: BoolArray
     mechanism: str
     budget: float
-    excluded: BoolArray | None = None
-    state: ReputationState | None = None
     info: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -90,8 +80,6 @@ class Allocation:
             raise ValueError(f"payments sum {payments.sum()} exceeds the budget {self.budget}")
         object.__setattr__(self, "payments", payments)
         object.__setattr__(self, "selected", np.asarray(self.selected, dtype=bool))
-        if self.excluded is None:
-            object.__setattr__(self, "excluded", np.zeros_like(self.selected))
 
     @property
     def total(self) -> float:
@@ -99,19 +87,78 @@ class Allocation:
         return float(self.payments.sum())
 
 
-class Mechanism(ABC):
-    """A reward rule: contributions (and costs/bids, state) to payments within a budget.
+@dataclass(frozen=True, eq=False)
+class Round:
+    """Validated inputs of :meth:`Mechanism._pay`.
 
-    Subclasses are frozen dataclasses holding their options and implement :meth:`_allocate`.
+    Attributes:
+        contributions: scores, 0 for non-participants.
+        budget: the round budget.
+        costs: per-player costs (0 where unknown).
+        participants: who took part and is not excluded.
+        state: reputation state, if any.
+        groups: replica-group label per player (see :func:`market.identities.replica_groups`;
+            default: every player its own group).
+        selection: this round's :class:`Selection`, if the caller ran one.
+    """
+
+    contributions: FloatArray
+    budget: float
+    costs: FloatArray
+    participants: BoolArray
+    state: ReputationState | None
+    groups: IntArray
+    selection: Selection | None
+
+    @property
+    def positive(self) -> FloatArray:
+        """``max(phi, 0)`` for participants, else 0."""
+        out: FloatArray = np.where(self.participants, np.clip(self.contributions, 0.0, None), 0.0)
+        return out
+
+
+class Mechanism(ABC):
+    """A reward rule: a selection before training and payments within a budget after.
+
+    Class attributes:
+        name: registry name.
+        valuation: the ``market`` scoring method whose values the guarantees assume
+            (``None``: any Shapley-style score, the scenario's scoring).
+        guarantees: the :data:`PROPERTIES` the rule guarantees (tested).
     """
 
     name: ClassVar[str]
-    contribution_based: ClassVar[bool] = True
-    """Payments depend on contributions (a null participant gets at most :meth:`floor`)."""
+    valuation: ClassVar[str | None] = None
+    guarantees: ClassVar[frozenset[str]] = frozenset({"budget"})
 
-    def floor(self, budget: float, n_participants: int) -> float:
-        """Guaranteed payment to any participant, whatever it contributed."""
-        return 0.0
+    def select(
+        self,
+        candidates: BoolArray,
+        *,
+        budget: float,
+        bids: FloatArray | None = None,
+        data_sizes: FloatArray | None = None,
+        state: ReputationState | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> Selection:
+        """Choose who trains: every candidate the reputation ``state`` has not excluded.
+
+        Args:
+            candidates: identities that want to train, bool ``(n,)``.
+            budget: the round budget, ``>= 0``.
+            bids: declared costs (the auction's bids), ``>= 0``.
+            data_sizes: declared training-set sizes, ``>= 0``.
+            state: the reputation state (its ``excluded`` identities are refused).
+            rng: breaks ties where a rule has them (the auction).
+        """
+        mask, _, _ = _inputs(candidates, budget, bids, data_sizes, state)
+        excluded = mask & state.excluded_mask if state is not None else np.zeros_like(mask)
+        return Selection(
+            selected=mask & ~excluded,
+            excluded=excluded,
+            escrow=np.zeros(mask.size),
+            mechanism=self.name,
+        )
 
     def allocate(
         self,
@@ -121,48 +168,114 @@ class Mechanism(ABC):
         costs: FloatArray | None = None,
         participants: BoolArray | None = None,
         state: ReputationState | None = None,
+        groups: IntArray | None = None,
+        selection: Selection | None = None,
     ) -> Allocation:
         """Pay participants for one round.
 
         Args:
-            contributions: per-player contribution scores, shape ``(n,)`` (``NaN`` allowed
-                for non-participants).
+            contributions: per-player scores, shape ``(n,)`` (in the :attr:`valuation`;
+                ``NaN`` allowed for non-participants).
             budget: the most that may be paid in total, ``>= 0``.
-            costs: per-player costs; the auction treats them as bids (required there).
-            participants: who took part (default: everyone); others are paid 0.
-            state: reputation state carried between rounds (reputation, auction).
+            costs: per-player costs incurred this round (metered, not declared).
+            participants: whose update was scored (default: everyone); others get 0.
+            state: reputation state; its excluded identities get 0.
+            groups: replica-group labels (identities sending near-identical updates share
+                a label and are covered once); default: one group per identity.
+            selection: the result of :meth:`select` this round (required by the auction).
         """
         c = np.asarray(contributions, dtype=np.float64)
         if c.ndim != 1 or c.size < 1:
             raise ValueError(f"contributions must be a non-empty 1-D array, got shape {c.shape}")
         n = c.size
-        if not np.isfinite(budget) or budget < 0:
-            raise ValueError(f"budget must be finite and >= 0, got {budget}")
-        mask = np.ones(n, dtype=bool) if participants is None else np.asarray(participants)
-        if mask.shape != (n,) or mask.dtype != np.bool_:
+        default = np.ones(n, dtype=bool) if participants is None else participants
+        mask, cost_arr, _ = _inputs(default, budget, costs, None, state, name="costs")
+        if mask.shape != (n,):
             raise ValueError(f"participants must be a bool array of shape ({n},)")
         if not np.all(np.isfinite(c[mask])):
             raise ValueError("contributions of participants must be finite")
-        cost_arr: FloatArray | None = None
-        if costs is not None:
-            cost_arr = np.asarray(costs, dtype=np.float64)
-            if cost_arr.shape != (n,) or np.any(cost_arr[mask] < 0):
-                raise ValueError(f"costs must have shape ({n},) and be >= 0 for participants")
-        if state is not None and state.alpha.shape != (n,):
-            raise ValueError(f"state must cover {n} players, got {state.alpha.shape[0]}")
-        clean = np.where(mask, c, 0.0)
-        return self._allocate(clean, float(budget), cost_arr, mask, state)
+        labels = np.arange(n) if groups is None else np.asarray(groups)
+        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"groups must be an integer array of shape ({n},)")
+        if selection is not None and selection.selected.shape != (n,):
+            raise ValueError(f"selection must cover {n} players")
+        if state is not None:
+            mask = mask & ~state.excluded_mask
+        round_ = Round(
+            contributions=np.where(mask, c, 0.0),
+            budget=float(budget),
+            costs=np.zeros(n) if cost_arr is None else np.where(mask, cost_arr, 0.0),
+            participants=mask,
+            state=state,
+            groups=labels.astype(np.int64),
+            selection=selection,
+        )
+        payments = np.where(mask, self._pay(round_), 0.0)
+        total = float(payments.sum())
+        if total > budget:  # floating-point guard; the rules themselves never exceed
+            payments *= budget / total
+        return Allocation(
+            payments=payments, selected=payments > 0, mechanism=self.name, budget=float(budget)
+        )
 
-    @abstractmethod
-    def _allocate(
+    def run_round(
         self,
         contributions: FloatArray,
+        *,
         budget: float,
-        costs: FloatArray | None,
-        participants: BoolArray,
-        state: ReputationState | None,
+        costs: FloatArray | None = None,
+        data_sizes: FloatArray | None = None,
+        groups: IntArray | None = None,
+        rng: np.random.Generator | None = None,
     ) -> Allocation:
-        """Allocate with validated inputs (non-participants' contributions are 0)."""
+        """Select everyone who bids ``costs`` and declares ``data_sizes`` (default 1 each),
+        then pay the selected for delivering ``contributions`` (for tests and metrics)."""
+        n = np.asarray(contributions).size
+        sizes = np.ones(n) if data_sizes is None else data_sizes
+        everyone = np.ones(n, dtype=bool)
+        selection = self.select(everyone, budget=budget, bids=costs, data_sizes=sizes, rng=rng)
+        return self.allocate(
+            contributions,
+            budget=budget,
+            costs=costs,
+            participants=selection.selected,
+            groups=groups,
+            selection=selection,
+        )
+
+    @abstractmethod
+    def _pay(self, round_: Round) -> FloatArray:
+        """Payments for validated inputs (non-participants' entries are ignored)."""
+
+
+def _inputs(
+    mask_like: object,
+    budget: float,
+    first: FloatArray | None,
+    second: FloatArray | None,
+    state: ReputationState | None,
+    *,
+    name: str = "bids",
+) -> tuple[BoolArray, FloatArray | None, FloatArray | None]:
+    """Validate a participant mask, a budget, two optional per-player arrays and a state."""
+    mask = np.asarray(mask_like)
+    if mask.ndim != 1 or mask.dtype != np.bool_:
+        raise ValueError("participants/candidates must be a 1-D bool array")
+    n = mask.size
+    if not np.isfinite(budget) or budget < 0:
+        raise ValueError(f"budget must be finite and >= 0, got {budget}")
+    out: list[FloatArray | None] = []
+    for label, values in ((name, first), ("data_sizes", second)):
+        if values is None:
+            out.append(None)
+            continue
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape != (n,) or np.any(arr[mask] < 0) or not np.all(np.isfinite(arr[mask])):
+            raise ValueError(f"{label} must have shape ({n},) and be finite and >= 0")
+        out.append(arr)
+    if state is not None and state.n_players != n:
+        raise ValueError(f"state must cover {n} players, got {state.n_players}")
+    return mask, out[0], out[1]
 
 
 def proportional_split(weights: FloatArray, amount: float) -> FloatArray:
@@ -175,3 +288,24 @@ def proportional_split(weights: FloatArray, amount: float) -> FloatArray:
     if excess > amount:  # guard against rounding up
         out *= amount / excess
     return out
+
+
+def cover_then_share(round_: Round, weights: FloatArray) -> FloatArray:
+    """Cover the costs of positive contributors, then split the surplus by ``weights``.
+
+    Every participant with ``weights > 0`` is first paid its cost; identities of one replica
+    group are covered once (the group's cheapest cost, split equally), since one training run
+    produced their update. If the covers exceed the budget they are scaled down together.
+    The rest of the budget is split in proportion to ``weights``. Nothing is paid for a zero
+    or negative weight, so null and harmful participants get 0.
+    """
+    eligible = round_.participants & (weights > 0)
+    cover = np.zeros(weights.size)
+    for label in np.unique(round_.groups[eligible]):
+        members = eligible & (round_.groups == label)
+        cover[members] = float(round_.costs[members].min()) / int(members.sum())
+    total = float(cover.sum())
+    if total > round_.budget:
+        cover *= round_.budget / total
+    surplus = max(round_.budget - float(cover.sum()), 0.0)
+    return cover + proportional_split(np.where(eligible, weights, 0.0), surplus)

@@ -1,6 +1,7 @@
 """Flat payment: the budget split equally among participants (the baseline).
 
-Not Sybil-resistant: ``k`` identities collect ``k`` shares.
+Pays free riders, poisoners and every Sybil identity a full share: it guarantees only budget
+balance, and serves as the reference the other rules are measured against.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from market.mechanisms.base import Allocation, Mechanism, ReputationState
-from market.types import BoolArray, FloatArray
+from market.mechanisms.base import Mechanism, Round
+from market.types import FloatArray
 
 
 @dataclass(frozen=True)
@@ -19,25 +20,8 @@ class Flat(Mechanism):
     """Equal split of the budget among participants."""
 
     name: ClassVar[str] = "flat"
-    contribution_based: ClassVar[bool] = False
 
-    def floor(self, budget: float, n_participants: int) -> float:
-        """Everyone gets the equal share."""
-        return budget / n_participants if n_participants else 0.0
-
-    def _allocate(
-        self,
-        contributions: FloatArray,
-        budget: float,
-        costs: FloatArray | None,
-        participants: BoolArray,
-        state: ReputationState | None,
-    ) -> Allocation:
-        count = int(participants.sum())
-        share = budget / count if count else 0.0
-        payments = np.where(participants, share, 0.0)
-        if payments.sum() > budget:
-            payments *= budget / payments.sum()
-        return Allocation(
-            payments=payments, selected=participants.copy(), mechanism=self.name, budget=budget
-        )
+    def _pay(self, round_: Round) -> FloatArray:
+        count = int(round_.participants.sum())
+        out: FloatArray = np.full(round_.participants.size, round_.budget / count if count else 0.0)
+        return out

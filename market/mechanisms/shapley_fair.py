@@ -1,10 +1,18 @@
-"""Shapley-fair payment with a participation floor.
+"""Shapley-fair payment: cover the costs of positive contributors, share the surplus.
 
-A fraction ``floor_share`` of the budget is split equally among participants (a reward for
-taking part, which covers part of their cost); the rest is split in proportion to clipped
-non-negative contributions (the Shapley values when scored with a Shapley method), as in the
-fair profit-sharing schemes of Song, Tong & Wei 2019. A null participant gets exactly the
-floor. The floor is a per-identity payment, so it adds Sybil gain.
+Two stages, in the spirit of the fair profit sharing of Song, Tong & Wei 2019 ("Profit
+allocation for federated learning", IEEE Big Data), with the participation floor replaced by
+a cost cover that pays nothing for nothing:
+
+1. every participant with a positive contribution is paid its (metered) cost; replicas of
+   one update are covered once (see :func:`market.mechanisms.base.cover_then_share`); if the
+   budget cannot cover everyone, covers are scaled down together;
+2. the rest of the budget is split in proportion to ``max(phi_i, 0)``.
+
+A null or harmful participant gets exactly 0; a positive contributor is individually
+rational whenever the budget covers the positive contributors' costs. With Shapley scores the
+surplus still rewards splitting data (Shapley is not split-proof on substitutes); for that use
+``banzhaf_cover``.
 """
 
 from __future__ import annotations
@@ -12,45 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-
-from market.mechanisms.base import Allocation, Mechanism, ReputationState, proportional_split
-from market.types import BoolArray, FloatArray
+from market.mechanisms.base import Mechanism, Round, cover_then_share
+from market.types import FloatArray
 
 
 @dataclass(frozen=True)
 class ShapleyFair(Mechanism):
-    """Equal floor plus a contribution-proportional remainder.
-
-    Args:
-        floor_share: fraction of the budget paid as equal floors, in ``[0, 1]``.
-    """
+    """Cost cover for positive contributors plus a contribution-proportional surplus."""
 
     name: ClassVar[str] = "shapley_fair"
-    floor_share: float = 0.2
+    guarantees: ClassVar[frozenset[str]] = frozenset({"budget", "ir", "free_rider", "poisoner"})
 
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.floor_share <= 1.0:
-            raise ValueError(f"floor_share must be in [0, 1], got {self.floor_share}")
-
-    def floor(self, budget: float, n_participants: int) -> float:
-        """``floor_share * budget / n_participants``."""
-        return self.floor_share * budget / n_participants if n_participants else 0.0
-
-    def _allocate(
-        self,
-        contributions: FloatArray,
-        budget: float,
-        costs: FloatArray | None,
-        participants: BoolArray,
-        state: ReputationState | None,
-    ) -> Allocation:
-        count = int(participants.sum())
-        floors = np.where(participants, self.floor(budget, count), 0.0)
-        weights = np.where(participants, np.clip(contributions, 0.0, None), 0.0)
-        payments = floors + proportional_split(weights, budget - float(floors.sum()))
-        if payments.sum() > budget:
-            payments *= budget / payments.sum()
-        return Allocation(
-            payments=payments, selected=participants.copy(), mechanism=self.name, budget=budget
-        )
+    def _pay(self, round_: Round) -> FloatArray:
+        return cover_then_share(round_, round_.positive)

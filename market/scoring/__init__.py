@@ -40,13 +40,9 @@ BEST_METHOD = "surrogate"
 
 def make_estimator(method: str, **options: object) -> Estimator:
     """Build the estimator registered as ``method`` with ``options``."""
-    factory = METHODS.get(method)
-    if factory is None:
-        raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}")
-    try:
-        return factory(**options)
-    except TypeError as exc:
-        raise ValueError(f"bad options for method {method!r}: {exc}") from exc
+    from market.registry import Registry
+
+    return Registry("method", METHODS).make(method, **options)
 
 
 def estimate(

@@ -47,6 +47,12 @@ def test_ir_free_riders_budget() -> None:
     assert math.isnan(market.budget_balance(payments, 0.0))
 
 
+def test_ir_rate() -> None:
+    payments, costs = np.array([0.5, 0.1, 0.0]), np.array([0.2, 0.3, 0.0])
+    assert market.ir_rate(payments, costs, contributing=np.array([True, True, False])) == 0.5
+    assert math.isnan(market.ir_rate(payments, costs, contributing=np.zeros(3, dtype=bool)))
+
+
 def test_fairness_summary_keys_and_values() -> None:
     contributions = np.array([0.4, 0.0, 0.2, 0.1])
     allocation = market.make_mechanism("proportional").allocate(contributions, budget=1.0)
@@ -66,6 +72,7 @@ def test_fairness_summary_keys_and_values() -> None:
         "gini",
         "ir_violations",
         "ir_shortfall",
+        "ir_rate",
         "free_rider_share",
         "budget_balance",
     }
@@ -73,6 +80,7 @@ def test_fairness_summary_keys_and_values() -> None:
     assert summary["budget_balance"] == pytest.approx(1.0)
     assert summary["free_rider_share"] == 0.0
     assert summary["ir_violations"] == 1.0
+    assert summary["ir_rate"] == 1.0  # the violator is the null player, not a contributor
     assert all(isinstance(v, float) for v in summary.values())
 
 

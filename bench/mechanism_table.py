@@ -1,0 +1,114 @@
+"""Attack table of every reward mechanism on FL-like saturating games (exact values).
+
+Prints, per mechanism: the attacker's relative payoff gain from splitting its data over 3
+identities and from replicating its update over 3 identities (trained once, each replica
+declaring the cost, detected replicas covered once), the share of the budget paid to two
+free riders, and the share of honest positive contributors paid at least their cost.
+``--write`` replaces the table in ``market/mechanisms/__init__.py``'s docstring.
+
+    PYTHONPATH=. python bench/mechanism_table.py [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+
+import numpy as np
+
+import market
+from market.games import SaturatingGame, fl_game
+
+N, K, SEEDS, BUDGET, NOISE = 8, 3, 10, 1.0, 0.003
+START, END = ".. mechanism-table-start", ".. mechanism-table-end"
+
+
+def instance(seed: int) -> tuple[SaturatingGame, np.ndarray, np.ndarray]:
+    """A game whose last two players are free riders, with costs summing to half the budget."""
+    game = fl_game(N, np.random.default_rng(seed), noise=NOISE, null_player=False)
+    qualities = game.qualities.copy()
+    qualities[-2:] = 0.0
+    game = dataclasses.replace(game, qualities=qualities)
+    honest = qualities > 0
+    costs = np.where(honest, game.sizes, 0.0)
+    return game, costs * (0.5 * BUDGET / costs.sum()), honest
+
+
+def row(name: str) -> tuple[float, float, float, float]:
+    """Mean split gain, replication gain, free-rider share, IR rate over the seeds."""
+    mechanism = market.make_mechanism(name)
+    split, repl, riders, ir = [], [], [], []
+    for seed in range(SEEDS):
+        game, costs, honest = instance(seed)
+        c0, s0 = costs[0], game.sizes[0]
+        split.append(
+            market.sybil_gain(
+                game,
+                N,
+                0,
+                K,
+                mechanism,
+                budget=BUDGET,
+                costs=costs,
+                data_sizes=game.sizes,
+                cloned_utility=game.split_player(0, K),
+                clone_costs=np.full(K, c0 / K),
+                clone_sizes=np.full(K, s0 / K),
+            ).relative_gain
+        )
+        repl.append(
+            market.sybil_gain(
+                game,
+                N,
+                0,
+                K,
+                mechanism,
+                budget=BUDGET,
+                costs=costs,
+                data_sizes=game.sizes,
+                group_clones=True,
+                clones_true_cost=float(c0),
+            ).relative_gain
+        )
+        values = market.values_for(mechanism, game, N)
+        pay = mechanism.run_round(values, budget=BUDGET, costs=costs, data_sizes=game.sizes)
+        riders.append(market.free_rider_share(pay.payments, ~honest, BUDGET))
+        ir.append(market.ir_rate(pay.payments, costs, contributing=honest & (values > 0)))
+    return float(np.mean(split)), float(np.mean(repl)), float(np.mean(riders)), float(np.mean(ir))
+
+
+def table() -> str:
+    """The reStructuredText table, one line per mechanism."""
+    rule = "=" * 13 + "  " + "=" * 9 + "  " + "  ".join(["=" * 11] * 3) + "  " + "=" * 5
+    lines = [
+        rule,
+        f"{'mechanism':13}  {'valuation':9}  {'split x3':11}  "
+        f"{'replicas x3':11}  {'free riders':11}  {'IR':5}",
+        rule,
+    ]
+    for name in market.MECHANISMS:
+        s, r, f, i = row(name)
+        valuation = market.MECHANISMS[name].valuation or "shapley"  # type: ignore[attr-defined]
+        valuation = "-" if name == "flat" else valuation  # flat ignores contributions
+        lines.append(f"{name:13}  {valuation:9}  {s:+11.3f}  {r:+11.3f}  {f:11.4f}  {i:5.2f}")
+    lines.append(rule)
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="update the mechanisms docstring")
+    args = parser.parse_args()
+    text = table()
+    print(text)
+    if args.write:
+        path = pathlib.Path(__file__).parents[1] / "market" / "mechanisms" / "__init__.py"
+        source = path.read_text()
+        head, rest = source.split(START, 1)
+        _, tail = rest.split(END, 1)
+        path.write_text(f"{head}{START}\n\n{text}\n\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    main()
