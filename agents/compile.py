@@ -72,7 +72,8 @@ class RunPlan:
         owners: one group per data owner, in order.
         identities: every identity the platform sees, by ``pid``.
         estimator: the ``market`` contribution estimator; ``scoring_budget`` its request.
-        mechanism: the ``market`` reward mechanism.
+        mechanism: the ``market`` reward mechanism (its selection phase and payments).
+        reputation: the ``market`` reputation policy (evidence, forgetting, exclusion).
         aggregator: the server's aggregation rule for plaintext updates.
         access: how scoring reaches coalition utilities (``plaintext`` without secure
             aggregation).
@@ -85,6 +86,7 @@ class RunPlan:
     estimator: Any
     scoring_budget: int
     mechanism: Any
+    reputation: Any
     aggregator: Aggregator
     access: str
     secagg: SecAggConfig | None
@@ -134,9 +136,6 @@ def compile_scenario(scenario: Scenario) -> RunPlan:
     """The plan of ``scenario``: every component built once, nothing drawn at random."""
     import market
 
-    mechanism_options: dict[str, Any] = {}
-    if scenario.market.mechanism == "reputation":
-        mechanism_options["threshold"] = scenario.market.reputation_threshold
     privacy = scenario.privacy
     secagg = None
     if privacy.secure_aggregation:
@@ -154,7 +153,8 @@ def compile_scenario(scenario: Scenario) -> RunPlan:
         identities=_identities(owners),
         estimator=market.make_estimator(scenario.market.scoring),
         scoring_budget=scenario.market.scoring_budget,
-        mechanism=market.make_mechanism(scenario.market.mechanism, **mechanism_options),
+        mechanism=market.make_mechanism(scenario.market.mechanism),
+        reputation=market.ReputationPolicy(threshold=scenario.market.reputation_threshold),
         aggregator=_aggregator(scenario),
         access=privacy.access if privacy.secure_aggregation else "plaintext",
         secagg=secagg,

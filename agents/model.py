@@ -48,6 +48,7 @@ PARTICIPANT_COLUMNS = {
     "expected_reward": "expected_reward",
     "reputation": lambda p: float(p.model.platform.reputation.scores[p.pid]),
     "excluded": lambda p: bool(p.model.platform.excluded[p.pid]),
+    "payment_value": "payment_value",
 }
 """Columns of the ``participants`` table: agent attribute names or reporters."""
 
@@ -70,8 +71,9 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         super().__init__(rng=scenario.seed)
         self.scenario = scenario
         self.plan: RunPlan = compile_scenario(scenario)
-        streams = self.rng.spawn(6)
-        task_rng, data_rng, agent_rng, self.secagg_rng, self.scoring_rng, subset_rng = streams
+        streams = self.rng.spawn(7)
+        task_rng, data_rng, agent_rng, self.secagg_rng, self.scoring_rng, subset_rng = streams[:6]
+        self.selection_rng = streams[6]
         self.task = task or FederatedTask(
             scenario.data, scenario.model, scenario.train, rng=task_rng
         )
@@ -163,7 +165,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         ordered = sorted(self.participants, key=lambda p: p.pid)
         self.participants.do("decide")
         joined = [p for p in ordered if p.joined]
-        selected = platform.select(joined)
+        selected = platform.select(joined, self.selection_rng)
         for p in selected:
             p.selected = True
         train_started = time.perf_counter()
@@ -188,7 +190,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         for p in included:
             p.included = True
         scoring = platform.score(included, context)
-        record.budget_paid = platform.pay(included)
+        record.budget_paid = platform.pay(included, [np.asarray(p.update) for p in included])
         if aggregation.delta is not None:
             new_vector = apply_update(self.global_vector, aggregation.delta)
             self.last_step = new_vector - self.global_vector
@@ -253,6 +255,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             },
             "secagg_rng": self.secagg_rng.bit_generator.state,
             "scoring_rng": self.scoring_rng.bit_generator.state,
+            "selection_rng": self.selection_rng.bit_generator.state,
             "platform": self.platform.state_dict(),
             "participants": {p.pid: p.state_dict() for p in self.participants},
             "graph": self.graph,
@@ -271,6 +274,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         }
         self.secagg_rng.bit_generator.state = state["secagg_rng"]
         self.scoring_rng.bit_generator.state = state["scoring_rng"]
+        self.selection_rng.bit_generator.state = state["selection_rng"]
         self.platform.load_state_dict(state["platform"])
         saved = state["participants"]
         for p in self.participants:

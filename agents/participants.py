@@ -97,6 +97,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.samples = 0
         self.update: np.ndarray | None = None
         self.contribution = float("nan")
+        self.payment_value = float("nan")
         self.reward = 0.0
         self.cost_incurred = 0.0
         self.compute_seconds = 0.0

@@ -38,9 +38,6 @@ if TYPE_CHECKING:
     from agents.participants import ParticipantAgent
     from fl_core import FederatedTask
 
-REPUTATION_FORGETTING = 0.9
-MIN_EVIDENCE_ROUNDS = 2
-"""A participant is judged for exclusion only after this many scored rounds."""
 SECAGG_STAGES = ("advertise_keys", "share_keys", "masked_input", "unmasking")
 
 
@@ -68,40 +65,39 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
     def __init__(self, model: mesa.Model, plan: RunPlan) -> None:
         super().__init__(model)
         self.plan = plan
-        n = plan.n_identities
-        self.reputation = market.ReputationState.initial(n)
-        self.scored_rounds = np.zeros(n, dtype=np.int64)
-        self.excluded = np.zeros(n, dtype=bool)
-        self.auction_payments: np.ndarray | None = None
+        self.reputation = plan.reputation.initial(plan.n_identities)
+        self.selection: Any = None
 
     # ----- 1. selection -----
-    def select(self, joined: list[ParticipantAgent]) -> list[ParticipantAgent]:
-        """Who trains this round."""
-        self.auction_payments = None
-        candidates = [p for p in joined if not self.excluded[p.pid]]
-        for p in joined:
-            if self.excluded[p.pid]:
-                p.rejected_reason = "excluded: reputation below threshold"
-        if self.plan.scenario.market.mechanism != "auction" or not candidates:
-            return candidates
+    @property
+    def excluded(self) -> np.ndarray:
+        """Identities the reputation policy has excluded for good."""
+        return self.reputation.excluded_mask
+
+    def select(
+        self, joined: list[ParticipantAgent], rng: np.random.Generator
+    ) -> list[ParticipantAgent]:
+        """Who trains this round: the mechanism's selection phase over those who joined."""
         n = self.plan.n_identities
-        values, bids, mask = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
-        for p in candidates:
-            values[p.pid] = len(p.shard)
+        candidates, bids, sizes = np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n)
+        for p in joined:
+            candidates[p.pid] = True
             bids[p.pid] = p.expected_cost
-            mask[p.pid] = True
-        allocation = self.plan.mechanism.allocate(
-            values,
+            sizes[p.pid] = len(p.shard)
+        self.selection = self.plan.mechanism.select(
+            candidates,
             budget=self.plan.scenario.market.round_budget,
-            costs=bids,
-            participants=mask,
+            bids=bids,
+            data_sizes=sizes,
             state=self.reputation,
+            rng=rng,
         )
-        self.auction_payments = allocation.payments
-        for p in candidates:
-            if not allocation.selected[p.pid]:
+        for p in joined:
+            if self.selection.excluded[p.pid]:
+                p.rejected_reason = "excluded: reputation below threshold"
+            elif self.selection.lost[p.pid]:
                 p.rejected_reason = "lost the auction"
-        return [p for p in candidates if allocation.selected[p.pid]]
+        return [p for p in joined if self.selection.selected[p.pid]]
 
     # ----- 3. screening -----
     def screen(self, trained: list[ParticipantAgent], size: int) -> list[ParticipantAgent]:
@@ -183,26 +179,35 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         deltas = [np.asarray(p.update, dtype=np.float32) for p in included]
         weights = [float(len(p.shard)) for p in included]
         ledger = SecAggLedger()
-        if plan.scenario.market.scoring == "cgsv":
-            contribution = market.estimate(
-                None, m, "cgsv", updates=np.stack(deltas), weights=np.asarray(weights)
-            )
-        else:
+        method = plan.scenario.market.scoring
+        valuation = plan.mechanism.valuation
+        utility = None
+        if method != "cgsv" or valuation is not None:
             utility = self._utility(deltas, weights, context, ledger)
-            estimator = plan.estimator
-            budget = _effective_budget(estimator, m, plan.scoring_budget)
-            from threadpoolctl import threadpool_limits
+        budget = _effective_budget(plan.estimator, m, plan.scoring_budget)
+        from threadpoolctl import threadpool_limits
 
-            # every dense op below is small (a head on 128 examples, a weighted sum of the
-            # updates): BLAS threads only wait on each other (bench/scale.py)
-            with threadpool_limits(limits=1, user_api="blas"):
+        # every dense op below is small (a head on 128 examples, a weighted sum of the
+        # updates): BLAS threads only wait on each other (bench/scale.py)
+        with threadpool_limits(limits=1, user_api="blas"):
+            if method == "cgsv":
+                contribution = market.estimate(
+                    None, m, "cgsv", updates=np.stack(deltas), weights=np.asarray(weights)
+                )
+            else:
+                assert utility is not None
                 if plan.access != "secure_coalitions":  # (secure runs draw from rng: keep order)
-                    utility.prefetch(_planned_coalitions(estimator, m, budget))
-                contribution = estimator.estimate(
+                    utility.prefetch(_planned_coalitions(plan.estimator, m, budget))
+                contribution = plan.estimator.estimate(
                     utility, m, budget=budget, rng=context.scoring_rng
                 )
-        for p, value in zip(included, contribution.values, strict=True):
+            values = contribution.values
+            if valuation is not None and valuation != method:
+                assert utility is not None
+                values = _valuation(valuation, utility, m, budget, context.scoring_rng)
+        for p, value, paid_on in zip(included, contribution.values, values, strict=True):
             p.contribution = float(value)
+            p.payment_value = float(paid_on)
         report.scoring_evaluations = int(contribution.evaluations)
         report.scoring_seconds = time.perf_counter() - started
         report.exposed_clients = exposed_count(plan.access, ledger.released, m)
@@ -257,76 +262,69 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         )
 
     # ----- 6. payment and trust -----
-    def pay(self, included: list[ParticipantAgent]) -> float:
-        """Pay the included participants (``p.reward``); update reputation. Returns the total."""
+    def pay(self, included: list[ParticipantAgent], updates: list[np.ndarray]) -> float:
+        """Pay the included participants (``p.reward``) and update their reputation.
+
+        The mechanism pays on ``p.payment_value`` (its own valuation, e.g. Banzhaf);
+        identities whose updates are near-identical form one replica group, covered once.
+        Reputation evidence is the scenario's contribution score. Returns the total paid.
+        """
         n = self.plan.n_identities
-        contributions, costs = np.zeros(n), np.zeros(n)
-        mask = np.zeros(n, dtype=bool)
+        values, contributions, costs = np.zeros(n), np.zeros(n), np.zeros(n)
+        mask, groups = np.zeros(n, dtype=bool), np.arange(n)
         for p in included:
+            values[p.pid] = p.payment_value
             contributions[p.pid] = p.contribution
             mask[p.pid] = True
-            costs[p.pid] = p.expected_cost
+            costs[p.pid] = p.cost_incurred
         if not mask.any():
             return 0.0
-        if self.plan.scenario.market.mechanism == "auction":
-            auction = self.auction_payments if self.auction_payments is not None else np.zeros(n)
-            payments = np.where(mask, auction, 0.0)
-        else:
-            allocation = self.plan.mechanism.allocate(
-                contributions,
-                budget=self.plan.scenario.market.round_budget,
-                costs=costs,
-                participants=mask,
-                state=self.reputation,
-            )
-            payments = allocation.payments
+        ids = np.array([p.pid for p in included])
+        groups[ids] = ids[market.replica_groups(np.stack(updates))]
+        allocation = self.plan.mechanism.allocate(
+            values,
+            budget=self.plan.scenario.market.round_budget,
+            costs=costs,
+            participants=mask,
+            state=self.reputation,
+            groups=groups,
+            selection=self.selection,
+        )
         for p in included:
-            p.reward = float(payments[p.pid])
-        self._update_reputation(contributions, mask)
-        return float(payments.sum())
-
-    def _update_reputation(self, contributions: np.ndarray, mask: np.ndarray) -> None:
-        """Beta reputation from this round's contributions.
-
-        Positive evidence is ``clip(phi_i / mean(phi_j > 0), 0, 1)``: a participant that
-        contributes at least the average positive contribution earns a full unit, one that
-        contributes nothing or harms the model earns none (and a full unit of negative
-        evidence). Rounds where nobody improved the model carry no evidence.
-        """
-        helpful = contributions[mask & (contributions > 0)]
-        if helpful.size == 0:
-            return
-        positive = np.clip(contributions / float(helpful.mean()), 0.0, 1.0)
-        self.reputation = self.reputation.updated(positive, mask, REPUTATION_FORGETTING)
-        self.scored_rounds += mask
-        threshold = self.plan.scenario.market.reputation_threshold
-        if threshold > 0:
-            judged = self.scored_rounds >= MIN_EVIDENCE_ROUNDS
-            self.excluded |= judged & (self.reputation.scores < threshold)
+            p.reward = float(allocation.payments[p.pid])
+        self.reputation = self.plan.reputation.observe(self.reputation, contributions, mask)
+        return allocation.total
 
     def penalise(self, rejected: list[ParticipantAgent]) -> None:
         """A rejected update is full negative evidence."""
         if not rejected:
             return
         mask = np.zeros(self.plan.n_identities, dtype=bool)
-        for p in rejected:
-            mask[p.pid] = True
-        self.reputation = self.reputation.updated(np.zeros(len(mask)), mask, REPUTATION_FORGETTING)
-        self.scored_rounds += mask
+        mask[[p.pid for p in rejected]] = True
+        self.reputation = self.plan.reputation.penalise(self.reputation, mask)
 
     # ----- checkpoint state -----
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "alpha": self.reputation.alpha.copy(),
-            "beta": self.reputation.beta.copy(),
-            "scored_rounds": self.scored_rounds.copy(),
-            "excluded": self.excluded.copy(),
-        }
+        return {"reputation": self.reputation.to_arrays()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.reputation = market.ReputationState(state["alpha"], state["beta"])
-        self.scored_rounds = state["scored_rounds"].copy()
-        self.excluded = state["excluded"].copy()
+        self.reputation = market.ReputationState.from_arrays(state["reputation"])
+
+
+def _valuation(
+    valuation: str, utility: CoalitionUtility, m: int, budget: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The mechanism's own valuation of the round (exact when the budget covers 2**m)."""
+    if m <= 16 and 2**m <= budget:
+        coalitions = [frozenset(i for i in range(m) if k >> i & 1) for k in range(2**m)]
+        utility.prefetch(coalitions)
+        table = np.array([utility(c) for c in coalitions])
+        return (
+            market.banzhaf_from_table(table)
+            if valuation == "banzhaf"
+            else market.shapley_from_table(table)
+        )
+    return market.estimate(utility, m, valuation, budget=budget, rng=rng).values
 
 
 def _effective_budget(estimator: Any, m: int, requested: int) -> int:

@@ -171,7 +171,7 @@ class MarketSection:
     scoring: str = "gtg"
     scoring_budget: int = 16
     utility_metric: str = "neg_loss"
-    mechanism: str = "shapley_fair"
+    mechanism: str = "banzhaf_cover"
     round_budget: float = 100.0
     selection: str = "all"
     reputation_threshold: float = 0.0
