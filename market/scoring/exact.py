@@ -14,7 +14,7 @@ import numpy as np
 
 from market.contribution import Contribution
 from market.game import Game, as_table, popcounts, shapley_weights
-from market.scoring.base import Estimator
+from market.scoring.base import Estimator, all_coalitions
 from market.types import FloatArray
 
 
@@ -71,6 +71,14 @@ class ExactShapley(Estimator):
     def default_budget(self, n_players: int) -> int:
         """All ``2**n`` coalitions."""
         return 1 << n_players
+
+    def effective_budget(self, n_players: int, requested: int) -> int:
+        """Always ``2**n``, whatever was requested."""
+        return 1 << n_players
+
+    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
+        """Every coalition when ``n <= 16`` (a larger list is not materialised)."""
+        return all_coalitions(n_players) if n_players <= 16 else []
 
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
         table = game.full_table()
