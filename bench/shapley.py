@@ -40,7 +40,7 @@ import market
 from market.games import fl_game
 
 FRACTIONS = (0.05, 0.10, 0.15, 0.30)
-OURS = ("permutation", "tmc", "gtg", "surrogate")
+OURS = ("adaptive", "permutation", "tmc", "gtg", "surrogate")
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / "data" / "minilm_round_utilities.npz"
 RESULTS = ROOT / "results" / "shapley.md"
@@ -318,6 +318,13 @@ def main() -> None:
         title = f"minilm ({len(recorded)} recorded rounds), n = {n}"
         lines, ratios["minilm"] = render(title, cells, n)
         out += lines
+    if not args.quick:  # the default method at the default budget; voting games vs shapiq
+        import sys
+
+        sys.path.insert(0, str(ROOT))
+        from default_scoring import default_rows, voting_rows
+
+        out += default_rows(3) + voting_rows(6, 2)
     exact_s = time_exact()
     out += [f"Exact Shapley, n = 16, from a table: {exact_s * 1000:.1f} ms (target < 1 s).", ""]
     out.append(f"Bench wall time: {time.perf_counter() - start:.0f} s.")

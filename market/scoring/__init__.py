@@ -8,6 +8,7 @@ from types import MappingProxyType
 import numpy as np
 
 from market.contribution import Contribution
+from market.scoring.adaptive import DEFAULT_BUDGET, AdaptiveShapley
 from market.scoring.banzhaf import MSRBanzhaf
 from market.scoring.base import Estimator
 from market.scoring.cgsv import CosineScore, cosine_contribution
@@ -21,6 +22,7 @@ from market.types import UtilityLike
 
 METHODS: Mapping[str, Callable[..., Estimator]] = MappingProxyType(
     {
+        "adaptive": AdaptiveShapley,
         "exact": ExactShapley,
         "permutation": PermutationShapley,
         "tmc": TMCShapley,
@@ -31,11 +33,15 @@ METHODS: Mapping[str, Callable[..., Estimator]] = MappingProxyType(
         "cgsv": CosineScore,
     }
 )
-"""Scoring methods by name. Minimum budgets: ``exact`` 2**n; ``permutation``, ``tmc``,
-``gtg``, ``loo`` n + 1; ``banzhaf`` 2; ``surrogate`` min(2**n, 2n + 2); ``cgsv`` 0."""
+"""Scoring methods by name. Minimum budgets: ``exact`` 2**n; ``adaptive``, ``permutation``,
+``tmc``, ``gtg``, ``loo`` n + 1; ``banzhaf`` 2; ``surrogate`` min(2**n, 2n + 2); ``cgsv`` 0."""
+
+DEFAULT_METHOD = "adaptive"
+"""The default scoring method: exact when ``2**n <= budget``, else unbiased antithetic
+permutation sampling; keeps efficiency, null player and symmetry (``bench/shapley.py``)."""
 
 BEST_METHOD = "surrogate"
-"""The most accurate estimator per evaluation here (see ``bench/shapley.py``)."""
+"""The most accurate estimator per evaluation on smooth games (see ``bench/shapley.py``)."""
 
 
 def make_estimator(method: str, **options: object) -> Estimator:
@@ -77,6 +83,9 @@ def estimate(
 
 __all__ = [
     "BEST_METHOD",
+    "DEFAULT_BUDGET",
+    "DEFAULT_METHOD",
+    "AdaptiveShapley",
     "METHODS",
     "Contribution",
     "CosineScore",

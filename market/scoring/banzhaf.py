@@ -3,8 +3,9 @@ robust data valuation framework for machine learning", AISTATS).
 
 Coalitions are drawn uniformly (each player present with probability 1/2); every sample is
 reused for every player: ``phi_i = mean{u(S): i in S} - mean{u(S): i not in S}``. Repeated draws
-are free (memoised) and still count as samples. A player never seen on one side scores 0 and
-``converged`` is False.
+are free (memoised) and still count as samples. A player never seen on one side scores 0 with an
+infinite standard error. ``converged`` follows the rule of :mod:`market.scoring._walk`
+(relative standard error at most ``tolerance``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from market.contribution import Contribution
 from market.game import BudgetExhausted, Game, player_bits
+from market.scoring._walk import relative_stderr
 from market.scoring.base import Estimator
 
 
@@ -26,6 +28,7 @@ class MSRBanzhaf(Estimator):
     Args:
         max_samples_per_evaluation: cap on draws as a multiple of the budget (draws of cached
             coalitions are free, so this bounds the loop for small ``n``).
+        tolerance: relative standard error at which the estimate is reported converged.
 
     Minimum budget: 2.
     """
@@ -33,6 +36,7 @@ class MSRBanzhaf(Estimator):
     name: ClassVar[str] = "banzhaf"
     index: ClassVar[str] = "banzhaf"
     max_samples_per_evaluation: int = 20
+    tolerance: float = 0.02
 
     def __post_init__(self) -> None:
         if self.max_samples_per_evaluation < 1:
@@ -61,7 +65,7 @@ class MSRBanzhaf(Estimator):
         n_in = member.sum(axis=0)
         n_out = len(y) - n_in
         estimate = np.zeros(n)
-        stderr = np.full(n, np.nan)
+        stderr = np.full(n, np.inf)
         for i in range(n):
             if n_in[i] == 0 or n_out[i] == 0:
                 continue
@@ -74,7 +78,7 @@ class MSRBanzhaf(Estimator):
             evaluations=game.evaluations,
             method=self.name,
             index=self.index,
-            converged=bool(np.all((n_in > 0) & (n_out > 0))),
+            converged=relative_stderr(estimate, stderr) <= self.tolerance,
             stderr=stderr,
-            info={"samples": len(y)},
+            info={"samples": len(y), "tolerance": self.tolerance},
         )

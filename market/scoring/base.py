@@ -1,4 +1,11 @@
-"""The estimator base class: budget validation, the game wrapper, the rng default."""
+"""The estimator base class: budget validation, the game wrapper, the rng default, BLAS.
+
+The platform calls every estimator the same way::
+
+    budget = estimator.effective_budget(n, requested)
+    prefetch(estimator.planned_coalitions(n, budget))  # one batch, optional
+    result = estimator.estimate(utility, n, budget=budget, rng=rng)
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import numpy as np
 
 from market.contribution import Contribution
 from market.game import Game, check_n_players
+from market.scoring._blas import single_blas_thread
 from market.types import UtilityLike
 
 
@@ -16,7 +24,8 @@ class Estimator(ABC):
     """A contribution estimator: options live on the (frozen dataclass) instance.
 
     Subclasses set ``name`` and ``index``, implement :meth:`minimum_budget` and
-    :meth:`_run`, and may override :meth:`default_budget`.
+    :meth:`_run`, and may override :meth:`default_budget`, :meth:`effective_budget` and
+    :meth:`planned_coalitions`.
     """
 
     name: ClassVar[str]
@@ -29,6 +38,19 @@ class Estimator(ABC):
     def default_budget(self, n_players: int) -> int:
         """Budget used when the caller passes ``budget=None``."""
         return max(self.minimum_budget(n_players), min(1 << n_players, 100 * n_players))
+
+    def effective_budget(self, n_players: int, requested: int) -> int:
+        """The budget this method actually uses when ``requested`` is asked for.
+
+        ``max(requested, minimum_budget(n))``: a budget below the minimum is raised to it.
+        """
+        check_n_players(n_players)
+        return max(int(requested), self.minimum_budget(n_players))
+
+    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
+        """Coalitions this method certainly evaluates first with ``budget``, so a caller can
+        evaluate them as one batch before :meth:`estimate`. Default: none known."""
+        return []
 
     @abstractmethod
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
@@ -43,6 +65,8 @@ class Estimator(ABC):
         rng: np.random.Generator | None = None,
     ) -> Contribution:
         """Score ``n_players`` players of ``utility`` with at most ``budget`` evaluations.
+
+        Runs with single-threaded BLAS (:func:`market.scoring._blas.single_blas_thread`).
 
         Args:
             utility: ``u(frozenset) -> float`` or a table of length ``2**n_players``.
@@ -68,6 +92,21 @@ class Estimator(ABC):
         if utility is None:
             raise ValueError(f"method {self.name!r} needs a utility (callable or table); got None")
         game = Game(utility, n_players, budget=int(budget))
-        result = self._run(game, rng)
+        with single_blas_thread():
+            result = self._run(game, rng)
         assert result.evaluations <= budget, "estimator exceeded its budget"
         return result
+
+
+def all_coalitions(n_players: int) -> list[frozenset[int]]:
+    """Every coalition of ``n_players`` players, in bitmask order."""
+    return [frozenset(i for i in range(n_players) if k >> i & 1) for k in range(1 << n_players)]
+
+
+def border_coalitions(n_players: int) -> list[frozenset[int]]:
+    """The empty and grand coalitions, the singletons and the leave-one-outs."""
+    grand = frozenset(range(n_players))
+    out = [frozenset[int](), grand]
+    out += [frozenset({i}) for i in range(n_players)]
+    out += [grand - {i} for i in range(n_players)]
+    return list(dict.fromkeys(out))

@@ -1,8 +1,8 @@
 """Exact Shapley value by full enumeration (Shapley 1953), vectorised over bitmasks.
 
 ``phi_i = sum_{S not containing i} |S|! (n-|S|-1)! / n! * (u(S + i) - u(S))``. The table of all
-``2**n`` utilities is evaluated once (memoised); the sum is then a handful of numpy
-reductions over the table, not a Python loop over ``2**n x n`` (n = 16 takes milliseconds).
+``2**n`` utilities is evaluated once (memoised); the sum is then ``n`` numpy reductions over
+the table, not a Python loop over ``2**n x n`` (n = 16 takes milliseconds).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from market.contribution import Contribution
 from market.game import Game, as_table, popcounts, shapley_weights
-from market.scoring.base import Estimator
+from market.scoring.base import Estimator, all_coalitions
 from market.types import FloatArray
 
 
@@ -35,17 +35,21 @@ def _sum_with_player(values: FloatArray, n_players: int) -> FloatArray:
 
 
 def shapley_from_table(table: FloatArray) -> FloatArray:
-    """Exact Shapley values from a utility table of length ``2**n`` indexed by bitmask."""
+    """Exact Shapley values from a utility table of length ``2**n`` indexed by bitmask.
+
+    Sums weighted marginals ``u(S + i) - u(S)``, so a null player's value is exactly 0.
+    """
     table = np.asarray(table, dtype=np.float64)
     n = _n_from_table(table)
     table = as_table(table, n)
     sizes = popcounts(n)
     w = shapley_weights(n)
-    w_minus = w  # weight of S as the "without i" side, by |S|
-    w_plus = np.concatenate([[0.0], w[:-1]])  # weight of S as the "with i" side, by |S|
-    without = table * w_minus[sizes]
-    both = table * (w_plus[sizes] + w_minus[sizes])
-    result: FloatArray = _sum_with_player(both, n) - without.sum()
+    result = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        pairs = table.reshape(-1, 2, 1 << i)
+        marginal = pairs[:, 1, :] - pairs[:, 0, :]
+        without = sizes.reshape(-1, 2, 1 << i)[:, 0, :]
+        result[i] = float(np.sum(marginal * w[without]))
     return result
 
 
@@ -71,6 +75,14 @@ class ExactShapley(Estimator):
     def default_budget(self, n_players: int) -> int:
         """All ``2**n`` coalitions."""
         return 1 << n_players
+
+    def effective_budget(self, n_players: int, requested: int) -> int:
+        """Always ``2**n``, whatever was requested."""
+        return 1 << n_players
+
+    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
+        """Every coalition when ``n <= 16`` (a larger list is not materialised)."""
+        return all_coalitions(n_players) if n_players <= 16 else []
 
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
         table = game.full_table()

@@ -2,17 +2,20 @@
 participant contribution evaluation in federated learning", ACM TIST 13(4)).
 
 In federated learning ``u(empty)`` is the utility of the previous global model and ``u(N)`` that
-of the new one. GTG-Shapley adds three rules to permutation sampling:
+of the new one. GTG-Shapley adds rules to permutation sampling:
 
-* **between-round skip**: if ``|u(N) - u(empty)| <= between_round_tol`` the round is not worth
-  valuing and every player scores 0 (2 evaluations);
-* **within-round truncation**: along a permutation, once the prefix utility is within
-  ``truncation * |u(N) - u(empty)|`` of ``u(N)`` the remaining marginals are 0;
-* **guided sampling**: permutations come in rounds of ``n``; in round ``k`` permutation ``i``
-  puts player ``i`` first, the rest in random order, so every player gets the first slot
-  (where marginals are largest) equally often;
-* **convergence stop**: after each round the relative L1 change of the estimate is compared
-  with ``convergence_tol``.
+* **guided sampling** (always on, unbiased): permutations come in rounds of ``n``; in a round
+  permutation ``i`` puts player ``i`` first, the rest in random order, so every player gets
+  the first slot (where marginals are largest) equally often. A round is one sample.
+* **within-round truncation** (``truncation``, default 0.01; **biased**): along a permutation,
+  once the prefix utility is within ``truncation * |u(N) - u(empty)|`` of ``u(N)`` the remaining
+  marginals are 0. A run in which it fired is never reported ``converged``.
+* **between-round skip** (``skip_tol``, default ``None`` = off; **biased**): if
+  ``|u(N) - u(empty)| <= skip_tol`` every player scores 0 (2 evaluations). Off by default: a
+  round with ``u(N) = u(empty)`` can still have values such as ``(.3, .3, -.6)``.
+
+Stopping rule and standard errors: :mod:`market.scoring._walk`. ``bench/early_stopping.py``
+measures the bias of the truncation and of the skip.
 """
 
 from __future__ import annotations
@@ -23,11 +26,10 @@ from typing import ClassVar
 import numpy as np
 
 from market.contribution import Contribution
-from market.game import BudgetExhausted, Game
-from market.scoring._walk import relative_change, walk
-from market.scoring.base import Estimator
-from market.scoring.permutation import summarise
-from market.types import FloatArray
+from market.game import Game
+from market.scoring._walk import check_sampling_options, contribution_of, sample_walks
+from market.scoring.base import Estimator, border_coalitions
+from market.types import IntArray
 
 
 @dataclass(frozen=True)
@@ -35,78 +37,67 @@ class GTGShapley(Estimator):
     """GTG-Shapley.
 
     Args:
-        between_round_tol: skip the round when ``|u(N) - u(empty)|`` is at most this
-            (absolute, in utility units).
+        skip_tol: skip the round when ``|u(N) - u(empty)|`` is at most this (absolute, in
+            utility units); ``None`` (default) never skips.
         truncation: within-round truncation, a fraction of ``|u(N) - u(empty)|``.
-        convergence_tol: stop after a guided round that moved the estimate less than this
-            (relative L1); 0 disables.
+        tolerance: stop once the relative standard error is at most this (0: never).
+        min_samples: guided rounds needed before the standard error is trusted.
         max_rounds: cap on guided rounds of ``n`` permutations each.
 
     Minimum budget: ``n + 1``.
     """
 
     name: ClassVar[str] = "gtg"
-    between_round_tol: float = 1e-3
+    skip_tol: float | None = None
     truncation: float = 0.01
-    convergence_tol: float = 0.01
+    tolerance: float = 0.02
+    min_samples: int = 4
     max_rounds: int = 200
 
     def __post_init__(self) -> None:
-        if self.between_round_tol < 0:
-            raise ValueError(f"between_round_tol must be >= 0, got {self.between_round_tol}")
+        if self.skip_tol is not None and not self.skip_tol >= 0:
+            raise ValueError(f"skip_tol must be >= 0 or None, got {self.skip_tol}")
         if not 0.0 <= self.truncation < 1.0:
             raise ValueError(f"truncation must be in [0, 1), got {self.truncation}")
-        if self.convergence_tol < 0:
-            raise ValueError(f"convergence_tol must be >= 0, got {self.convergence_tol}")
         if self.max_rounds < 1:
             raise ValueError(f"max_rounds must be >= 1, got {self.max_rounds}")
+        check_sampling_options(self.tolerance, self.min_samples, self.max_rounds)
 
     def minimum_budget(self, n_players: int) -> int:
         """One full permutation: the empty coalition plus ``n`` prefixes."""
         return n_players + 1
 
+    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
+        """The empty and grand coalitions."""
+        return border_coalitions(n_players)[:2]
+
+    @staticmethod
+    def _round(rng: np.random.Generator, n: int) -> list[IntArray]:
+        orders = []
+        for first in range(n):
+            rest = rng.permutation(np.delete(np.arange(n), first))
+            orders.append(np.concatenate([[first], rest]).astype(np.int64))
+        return orders
+
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
         n = game.n_players
-        v_empty = game.value(0)
-        v_grand = game.value(game.grand)
-        if abs(v_grand - v_empty) <= self.between_round_tol:
+        gain = abs(game.value(game.grand) - game.value(0))
+        if self.skip_tol is not None and gain <= self.skip_tol:
             return Contribution(
                 values=np.zeros(n),
                 evaluations=game.evaluations,
                 method=self.name,
-                converged=True,
+                converged=False,
+                stderr=np.full(n, np.inf),
                 info={"skipped": 1, "permutations": 0},
             )
-        threshold = self.truncation * abs(v_grand - v_empty)
-        samples: list[FloatArray] = []
-        previous = np.zeros(n)
-        converged = False
-        exhausted = False
-        for _ in range(self.max_rounds):
-            for first in range(n):
-                rest = rng.permutation(np.delete(np.arange(n), first))
-                order = np.concatenate([[first], rest]).astype(np.int64)
-                try:
-                    samples.append(
-                        walk(game, order, v_empty, v_grand=v_grand, truncation=threshold)
-                    )
-                except BudgetExhausted:
-                    exhausted = True
-                    break
-            if exhausted:
-                break
-            current = np.mean(samples, axis=0)
-            if self.convergence_tol > 0 and len(samples) > n:
-                if relative_change(current, previous) < self.convergence_tol:
-                    converged = True
-                    break
-            previous = current
-        values, stderr = summarise(samples, n)
-        return Contribution(
-            values=values,
-            evaluations=game.evaluations,
-            method=self.name,
-            converged=converged,
-            stderr=stderr,
-            info={"skipped": 0, "permutations": len(samples)},
+        run = sample_walks(
+            game,
+            lambda r: self._round(r, n),
+            rng,
+            max_walks=self.max_rounds * n,
+            tolerance=self.tolerance,
+            min_samples=self.min_samples,
+            truncation=self.truncation * gain,
         )
+        return contribution_of(game, run, self.name, self.tolerance, skipped=0)

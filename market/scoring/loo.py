@@ -31,6 +31,11 @@ class LeaveOneOut(Estimator):
         """Exactly ``n + 1``."""
         return n_players + 1
 
+    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
+        """The grand coalition and every leave-one-out."""
+        grand = frozenset(range(n_players))
+        return [grand] + [grand - {i} for i in range(n_players)]
+
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
         n = game.n_players
         v_grand = game.value(game.grand)

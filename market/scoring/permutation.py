@@ -4,8 +4,9 @@ Each sample is a random order of the players; a player's marginal contribution t
 before it is an unbiased sample of its Shapley value. With ``antithetic=True`` every order is
 followed by its reverse and the pair average is one sample (Mitchell, Cooper, Frank & Holmes
 2022, "Sampling permutations for Shapley value estimation", JMLR 23). Every complete
-permutation satisfies efficiency, so the estimate sums to ``u(N) - u(empty)``. A permutation cut
-short by the budget is discarded.
+permutation satisfies efficiency, so the estimate sums to ``u(N) - u(empty)``; a null player's
+marginals are all exactly 0, so it scores exactly 0. Stopping rule and standard errors:
+:mod:`market.scoring._walk`.
 """
 
 from __future__ import annotations
@@ -16,32 +17,22 @@ from typing import ClassVar
 import numpy as np
 
 from market.contribution import Contribution
-from market.game import BudgetExhausted, Game
-from market.scoring._walk import walk
-from market.scoring.base import Estimator
-from market.types import FloatArray
-
-
-def summarise(samples: list[FloatArray], n_players: int) -> tuple[FloatArray, FloatArray]:
-    """Return the mean and the standard error of the per-sample marginal vectors."""
-    if not samples:
-        return np.zeros(n_players), np.full(n_players, np.nan)
-    stacked = np.vstack(samples)
-    mean: FloatArray = stacked.mean(axis=0)
-    if len(samples) < 2:
-        return mean, np.full(n_players, np.nan)
-    stderr: FloatArray = stacked.std(axis=0, ddof=1) / np.sqrt(len(samples))
-    return mean, stderr
+from market.game import Game
+from market.scoring._walk import check_sampling_options, contribution_of, sample_walks
+from market.scoring.base import Estimator, border_coalitions
+from market.types import IntArray
 
 
 @dataclass(frozen=True)
 class PermutationShapley(Estimator):
-    """Monte Carlo permutation sampling of the Shapley value.
+    """Monte Carlo permutation sampling of the Shapley value (unbiased).
 
     Args:
-        antithetic: follow each permutation with its reverse.
+        antithetic: follow each permutation with its reverse (the pair is one sample).
         max_permutations: hard cap on permutations (cached coalitions are free).
-        tolerance: stop once every player's standard error is at most this (0 disables).
+        tolerance: stop, and report ``converged``, once the relative standard error is at
+            most this (0: never stop early).
+        min_samples: samples needed before the standard error is trusted.
 
     Minimum budget: ``n + 1`` (one complete permutation).
     """
@@ -49,52 +40,32 @@ class PermutationShapley(Estimator):
     name: ClassVar[str] = "permutation"
     antithetic: bool = True
     max_permutations: int = 2000
-    tolerance: float = 0.0
+    tolerance: float = 0.02
+    min_samples: int = 8
 
     def __post_init__(self) -> None:
-        if self.max_permutations < 1:
-            raise ValueError(f"max_permutations must be >= 1, got {self.max_permutations}")
-        if self.tolerance < 0:
-            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+        check_sampling_options(self.tolerance, self.min_samples, self.max_permutations)
 
     def minimum_budget(self, n_players: int) -> int:
         """One full permutation: the empty coalition plus ``n`` prefixes."""
         return n_players + 1
 
+    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
+        """The empty and grand coalitions (every walk starts and ends there)."""
+        return border_coalitions(n_players)[:2]
+
+    def _orders(self, rng: np.random.Generator, n: int) -> list[IntArray]:
+        order = rng.permutation(n).astype(np.int64)
+        return [order, order[::-1].copy()] if self.antithetic else [order]
+
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
         n = game.n_players
-        v_empty = game.value(0)
-        samples: list[FloatArray] = []
-        used = 0
-        converged = False
-        while used < self.max_permutations:
-            order = rng.permutation(n)
-            try:
-                first = walk(game, order, v_empty)
-            except BudgetExhausted:
-                break
-            used += 1
-            if self.antithetic and used < self.max_permutations:
-                try:
-                    second = walk(game, order[::-1].copy(), v_empty)
-                except BudgetExhausted:
-                    samples.append(first)
-                    break
-                used += 1
-                samples.append(0.5 * (first + second))
-            else:
-                samples.append(first)
-            if self.tolerance > 0 and len(samples) >= 2:
-                _, stderr = summarise(samples, n)
-                if float(np.max(stderr)) <= self.tolerance:
-                    converged = True
-                    break
-        values, stderr = summarise(samples, n)
-        return Contribution(
-            values=values,
-            evaluations=game.evaluations,
-            method=self.name,
-            converged=converged,
-            stderr=stderr,
-            info={"permutations": used},
+        run = sample_walks(
+            game,
+            lambda r: self._orders(r, n),
+            rng,
+            max_walks=self.max_permutations,
+            tolerance=self.tolerance,
+            min_samples=self.min_samples,
         )
+        return contribution_of(game, run, self.name, self.tolerance)

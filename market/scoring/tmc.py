@@ -3,10 +3,14 @@
 Permutation sampling in which a walk stops evaluating once the prefix utility is within
 ``truncation * |u(N) - u(empty)|`` of the grand-coalition utility: the remaining players get
 a marginal of 0. (The paper measures the tolerance relative to ``u(N)``; we measure it relative
-to the total gain so a non-zero baseline, e.g. chance accuracy, does not distort it.) Sampling
-stops when the mean relative change of the estimate over the last ``window`` permutations
-is below ``convergence_tol`` (the paper's criterion), at ``max_permutations``, or when the budget
-is spent.
+to the total gain so a non-zero baseline, e.g. chance accuracy, does not distort it.)
+
+**Biased**: a player after the truncation point scores 0 in that walk, so a harmful player
+that follows helpful ones is hidden (additive game ``A=+1, B=+0.5, P=-0.5``: ``P`` gets about
+``-0.33`` instead of ``-0.5``); ``bench/early_stopping.py`` measures the bias. A run in which
+truncation fired is never reported ``converged``. Not a default; ``truncation=0`` makes it plain
+(unbiased) permutation sampling. Stopping rule: :mod:`market.scoring._walk` (the paper's
+"mean relative change" rule reported convergence at 5-28% error and is gone).
 """
 
 from __future__ import annotations
@@ -17,22 +21,19 @@ from typing import ClassVar
 import numpy as np
 
 from market.contribution import Contribution
-from market.game import BudgetExhausted, Game
-from market.scoring._walk import relative_change, walk
-from market.scoring.base import Estimator
-from market.scoring.permutation import summarise
-from market.types import FloatArray
+from market.game import Game
+from market.scoring._walk import check_sampling_options, contribution_of, sample_walks
+from market.scoring.base import Estimator, border_coalitions
 
 
 @dataclass(frozen=True)
 class TMCShapley(Estimator):
-    """Truncated Monte Carlo Shapley.
+    """Truncated Monte Carlo Shapley (biased when ``truncation > 0``).
 
     Args:
         truncation: relative performance tolerance (fraction of ``|u(N) - u(empty)|``).
-        convergence_tol: stop when the estimate moved less than this (relative L1) over the
-            last ``window`` permutations; 0 disables.
-        window: permutations between convergence checks.
+        tolerance: stop once the relative standard error is at most this (0: never).
+        min_samples: walks needed before the standard error is trusted.
         max_permutations: hard cap on permutations.
 
     Minimum budget: ``n + 1``.
@@ -40,50 +41,34 @@ class TMCShapley(Estimator):
 
     name: ClassVar[str] = "tmc"
     truncation: float = 0.01
-    convergence_tol: float = 0.01
-    window: int = 20
+    tolerance: float = 0.02
+    min_samples: int = 8
     max_permutations: int = 2000
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.truncation < 1.0:
             raise ValueError(f"truncation must be in [0, 1), got {self.truncation}")
-        if self.convergence_tol < 0:
-            raise ValueError(f"convergence_tol must be >= 0, got {self.convergence_tol}")
-        if self.window < 1 or self.max_permutations < 1:
-            raise ValueError("window and max_permutations must be >= 1")
+        check_sampling_options(self.tolerance, self.min_samples, self.max_permutations)
 
     def minimum_budget(self, n_players: int) -> int:
         """One full permutation: the empty coalition plus ``n`` prefixes."""
         return n_players + 1
 
+    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
+        """The empty and grand coalitions."""
+        return border_coalitions(n_players)[:2]
+
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
         n = game.n_players
-        v_empty = game.value(0)
-        v_grand = game.value(game.grand)
-        threshold = self.truncation * abs(v_grand - v_empty)
-        samples: list[FloatArray] = []
-        checkpoint = np.zeros(n)
-        converged = False
-        while len(samples) < self.max_permutations:
-            order = rng.permutation(n)
-            try:
-                samples.append(walk(game, order, v_empty, v_grand=v_grand, truncation=threshold))
-            except BudgetExhausted:
-                break
-            if self.convergence_tol > 0 and len(samples) % self.window == 0:
-                current = np.mean(samples, axis=0)
-                if len(samples) > self.window and (
-                    relative_change(current, checkpoint) < self.convergence_tol
-                ):
-                    converged = True
-                    break
-                checkpoint = current
-        values, stderr = summarise(samples, n)
-        return Contribution(
-            values=values,
-            evaluations=game.evaluations,
-            method=self.name,
-            converged=converged,
-            stderr=stderr,
-            info={"permutations": len(samples)},
+        gain = abs(game.value(game.grand) - game.value(0))
+        threshold = self.truncation * gain
+        run = sample_walks(
+            game,
+            lambda r: [r.permutation(n).astype(np.int64)],
+            rng,
+            max_walks=self.max_permutations,
+            tolerance=self.tolerance,
+            min_samples=self.min_samples,
+            truncation=threshold,
         )
+        return contribution_of(game, run, self.name, self.tolerance)

@@ -9,6 +9,7 @@ import pytest
 
 import market
 from market.games import AdditiveGame, fl_game
+from market.scoring import DEFAULT_BUDGET, DEFAULT_METHOD
 
 
 def relative_error(estimate: np.ndarray, truth: np.ndarray) -> float:
@@ -17,8 +18,9 @@ def relative_error(estimate: np.ndarray, truth: np.ndarray) -> float:
 
 
 SAMPLING = ["permutation", "tmc", "gtg", "surrogate"]
-UTILITY_METHODS = ["exact", "permutation", "tmc", "gtg", "loo", "banzhaf", "surrogate"]
+UTILITY_METHODS = ["adaptive", "exact", "permutation", "tmc", "gtg", "loo", "banzhaf", "surrogate"]
 MINIMUM: dict[str, Callable[[int], int]] = {
+    "adaptive": lambda n: n + 1,
     "exact": lambda n: 2**n,
     "permutation": lambda n: n + 1,
     "tmc": lambda n: n + 1,
@@ -46,6 +48,9 @@ class CountingUtility:
 def test_registry_lists_every_method() -> None:
     assert set(UTILITY_METHODS) | {"cgsv"} == set(market.METHODS)
     assert market.BEST_METHOD in market.METHODS
+    from market.scoring import DEFAULT_BUDGET, DEFAULT_METHOD
+
+    assert DEFAULT_METHOD in market.METHODS and DEFAULT_BUDGET >= 2**10
 
 
 @pytest.mark.parametrize("method", UTILITY_METHODS)
@@ -119,7 +124,7 @@ def test_approximators_converge_as_budget_grows(method: str) -> None:
         assert medians[1024] < 1e-9  # every coalition evaluated: exact
 
 
-def test_surrogate_beats_permutation_sampling_at_15_percent() -> None:
+def test_surrogate_imputation_beats_permutation_sampling_at_15_percent() -> None:
     ours, baseline = [], []
     for instance in range(4):
         table = fl_game(10, np.random.default_rng(200 + instance)).table()
@@ -128,7 +133,10 @@ def test_surrogate_beats_permutation_sampling_at_15_percent() -> None:
             rng = np.random.default_rng(seed)
             ours.append(
                 relative_error(
-                    market.estimate(table, 10, "surrogate", budget=153, rng=rng).values, truth
+                    market.estimate(
+                        table, 10, "surrogate", budget=153, rng=rng, control_variate=False
+                    ).values,
+                    truth,
                 )
             )
             rng = np.random.default_rng(seed)
@@ -164,19 +172,60 @@ def test_msr_banzhaf_converges_to_exact_banzhaf() -> None:
     assert relative_error(large.values, truth) < 0.1
 
 
-def test_gtg_between_round_skip() -> None:
-    result = market.estimate(lambda s: 0.5 if len(s) in (0, 6) else float(len(s)), 6, "gtg")
-    assert result.evaluations == 2
-    assert result.info["skipped"] == 1
-    np.testing.assert_array_equal(result.values, np.zeros(6))
+def test_gtg_between_round_skip_is_an_option_not_the_default() -> None:
+    # u(N) = u(empty) but the values are (.3, .3, -.6): the skip would pay nobody
+    game = AdditiveGame(np.array([0.3, 0.3, -0.6]))
+    default = market.estimate(game, 3, "gtg", budget=8)
+    np.testing.assert_allclose(default.values, [0.3, 0.3, -0.6], atol=1e-9)
+    skipped = market.estimate(game, 3, "gtg", skip_tol=1e-3)
+    assert skipped.evaluations == 2 and skipped.info["skipped"] == 1
+    np.testing.assert_array_equal(skipped.values, np.zeros(3))
+    assert not skipped.converged  # a biased shortcut is never reported converged
 
 
-def test_gtg_guided_first_slot_and_convergence(fl10_table: np.ndarray) -> None:
-    result = market.estimate(fl10_table, 10, "gtg", budget=1024, rng=np.random.default_rng(0))
+def test_gtg_guided_rounds_untruncated_converge(fl10_table: np.ndarray) -> None:
+    result = market.estimate(
+        fl10_table, 10, "gtg", budget=1024, rng=np.random.default_rng(0), truncation=0.0
+    )
     assert result.converged
     assert int(result.info["permutations"]) % 10 == 0  # whole guided rounds
     truth = market.shapley_from_table(fl10_table)
     assert relative_error(result.values, truth) < 0.2
+
+
+def test_harmful_player_is_not_hidden_by_the_default() -> None:
+    # additive game A = +1, B = +0.5, P = -0.5: truncation gives B = +0.33, P = -0.33
+    game = AdditiveGame(np.array([1.0, 0.5, -0.5]))
+    default = market.estimate(game, 3, DEFAULT_METHOD, budget=DEFAULT_BUDGET)
+    np.testing.assert_allclose(default.values, [1.0, 0.5, -0.5], atol=1e-12)
+    sampled = market.estimate(game, 3, DEFAULT_METHOD, budget=7)  # below 2**3: sampling
+    np.testing.assert_allclose(sampled.values, [1.0, 0.5, -0.5], atol=1e-12)
+    # mutation: the truncated estimator does hide it, and never claims convergence
+    tmc = market.estimate(game, 3, "tmc", budget=8, truncation=0.4, rng=np.random.default_rng(0))
+    assert abs(tmc.values[2] + 0.5) > 0.05 and not tmc.converged
+
+
+def test_converged_is_reported_only_within_tolerance() -> None:
+    # Prepare: games and seeds at budgets that sometimes meet the tolerance
+    claims, misses = 0, []
+    for instance in range(4):
+        table = fl_game(10, np.random.default_rng(400 + instance), noise=0.005).table()
+        truth = market.shapley_from_table(table)
+        for method in ("permutation", "tmc", "gtg", "adaptive"):
+            for budget in (200, 600):
+                # Execute
+                est = market.estimate(
+                    table, 10, method, budget=budget, rng=np.random.default_rng(instance),
+                    tolerance=0.05,
+                )  # fmt: skip
+                if est.converged:
+                    claims += 1
+                    misses += [relative_error(est.values, truth)] * (
+                        relative_error(est.values, truth) > 3 * 0.05
+                    )
+                    assert est.relative_stderr <= 0.05
+    # Assert: some runs claim convergence, and none of them is off by more than 3 tolerances
+    assert claims > 0 and not misses, (claims, misses)
 
 
 def test_truncation_saves_evaluations() -> None:
@@ -186,8 +235,10 @@ def test_truncation_saves_evaluations() -> None:
 
     n = 12
     # Execute
-    tmc = market.estimate(utility, n, "tmc", budget=4096, max_permutations=50, convergence_tol=0)
-    plain = market.estimate(utility, n, "permutation", budget=4096, max_permutations=50)
+    tmc = market.estimate(utility, n, "tmc", budget=4096, max_permutations=50, tolerance=0)
+    plain = market.estimate(
+        utility, n, "permutation", budget=4096, max_permutations=50, tolerance=0
+    )
     # Assert
     assert tmc.evaluations < plain.evaluations / 3
     np.testing.assert_allclose(tmc.values, np.full(n, 1 / n), atol=0.05)
@@ -231,7 +282,10 @@ def test_surrogate_learns_the_geometry_of_averaged_updates() -> None:
     for instance in range(3):
         table = latent_update_table(10, np.random.default_rng(300 + instance))
         truth = market.shapley_from_table(table)
-        for label, options in (("all", {}), ("without FedAvg families", {"families": older})):
+        for label, options in (
+            ("all", {"control_variate": False}),
+            ("without FedAvg families", {"families": older, "control_variate": False}),
+        ):
             # Execute: a 15% budget
             est = market.estimate(
                 table, 10, "surrogate", budget=153, rng=np.random.default_rng(instance), **options
@@ -253,3 +307,26 @@ def test_walks_spend_no_evaluation_they_throw_away(method: str) -> None:
     np.testing.assert_array_equal(full.values, used.values)
     if method == "gtg":
         assert full.evaluations == 12  # 2 + 2 whole walks of 5; a third cannot finish
+
+
+@pytest.mark.parametrize("method", UTILITY_METHODS)
+def test_planned_coalitions_are_evaluated_and_fit_the_budget(method: str) -> None:
+    # Prepare
+    n = 6
+    estimator = market.make_estimator(method)
+    budget = estimator.effective_budget(n, 20)
+    planned = estimator.planned_coalitions(n, budget)
+    utility = CountingUtility(fl_game(n, np.random.default_rng(0)).table())
+    # Execute
+    estimator.estimate(utility, n, budget=budget, rng=np.random.default_rng(0))
+    # Assert: every planned coalition is one the estimator asked for
+    assert len(planned) <= budget
+    assert set(planned) <= utility.seen
+
+
+def test_effective_budget() -> None:
+    assert market.make_estimator("exact").effective_budget(5, 3) == 32
+    assert market.make_estimator("permutation").effective_budget(5, 3) == 6
+    assert market.make_estimator("adaptive").effective_budget(5, 100) == 100
+    assert len(market.make_estimator("adaptive").planned_coalitions(5, 32)) == 32
+    assert len(market.make_estimator("loo").planned_coalitions(5, 6)) == 6

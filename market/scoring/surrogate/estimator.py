@@ -1,0 +1,203 @@
+"""Surrogate Shapley: a stacked surrogate model of the utility, used in one of two ways.
+
+* ``control_variate=True`` (default): the surrogate is a cross-fitted control variate inside
+  antithetic permutation sampling (:mod:`.control`): unbiased, efficient, a null player
+  exactly 0, symmetric players equal in expectation, with standard errors and ``converged``.
+* ``control_variate=False``: imputation, the most accurate per evaluation on smooth
+  (FL-like) games but biased where the surrogate is wrong (threshold games). The coalitions of
+:func:`.design.design` are evaluated; a surrogate of ``u`` (:mod:`.stacking`: parametric
+families, GP corrections, blended by stacking) is fitted on them and fills in every other
+coalition (the regression view of KernelSHAP, Lundberg & Lee 2017, and the
+regression-adjusted estimators of Witter, Musco et al. 2025); the exact Shapley value of the
+completed table is returned. Evaluated coalitions keep their true value, so the estimate is
+exact at ``budget = 2**n`` and always efficient (``sum(phi) = u(N) - u(empty)``). Null and
+symmetric players are handled by :mod:`.axioms` (a true null scores 0, true symmetric
+players are equal; players the evaluations cannot tell apart are treated alike). No
+standard error (``stderr`` inf, ``converged`` False) unless every coalition was evaluated.
+
+Both are exact at ``budget >= 2**n``. Works for ``n_players <= 20``.
+
+Minimum budget: ``min(2**n, 2n + 2)`` (sizes 0, 1, n-1 and n).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from market.contribution import Contribution
+from market.game import Game, player_bits
+from market.scoring._walk import relative_stderr
+from market.scoring.base import Estimator, border_coalitions
+from market.scoring.exact import shapley_from_table
+from market.scoring.surrogate.axioms import (
+    average_classes,
+    null_players,
+    reduce_masks,
+    symmetric_classes,
+)
+from market.scoring.surrogate.control import control_variate_estimate
+from market.scoring.surrogate.design import design, impute
+from market.scoring.surrogate.families import FAMILIES, fit_additive
+from market.scoring.surrogate.stacking import Stacker
+from market.types import FloatArray, IntArray
+
+MAX_PLAYERS = 20
+
+
+@dataclass(frozen=True)
+class SurrogateShapley(Estimator):
+    """Border enumeration + paired sampling + stacked surrogate imputation.
+
+    Args:
+        families: parametric surrogate families to choose from (subset of :data:`FAMILIES`).
+        gp: also consider the Gaussian-process residual correction.
+        folds: cross-validation folds.
+        ridge: ridge penalty of the ``pairwise`` family.
+        border_levels: size levels enumerated exactly on each side (at least 2).
+        max_gp_points: largest number of evaluated coalitions the GP is used with.
+        gp_fit_points: GP hyperparameters are fitted on a random subset of this many.
+        combine: ``"stack"`` blends the candidates with non-negative weights fitted to their
+            out-of-fold predictions; ``"select"`` keeps the one with the smallest error.
+        axioms: handle null and symmetric players exactly (:mod:`.axioms`); ``False`` only
+            to measure what that handling buys.
+        control_variate: use the surrogate as a control variate in an unbiased sampler
+            (default) rather than to impute the unevaluated coalitions.
+        tolerance: relative standard error at which a control-variate estimate is
+            reported converged.
+    """
+
+    name: ClassVar[str] = "surrogate"
+    families: tuple[str, ...] = FAMILIES
+    gp: bool = True
+    folds: int = 5
+    ridge: float = 1e-2
+    border_levels: int = 3
+    max_gp_points: int = 1000
+    gp_fit_points: int = 160
+    combine: str = "stack"
+    axioms: bool = True
+    control_variate: bool = True
+    tolerance: float = 0.02
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.families if f not in FAMILIES]
+        if unknown or not self.families:
+            raise ValueError(f"families must be a non-empty subset of {FAMILIES}, got {unknown}")
+        if self.folds < 2:
+            raise ValueError(f"folds must be >= 2, got {self.folds}")
+        if self.ridge < 0:
+            raise ValueError(f"ridge must be >= 0, got {self.ridge}")
+        if self.border_levels < 2:
+            raise ValueError(f"border_levels must be >= 2, got {self.border_levels}")
+        if self.combine not in ("stack", "select"):
+            raise ValueError(f"combine must be 'stack' or 'select', got {self.combine!r}")
+        if self.max_gp_points < 3 or self.gp_fit_points < 3:
+            raise ValueError("max_gp_points and gp_fit_points must be >= 3")
+
+    def minimum_budget(self, n_players: int) -> int:
+        """Sizes 0, 1, n-1 and n: ``min(2**n, 2n + 2)``."""
+        return min(1 << n_players, 2 * n_players + 2)
+
+    def default_budget(self, n_players: int) -> int:
+        """``max(minimum, min(2**n, 100 n))``."""
+        return max(self.minimum_budget(n_players), min(1 << n_players, 100 * n_players))
+
+    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
+        """Empty, grand, singletons and leave-one-outs when the budget affords them."""
+        border = border_coalitions(n_players)
+        return border if budget >= len(border) else []
+
+    def _stacker(self) -> Stacker:
+        return Stacker(
+            families=self.families,
+            gp=self.gp,
+            folds=self.folds,
+            ridge=self.ridge,
+            max_gp_points=self.max_gp_points,
+            gp_fit_points=self.gp_fit_points,
+            combine=self.combine,
+        )
+
+    def _completed_table(
+        self, masks: IntArray, y: FloatArray, n: int, low: int, high: int, rng: np.random.Generator
+    ) -> tuple[FloatArray, dict[str, float | int | str]]:
+        """The ``2**n`` table: evaluated values where known, the surrogate elsewhere."""
+        size = 1 << n
+        table = np.empty(size)
+        if len(np.unique(masks)) == size:
+            table[masks] = y
+            return table, {"surrogate": "none"}
+        x = player_bits(masks, n)
+        sizes = x.sum(axis=1)
+        holdout = np.flatnonzero((sizes >= low) & (sizes <= high)).astype(np.int64)
+        if len(holdout) < self.folds:
+            holdout = np.arange(len(y), dtype=np.int64)
+        predict, label, cv_rmse = self._stacker().build(x, y, holdout, rng)
+        table = impute(predict, n)
+        if not np.all(np.isfinite(table)):
+            label = "additive"
+            table = impute(fit_additive(x, y), n)
+        table[masks] = y
+        return table, {"surrogate": label, "cv_rmse": cv_rmse}
+
+    def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
+        n = game.n_players
+        if n > MAX_PLAYERS:
+            raise ValueError(
+                f"method 'surrogate' supports n_players <= {MAX_PLAYERS}, got {n}; "
+                "use 'permutation' or 'tmc'"
+            )
+        if self.control_variate and game.budget < 1 << n:
+            return self._run_control(game, rng)
+        masks, low, high = design(n, game.budget, rng, self.border_levels)
+        y = game.values(masks.tolist())
+        nulls = null_players(masks, y, n) if self.axioms else []
+        keep = [i for i in range(n) if i not in nulls]
+        phi = np.zeros(n)
+        info: dict[str, float | int | str] = {"surrogate": "none", "null_players": len(nulls)}
+        exact = len(np.unique(masks)) == 1 << n
+        if keep and exact:
+            table = np.empty(1 << n)
+            table[masks] = y
+            phi = shapley_from_table(table)
+        elif keep:
+            # the game without the null players; the empty and grand coalitions are written
+            # last so that the reduced game keeps u(N) - u(empty) exactly
+            order = np.argsort((masks == 0) | (masks == game.grand), kind="stable")
+            reduced = reduce_masks(masks[order], keep)
+            _, first = np.unique(reduced[::-1], return_index=True)
+            pick = len(reduced) - 1 - first
+            table, fit_info = self._completed_table(
+                reduced[pick], y[order][pick], len(keep), low, high, rng
+            )
+            info.update(fit_info)
+            phi[keep] = shapley_from_table(table)
+        classes = symmetric_classes(masks, y, keep) if self.axioms else []
+        phi = average_classes(phi, classes)
+        info["symmetric_classes"] = len(classes)
+        info["border_levels"] = low
+        return Contribution(
+            values=phi,
+            evaluations=game.evaluations,
+            method=self.name,
+            converged=exact,
+            stderr=np.zeros(n) if exact else np.full(n, np.inf),
+            info=info,
+        )
+
+    def _run_control(self, game: Game, rng: np.random.Generator) -> Contribution:
+        n = game.n_players
+        border, _, _ = design(n, self.minimum_budget(n), rng, border_levels=2)
+        values, stderr, info = control_variate_estimate(game, border, self._stacker(), rng)
+        info = {**info, "tolerance": self.tolerance}
+        return Contribution(
+            values=values,
+            evaluations=game.evaluations,
+            method=self.name,
+            converged=relative_stderr(values, stderr) <= self.tolerance,
+            stderr=stderr,
+            info=info,
+        )

@@ -1,0 +1,112 @@
+"""Parametric surrogate families for coalition utilities: additive, pairwise, single-index.
+
+Each ``fit_*`` takes 0/1 memberships ``x`` ``(m, n)`` and utilities ``y`` ``(m,)`` and returns a
+predictor ``x -> u``. The two FedAvg-shaped families live in :mod:`.fedavg`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from market.types import FloatArray
+
+FAMILIES = ("additive", "pairwise", "link2", "link3", "link4", "wmean2", "cos3")
+"""Parametric families :func:`fit_family` knows (``"constant"`` is also accepted)."""
+Predictor = Callable[[FloatArray], FloatArray]
+
+
+def lstsq(a: FloatArray, y: FloatArray, ridge: float, skip: int = 1) -> FloatArray:
+    """Ridge least squares; the first ``skip`` columns are not penalised."""
+    penalty = np.full(a.shape[1], ridge)
+    penalty[:skip] = 1e-10
+    lhs = a.T @ a + np.diag(penalty)
+    coef: FloatArray = np.linalg.solve(lhs, a.T @ y).astype(np.float64)
+    return coef
+
+
+def _pair_features(x: FloatArray) -> FloatArray:
+    upper = np.triu_indices(x.shape[1], 1)
+    pairs: FloatArray = x[:, upper[0]] * x[:, upper[1]]
+    return pairs
+
+
+def fit_constant(x: FloatArray, y: FloatArray) -> Predictor:
+    """The mean utility (used as the prior mean of a pure GP surrogate)."""
+    level = float(y.mean())
+    return lambda xq: np.full(xq.shape[0], level)
+
+
+def fit_additive(x: FloatArray, y: FloatArray, ridge: float = 1e-8) -> Predictor:
+    """Least squares ``u(S) ~ b + sum_{i in S} a_i``."""
+    coef = lstsq(np.hstack([np.ones((len(y), 1)), x]), y, ridge)
+
+    def predict(xq: FloatArray) -> FloatArray:
+        out: FloatArray = coef[0] + xq @ coef[1:]
+        return out
+
+    return predict
+
+
+def fit_pairwise(x: FloatArray, y: FloatArray, ridge: float = 1e-2) -> Predictor:
+    """Ridge regression on memberships and pairwise products (a 2-additive game)."""
+    n = x.shape[1]
+    design = np.hstack([np.ones((len(y), 1)), x, _pair_features(x)])
+    coef = lstsq(design, y, ridge, skip=n + 1)
+
+    def predict(xq: FloatArray) -> FloatArray:
+        out: FloatArray = coef[0] + xq @ coef[1 : n + 1] + _pair_features(xq) @ coef[n + 1 :]
+        return out
+
+    return predict
+
+
+def fit_link(x: FloatArray, y: FloatArray, degree: int, iterations: int = 40) -> Predictor:
+    """Single-index model ``u(S) ~ g(sum_{i in S} w_i)``, ``g`` a polynomial of ``degree``.
+
+    Starts from the additive fit and refines ``w`` by Levenberg-Marquardt, refitting ``g`` by
+    least squares after every step (variable projection).
+    """
+    n = x.shape[1]
+    weights = lstsq(np.hstack([np.ones((len(y), 1)), x]), y, 1e-8)[1:]
+    if not np.any(np.abs(weights) > 1e-12):
+        weights = np.ones(n)
+
+    def link_fit(w: FloatArray) -> tuple[FloatArray, float, float, float]:
+        z = x @ w
+        low, span = float(z.min()), float(z.max() - z.min())
+        span = span if span > 1e-12 else 1.0
+        basis = np.vander((z - low) / span, degree + 1, increasing=True)
+        coef: FloatArray = np.linalg.lstsq(basis, y, rcond=None)[0].astype(np.float64)
+        sse = float(np.sum((basis @ coef - y) ** 2))
+        return coef, low, span, sse
+
+    coef, low, span, sse = link_fit(weights)
+    damping = 1e-3
+    for _ in range(iterations):
+        zs = (x @ weights - low) / span
+        powers = np.vander(zs, degree, increasing=True)
+        slope = (powers @ (coef[1:] * np.arange(1, degree + 1))) / span
+        jac = x * slope[:, None]
+        residual = y - np.vander(zs, degree + 1, increasing=True) @ coef
+        jtj = jac.T @ jac
+        step = np.linalg.solve(jtj + damping * np.diag(np.diag(jtj) + 1e-12), jac.T @ residual)
+        candidate = weights + step
+        new = link_fit(candidate)
+        if new[3] < sse:
+            improvement = (sse - new[3]) / max(sse, 1e-300)
+            weights, (coef, low, span, sse) = candidate, new
+            damping = max(damping / 3.0, 1e-9)
+            if improvement < 1e-10:
+                break
+        else:
+            damping *= 10.0
+            if damping > 1e8:
+                break
+
+    def predict(xq: FloatArray) -> FloatArray:
+        out: FloatArray = np.vander((xq @ weights - low) / span, degree + 1, increasing=True) @ coef
+        return out
+
+    return predict
