@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from fl_core.config import TrainConfig
+from fl_core.device import seed_torch
 from fl_core.features import FeatureStore
 from fl_core.model import SentenceClassifier
 from fl_core.vector import get_vector, set_vector, trainable_parameters
@@ -78,7 +79,13 @@ def train_local(
     rng: np.random.Generator,
     optimizer_state: dict[str, Any] | None = None,
 ) -> LocalResult:
-    """Train on ``shard`` (indices into ``features``) with ``labels`` (one per shard item)."""
+    """Train on ``shard`` (indices into ``features``) with ``labels`` (one per shard item).
+
+    The learning rate is ``cfg.lr``, or the default of the mode the trainable parameters
+    show (LoRA adapters or a head alone, :data:`fl_core.config.DEFAULT_LR`). Training runs
+    where the model's weights are (``model.device``); the per-client torch seed goes to that
+    device's generator only (the one dropout draws from).
+    """
     shard = np.asarray(shard, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
     if labels.shape != shard.shape:
@@ -89,10 +96,13 @@ def train_local(
             None, len(shard), 0, budget, True, 0.0, 0.0, float("nan"), optimizer_state
         )
     started = time.perf_counter()
-    torch.manual_seed(int(rng.integers(2**62)))
+    device = model.device
+    seed_torch(int(rng.integers(2**62)), device)
     set_vector(model, global_vector)
-    params = [p for _, p in trainable_parameters(model)]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    named = trainable_parameters(model)
+    params = [p for _, p in named]
+    mode = "lora" if any("lora_" in name for name, _ in named) else "head"
+    optimizer = torch.optim.AdamW(params, lr=cfg.resolved_lr(mode), weight_decay=cfg.weight_decay)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
     anchor = [p.detach().clone() for p in params] if cfg.prox_mu > 0 else None
@@ -110,7 +120,7 @@ def train_local(
         for start in range(0, len(positions), cfg.batch_size):
             pos = positions[start : start + cfg.batch_size]
             batch = features.batch(shard[pos])
-            target = torch.from_numpy(labels[pos])
+            target = torch.from_numpy(labels[pos]).to(device)
             loss = loss_fn(batch.logits(model), target)
             if anchor is not None:
                 prox = sum(((p - a) ** 2).sum() for p, a in zip(params, anchor, strict=True))
