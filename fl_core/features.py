@@ -185,19 +185,26 @@ class FeatureStore:
 
             iterator = tqdm(chunks, desc=f"caching frozen {self.kind}", unit="batch", leave=False)
         device = self.model.device  # computed there, kept in (CPU) memory
-        with torch.inference_mode():
-            for chunk in iterator:
-                idx = torch.from_numpy(chunk)
-                width = int(self.lengths[idx].max())
-                ids = self.tokens.input_ids[idx, :width].to(device)
-                mask = self.tokens.attention_mask[idx, :width].to(device)
-                if self.kind == "pooled":
-                    assert self._pooled is not None
-                    self._pooled[idx] = self.model.encode_pooled(ids, mask).cpu()
-                else:
-                    assert self._hidden is not None
-                    self._hidden[idx, :width] = self.model.encode_prefix(ids, mask).cpu()
-                    self._hidden[idx, width:] = 0.0  # padding never read as garbage
+        # the frozen prefix is defined in eval mode: filled lazily from inside a training
+        # step (model.train()), it would otherwise carry the encoder's dropout noise
+        training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                for chunk in iterator:
+                    idx = torch.from_numpy(chunk)
+                    width = int(self.lengths[idx].max())
+                    ids = self.tokens.input_ids[idx, :width].to(device)
+                    mask = self.tokens.attention_mask[idx, :width].to(device)
+                    if self.kind == "pooled":
+                        assert self._pooled is not None
+                        self._pooled[idx] = self.model.encode_pooled(ids, mask).cpu()
+                    else:
+                        assert self._hidden is not None
+                        self._hidden[idx, :width] = self.model.encode_prefix(ids, mask).cpu()
+                        self._hidden[idx, width:] = 0.0  # padding never read as garbage
+        finally:
+            self.model.train(training)
         self._done[missing] = True
         if self._path is not None and persist:
             assert self._pooled is not None

@@ -3,6 +3,9 @@ returns an evaluator (the plain one where the fast ones do not apply)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -26,7 +29,7 @@ from fl_core.vector import get_vector, layout_of
 from tests.perf.conftest import perturbed
 
 
-def _evaluator(task: FederatedTask, indices: np.ndarray | None, **options: int) -> MemoEvaluator:
+def _evaluator(task: FederatedTask, indices: np.ndarray | None, **options: Any) -> MemoEvaluator:
     return make_evaluator(
         task.model, task.layout, task.features["val"], task.splits.val.labels, indices, **options
     )
@@ -161,7 +164,7 @@ def test_coalition_utility_prefetch_batches_and_memoises(head_task: FederatedTas
         calls["one"] += 1
         return evaluator.evaluate(v)
 
-    def many(vs: list[np.ndarray]) -> list[Metrics]:
+    def many(vs: Sequence[np.ndarray]) -> list[Metrics]:
         calls["many"] += 1
         return evaluator.evaluate_many(vs)
 
