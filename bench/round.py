@@ -19,7 +19,7 @@ with GTG and secure aggregation.
 
 Then, on the last round's real updates, the same GTG scoring (same budget, same seed) is
 replayed with the old per-coalition path (``FederatedTask.evaluate``, cached prefix) and the
-new one (``fl_core.batched_eval``), alternately; and one coalition is timed on the plain peft
+new one (``fl_core.evaluators``), alternately; and one coalition is timed on the plain peft
 path, the cached path and the batched path (the speed-up of issue 2's ``bench/round.py``).
 """
 
@@ -46,8 +46,8 @@ import market  # noqa: E402
 from agents import Scenario  # noqa: E402
 from agents.model import MarketModel  # noqa: E402
 from fl_core import CoalitionUtility, FederatedTask  # noqa: E402
-from fl_core.batched_eval import CoalitionEvaluator  # noqa: E402
 from fl_core.evaluation import Metrics, evaluate  # noqa: E402
+from fl_core.evaluators import make_evaluator  # noqa: E402
 from fl_core.features import FeatureStore  # noqa: E402
 
 
@@ -119,8 +119,7 @@ def main() -> None:
     for i, (name, scenario) in enumerate(configs):
         model = first if i == 0 else MarketModel(scenario, task=task)
         evaluator = task.coalition_evaluator("val", model.utility_indices)
-        if evaluator is not None:  # runs share the task: time each one's scoring afresh
-            evaluator.clear_memo()
+        evaluator.clear_memo()  # runs share the task: time each one's scoring afresh
         for _ in range(args.rounds):
             base = model.global_vector.copy()
             model.step()
@@ -167,7 +166,7 @@ def main() -> None:
     labels = task.splits.val.labels
     idx = last["indices"]
     args_replay = (last["base"], last["deltas"], last["weights"], last["scenario"])
-    fast = CoalitionEvaluator(task.model, task.layout, task.features["val"], labels, idx,
+    fast = make_evaluator(task.model, task.layout, task.features["val"], labels, idx,
                               memo_size=0)  # fmt: skip
     old_times, new_times = [], []
     evaluations = 0
@@ -217,7 +216,7 @@ def main() -> None:
         "|---|---|---|",
         f"| cached prefix (`FederatedTask.evaluate`, before issue 7) | {min(old_times):.2f} | "
         "1.00x |",
-        f"| batched evaluator (`fl_core.batched_eval`, now) | {min(new_times):.2f} | "
+        f"| batched evaluator (`fl_core.evaluators`, now) | {min(new_times):.2f} | "
         f"{min(old_times) / min(new_times):.2f}x |",
         "",
         (

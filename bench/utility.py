@@ -14,7 +14,7 @@ Paths:
   ``set_vector`` + forward per coalition: the baseline.
 * ``cached prefix``: the existing cached path (``FederatedTask.evaluate``): frozen layers'
   hidden states cached, the peft suffix run per coalition.
-* ``batched, K=1`` / ``K=4 stacked``: ``fl_core.batched_eval.CoalitionEvaluator``
+* ``batched, K=1`` / ``K=4 stacked``: ``fl_core.evaluators.make_evaluator``
   (first-layer projections cached, LoRA merged per vector, token-budget batches, one
   single-threaded worker per core) one vector per forward, or all vectors stacked in one.
 * ``..., 1 thread``: plain peft and the batched path both on one torch thread: the saving in
@@ -38,6 +38,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -54,8 +55,8 @@ from fl_core import (  # noqa: E402
     TrainConfig,
     stratified_subset,
 )
-from fl_core.batched_eval import CoalitionEvaluator  # noqa: E402
 from fl_core.evaluation import Metrics, evaluate  # noqa: E402
+from fl_core.evaluators import VectorEvaluator, make_evaluator  # noqa: E402
 from fl_core.features import FeatureStore  # noqa: E402
 from fl_core.utility import subset_size  # noqa: E402
 
@@ -113,12 +114,12 @@ def max_acc_diff(a: Sequence[Metrics], b: Sequence[Metrics]) -> float:
     return max(abs(x.accuracy - y.accuracy) for x, y in zip(a, b, strict=True))
 
 
-def batched(evaluator: CoalitionEvaluator) -> Callable[[np.ndarray], Metrics]:
+def batched(evaluator: VectorEvaluator) -> Callable[[np.ndarray], Metrics]:
     return evaluator.evaluate
 
 
 def stacked_paths(
-    evaluator: CoalitionEvaluator, vectors: Sequence[np.ndarray]
+    evaluator: VectorEvaluator, vectors: Sequence[np.ndarray]
 ) -> Callable[[np.ndarray], Metrics]:
     """Per-vector view of one stacked call over all ``vectors`` (the first call computes)."""
     cache: dict[int, Metrics] = {}
@@ -179,7 +180,7 @@ def exact_speedup(
     vectors = real_coalition_vectors(task, clients=3, shard=32)
     timed = vectors[1:3] if quick else vectors[1:4]
     plain = FeatureStore(task.model, task.features["val"].tokens, "tokens")
-    fast = CoalitionEvaluator(
+    fast = make_evaluator(
         task.model, task.layout, task.features["val"], labels, subset, memo_size=0
     )
     seconds, results = timed_round_robin(
@@ -231,8 +232,8 @@ def lora_section(repeats: int, quick: bool) -> list[str]:
     store = task.features["val"]
     threads = torch.get_num_threads()
 
-    def fast(**options: int) -> CoalitionEvaluator:
-        return CoalitionEvaluator(task.model, task.layout, store, labels, subset, memo_size=0,
+    def fast(**options: Any) -> VectorEvaluator:
+        return make_evaluator(task.model, task.layout, store, labels, subset, memo_size=0,
                                   **options)  # fmt: skip
 
     def plain_fn(v: np.ndarray) -> Metrics:
@@ -333,9 +334,9 @@ def head_section(repeats: int) -> list[str]:
         for _ in range(256)
     ]
     plain = FeatureStore(task.model, task.features["val"].tokens, "tokens")
-    one = CoalitionEvaluator(task.model, task.layout, task.features["val"], labels, subset,
+    one = make_evaluator(task.model, task.layout, task.features["val"], labels, subset,
                              memo_size=0, max_coalitions=1)  # fmt: skip
-    many = CoalitionEvaluator(task.model, task.layout, task.features["val"], labels, subset,
+    many = make_evaluator(task.model, task.layout, task.features["val"], labels, subset,
                               memo_size=0)  # fmt: skip
     plain_seconds, plain_results = timed_round_robin(
         {"plain": lambda v: evaluate(task.model, plain, labels, v, subset)}, vectors[:2], 1

@@ -3,12 +3,17 @@
 FedAvg (McMahan et al. 2017, "Communication-Efficient Learning of Deep Networks from
 Decentralized Data"): the sample-weighted mean of the client deltas, applied with a server
 step size. FedProx (Li et al. 2020) changes only the clients' local objective (see
-``training.py``); its server step is this same weighted mean.
+``training.py``); its server step is this same weighted mean. The robust coordinate-wise
+median and trimmed mean (Yin et al. 2018) need plaintext updates. :data:`AGGREGATORS` is the
+registry every caller picks from by name (:func:`make_aggregator`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -70,3 +75,66 @@ def apply_update(
         np.asarray(global_vector, dtype=np.float32)
         + np.float32(server_lr) * np.asarray(aggregate_delta, dtype=np.float32)
     ).astype(np.float32)
+
+
+Aggregator = Callable[..., np.ndarray]
+"""``aggregate(deltas, weights, **options) -> delta``: one call per round (or coalition)."""
+
+
+def _fedavg(deltas: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    return fedavg(deltas, weights)
+
+
+def _median(deltas: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    _check_weights(deltas, weights)
+    return coordinate_median(deltas)
+
+
+def _trimmed_mean(
+    deltas: Sequence[np.ndarray], weights: Sequence[float], *, trim_fraction: float = 0.2
+) -> np.ndarray:
+    _check_weights(deltas, weights)
+    return trimmed_mean(deltas, trim_fraction)
+
+
+def _check_weights(deltas: Sequence[np.ndarray], weights: Sequence[float]) -> None:
+    if len(weights) != len(deltas):
+        raise ValueError(f"weights: need one weight per update ({len(deltas)}), got {len(weights)}")
+
+
+AGGREGATORS: Mapping[str, Aggregator] = MappingProxyType(
+    {"fedavg": _fedavg, "median": _median, "trimmed_mean": _trimmed_mean}
+)
+"""Every server aggregator by name, one signature: ``(deltas, weights, **options)``.
+``median`` and ``trimmed_mean`` ignore the weights (they are robust to a minority of
+arbitrary updates by treating every update alike)."""
+
+LINEAR_AGGREGATORS = frozenset({"fedavg"})
+"""Aggregators that are a weighted sum of the updates, so secure aggregation (which reveals
+only the sum) can compute them; the others need every update in the clear."""
+
+
+def make_aggregator(name: str, **options: float) -> Callable[..., np.ndarray]:
+    """``aggregate(deltas, weights) -> delta`` for ``name`` with its options bound.
+
+    Raises:
+        ValueError: an unknown name, or an option the aggregator does not take (one line).
+    """
+    if name not in AGGREGATORS:
+        raise ValueError(f"aggregator: unknown {name!r}; use one of {tuple(AGGREGATORS)}")
+    function = AGGREGATORS[name]
+    allowed = [
+        p.name
+        for p in inspect.signature(function).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    for option in options:
+        if option not in allowed:
+            raise ValueError(
+                f"aggregator: {name!r} takes no option {option!r}; its options: {allowed or 'none'}"
+            )
+    if "trim_fraction" in options:
+        fraction = options["trim_fraction"]
+        if not 0 <= fraction < 0.5:
+            raise ValueError(f"trim_fraction: must be in [0, 0.5), got {fraction!r}")
+    return functools.partial(function, **options) if options else function

@@ -1,23 +1,17 @@
-"""Accuracy and cross-entropy of a trainable vector on a cached split."""
+"""Accuracy and cross-entropy of a trainable vector on a cached split (the model's forward)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from fl_core.features import FeatureStore
+from fl_core.metrics import Metrics
 from fl_core.model import SentenceClassifier
 from fl_core.vector import set_vector
 
-
-@dataclass(frozen=True)
-class Metrics:
-    accuracy: float
-    loss: float
-    n: int
+__all__ = ["Metrics", "evaluate", "metrics_from_logits", "predict_logits"]
 
 
 def predict_logits(
@@ -35,7 +29,7 @@ def predict_logits(
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             outputs.append(features.batch(order[start : start + batch_size]).logits(model))
-    logits = torch.cat(outputs)
+    logits = torch.cat(outputs).cpu()
     restore = np.argsort(perm, kind="stable")
     return logits[torch.from_numpy(restore)]
 

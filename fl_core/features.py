@@ -97,13 +97,16 @@ class Batch:
     input_ids: torch.Tensor | None = None  # plain path only
 
     def logits(self, model: SentenceClassifier) -> torch.Tensor:
+        """The model's logits, computed on the model's device (cached inputs live on CPU)."""
+        device = model.device
         if self.pooled is not None:
-            return model.forward_pooled(self.pooled)
+            return model.forward_pooled(self.pooled.to(device))
+        assert self.mask is not None
+        mask = self.mask.to(device)
         if self.hidden is not None:
-            assert self.mask is not None
-            return model.forward_hidden(self.hidden, self.mask)
-        assert self.input_ids is not None and self.mask is not None
-        return model.forward_tokens(self.input_ids, self.mask)
+            return model.forward_hidden(self.hidden.to(device), mask)
+        assert self.input_ids is not None
+        return model.forward_tokens(self.input_ids.to(device), mask)
 
 
 class FeatureStore:
@@ -181,19 +184,27 @@ class FeatureStore:
             from tqdm.auto import tqdm
 
             iterator = tqdm(chunks, desc=f"caching frozen {self.kind}", unit="batch", leave=False)
-        with torch.inference_mode():
-            for chunk in iterator:
-                idx = torch.from_numpy(chunk)
-                width = int(self.lengths[idx].max())
-                ids = self.tokens.input_ids[idx, :width]
-                mask = self.tokens.attention_mask[idx, :width]
-                if self.kind == "pooled":
-                    assert self._pooled is not None
-                    self._pooled[idx] = self.model.encode_pooled(ids, mask)
-                else:
-                    assert self._hidden is not None
-                    self._hidden[idx, :width] = self.model.encode_prefix(ids, mask)
-                    self._hidden[idx, width:] = 0.0  # padding never read as garbage
+        device = self.model.device  # computed there, kept in (CPU) memory
+        # the frozen prefix is defined in eval mode: filled lazily from inside a training
+        # step (model.train()), it would otherwise carry the encoder's dropout noise
+        training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                for chunk in iterator:
+                    idx = torch.from_numpy(chunk)
+                    width = int(self.lengths[idx].max())
+                    ids = self.tokens.input_ids[idx, :width].to(device)
+                    mask = self.tokens.attention_mask[idx, :width].to(device)
+                    if self.kind == "pooled":
+                        assert self._pooled is not None
+                        self._pooled[idx] = self.model.encode_pooled(ids, mask).cpu()
+                    else:
+                        assert self._hidden is not None
+                        self._hidden[idx, :width] = self.model.encode_prefix(ids, mask).cpu()
+                        self._hidden[idx, width:] = 0.0  # padding never read as garbage
+        finally:
+            self.model.train(training)
         self._done[missing] = True
         if self._path is not None and persist:
             assert self._pooled is not None

@@ -105,6 +105,13 @@ class SentenceClassifier(nn.Module):
         return encoder.get_base_model() if hasattr(encoder, "get_base_model") else encoder
 
     @property
+    def device(self) -> torch.device:
+        """Where the model's weights live (its head's first parameter)."""
+        for parameter in self.head.parameters():
+            return parameter.device
+        return torch.device("cpu")
+
+    @property
     def n_layers(self) -> int:
         return len(self.bert.encoder.layer)
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fl_core.aggregation import apply_update, fedavg
+from fl_core.aggregation import apply_update, make_aggregator
 from fl_core.config import DataConfig, ModelConfig, TrainConfig
 from fl_core.partition import (
     dirichlet_partition,
@@ -115,6 +115,7 @@ def run_fedavg(
     )
     task.precompute(np.concatenate(shards), progress=progress)
     client_rngs = train_rng.spawn(cfg.n_clients)
+    aggregate = make_aggregator(cfg.train.aggregator, **cfg.train.aggregator_options())
     states: list[Any] = [None] * cfg.n_clients
     vector = task.initial_vector.copy()
     round_rows: list[dict[str, Any]] = []
@@ -176,7 +177,7 @@ def run_fedavg(
                 deltas.append(result.delta)
                 weights.append(result.n_examples)
         if deltas:
-            vector = apply_update(vector, fedavg(deltas, weights), cfg.train.server_lr)
+            vector = apply_update(vector, aggregate(deltas, weights), cfg.train.server_lr)
         row = record(round_index, len(deltas))
         if bar is not None:
             bar.update(1)

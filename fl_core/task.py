@@ -16,11 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from fl_core.batched_eval import CoalitionEvaluator, make_evaluator
 from fl_core.config import DataConfig, ModelConfig, TrainConfig
 from fl_core.data import DataSplits, load_splits
-from fl_core.evaluation import Metrics, evaluate
+from fl_core.device import resolve_device
+from fl_core.evaluation import evaluate
+from fl_core.evaluators import MemoEvaluator, make_evaluator
 from fl_core.features import FeatureStore, tokenize
+from fl_core.metrics import Metrics
 from fl_core.model import SentenceClassifier, build_classifier, count_parameters
 from fl_core.training import LocalResult, train_local
 from fl_core.vector import ParameterLayout, get_vector, layout_of
@@ -51,7 +53,9 @@ class FederatedTask:
     """Data, model and cached features for one simulation.
 
     Args:
-        data, model, train: the configuration.
+        data, model, train: the configuration (``train.device`` says where torch computes:
+            the model is built on the CPU, so its initial weights do not depend on the
+            device, then moved there).
         rng: the task's random stream (data splits and model initialisation draw from it).
         plain: run the whole network at every step (no prefix cache): the baseline that the
             cached path is benchmarked and tested against.
@@ -69,14 +73,16 @@ class FederatedTask:
         self.data_config = data
         self.model_config = model
         self.train_config = train
+        self.device = resolve_device(train.device)  # fails fast: before loading anything
         split_rng, model_rng = rng.spawn(2)
         self.splits: DataSplits = load_splits(data, split_rng)
         self.model_seed = int(model_rng.integers(2**31 - 1))
         self.model = build_classifier(model, self.splits.n_classes, self.model_seed)
+        self.model.to(self.device)
         self.layout: ParameterLayout = layout_of(self.model)
         self.initial_vector: np.ndarray = get_vector(self.model)
         kind = "pooled" if model.mode == "head" else ("tokens" if plain else "hidden")
-        self._evaluators: dict[tuple[str, bytes], CoalitionEvaluator | None] = {}
+        self._evaluators: dict[tuple[str, bytes], MemoEvaluator] = {}
         self._head_model: SentenceClassifier | None = None
         self.features: dict[str, FeatureStore] = {}
         for name in SPLITS:
@@ -98,6 +104,11 @@ class FederatedTask:
     @property
     def n_classes(self) -> int:
         return self.splits.n_classes
+
+    @property
+    def lr(self) -> float:
+        """The learning rate local training uses (``train.lr`` or the mode's default)."""
+        return self.train_config.resolved_lr(self.model_config.mode)
 
     @property
     def train_labels(self) -> np.ndarray:
@@ -186,13 +197,13 @@ class FederatedTask:
 
     def coalition_evaluator(
         self, split: str = "val", indices: np.ndarray | None = None
-    ) -> CoalitionEvaluator | None:
-        """The cached, batched evaluator of ``split`` (or of ``indices`` in it), or ``None``.
+    ) -> MemoEvaluator:
+        """The memoised evaluator of ``split`` (or of ``indices`` in it); never ``None``.
 
+        The fastest path that supports the model (:func:`fl_core.evaluators.make_evaluator`:
+        head, cached-prefix suffix, or the plain forward as fallback), on the task's device.
         One evaluator per split and index set is kept for the task's lifetime, so its cached
         projections and its memo of evaluated vectors carry over from round to round.
-        ``None`` where the fast path does not apply (the plain path, an unsupported model):
-        use :meth:`evaluate` then.
         """
         if split not in SPLITS:
             raise ValueError(f"split: unknown split {split!r}; use one of {SPLITS}")
@@ -201,6 +212,12 @@ class FederatedTask:
         if key not in self._evaluators:
             dataset = getattr(self.splits, split)
             self._evaluators[key] = make_evaluator(
-                self.model, self.layout, self.features[split], dataset.labels, idx
+                self.model,
+                self.layout,
+                self.features[split],
+                dataset.labels,
+                idx,
+                batch_size=self.train_config.eval_batch_size,
+                device=self.device,
             )
         return self._evaluators[key]

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from fl_core.config import TrainConfig
+from fl_core.device import seed_torch
 from fl_core.features import FeatureStore
 from fl_core.model import SentenceClassifier
 from fl_core.vector import get_vector, set_vector, trainable_parameters
@@ -50,10 +51,12 @@ class LocalResult:
     optimizer_state: dict[str, Any] | None
 
 
-def sample_budget(samples_per_second: float, cfg: TrainConfig, shard_size: int) -> int:
-    """How many samples a client can process this round."""
+def sample_budget(
+    samples_per_second: float, cfg: TrainConfig, shard_size: int, mode: str = "lora"
+) -> int:
+    """How many samples a client can process this round (``mode`` resolves default epochs)."""
     by_compute = int(np.floor(samples_per_second * cfg.deadline_s))
-    by_epochs = int(np.ceil(cfg.local_epochs * shard_size))
+    by_epochs = int(np.ceil(cfg.resolved_local_epochs(mode) * shard_size))
     return max(0, min(by_compute, by_epochs))
 
 
@@ -78,21 +81,31 @@ def train_local(
     rng: np.random.Generator,
     optimizer_state: dict[str, Any] | None = None,
 ) -> LocalResult:
-    """Train on ``shard`` (indices into ``features``) with ``labels`` (one per shard item)."""
+    """Train on ``shard`` (indices into ``features``) with ``labels`` (one per shard item).
+
+    The learning rate and local epochs are ``cfg``'s, or the defaults of the mode the
+    trainable parameters show (LoRA adapters or a head alone, see
+    :data:`fl_core.config.DEFAULT_LR`). Training runs
+    where the model's weights are (``model.device``); the per-client torch seed goes to that
+    device's generator only (the one dropout draws from).
+    """
     shard = np.asarray(shard, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
     if labels.shape != shard.shape:
         raise ValueError(f"labels: expected {shard.shape[0]} labels, got {labels.shape[0]}")
-    budget = sample_budget(samples_per_second, cfg, len(shard))
+    named = trainable_parameters(model)
+    mode = "lora" if any("lora_" in name for name, _ in named) else "head"
+    budget = sample_budget(samples_per_second, cfg, len(shard), mode)
     if budget < cfg.min_samples or len(shard) == 0:
         return LocalResult(
             None, len(shard), 0, budget, True, 0.0, 0.0, float("nan"), optimizer_state
         )
     started = time.perf_counter()
-    torch.manual_seed(int(rng.integers(2**62)))
+    device = model.device
+    seed_torch(int(rng.integers(2**62)), device)
     set_vector(model, global_vector)
-    params = [p for _, p in trainable_parameters(model)]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = [p for _, p in named]
+    optimizer = torch.optim.AdamW(params, lr=cfg.resolved_lr(mode), weight_decay=cfg.weight_decay)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
     anchor = [p.detach().clone() for p in params] if cfg.prox_mu > 0 else None
@@ -110,7 +123,7 @@ def train_local(
         for start in range(0, len(positions), cfg.batch_size):
             pos = positions[start : start + cfg.batch_size]
             batch = features.batch(shard[pos])
-            target = torch.from_numpy(labels[pos])
+            target = torch.from_numpy(labels[pos]).to(device)
             loss = loss_fn(batch.logits(model), target)
             if anchor is not None:
                 prox = sum(((p - a) ** 2).sum() for p, a in zip(params, anchor, strict=True))

@@ -5,8 +5,8 @@ plus the FedAvg of S's updates (applied with the server step size); its utility 
 accuracy (or negative loss) on the server validation set, or on a fixed stratified subset of
 it. The empty coalition gives the round-start model. Results are memoised, so a coalition
 is evaluated once per round whichever estimator asks; :meth:`CoalitionUtility.prefetch`
-evaluates coalitions known to be needed in one batched call (see
-:mod:`fl_core.batched_eval`, whose evaluator also remembers models across rounds).
+evaluates coalitions known to be needed in one batched call (see :mod:`fl_core.evaluators`,
+whose memo also remembers models across rounds).
 
 Exact and approximate: the memo, the batched evaluation and the stacked FedAvg of large
 coalitions are exact (floating-point order aside). Scoring on a stratified *subset* of the
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from fl_core.aggregation import apply_update, fedavg
-from fl_core.evaluation import Metrics
+from fl_core.metrics import Metrics
 
 Evaluate = Callable[[np.ndarray], Metrics]
 EvaluateMany = Callable[[Sequence[np.ndarray]], list[Metrics]]
@@ -105,7 +105,7 @@ class CoalitionUtility:
             members' deltas; the simulator passes a secure-aggregation run or a robust
             aggregator here).
         evaluate_many: evaluates several vectors at once (e.g.
-            :meth:`fl_core.batched_eval.CoalitionEvaluator.evaluate_many`); used by
+            :meth:`fl_core.evaluators.VectorEvaluator.evaluate_many`); used by
             :meth:`prefetch` and :meth:`metrics_many`. Without it they call ``evaluate`` in turn.
     """
 

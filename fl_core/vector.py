@@ -66,7 +66,7 @@ def layout_of(model: nn.Module) -> ParameterLayout:
 def get_vector(model: nn.Module) -> np.ndarray:
     """The trainable weights as one float32 vector (a copy)."""
     parts = [p.detach().reshape(-1) for _, p in trainable_parameters(model)]
-    return torch.cat(parts).numpy().astype(np.float32, copy=True)
+    return torch.cat(parts).cpu().numpy().astype(np.float32, copy=True)
 
 
 def set_vector(model: nn.Module, vector: np.ndarray) -> None:
@@ -77,6 +77,8 @@ def set_vector(model: nn.Module, vector: np.ndarray) -> None:
     if flat.shape != (expected,):
         raise ValueError(f"vector: expected shape ({expected},), got {flat.shape}")
     source = torch.from_numpy(np.ascontiguousarray(flat))
+    if params and params[0][1].device != source.device:
+        source = source.to(params[0][1].device)
     offset = 0
     with torch.no_grad():
         for _, parameter in params:

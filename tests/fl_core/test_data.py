@@ -36,7 +36,7 @@ def test_own_file_loads(tmp_path: Path, suffix: str) -> None:
         text_column="body",
         label_column="y",
         positive_label="pos",
-        val_size=10,
+        val_size=20,
     )
     splits = load_splits(cfg, np.random.default_rng(0))
     assert len(splits.train) + len(splits.val) + len(splits.test) == 60

@@ -27,7 +27,6 @@ def test_next_round_start_model_is_this_round_grand_coalition() -> None:
     # Execute
     model.step()
     evaluator = model.task.coalition_evaluator("val", model.utility_indices)
-    assert evaluator is not None
     hits, evaluated = evaluator.memo_hits, evaluator.evaluated
     model.step()
     # Assert: round 2's empty coalition came from the memo (one hit at least, and every
@@ -40,7 +39,6 @@ def test_next_round_start_model_is_this_round_grand_coalition() -> None:
 
 def test_estimators_share_one_utility_memo(head_task) -> None:  # type: ignore[no-untyped-def]
     evaluator = head_task.coalition_evaluator("val")
-    assert evaluator is not None
     deltas = list(perturbed(head_task, 4, 0.1, seed=3) - head_task.initial_vector)
     utility = CoalitionUtility(
         evaluator.evaluate,

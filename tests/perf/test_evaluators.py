@@ -1,25 +1,36 @@
-"""The batched coalition path equals the one-at-a-time and the plain peft paths."""
+"""The fast evaluators equal the one-at-a-time and the plain peft paths; the factory always
+returns an evaluator (the plain one where the fast ones do not apply)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
 
 from fl_core import CoalitionUtility, FederatedTask, stratified_subset
-from fl_core.batched_eval import CoalitionEvaluator, UnsupportedModel
 from fl_core.evaluation import Metrics, evaluate
+from fl_core.evaluators import (
+    MemoEvaluator,
+    PlainEvaluator,
+    SuffixEvaluator,
+    UnsupportedModel,
+    VectorEvaluator,
+    make_evaluator,
+)
 from fl_core.features import FeatureStore
+from fl_core.model import SentenceClassifier
 from fl_core.training import train_local
-from fl_core.vector import get_vector
+from fl_core.vector import get_vector, layout_of
 from tests.perf.conftest import perturbed
 
 
-def _evaluator(
-    task: FederatedTask, indices: np.ndarray | None, **options: int
-) -> CoalitionEvaluator:
-    return CoalitionEvaluator(
+def _evaluator(task: FederatedTask, indices: np.ndarray | None, **options: Any) -> MemoEvaluator:
+    return make_evaluator(
         task.model, task.layout, task.features["val"], task.splits.val.labels, indices, **options
     )
 
@@ -98,16 +109,44 @@ def test_memo_is_bounded(head_task: FederatedTask) -> None:
 def test_task_keeps_one_evaluator_per_index_set(lora_task: FederatedTask) -> None:
     idx = np.arange(10)
     a = lora_task.coalition_evaluator("val", idx)
-    assert a is not None and a is lora_task.coalition_evaluator("val", idx.copy())
+    assert isinstance(a, VectorEvaluator) and a.kind == "suffix"
+    assert a is lora_task.coalition_evaluator("val", idx.copy())
     assert a is not lora_task.coalition_evaluator("val", np.arange(11))
     with pytest.raises(ValueError, match="split"):
         lora_task.coalition_evaluator("nope")
 
 
-def test_plain_features_are_not_supported(lora_task: FederatedTask) -> None:
+def test_plain_features_fall_back_to_the_plain_evaluator(lora_task: FederatedTask) -> None:
+    # Prepare: token features (no cached prefix): the suffix evaluator refuses them
+    labels = lora_task.splits.val.labels
     plain = FeatureStore(lora_task.model, lora_task.features["val"].tokens, "tokens")
-    with pytest.raises(UnsupportedModel, match="plain"):
-        CoalitionEvaluator(lora_task.model, lora_task.layout, plain, lora_task.splits.val.labels)
+    with pytest.raises(UnsupportedModel, match="hidden"):
+        SuffixEvaluator(lora_task.model, lora_task.layout, plain, labels)
+    # Execute: the factory still returns an evaluator, the plain one
+    evaluator = make_evaluator(lora_task.model, lora_task.layout, plain, labels, np.arange(30))
+    vectors = perturbed(lora_task, 2, 0.05, seed=11)
+    got = evaluator.evaluate_many(vectors)
+    # Assert: the same numbers as the model's forward, and a reason why it fell back
+    assert evaluator.kind == "plain" and isinstance(evaluator.inner, PlainEvaluator)
+    assert "hidden" in evaluator.inner.reason
+    for v, m in zip(vectors, got, strict=True):
+        assert m == evaluate(lora_task.model, plain, labels, v, np.arange(30))
+
+
+def test_an_unsupported_head_falls_back_to_the_plain_evaluator(head_task: FederatedTask) -> None:
+    # Prepare: a head with a part the fast path does not implement (tanh)
+    width = int(head_task.model.bert.config.hidden_size)
+    head = nn.Sequential(nn.Linear(width, 4), nn.Tanh(), nn.Linear(4, 2))
+    model = SentenceClassifier(head_task.model.encoder, head, head_task.model.first_trainable_layer)
+    layout = layout_of(model)
+    features = head_task.features["val"]
+    labels = head_task.splits.val.labels
+    # Execute
+    evaluator = make_evaluator(model, layout, features, labels)
+    vector = np.random.default_rng(0).normal(0, 0.5, layout.size).astype(np.float32)
+    # Assert: plain, with the reason, and the model's own forward's result
+    assert evaluator.kind == "plain" and "Tanh" in evaluator.inner.reason  # type: ignore[attr-defined]
+    assert evaluator.evaluate(vector) == evaluate(model, features, labels, vector)
 
 
 def test_bad_vector_shape_is_rejected(head_task: FederatedTask) -> None:
@@ -118,13 +157,14 @@ def test_bad_vector_shape_is_rejected(head_task: FederatedTask) -> None:
 def test_coalition_utility_prefetch_batches_and_memoises(head_task: FederatedTask) -> None:
     # Prepare: count how often each path is called
     evaluator = _evaluator(head_task, None)
+    assert evaluator.kind == "head"
     calls = {"one": 0, "many": 0}
 
     def one(v: np.ndarray) -> Metrics:
         calls["one"] += 1
         return evaluator.evaluate(v)
 
-    def many(vs: list[np.ndarray]) -> list[Metrics]:
+    def many(vs: Sequence[np.ndarray]) -> list[Metrics]:
         calls["many"] += 1
         return evaluator.evaluate_many(vs)
 
@@ -211,3 +251,12 @@ def test_a_vectors_result_does_not_depend_on_its_company(
     # Assert: bit for bit (a memoised utility must equal a recomputed one, e.g. on resume)
     assert [m.loss for m in alone] == [m.loss for m in together] == [m.loss for m in reversed_]
     assert [m.accuracy for m in alone] == [m.accuracy for m in together]
+
+
+def test_a_hit_evicted_within_the_same_call_is_still_returned(head_task: FederatedTask) -> None:
+    # a memo of one: the hit on vectors[0] is evicted by the two new results of the same call
+    evaluator = _evaluator(head_task, None, memo_size=1)
+    vectors = perturbed(head_task, 3, 0.2, seed=12)
+    first = evaluator.evaluate(vectors[0])
+    again = evaluator.evaluate_many(vectors)
+    assert again[0] == first and evaluator.memo_hits == 1 and evaluator.evaluated == 3
