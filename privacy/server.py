@@ -68,9 +68,19 @@ class SecAggServer:
             raise TooFewSurvivors(stage, len(senders), self.config.threshold)
         return self._alive
 
+    def _check_holders(self, stage: Stage, alive: frozenset[ClientId]) -> None:
+        """Abort before a client's own check would (Fig. 4: enough keys, ciphertexts, survivors):
+        every client still in the round keeps t share holders in the round."""
+        for v in sorted(alive):
+            surviving = sum(u in alive for u in self.config.holders(v))
+            if surviving < self.config.threshold:
+                what = f"surviving holders of client {v}'s secrets"
+                raise TooFewSurvivors(stage, surviving, self.config.threshold, what)
+
     def advertise_keys(self, messages: Sequence[PublicKeys]) -> dict[ClientId, KeyRoster]:
         """Stage 1: forward to every client the keys of its neighbours that advertised."""
         alive = self._receive("advertise_keys", messages)
+        self._check_holders("advertise_keys", alive)
         self._keys = {m.sender: m for m in messages}
         graph = self.config.neighbors
         return {u: KeyRoster({v: self._keys[v] for v in graph[u] if v in alive}) for u in alive}
@@ -78,6 +88,7 @@ class SecAggServer:
     def share_keys(self, messages: Sequence[EncryptedShares]) -> dict[ClientId, ShareInbox]:
         """Stage 2: relay every ciphertext to its holder if both ends are still alive."""
         alive = self._receive("share_keys", messages)
+        self._check_holders("share_keys", alive)
         inboxes: dict[ClientId, dict[ClientId, bytes]] = {u: {} for u in alive}
         for message in messages:
             for receiver, ciphertext in message.ciphertexts.items():
@@ -93,11 +104,7 @@ class SecAggServer:
         groups = components(cfg.neighbors, alive)
         if len(groups) > 1:
             raise DisconnectedSurvivors("masked_input", groups)
-        for v in sorted(alive):
-            surviving = sum(u in alive for u in cfg.holders(v))
-            if surviving < cfg.threshold:
-                what = f"surviving holders of client {v}'s self-mask seed"
-                raise TooFewSurvivors("masked_input", surviving, cfg.threshold, what)
+        self._check_holders("masked_input", alive)
         total = np.zeros(cfg.length, dtype=prg.ring_dtype(cfg.bits))
         for message in messages:
             if message.vector.shape != total.shape or message.vector.dtype != total.dtype:
