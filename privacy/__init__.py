@@ -11,8 +11,8 @@ sums gives away.
 Threat model (details in `privacy.protocol`): an honest-but-curious server learns the sum of the
 included clients (at least t >= 2 of them, connected in the graph) and nothing finer; fewer
 than t colluding holders of a client learn nothing more. Not protected: an active server that
-lies about dropouts (there is no consistency-check round: it can unmask a single client at any
-threshold), malicious clients (clipping is client-side and trusted), and what the released
+lies about dropouts (there is no consistency-check round: at t up to about n/2 it can unmask
+a single client), malicious clients (clipping is client-side and trusted), and what the released
 sums themselves reveal (measured by `leak_report`). Keys, seeds, Shamir coefficients and nonces
 always come from the OS CSPRNG.
 """

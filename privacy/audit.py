@@ -76,9 +76,11 @@ def leak_report(released: Iterable[frozenset[int]], n_players: int) -> LeakRepor
     for i in sorted(set().union(*coalitions)):
         columns.setdefault(tuple(k for k, c in enumerate(coalitions) if i in c), []).append(i)
     atoms = [frozenset(members) for members in columns.values()]
-    by_atom = [
-        frozenset(a for a, key in enumerate(columns) if k in key) for k in range(len(coalitions))
-    ]
+    members_of: list[set[int]] = [set() for _ in coalitions]
+    for a, key in enumerate(columns):
+        for k in key:
+            members_of[k].add(a)
+    by_atom = [frozenset(m) for m in members_of]
     determined = [atoms[a] for a in sorted(unit_vectors_in_row_space(by_atom, len(atoms)))]
     exposed = frozenset(i for atom in determined if len(atom) == 1 for i in atom)
     # witnesses: determined atoms, released coalitions, differences of nested releases

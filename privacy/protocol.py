@@ -24,17 +24,19 @@ Threat model (each claim is played in `tests/privacy`):
       SecAgg+, of all n with SecAgg) learn nothing of its secrets with the server.
       `privacy.parameters` bounds the chance that a random graph gives some client t corrupt
       neighbours.
-    * Active (malicious) server, at every threshold: this code has no consistency-check round
-      and no signatures, so the client-side checks of Fig. 4 (enough keys, ciphertexts and
-      surviving holders; never both shares of one client) do not stop a server that tells
-      different clients different stories. It unmasks any single client u whose neighbours
-      each have t holders besides themselves: it tells u's holders that u survived (b_u-shares)
-      and the holders of each neighbour v that v dropped (s_v^SK-shares); no honest client is
-      asked for both secrets of one client. Bonawitz et al. (Sec. 6, active adversary) stop
-      this with a consistency-check round (each client signs the survivor set it was told) and a
-      threshold with 2t > (holders) + (corrupt holders), i.e. t > 2n/3 for n/3 corrupt
-      clients; neither is implemented here. A server that withholds all ciphertexts from a
-      client (so that only its self mask protects it) is refused (t >= 2 needs t - 1).
+    * Active (malicious) server: this code has no consistency-check round and no signatures,
+      so a server may tell different clients different survivor sets. The clients' checks of
+      Fig. 4 (enough keys, ciphertexts and surviving holders; one request; never both shares
+      of one client) make it pay for that in shares. Splitting the survivors (telling the
+      victim's holders that it survived and the holders of each neighbour that the neighbour
+      dropped) unmasks one client of n (complete graph, no colluders) exactly when
+      n (t - 2) + 1 <= (n - 1)(n - 1 - t), i.e. for t up to about n/2; with SecAgg+ read n as
+      the k + 1 holders of a neighbourhood. Above that the attack fails, but the server can
+      still choose which set of clients is summed. Bonawitz et al. (Sec. 6) prove security
+      against an active server only with a consistency-check round (each client signs the
+      survivor set it was told) and 2t > n + n_C (t > 2n/3 for n_C < n/3 corrupt clients);
+      neither is implemented here. A server that withholds ciphertexts, so that only the self
+      mask would protect a client, is refused (the client needs t - 1 >= 1 of them).
     * Not protected: malicious clients (clipping is client-side and trusted: a client can send
       any ring element), what the released sum itself reveals (`privacy.audit`), side channels.
     * Randomness: every key, seed, Shamir coefficient and nonce comes from the OS CSPRNG; only

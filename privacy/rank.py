@@ -84,11 +84,11 @@ def _rref_mod(matrix: npt.NDArray[np.int64], q: int) -> tuple[npt.NDArray[np.int
         p = r + int(nonzero[0])
         if p != r:
             m[[r, p]] = m[[p, r]]
-        m[r] = m[r] * pow(int(m[r, c]), -1, q) % q
+        m[r, c:] = m[r, c:] * pow(int(m[r, c]), -1, q) % q
         factors = m[:, c].copy()
         factors[r] = 0
-        m -= np.outer(factors, m[r]) % q
-        m %= q
+        # row r is zero left of c; entries < q < 2^31, so m - f * row stays inside int64
+        m[:, c:] = (m[:, c:] - np.outer(factors, m[r, c:])) % q
         pivots.append(c)
     return m, pivots
 

@@ -129,7 +129,9 @@ def test_group_bound_and_witness_bracket_the_true_smallest_group(
     if report.smallest_group:
         assert group_oracle([*coalitions], n) <= len(report.smallest_group)
         witness = report.smallest_group
-        matrix = np.array([[1.0 if i in c else 0.0 for i in range(n)] for c in set(coalitions) if c])
+        matrix = np.array(
+            [[1.0 if i in c else 0.0 for i in range(n)] for c in set(coalitions) if c]
+        )
         indicator = np.array([1.0 if i in witness else 0.0 for i in range(n)])
         assert np.linalg.matrix_rank(np.vstack([matrix, indicator])) == np.linalg.matrix_rank(
             matrix
