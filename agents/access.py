@@ -108,10 +108,19 @@ def coalition_aggregator(
 
     ``scaled[i]`` is player i's update already multiplied by ``weights[i] / scale`` (what the
     client feeds to secure aggregation), so the FedAvg of S is ``sum * scale / sum(weights)``.
+    A coalition of one client cannot be securely aggregated (t >= 2): its update is released
+    as is and recorded in ``ledger.released``, so the leak audit counts it as exposed.
     """
 
     def aggregate(coalition: frozenset[int]) -> np.ndarray:
         members = sorted(coalition)
+        if len(members) < 2:
+            # secure aggregation needs t >= 2 clients: the "sum" of one client is its update,
+            # released as such and counted by the leak audit (it exposes that client)
+            ledger.released.append(frozenset(members))
+            if not members:
+                return np.zeros_like(np.asarray(scaled[0]), dtype=np.float32)
+            return (np.asarray(scaled[members[0]]) * scale / weights[members[0]]).astype(np.float32)
         result = secure_sum(
             {i: scaled[i] for i in members},
             threshold_share=threshold_share,
