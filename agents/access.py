@@ -9,15 +9,22 @@ makes the choice explicit and reports what each choice gives away:
   real secure-aggregation run over exactly that subset. The server sees only sums, but sums
   of overlapping coalitions can be differenced: ``privacy.exposed_clients`` says who is
   exposed by the set of released coalitions (e.g. ``{S, S + i}`` exposes ``i``).
-* ``secure_evaluator``: coalition utilities are computed inside a trusted evaluation
-  boundary (in the spirit of SecSV, Zheng et al. 2022, which uses secure computation for
-  this), and only scalar utilities leave it; the server learns just the round's sum. Nobody
-  is exposed beyond what the sum itself reveals (the whole update when only one client is
-  included).
+* ``trusted_evaluator``: coalition utilities are computed by a *trusted party* (e.g. a TEE
+  enclave) that holds every plaintext update; only scalar utilities leave it, so the server
+  learns just the round's sum. This is trust, not cryptography: whoever runs or breaks the
+  evaluator sees every update, and the utilities themselves (and the payments computed from
+  them) leak information the audit does not count. SecSV (Zheng et al. 2022) does this with
+  secure computation instead; fedmarket does not. ``secure_evaluator`` is the old name,
+  still accepted with a DeprecationWarning.
+
+The Shamir threshold and the SecAgg+ degree come from ``privacy.secaggplus_parameters`` (Bell
+et al. 2020) for the round's number of clients and dropout rate; t >= 2 always, and a round
+with fewer than two clients aborts (the sum of one client is its update).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -46,12 +53,33 @@ def secure_sum(
     bits: int,
     rng: np.random.Generator,
     dropouts: Mapping[str, Sequence[int]] | None = None,
+    dropout_rate: float = 0.0,
+    failure_probability: float = 1e-6,
 ) -> privacy.SecAggResult:
-    """One secure-aggregation run with the scenario's graph and threshold rules."""
+    """One secure-aggregation run with the scenario's graph and threshold rules.
+
+    ``neighbors <= 0`` (or >= n - 1) asks for the complete graph, with t = max(2,
+    ceil(threshold_share * n)). A positive ``neighbors`` is the smallest SecAgg+ degree the
+    round may use: ``privacy.secaggplus_parameters`` raises it (up to the complete graph) until
+    the abort bound for ``dropout_rate`` meets ``failure_probability``, with t = max(2,
+    ceil(threshold_share * (k + 1))). Raises ``privacy.TooFewSurvivors`` for fewer than 2
+    clients and any ``privacy.SecAggAborted`` of the run.
+    """
     n = len(updates)
-    degree = None if neighbors <= 0 or neighbors >= n - 1 else neighbors
-    pool = n if degree is None else degree
-    threshold = max(1, min(pool, int(np.ceil(threshold_share * pool))))
+    if n < 2:
+        raise privacy.TooFewSurvivors("advertise_keys", n, 2)
+    if neighbors <= 0 or neighbors >= n - 1:
+        degree = None
+        threshold = min(n, max(2, int(np.ceil(threshold_share * n))))
+    else:
+        chosen = privacy.secaggplus_parameters(
+            n,
+            dropout_rate=dropout_rate,
+            failure_probability=failure_probability,
+            threshold_share=threshold_share,
+            min_neighbors=neighbors,
+        )
+        degree, threshold = chosen.neighbors, chosen.threshold
     return privacy.secure_aggregate(
         updates,
         threshold=threshold,
@@ -74,15 +102,25 @@ def coalition_aggregator(
     bits: int,
     rng: np.random.Generator,
     ledger: SecAggLedger,
+    dropout_rate: float = 0.0,
 ) -> Callable[[frozenset[int]], np.ndarray]:
     """``coalition -> FedAvg delta`` where each coalition sum is a real secure run.
 
     ``scaled[i]`` is player i's update already multiplied by ``weights[i] / scale`` (what the
     client feeds to secure aggregation), so the FedAvg of S is ``sum * scale / sum(weights)``.
+    A coalition of one client cannot be securely aggregated (t >= 2): its update is released
+    as is and recorded in ``ledger.released``, so the leak audit counts it as exposed.
     """
 
     def aggregate(coalition: frozenset[int]) -> np.ndarray:
         members = sorted(coalition)
+        if len(members) < 2:
+            # secure aggregation needs t >= 2 clients: the "sum" of one client is its update,
+            # released as such and counted by the leak audit (it exposes that client)
+            ledger.released.append(frozenset(members))
+            if not members:
+                return np.zeros_like(np.asarray(scaled[0]), dtype=np.float32)
+            return (np.asarray(scaled[members[0]]) * scale / weights[members[0]]).astype(np.float32)
         result = secure_sum(
             {i: scaled[i] for i in members},
             threshold_share=threshold_share,
@@ -90,6 +128,7 @@ def coalition_aggregator(
             clip=clip,
             bits=bits,
             rng=rng,
+            dropout_rate=dropout_rate,
         )
         ledger.runs += 1
         ledger.bytes_sent += int(sum(sum(v.values()) for v in result.bytes_sent.values()))
@@ -101,12 +140,41 @@ def coalition_aggregator(
     return aggregate
 
 
+TRUSTED_EVALUATOR = "trusted_evaluator"
+DEPRECATED_ACCESS = {"secure_evaluator": TRUSTED_EVALUATOR}
+"""Old access-mode names, accepted with a DeprecationWarning."""
+
+
+def canonical_access(access: str) -> str:
+    """The access mode's current name; ``secure_evaluator`` warns and maps to
+    ``trusted_evaluator`` (a trusted party, not cryptography)."""
+    if access in DEPRECATED_ACCESS:
+        warnings.warn(
+            f"privacy.access = {access!r} is deprecated: use {DEPRECATED_ACCESS[access]!r} "
+            "(a trusted evaluator that sees every plaintext update, e.g. a TEE)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return DEPRECATED_ACCESS[access]
+    return access
+
+
+def leak_report(
+    access: str, released: Sequence[frozenset[int]], n_players: int
+) -> privacy.LeakReport:
+    """What the round's releases under ``access`` determine (the round's total is released)."""
+    mode = canonical_access(access)
+    if n_players == 0:
+        return privacy.LeakReport(frozenset(), frozenset(), 0)
+    if mode == "plaintext":
+        everyone = frozenset(range(n_players))
+        return privacy.LeakReport(everyone, frozenset({0}), 1)
+    grand = frozenset(range(n_players))
+    if mode == TRUSTED_EVALUATOR:
+        return privacy.leak_report([grand], n_players)
+    return privacy.leak_report([*released, grand], n_players)
+
+
 def exposed_count(access: str, released: Sequence[frozenset[int]], n_players: int) -> int:
     """How many included clients the access mode exposes this round."""
-    if n_players == 0:
-        return 0
-    if access == "plaintext":
-        return n_players
-    if access == "secure_evaluator":
-        return len(privacy.exposed_clients([frozenset(range(n_players))], n_players))
-    return len(privacy.exposed_clients([*released, frozenset(range(n_players))], n_players))
+    return len(leak_report(access, released, n_players).exposed)

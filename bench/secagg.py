@@ -7,9 +7,13 @@ Run: python bench/secagg.py [--quick] [--markdown PATH]
    same vector length. If flwr is not installed (it is in the `bench` extra), the same
    RandomState generator is timed directly, and the table says so.
 2. Whole rounds for n clients x 74,498 float32 parameters (MiniLM LoRA r=8 on query/value),
-   SecAgg+ with k = ceil(log2 n) neighbours and t = ceil(k / 2), 10% of the clients dropping at
-   the masked_input stage, against a plain numpy sum of the same vectors; plus the complete
-   graph (SecAgg) at 100 clients for comparison. All ratios are measured in this run.
+   SecAgg+ with k = ceil(log2 n) neighbours and t = max(2, ceil((k + 1) / 2)), 10% of the
+   clients dropping at the masked_input stage (a round whose survivors are not connected
+   aborts and is redrawn), against a plain numpy sum of the same vectors; plus the complete
+   graph (SecAgg) at 100 clients. The degree `privacy.secaggplus_parameters` would pick for
+   a 1e-6 abort bound at 10% dropouts is printed next to it.
+3. Leak audit: `privacy.leak_report` on 200 random coalitions of 1,000 clients (plus the
+   grand coalition), and on the lone grand coalition. All ratios are measured in this run.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from privacy import secure_aggregate  # noqa: E402 (the repository root is put on sys.path first)
+from privacy import (  # noqa: E402 (the repository root is put on sys.path first)
+    DisconnectedSurvivors,
+    leak_report,
+    secaggplus_parameters,
+    secure_aggregate,
+)
 from privacy.graph import secaggplus_degree  # noqa: E402
 from privacy.prg import expand  # noqa: E402
 
@@ -105,19 +114,25 @@ def round_row(n: int, neighbors: int | None, repeats: int) -> list[str]:
     rng = np.random.default_rng(n)
     updates = {u: (0.01 * rng.standard_normal(LENGTH)).astype(np.float32) for u in range(n)}
     k = neighbors
-    threshold = math.ceil(k / 2) if k is not None else n // 2 + 1
+    threshold = max(2, math.ceil((k + 1) / 2)) if k is not None else n // 2 + 1
     dropped = rng.choice(n, size=n // 10, replace=False).tolist()
     result = None
+    graph_seed = 0
 
     def protocol() -> None:
-        nonlocal result
-        result = secure_aggregate(
-            updates,
-            threshold=threshold,
-            neighbors=k,
-            dropouts={"masked_input": dropped},
-            rng=np.random.default_rng(0),
-        )
+        nonlocal result, graph_seed
+        while True:
+            try:
+                result = secure_aggregate(
+                    updates,
+                    threshold=threshold,
+                    neighbors=k,
+                    dropouts={"masked_input": dropped},
+                    rng=np.random.default_rng(graph_seed),
+                )
+                return
+            except DisconnectedSurvivors:
+                graph_seed += 1
 
     t_secure = best_of(protocol, repeats)
     assert result is not None
@@ -126,7 +141,12 @@ def round_row(n: int, neighbors: int | None, repeats: int) -> list[str]:
     t_plain = best_of(lambda: stacked.sum(axis=0), max(repeats, 5))
     error = float(np.abs(result.aggregate - stacked.sum(axis=0)).max())
     sent = np.mean([sum(result.bytes_sent[s][u] for s in result.bytes_sent) for u in included])
-    graph = f"SecAgg+ k={k}, t={threshold}" if k is not None else f"SecAgg complete, t={threshold}"
+    picked = secaggplus_parameters(n, dropout_rate=0.1).neighbors
+    graph = (
+        f"SecAgg+ k={k}, t={threshold}; Bell et al. k for 1e-6: {picked or 'complete'}"
+        if k is not None
+        else f"SecAgg complete, t={threshold}"
+    )
     return [
         f"round n={n:,} ({graph}, {len(dropped)} drop)",
         f"{t_secure:.3f} s",
@@ -137,12 +157,39 @@ def round_row(n: int, neighbors: int | None, repeats: int) -> list[str]:
     ]
 
 
+def audit_rows() -> list[list[str]]:
+    """leak_report at n = 1,000: 200 random coalitions, and the lone grand coalition."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    grand = frozenset(range(n))
+    coalitions = [frozenset(np.flatnonzero(rng.random(n) < 0.5).tolist()) for _ in range(200)]
+    report = None
+
+    def audit() -> None:
+        nonlocal report
+        report = leak_report([*coalitions, grand], n)
+
+    t_audit = best_of(audit, 3)
+    t_grand = best_of(lambda: leak_report([grand], n), 3)
+    assert report is not None
+    return [
+        [
+            "leak audit n=1,000, 200 coalitions",
+            f"{t_audit:.3f} s",
+            f"lone grand coalition: {t_grand * 1e3:.2f} ms",
+            f"exposed {len(report.exposed)}; smallest determined group "
+            f"{report.smallest_group_at_least}..{len(report.smallest_group)} clients",
+        ]
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 1,000-client round")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
-    rows = prg_rows(repeats=9)
+    rows = audit_rows()
+    rows += prg_rows(repeats=9)
     rows.append(round_row(100, secaggplus_degree(100), repeats=3))
     rows.append(round_row(100, None, repeats=1))
     if not args.quick:
@@ -155,7 +202,19 @@ def main() -> None:
     ]
     table = "\n".join(lines)
     cpu = os.cpu_count()
-    print(f"# secure aggregation bench ({cpu} CPUs, vector length {LENGTH:,})\n")
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "unknown CPU",
+        )
+        if Path("/proc/cpuinfo").exists()
+        else "unknown CPU"
+    )
+    print(f"# secure aggregation bench ({model}, {cpu} CPUs, vector length {LENGTH:,})\n")
     print(table)
     if args.markdown is not None:
         args.markdown.write_text(table + "\n")

@@ -4,19 +4,28 @@
 for Privacy-Preserving Machine Learning", optionally on the sparse neighbour graph of SecAgg+
 (Bell et al. 2020): X25519 + HKDF-SHA256 key agreement, AES-256-GCM encrypted Shamir shares,
 AES-256-CTR masks over Z_2^bits, double masking, dropouts at any stage, and per-stage byte and
-time accounting. `exposed_clients` says which clients' updates a set of released coalition sums
-gives away.
+time accounting. `secaggplus_parameters` picks the neighbour count and threshold for a dropout
+rate (Bell et al.). `leak_report` says which clients and groups a set of released coalition
+sums gives away.
 
-Threat model (details in `privacy.protocol`): the server is honest but curious and learns only
-the sum of at least t clients' clipped updates; up to t - 1 clients colluding with it learn
-nothing more about an honest client's update (t = 1 tolerates no colluding client). Out of scope:
-malicious clients sending out-of-range inputs (clipping is client-side and trusted), an active
-server that lies about dropouts (there is no consistency-check round), and what the released
-sums themselves reveal (measured by `exposed_clients`).
+Threat model (details in `privacy.protocol`): an honest-but-curious server learns the sum of the
+included clients (at least t >= 2 of them, connected in the graph) and nothing finer; fewer
+than t colluding holders of a client learn nothing more. Not protected: an active server that
+lies about dropouts (there is no consistency-check round: at t up to about n/2 it can unmask
+a single client), malicious clients (clipping is client-side and trusted), and what the released
+sums themselves reveal (measured by `leak_report`). Keys, seeds, Shamir coefficients and nonces
+always come from the OS CSPRNG.
 """
 
-from privacy.audit import exposed_clients
-from privacy.errors import SecAggAborted
+from privacy.audit import LeakReport, exposed_clients, leak_report
+from privacy.errors import (
+    DisconnectedSurvivors,
+    InvalidShare,
+    SecAggAborted,
+    ServerMisbehaved,
+    TooFewSurvivors,
+)
+from privacy.parameters import SecAggParameters, failure_bounds, secaggplus_parameters
 from privacy.simulation import (
     DEFAULT_CLIP,
     AccountingRow,
@@ -28,12 +37,21 @@ from privacy.types import STAGES, Stage
 
 __all__ = [
     "DEFAULT_CLIP",
-    "AccountingRow",
     "STAGES",
+    "AccountingRow",
+    "DisconnectedSurvivors",
+    "InvalidShare",
+    "LeakReport",
     "SecAggAborted",
+    "SecAggParameters",
     "SecAggResult",
+    "ServerMisbehaved",
     "Stage",
     "StageRow",
+    "TooFewSurvivors",
     "exposed_clients",
+    "failure_bounds",
+    "leak_report",
+    "secaggplus_parameters",
     "secure_aggregate",
 ]

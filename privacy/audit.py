@@ -1,158 +1,52 @@
-"""Leak audit: which clients' updates can be solved for from released coalition sums.
+"""Leak audit: which clients, and which groups of clients, released coalition sums give away.
 
 Secure aggregation hides individual updates inside one sum, but contribution scoring releases
 the aggregates of many coalitions. Each release is a linear equation in the clients' (weighted)
-updates, e.g. with FedAvg n_{S+i} w_{S+i} - n_S w_S = n_i w_i when the coalition weights are
-public. Client i's update is determined exactly when e_i lies in the row space over the
-rationals of the released coalitions' 0/1 incidence matrix A (m x n).
+updates (with FedAvg, n_{S+i} w_{S+i} - n_S w_S = n_i w_i when the weights are public). The
+sum over a group G is determined exactly when its indicator 1_G lies in the rational row space
+of the released coalitions' 0/1 incidence matrix (tested exactly by `privacy.rank`).
 
-Exact test. The row space of A equals that of the Gram matrix G = A^T A (n x n, integer).
-Over GF(q), rank_q(M) <= rank_Q(M), with equality unless q divides every nonzero maximal minor.
-Hadamard's inequality bounds every minor of G and of [G; e_i] by B = prod_rows ||g_row||_2, so
-for word-size primes q_1..q_k with prod q_j > B no nonzero minor vanishes modulo all of them:
-rank_Q(M) = max_j rank_{q_j}(M). Hence i is exposed iff e_i lies in the row space of G modulo
-every prime q_j that attains the maximal rank. Each prime costs one O(n^3) elimination in
-vectorised int64 arithmetic. Two shortcuts keep the usual cases to one prime: rank n modulo a
-prime proves rank n (everyone exposed), and when the GF(q) null-space basis lifts to small
-integer vectors v with G v = 0 exactly, those vectors prove rank_Q = rank_q and give the
-answer directly (i is exposed iff v_i = 0 for every basis vector).
+Clients that appear in exactly the same released coalitions form an *atom*; every vector of
+the row space is constant on atoms, so every determined group is a union of atoms, and an atom
+is determined iff its unit vector is in the row space of the atom-by-coalition matrix.
+`leak_report` gives the exposed clients (determined singletons), a smallest determined group
+it can certify, and a proven lower bound on the size of any determined group. The exact
+minimum is a minimum-weight problem over a subspace with no known fast algorithm in general;
+the bound and the witness agree in the usual cases (one coalition, leave-one-out, nested
+permutation prefixes, any release that exposes someone).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from typing import Final
+from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-_PRIME_CEILING: Final = 1 << 31
-_primes: list[int] = []
+from privacy.rank import unit_vectors_in_row_space
 
 
-def _is_prime(n: int) -> bool:
-    """Deterministic Miller-Rabin for n < 3,215,031,751 (bases 2, 3, 5, 7)."""
-    if n < 2:
-        return False
-    for p in (2, 3, 5, 7):
-        if n % p == 0:
-            return n == p
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d, s = d // 2, s + 1
-    for a in (2, 3, 5, 7):
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
+@dataclass(frozen=True)
+class LeakReport:
+    """What the released coalition sums of one round determine.
 
-
-def _prime(k: int) -> int:
-    """The k-th largest prime below 2^31 (k = 0, 1, ...)."""
-    candidate = _primes[-1] - 2 if _primes else _PRIME_CEILING - 1
-    while len(_primes) <= k:
-        if _is_prime(candidate):
-            _primes.append(candidate)
-        candidate -= 2
-    return _primes[k]
-
-
-def _rref_mod(matrix: npt.NDArray[np.int64], q: int) -> tuple[npt.NDArray[np.int64], list[int]]:
-    """Reduced row echelon form of `matrix` over GF(q) and its pivot columns."""
-    m = matrix % q
-    rows, cols = m.shape
-    pivots: list[int] = []
-    for c in range(cols):
-        r = len(pivots)
-        if r == rows:
-            break
-        nonzero = np.flatnonzero(m[r:, c])
-        if nonzero.size == 0:
-            continue
-        p = r + int(nonzero[0])
-        if p != r:
-            m[[r, p]] = m[[p, r]]
-        m[r] = m[r] * pow(int(m[r, c]), -1, q) % q
-        factors = m[:, c].copy()
-        factors[r] = 0
-        m -= np.outer(factors, m[r]) % q
-        m %= q
-        pivots.append(c)
-    return m, pivots
-
-
-def _unit_rows(reduced: npt.NDArray[np.int64], pivots: list[int]) -> set[int]:
-    """Pivot columns whose RREF row is a unit vector: exactly the i with e_i in the row space."""
-    return {c for row, c in enumerate(pivots) if np.count_nonzero(reduced[row]) == 1}
-
-
-def _rational(a: int, q: int) -> tuple[int, int] | None:
-    """(num, den) with num = a * den mod q and |num|, den <= sqrt(q / 2), if there is one."""
-    bound = math.isqrt(q // 2)
-    r0, r1, s0, s1 = q, a % q, 0, 1
-    while r1 > bound:
-        quotient = r0 // r1
-        r0, r1 = r1, r0 - quotient * r1
-        s0, s1 = s1, s0 - quotient * s1
-    if s1 == 0 or abs(s1) > bound:
-        return None
-    return (r1, s1) if s1 > 0 else (-r1, -s1)
-
-
-def _exact_null_space(
-    gram: npt.NDArray[np.int64], reduced: npt.NDArray[np.int64], pivots: list[int], q: int
-) -> list[list[int]] | None:
-    """Lift the GF(q) null-space basis to integer vectors and check gram @ v == 0 exactly.
-
-    Success proves nullity_Q >= n - rank_q, hence rank_Q = rank_q, and gives a basis of the
-    rational null space. None when a coordinate has no small rational lift or a check fails.
+    Attributes:
+        exposed: clients whose individual update is determined.
+        smallest_group: a smallest determined group the audit certifies (empty: nothing released).
+        smallest_group_at_least: no determined group has fewer clients (0: nothing released).
     """
-    n = gram.shape[1]
-    pivot_set = set(pivots)
-    basis: list[list[int]] = []
-    for free in (c for c in range(n) if c not in pivot_set):
-        fractions: dict[int, tuple[int, int]] = {free: (1, 1)}
-        for row, c in enumerate(pivots):
-            lifted = _rational(-int(reduced[row, free]), q)
-            if lifted is None:
-                return None
-            fractions[c] = lifted
-        scale = math.lcm(*(den for _, den in fractions.values()))
-        vector = [0] * n
-        for c, (num, den) in fractions.items():
-            vector[c] = num * (scale // den)
-        largest = max(abs(x) for x in vector)
-        if largest * int(gram.max(initial=0)) * n < 1 << 62:
-            residual = gram @ np.array(vector, dtype=np.int64)
-            if np.any(residual):
-                return None
-        else:
-            for g_row in gram.tolist():
-                if sum(g * x for g, x in zip(g_row, vector, strict=True)):
-                    return None
-        basis.append(vector)
-    return basis
+
+    exposed: frozenset[int]
+    smallest_group: frozenset[int]
+    smallest_group_at_least: int
+
+    @property
+    def exact(self) -> bool:
+        """Whether `smallest_group` is proven smallest."""
+        return len(self.smallest_group) == self.smallest_group_at_least
 
 
-def exposed_clients(released: Iterable[frozenset[int]], n_players: int) -> frozenset[int]:
-    """Players whose individual update is a rational combination of the released sums.
-
-    Args:
-        released: the coalitions whose aggregate was released (players 0..n_players-1); the
-            empty coalition and repeats add nothing.
-        n_players: number of players n.
-
-    Returns:
-        The players i with e_i in the row space (over Q) of the coalitions' 0/1 matrix: all of
-        them for all singletons; {i} for {S, S + i}; none for the grand coalition alone (n > 1).
-    """
+def _check(released: Iterable[frozenset[int]], n_players: int) -> list[frozenset[int]]:
     if isinstance(n_players, bool) or not isinstance(n_players, int) or n_players < 0:
         raise ValueError(f"n_players: must be an int >= 0, got {n_players!r}")
     coalitions = {frozenset(s) for s in released}
@@ -161,40 +55,50 @@ def exposed_clients(released: Iterable[frozenset[int]], n_players: int) -> froze
         if bad:
             raise ValueError(f"released: players {bad} are not in 0..{n_players - 1}")
     coalitions.discard(frozenset())
+    return sorted(coalitions, key=lambda c: (len(c), sorted(c)))
+
+
+def leak_report(released: Iterable[frozenset[int]], n_players: int) -> LeakReport:
+    """Exposed clients and the smallest determined group of one round's released sums.
+
+    Args:
+        released: the coalitions whose aggregate was released (players 0..n_players-1),
+            including the round's total if it was released; empty sets and repeats add nothing.
+        n_players: number of players n.
+    """
+    coalitions = _check(released, n_players)
     if not coalitions:
-        return frozenset()
-    incidence = np.zeros((len(coalitions), n_players), dtype=np.float64)
-    for row, coalition in enumerate(coalitions):
-        incidence[row, [int(i) for i in coalition]] = 1.0
-    # Entries of A^T A are counts <= m < 2^53, so the float64 product is exact.
-    gram = np.rint(incidence.T @ incidence).astype(np.int64)
-    reduced, pivots = _rref_mod(gram, _prime(0))
-    if len(pivots) == n_players:
-        return frozenset(range(n_players))
-    null_space = _exact_null_space(gram, reduced, pivots, _prime(0))
-    if null_space is not None:
-        return frozenset(i for i in range(n_players) if all(v[i] == 0 for v in null_space))
-    return _multi_modular(gram)
+        return LeakReport(frozenset(), frozenset(), 0)
+    if len(coalitions) == 1:  # one release (e.g. the lone grand coalition): only its own sum
+        only = coalitions[0]
+        return LeakReport(only if len(only) == 1 else frozenset(), only, len(only))
+    columns: dict[tuple[int, ...], list[int]] = {}
+    for i in sorted(set().union(*coalitions)):
+        columns.setdefault(tuple(k for k, c in enumerate(coalitions) if i in c), []).append(i)
+    atoms = [frozenset(members) for members in columns.values()]
+    members_of: list[set[int]] = [set() for _ in coalitions]
+    for a, key in enumerate(columns):
+        for k in key:
+            members_of[k].add(a)
+    by_atom = [frozenset(m) for m in members_of]
+    determined = [atoms[a] for a in sorted(unit_vectors_in_row_space(by_atom, len(atoms)))]
+    exposed = frozenset(i for atom in determined if len(atom) == 1 for i in atom)
+    # witnesses: determined atoms, released coalitions, differences of nested releases
+    witnesses = [*determined, *coalitions]
+    witnesses += [t - s for s in coalitions for t in coalitions if s < t]
+    smallest = min(witnesses, key=lambda g: (len(g), sorted(g)))
+    # proof: a determined group is one determined atom or a union of at least two atoms
+    sizes = sorted(len(a) for a in atoms)
+    bound = min(
+        [len(a) for a in determined] + [sizes[0] + sizes[1] if len(sizes) > 1 else len(smallest)]
+    )
+    return LeakReport(exposed, smallest, min(bound, len(smallest)))
 
 
-def _multi_modular(gram: npt.NDArray[np.int64]) -> frozenset[int]:
-    """Exposed players from ranks modulo enough primes to exceed the Hadamard bound."""
-    norms = np.sqrt((gram.astype(np.float64) ** 2).sum(axis=1))
-    bound_bits = float(np.log2(norms[norms > 0]).sum()) + 2.0
-    ranks: list[int] = []
-    exposed_by_prime: list[set[int]] = []
-    covered_bits = 0.0
-    k = 0
-    while covered_bits <= bound_bits:
-        q = _prime(k)
-        reduced, pivots = _rref_mod(gram, q)
-        ranks.append(len(pivots))
-        exposed_by_prime.append(_unit_rows(reduced, pivots))
-        covered_bits += math.log2(q)
-        k += 1
-    top = max(ranks)
-    result = set(range(gram.shape[0]))
-    for rank, exposed in zip(ranks, exposed_by_prime, strict=True):
-        if rank == top:
-            result &= exposed
-    return frozenset(result)
+def exposed_clients(released: Iterable[frozenset[int]], n_players: int) -> frozenset[int]:
+    """Players whose individual update is a rational combination of the released sums.
+
+    All of them for all singletons; {i} for {S, S + i}; none for the grand coalition alone
+    (n > 1). See `leak_report` for groups.
+    """
+    return leak_report(released, n_players).exposed

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from typing import Final
 
-import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -26,16 +25,11 @@ def encrypt(
     plaintext: bytes,
     *,
     associated_data: bytes,
-    rng: np.random.Generator | None = None,
 ) -> bytes:
-    """nonce || AES-256-GCM(key, nonce, plaintext, associated_data).
-
-    Args:
-        rng: None in real use (nonce from the OS); a Generator only for reproducible simulation.
-    """
+    """nonce || AES-256-GCM(key, nonce, plaintext, associated_data); the nonce is from the OS."""
     if len(key) != KEY_BYTES:
         raise ValueError(f"key: expected {KEY_BYTES} bytes, got {len(key)}")
-    nonce = os.urandom(NONCE_BYTES) if rng is None else rng.bytes(NONCE_BYTES)
+    nonce = os.urandom(NONCE_BYTES)
     return nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
 
 

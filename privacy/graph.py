@@ -11,7 +11,7 @@ holders(u) = {u} + N(u).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -34,7 +34,8 @@ def neighbor_graph(
     Args:
         clients: distinct client ids.
         neighbors: None for SecAgg, else the degree k in 1..n-1 for SecAgg+.
-        rng: draws the node permutation; None uses fresh OS entropy.
+        rng: draws the node permutation (a simulation choice: the graph is public); None uses
+            fresh OS entropy.
     """
     ids = list(clients)
     if len(set(ids)) != len(ids):
@@ -54,3 +55,23 @@ def neighbor_graph(
     graph.add_nodes_from(ids)
     graph.add_edges_from((ids[int(order[u])], ids[int(order[v])]) for u, v in harary.edges())
     return graph
+
+
+def components(
+    adjacency: Mapping[ClientId, Collection[ClientId]], nodes: Collection[ClientId]
+) -> list[list[ClientId]]:
+    """Connected components of the graph restricted to `nodes`, each sorted, largest first."""
+    remaining = set(nodes)
+    found: list[list[ClientId]] = []
+    while remaining:
+        start = min(remaining)
+        remaining.discard(start)
+        stack, component = [start], [start]
+        while stack:
+            for v in adjacency[stack.pop()]:
+                if v in remaining:
+                    remaining.discard(v)
+                    stack.append(v)
+                    component.append(v)
+        found.append(sorted(component))
+    return sorted(found, key=lambda c: (-len(c), c[0]))

@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass
 from typing import Final
 
-import numpy as np
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -38,16 +37,9 @@ class KeyPair:
         return self.private.private_bytes_raw()
 
 
-def generate_key_pair(rng: np.random.Generator | None = None) -> KeyPair:
-    """A fresh key pair.
-
-    Args:
-        rng: None in real use (the private key comes from the OS CSPRNG). A Generator makes the
-            key a function of the seed, for reproducible simulations only: a numpy Generator
-            is not a cryptographic random source.
-    """
-    raw = os.urandom(KEY_BYTES) if rng is None else rng.bytes(KEY_BYTES)
-    return load_key_pair(raw)
+def generate_key_pair() -> KeyPair:
+    """A fresh key pair; the private key comes from the OS CSPRNG (`os.urandom`), never a seed."""
+    return load_key_pair(os.urandom(KEY_BYTES))
 
 
 def load_key_pair(private_bytes: bytes) -> KeyPair:

@@ -5,10 +5,12 @@ private key s_u^SK. A secret s < 2^256 is the constant term of a random polynomi
 t - 1; share x is (x, f(x)). Any t shares give s back by Lagrange interpolation at 0; any t - 1
 shares are consistent with every possible secret, so they reveal nothing.
 
-A prime field just above 2^256 holds a whole 32-byte secret in one polynomial. (pycryptodome's
-`Shamir` works on 16-byte secrets in GF(2^128), draws its coefficients from the OS, which
-makes simulations irreproducible, and is two orders of magnitude slower here (pure-Python
-GF(2^128) arithmetic, two halves per secret), so it is not used.)
+A prime field just above 2^256 holds a whole 32-byte secret in one polynomial. Coefficients
+come from the OS CSPRNG (`secrets`), never from a simulation seed.
+
+Shamir alone does not detect a wrong share: t shares always interpolate to some value. With
+more than t shares, `combine_shares(..., threshold=t)` checks that all of them lie on one
+polynomial of degree t - 1 (a tampered share among t + 1 is detected).
 
 Wire format of one share: the x-coordinate as 4 bytes big-endian, then f(x) as 33 bytes
 big-endian (37 bytes).
@@ -20,8 +22,6 @@ import secrets
 from collections.abc import Sequence
 from typing import Final
 
-import numpy as np
-
 PRIME: Final = (1 << 256) + 297
 """The field modulus: the smallest prime above 2^256."""
 
@@ -31,24 +31,13 @@ Y_BYTES: Final = 33
 SHARE_BYTES: Final = X_BYTES + Y_BYTES
 
 
-def _random_element(rng: np.random.Generator | None) -> int:
-    if rng is None:
-        return secrets.randbelow(PRIME)
-    # 384 random bits mod PRIME: statistical distance from uniform below 2^-127.
-    return int.from_bytes(rng.bytes(48), "big") % PRIME
-
-
-def create_shares(
-    secret: bytes, *, threshold: int, n_shares: int, rng: np.random.Generator | None = None
-) -> list[bytes]:
+def create_shares(secret: bytes, *, threshold: int, n_shares: int) -> list[bytes]:
     """Split `secret` into `n_shares` shares (x = 1..n_shares), any `threshold` of which rebuild it.
 
     Args:
         secret: exactly 32 bytes.
         threshold: t, in 1..n_shares.
         n_shares: n.
-        rng: None in real use (coefficients from the OS CSPRNG); a Generator only for
-            reproducible simulation.
     """
     if len(secret) != SECRET_BYTES:
         raise ValueError(f"secret: expected {SECRET_BYTES} bytes, got {len(secret)}")
@@ -57,7 +46,7 @@ def create_shares(
     if not 1 <= threshold <= n_shares:
         raise ValueError(f"threshold: must be in 1..n_shares={n_shares}, got {threshold}")
     coefficients = [int.from_bytes(secret, "big")]
-    coefficients += [_random_element(rng) for _ in range(threshold - 1)]
+    coefficients += [secrets.randbelow(PRIME) for _ in range(threshold - 1)]
     shares = []
     for x in range(1, n_shares + 1):
         y = 0
@@ -78,11 +67,29 @@ def parse_share(share: bytes) -> tuple[int, int]:
     return x, y
 
 
-def combine_shares(shares: Sequence[bytes]) -> bytes:
-    """The secret whose polynomial passes through all `shares` (Lagrange interpolation at 0).
+def _interpolate(points: Sequence[tuple[int, int]], at: int) -> int:
+    """The value at `at` of the polynomial of degree < len(points) through `points`."""
+    value = 0
+    for j, (xj, yj) in enumerate(points):
+        numerator, denominator = 1, 1
+        for m, (xm, _) in enumerate(points):
+            if m != j:
+                numerator = numerator * (at - xm) % PRIME
+                denominator = denominator * (xj - xm) % PRIME
+        value = (value + yj * numerator * pow(denominator, -1, PRIME)) % PRIME
+    return value
+
+
+def combine_shares(shares: Sequence[bytes], *, threshold: int | None = None) -> bytes:
+    """The secret whose polynomial passes through the shares (Lagrange interpolation at 0).
 
     With at least t shares of one secret this is that secret. With fewer it is some other value
     (or a ValueError when the value does not fit 32 bytes): Shamir cannot tell the difference.
+
+    Args:
+        shares: distinct shares of one secret.
+        threshold: t; when given, the first t shares define the polynomial and every further
+            share must lie on it (ValueError otherwise: a tampered or foreign share).
     """
     if not shares:
         raise ValueError("shares: need at least one share")
@@ -90,14 +97,11 @@ def combine_shares(shares: Sequence[bytes]) -> bytes:
     xs = [x for x, _ in points]
     if len(set(xs)) != len(xs):
         raise ValueError("shares: x-coordinates must be distinct; drop the duplicate shares")
-    secret = 0
-    for j, (xj, yj) in enumerate(points):
-        numerator, denominator = 1, 1
-        for m, xm in enumerate(xs):
-            if m != j:
-                numerator = numerator * xm % PRIME
-                denominator = denominator * (xm - xj) % PRIME
-        secret = (secret + yj * numerator * pow(denominator, -1, PRIME)) % PRIME
+    basis = points if threshold is None else points[:threshold]
+    for x, y in points[len(basis) :]:
+        if _interpolate(basis, x) != y:
+            raise ValueError(f"shares: the share at x={x} is not on the polynomial of the others")
+    secret = _interpolate(basis, 0)
     if secret >> (8 * SECRET_BYTES):
         raise ValueError("shares: do not interpolate to a 32-byte secret (too few or mixed shares)")
     return secret.to_bytes(SECRET_BYTES, "big")

@@ -19,8 +19,10 @@ import numpy.typing as npt
 
 from privacy import quantization
 from privacy.accounting import Ledger
+from privacy.client import SecAggClient
+from privacy.config import SecAggConfig
 from privacy.graph import neighbor_graph
-from privacy.protocol import SecAggClient, SecAggConfig, SecAggServer
+from privacy.server import SecAggServer
 from privacy.types import STAGES, ClientId, FloatVector, RingVector, Stage
 
 DEFAULT_CLIP = 1.0
@@ -58,7 +60,8 @@ class SecAggResult:
         included: exactly the clients whose masked input reached the server.
         threshold: the Shamir threshold t.
         n_clients: all clients of the round.
-        neighbor_graph: the networkx graph used (complete for SecAgg, Harary for SecAgg+).
+        graph: the networkx neighbour graph used (complete for SecAgg, Harary for SecAgg+);
+            the included clients are connected in it.
         survivors: per stage, the clients that sent their message of that stage.
         bytes_sent: stage -> client -> bytes the client sent to the server.
         bytes_received: stage -> client -> bytes the server sent to the client.
@@ -74,7 +77,7 @@ class SecAggResult:
     included: frozenset[ClientId]
     threshold: int
     n_clients: int
-    neighbor_graph: nx.Graph
+    graph: nx.Graph
     survivors: Mapping[Stage, frozenset[ClientId]]
     bytes_sent: Mapping[Stage, Mapping[ClientId, int]]
     bytes_received: Mapping[Stage, Mapping[ClientId, int]]
@@ -84,6 +87,11 @@ class SecAggResult:
     bits: int
     max_error: float
     plain_bytes_per_client: int
+
+    @property
+    def neighbor_graph(self) -> nx.Graph:
+        """Deprecated alias of `graph`."""
+        return self.graph
 
     def accounting_rows(self) -> list[AccountingRow]:
         """One row per (client, stage): client, stage, bytes_sent, bytes_received."""
@@ -201,28 +209,28 @@ def secure_aggregate(
     Args:
         updates: client id (any non-negative int) -> update (any real array; all of one
             shape). Each coordinate is clipped to [-clip, clip] and quantised to Z_2^bits.
-        threshold: Shamir threshold t. With the complete graph, 1 <= t <= n (all clients);
-            with SecAgg+, 1 <= t <= neighbors. t - 1 colluding clients learn nothing; t = 1
-            therefore gives no protection against any client colluding with the server (each
-            share is the secret itself), so use t >= 2 (Bonawitz et al. suggest t > n/2).
+        threshold: Shamir threshold t, 2 <= t <= n with the complete graph, 2 <= t <= k + 1
+            with SecAgg+ (t = 1 is refused: any one holder would hold a secret).
+            `privacy.parameters.secaggplus_parameters` picks k and t for a dropout rate.
         neighbors: None for SecAgg (complete graph), else the degree k (1..n-1) of the SecAgg+
-            Harary graph; k about log2 n (`privacy.graph.secaggplus_degree`).
+            Harary graph.
         dropouts: stage name -> clients that send nothing from that stage on; a client listed
             under several stages drops at the earliest one.
         clip: the per-coordinate clipping bound (> 0); default `DEFAULT_CLIP` = 1.0.
         bits: ring size; 2^(bits-1) - 1 must be >= n so that any subset sum decodes.
-        rng: None in real use: keys, seeds, Shamir coefficients and nonces come from the OS
-            CSPRNG. A Generator makes the round reproducible, for simulation only: the graph is
-            drawn from `rng.spawn(n + 1)[0]` and client k (in sorted id order) uses child k + 1.
-            The aggregate does not depend on the randomness, only on who drops when.
+        rng: draws the graph's node permutation (None: OS entropy). Keys, seeds, Shamir
+            coefficients and nonces always come from the OS CSPRNG; the aggregate and
+            everything else in the result but the timings depend only on the updates, the
+            graph and who drops when, never on that randomness.
 
     Returns:
-        The aggregate of exactly the clients whose masked input arrived, and the accounting.
-        With n = 1 (t = 1) the "sum" is that client's update: the server learns it.
+        The aggregate of exactly the clients whose masked input arrived (at least t >= 2 of
+        them, connected in the graph), and the accounting.
 
     Raises:
-        SecAggAborted: fewer than t clients answered a stage, or a needed secret has fewer than
-            t surviving share holders.
+        SecAggAborted: a subclass naming the reason: `TooFewSurvivors` (a stage or a needed
+            secret kept fewer than t), `DisconnectedSurvivors` (the included clients are not
+            connected in the graph), `InvalidShare`, `ServerMisbehaved` (a client's check).
         ValueError: bad updates, threshold, neighbors, dropouts, clip or bits.
     """
     prepared = build_round(
@@ -243,7 +251,7 @@ def secure_aggregate(
         included=included,
         threshold=threshold,
         n_clients=n,
-        neighbor_graph=graph,
+        graph=graph,
         survivors=MappingProxyType(senders),
         bytes_sent=_freeze(ledger.bytes_sent),
         bytes_received=_freeze(ledger.bytes_received),
@@ -285,10 +293,7 @@ def build_round(
     n = len(ids)
     _check_threshold(threshold, n, neighbors)
     quantization.step(clip=clip, bits=bits, n_summands=n)
-    children: list[np.random.Generator | None] = (
-        list(rng.spawn(n + 1)) if rng is not None else [None] * (n + 1)
-    )
-    graph = neighbor_graph(ids, neighbors, children[0])
+    graph = neighbor_graph(ids, neighbors, rng)
     config = SecAggConfig(
         threshold=threshold,
         bits=bits,
@@ -296,7 +301,7 @@ def build_round(
         length=vectors[ids[0]].size,
         neighbors={u: frozenset(graph[u]) for u in ids},
     )
-    clients = {u: SecAggClient(u, vectors[u], config, children[k + 1]) for k, u in enumerate(ids)}
+    clients = {u: SecAggClient(u, vectors[u], config) for u in ids}
     return PreparedRound(graph, config, clients, shape, plain_bytes)
 
 
@@ -338,23 +343,23 @@ def _check_updates(
 def _check_threshold(threshold: int, n: int, neighbors: int | None) -> None:
     if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer):
         raise ValueError(f"threshold: must be an int, got {threshold!r}")
+    if n < 2:
+        raise ValueError("updates: secure aggregation needs >= 2 clients (the sum of one is it)")
     if neighbors is None:
-        if not 1 <= threshold <= n:
+        if not 2 <= threshold <= n:
             raise ValueError(
-                f"threshold: must be in 1..n={n} with the complete graph, got {threshold}"
+                f"threshold: must be in 2..n={n} with the complete graph, got {threshold}"
             )
         return
     if isinstance(neighbors, bool) or not isinstance(neighbors, int | np.integer):
         raise ValueError(f"neighbors: must be an int or None, got {neighbors!r}")
-    if n < 2:
-        raise ValueError("neighbors: SecAgg+ needs at least 2 clients; use neighbors=None")
     if not 1 <= neighbors <= n - 1:
         raise ValueError(
             f"neighbors: must be in 1..{n - 1} for {n} clients; use None for the complete graph"
         )
-    if not 1 <= threshold <= neighbors:
+    if not 2 <= threshold <= neighbors + 1:
         raise ValueError(
-            f"threshold: must be in 1..neighbors={neighbors} with SecAgg+, got {threshold}"
+            f"threshold: must be in 2..neighbors+1={neighbors + 1} with SecAgg+, got {threshold}"
         )
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privacy import audit, exposed_clients
+from privacy import exposed_clients, leak_report, rank
 
 
 def float_oracle(coalitions: list[frozenset[int]], n: int) -> frozenset[int]:
@@ -88,7 +88,7 @@ def test_multi_modular_path_agrees(case: tuple[int, list[frozenset[int]]]) -> No
     if not rows:
         return
     incidence = np.array([[1 if i in c else 0 for i in range(n)] for c in rows], dtype=np.int64)
-    assert audit._multi_modular(incidence.T @ incidence) == float_oracle(rows, n)
+    assert rank._multi_modular(incidence.T @ incidence) == float_oracle(rows, n)
 
 
 def test_large_structured_release_is_fast_and_exact() -> None:
@@ -98,3 +98,70 @@ def test_large_structured_release_is_fast_and_exact() -> None:
         frozenset(np.flatnonzero(rng.random(120) < 0.5).tolist()) | {0, 1} for _ in range(3000)
     ]
     assert exposed_clients(coalitions, 120) == frozenset(range(2, 120))
+
+
+def group_oracle(coalitions: list[frozenset[int]], n: int) -> int:
+    """Brute force: the size of the smallest group whose indicator is in the row space."""
+    rows = [c for c in set(coalitions) if c]
+    if not rows:
+        return 0
+    matrix = np.array([[1.0 if i in c else 0.0 for i in range(n)] for c in rows])
+    rank_a = np.linalg.matrix_rank(matrix)
+    for size in range(1, n + 1):
+        for group in itertools.combinations(range(n), size):
+            indicator = np.zeros(n)
+            indicator[list(group)] = 1.0
+            if np.linalg.matrix_rank(np.vstack([matrix, indicator])) == rank_a:
+                return size
+    raise AssertionError("unreachable: every released coalition is a determined group")
+
+
+@given(case=coalition_lists)
+@settings(max_examples=150, deadline=None)
+def test_group_bound_and_witness_bracket_the_true_smallest_group(
+    case: tuple[int, list[frozenset[int]]],
+) -> None:
+    n, coalitions = case
+    report = leak_report(coalitions, n)
+    true_size = group_oracle(coalitions, n)
+    # the lower bound is proven, the witness really is determined, and they bracket the truth
+    assert report.smallest_group_at_least <= true_size <= len(report.smallest_group)
+    if report.smallest_group:
+        assert group_oracle([*coalitions], n) <= len(report.smallest_group)
+        witness = report.smallest_group
+        matrix = np.array(
+            [[1.0 if i in c else 0.0 for i in range(n)] for c in set(coalitions) if c]
+        )
+        indicator = np.array([1.0 if i in witness else 0.0 for i in range(n)])
+        assert np.linalg.matrix_rank(np.vstack([matrix, indicator])) == np.linalg.matrix_rank(
+            matrix
+        )
+    assert report.exposed == float_oracle([c for c in coalitions if c], n)
+
+
+def test_group_report_on_the_usual_releases_is_exact() -> None:
+    grand = frozenset(range(6))
+    alone = leak_report([grand], 6)
+    assert alone.exact and alone.smallest_group == grand and not alone.exposed
+    pair = leak_report([grand, grand - {0, 1}], 6)  # {0, 1} always together: their sum only
+    assert pair.exact and pair.smallest_group == {0, 1} and not pair.exposed
+    loo = leak_report([grand] + [grand - {i} for i in range(6)], 6)
+    assert loo.exact and len(loo.smallest_group) == 1 and loo.exposed == grand
+
+
+def test_full_row_rank_shortcut_agrees_with_the_gram_path() -> None:
+    """m < n random coalitions take the one-prime full-row-rank path; compare the slow path.
+
+    Mutation tried: returning the unit rows modulo p without the full-row-rank condition
+    gives wrong answers on the dependent releases of test_all_k_subsets_expose_everyone.
+    """
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n = int(rng.integers(4, 12))
+        m = int(rng.integers(1, n))
+        coalitions = [frozenset(np.flatnonzero(rng.random(n) < 0.5).tolist()) for _ in range(m)]
+        rows = [c for c in set(coalitions) if c]
+        if not rows:
+            continue
+        incidence = np.array([[1 if i in c else 0 for i in range(n)] for c in rows], dtype=np.int64)
+        assert exposed_clients(coalitions, n) == rank._multi_modular(incidence.T @ incidence)
