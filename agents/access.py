@@ -24,13 +24,13 @@ with fewer than two clients aborts (the sum of one client is its update).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import privacy
+from agents.scenario.sections import TRUSTED_EVALUATOR, canonical_access
 
 
 @dataclass
@@ -138,25 +138,6 @@ def coalition_aggregator(
         return (result.aggregate * scale / total_weight).astype(np.float32)
 
     return aggregate
-
-
-TRUSTED_EVALUATOR = "trusted_evaluator"
-DEPRECATED_ACCESS = {"secure_evaluator": TRUSTED_EVALUATOR}
-"""Old access-mode names, accepted with a DeprecationWarning."""
-
-
-def canonical_access(access: str) -> str:
-    """The access mode's current name; ``secure_evaluator`` warns and maps to
-    ``trusted_evaluator`` (a trusted party, not cryptography)."""
-    if access in DEPRECATED_ACCESS:
-        warnings.warn(
-            f"privacy.access = {access!r} is deprecated: use {DEPRECATED_ACCESS[access]!r} "
-            "(a trusted evaluator that sees every plaintext update, e.g. a TEE)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return DEPRECATED_ACCESS[access]
-    return access
 
 
 def leak_report(

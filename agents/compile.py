@@ -60,6 +60,7 @@ class SecAggConfig:
             "neighbors": self.neighbors,
             "clip": self.clip,
             "bits": self.bits,
+            "dropout_rate": self.dropout_rate,
         }
 
 
@@ -101,18 +102,6 @@ class RunPlan:
         return self.scenario.market.round_budget / self.n_identities
 
 
-def _aggregator(scenario: Scenario) -> Aggregator:
-    from fl_core.aggregation import coordinate_median, fedavg, trimmed_mean
-
-    name = scenario.train.aggregator
-    if name == "median":
-        return lambda deltas, weights: coordinate_median(deltas)
-    if name == "trimmed_mean":
-        fraction = scenario.train.trim_fraction
-        return lambda deltas, weights: trimmed_mean(deltas, fraction)
-    return fedavg
-
-
 def _identities(owners: Sequence[ParticipantGroup]) -> tuple[IdentitySpec, ...]:
     out: list[IdentitySpec] = []
     for owner, group in enumerate(owners):
@@ -135,6 +124,7 @@ def _identities(owners: Sequence[ParticipantGroup]) -> tuple[IdentitySpec, ...]:
 def compile_scenario(scenario: Scenario) -> RunPlan:
     """The plan of ``scenario``: every component built once, nothing drawn at random."""
     import market
+    from fl_core.aggregation import make_aggregator
 
     privacy = scenario.privacy
     secagg = None
@@ -155,7 +145,9 @@ def compile_scenario(scenario: Scenario) -> RunPlan:
         scoring_budget=scenario.market.scoring_budget,
         mechanism=market.make_mechanism(scenario.market.mechanism),
         reputation=market.ReputationPolicy(threshold=scenario.market.reputation_threshold),
-        aggregator=_aggregator(scenario),
+        aggregator=make_aggregator(
+            scenario.train.aggregator, **scenario.train.aggregator_options()
+        ),
         access=privacy.access if privacy.secure_aggregation else "plaintext",
         secagg=secagg,
     )

@@ -29,7 +29,7 @@ import mesa
 import numpy as np
 
 import market
-from agents.access import SecAggLedger, coalition_aggregator, exposed_count, secure_sum
+from agents.access import SecAggLedger, coalition_aggregator, leak_report, secure_sum
 from agents.reports import AggregationReport, ScoringReport
 from fl_core import CoalitionUtility
 
@@ -156,11 +156,11 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         try:
             result = secure_sum(scaled, **secagg.secure_sum_options(), rng=rng, dropouts=dropouts)
         except privacy.SecAggAborted as error:
-            report.aborted, report.abort_reason = True, str(error)
+            report.aborted, report.abort_reason = True, str(error).splitlines()[0]
             return report
         report.secagg_bytes = int(sum(sum(v.values()) for v in result.bytes_sent.values()))
         report.secagg_seconds = float(sum(result.seconds.values()))
-        report.graph = result.neighbor_graph
+        report.graph = result.graph
         report.members = [p for p in accepted if p.pid in result.included]
         if report.members:
             total = sum(len(p.shard) for p in report.members)
@@ -184,33 +184,30 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         utility = None
         if method != "cgsv" or valuation is not None:
             utility = self._utility(deltas, weights, context, ledger)
-        budget = _effective_budget(plan.estimator, m, plan.scoring_budget)
-        from threadpoolctl import threadpool_limits
-
-        # every dense op below is small (a head on 128 examples, a weighted sum of the
-        # updates): BLAS threads only wait on each other (bench/scale.py)
-        with threadpool_limits(limits=1, user_api="blas"):
-            if method == "cgsv":
-                contribution = market.estimate(
-                    None, m, "cgsv", updates=np.stack(deltas), weights=np.asarray(weights)
-                )
-            else:
-                assert utility is not None
-                if plan.access != "secure_coalitions":  # (secure runs draw from rng: keep order)
-                    utility.prefetch(_planned_coalitions(plan.estimator, m, budget))
-                contribution = plan.estimator.estimate(
-                    utility, m, budget=budget, rng=context.scoring_rng
-                )
-            values = contribution.values
-            if valuation is not None and valuation != method:
-                assert utility is not None
-                values = _valuation(valuation, utility, m, budget, context.scoring_rng)
+        budget = plan.estimator.effective_budget(m, plan.scoring_budget)
+        if method == "cgsv":
+            contribution = market.estimate(
+                None, m, "cgsv", updates=np.stack(deltas), weights=np.asarray(weights)
+            )
+        else:
+            assert utility is not None
+            if plan.access != "secure_coalitions":  # (secure runs draw from rng: keep order)
+                utility.prefetch(plan.estimator.planned_coalitions(m, budget))
+            contribution = plan.estimator.estimate(
+                utility, m, budget=budget, rng=context.scoring_rng
+            )
+        values = contribution.values
+        if valuation is not None and valuation != method:
+            assert utility is not None
+            values = _valuation(valuation, utility, m, budget, context.scoring_rng)
         for p, value, paid_on in zip(included, contribution.values, values, strict=True):
             p.contribution = float(value)
             p.payment_value = float(paid_on)
         report.scoring_evaluations = int(contribution.evaluations)
         report.scoring_seconds = time.perf_counter() - started
-        report.exposed_clients = exposed_count(plan.access, ledger.released, m)
+        leak = leak_report(plan.access, ledger.released, m)
+        report.exposed_clients = len(leak.exposed)
+        report.smallest_group = min(len(leak.smallest_group), m)
         report.scoring_secagg_runs = ledger.runs
         report.scoring_secagg_bytes = ledger.bytes_sent
         return report
@@ -244,21 +241,18 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
                 members = sorted(coalition)
                 return plan.aggregator([deltas[i] for i in members], [weights[i] for i in members])
 
-        task = context.task
         # the task's cached, batched evaluator: exact, with a memo across rounds (next
         # round's start model is this round's grand coalition)
-        evaluator = task.coalition_evaluator("val", context.utility_indices)
+        evaluator = context.task.coalition_evaluator("val", context.utility_indices)
         return CoalitionUtility(
-            evaluator.evaluate
-            if evaluator is not None
-            else (lambda v: task.evaluate(v, "val", context.utility_indices)),
+            evaluator.evaluate,
             context.base_vector,
             deltas,
             weights,
             metric=plan.scenario.market.utility_metric,
             server_lr=1.0,
             aggregate=aggregate_fn,
-            evaluate_many=evaluator.evaluate_many if evaluator is not None else None,
+            evaluate_many=evaluator.evaluate_many,
         )
 
     # ----- 6. payment and trust -----
@@ -325,29 +319,3 @@ def _valuation(
             else market.shapley_from_table(table)
         )
     return market.estimate(utility, m, valuation, budget=budget, rng=rng).values
-
-
-def _effective_budget(estimator: Any, m: int, requested: int) -> int:
-    # TEMPORARY until market.scoring's Estimator.effective_budget lands
-    if estimator.name == "exact":
-        return 2**m
-    return max(requested, estimator.minimum_budget(m))
-
-
-def _planned_coalitions(estimator: Any, m: int, budget: int) -> list[frozenset[int]]:
-    # TEMPORARY until market.scoring's Estimator.planned_coalitions lands
-    method = estimator.name
-    grand = frozenset(range(m))
-    if method == "exact" and m <= 16:
-        return [frozenset(i for i in range(m) if k >> i & 1) for k in range(2**m)]
-    if method == "loo":
-        return [grand] + [grand - {i} for i in range(m)]
-    if method == "surrogate" and budget >= 2 * m + 2:
-        return (
-            [frozenset(), grand]
-            + [frozenset({i}) for i in range(m)]
-            + [grand - {i} for i in range(m)]
-        )
-    if method in ("gtg", "tmc", "permutation"):
-        return [frozenset(), grand]
-    return []

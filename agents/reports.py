@@ -37,6 +37,7 @@ class ScoringReport:
     scoring_evaluations: int = 0
     scoring_seconds: float = 0.0
     exposed_clients: int = 0
+    smallest_group: int = 0
     scoring_secagg_runs: int = 0
     scoring_secagg_bytes: int = 0
 
@@ -63,6 +64,7 @@ class RoundRecord:
     scoring_method: str = ""
     scoring_evaluations: int = 0
     exposed_clients: int = 0
+    smallest_group: int = 0
     secagg_bytes: int = 0
     plain_bytes: int = 0
     secagg_seconds: float = 0.0

@@ -6,7 +6,7 @@ cores: the default round itself trains for over a minute).
 The scenario is the embedded default (``agents.Scenario()``: six honest participants, 300
 reviews each, real LoRA fine-tuning of all-MiniLM-L6-v2, GTG-Shapley scoring on the
 128-example stratified utility subset), once as is and once with secure aggregation on
-(``privacy.access = "secure_evaluator"``: utilities are computed inside the trusted boundary,
+(``privacy.access = "trusted_evaluator"``: utilities are computed inside the trusted boundary,
 which costs what plaintext scoring costs), and once with every coalition aggregate a real
 secure-aggregation run (``secure_coalitions``: that cost is inside the scoring column). The
 frozen-prefix cache is built once and shared
@@ -100,10 +100,10 @@ def main() -> None:
     load = os.getloadavg()[0]
     plain_scenario = Scenario()
     secure = plain_scenario.replace("privacy.secure_aggregation", True).replace(
-        "privacy.access", "secure_evaluator"
+        "privacy.access", "trusted_evaluator"
     )
     coalitions = secure.replace("privacy.access", "secure_coalitions")
-    configs = [("GTG + SecAgg (secure_evaluator)", secure)]
+    configs = [("GTG + SecAgg (trusted_evaluator)", secure)]
     if not args.quick:
         configs = [
             ("GTG, plaintext", plain_scenario),
@@ -153,11 +153,11 @@ def main() -> None:
             f"{r['secagg']:.2f} | {r['overhead']:.3f} | {r['evaluation']:.1f} | "
             f"{r['total']:.1f} | **{100 * r['side_share']:.1f}%** | {r['evaluations']} |"
         )
-    target = [r for r in rows if "secure_evaluator" in r["config"]]
+    target = [r for r in rows if "trusted_evaluator" in r["config"]]
     worst = max(r["side_share"] for r in target)
     out += [
         "",
-        f"Target (GTG + secure aggregation, secure_evaluator): <= 50% of local training; measured "
+        f"Target (GTG + secure aggregation, trusted_evaluator): <= 50% of local training; measured "
         f"{100 * worst:.1f}% -> {'met' if worst <= 0.5 else 'NOT met'}.",
         "",
     ]

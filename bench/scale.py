@@ -10,7 +10,7 @@ and costs nothing, so all join every round. Secure aggregation is SecAgg+ over a
 of degree ``privacy.graph.secaggplus_degree(n)`` (about log2 n; threshold half of it).
 Scoring is permutation-sampling Shapley (``--method``, default ``tmc``) with a budget of
 ``2 n + 2`` distinct coalition utilities per round, computed inside the trusted evaluator
-(``privacy.access = "secure_evaluator"``) by ``fl_core.batched_eval`` on the 128-example
+(``privacy.access = "trusted_evaluator"``) by ``fl_core.batched_eval`` on the 128-example
 validation subset.
 
 With ``--cold`` (what ``make bench`` runs) the embeddings are first computed in a child
@@ -65,7 +65,7 @@ def scenario_for(n: int, rounds: int, method: str) -> Scenario:
         data=DataSection(replace=True),
         privacy=PrivacySection(
             secure_aggregation=True,
-            access="secure_evaluator",
+            access="trusted_evaluator",
             neighbors=secaggplus_degree(n),
         ),
         market=MarketSection(scoring=method, scoring_budget=2 * n + 2),

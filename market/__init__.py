@@ -48,6 +48,8 @@ from market.registry import Registry
 from market.reputation import ReputationPolicy, ReputationState
 from market.scoring import (
     BEST_METHOD,
+    DEFAULT_BUDGET,
+    DEFAULT_METHOD,
     METHODS,
     banzhaf_from_table,
     cosine_contribution,
@@ -58,6 +60,8 @@ from market.scoring import (
 
 __all__ = [
     "BEST_METHOD",
+    "DEFAULT_BUDGET",
+    "DEFAULT_METHOD",
     "DEFAULT_MECHANISM",
     "MECHANISMS",
     "METHODS",

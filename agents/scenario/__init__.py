@@ -13,7 +13,6 @@ from agents.scenario.examples import example_path, list_examples, load_example
 from agents.scenario.groups import FREE_RIDE, STRATEGIES, ParticipantGroup
 from agents.scenario.sections import (
     ACCESS_MODES,
-    AGGREGATORS,
     SECTIONS,
     UTILITY_METRICS,
     DataSection,
@@ -22,7 +21,8 @@ from agents.scenario.sections import (
     PrivacySection,
     TrainSection,
 )
-from fl_core.config import BACKBONES, INITS, MODES  # the model section's choices
+from fl_core.aggregation import AGGREGATORS
+from fl_core.config import BACKBONES, INITS, MODES  # the model and train sections' choices
 
 __all__ = [
     "ACCESS_MODES",

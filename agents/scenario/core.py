@@ -28,7 +28,9 @@ def _default_groups() -> tuple[ParticipantGroup, ...]:
 
 def check_compatible(scenario: Scenario) -> None:
     """Cross-section rules that no single section can check (run at construction)."""
-    if scenario.privacy.secure_aggregation and scenario.train.aggregator != "fedavg":
+    from fl_core.aggregation import LINEAR_AGGREGATORS
+
+    if scenario.privacy.secure_aggregation and scenario.train.aggregator not in LINEAR_AGGREGATORS:
         raise ScenarioError(
             "train.aggregator",
             f"{scenario.train.aggregator!r} needs every update in the clear; use 'fedavg' "

@@ -9,20 +9,35 @@ marketplace's own; their registry names (scoring method, mechanism) are checked 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from agents.scenario.errors import as_scenario_error, is_integer, is_number, require
 from fl_core.config import DataConfig, ModelConfig, TrainConfig
 
-ACCESS_MODES = ("plaintext", "secure_coalitions", "secure_evaluator")
+TRUSTED_EVALUATOR = "trusted_evaluator"
+ACCESS_MODES = ("plaintext", "secure_coalitions", TRUSTED_EVALUATOR)
+DEPRECATED_ACCESS = {"secure_evaluator": TRUSTED_EVALUATOR}
+"""Old access-mode names, accepted with a ``DeprecationWarning``."""
 UTILITY_METRICS = ("accuracy", "neg_loss")
-AGGREGATORS = ("fedavg", "median", "trimmed_mean")
 SELECTIONS = ("all", "auction")
 
-MAX_DEADLINE_S = 1e7
-"""With ``participants.*.speed <= 1e9`` the per-round sample budget stays an int64."""
 MAX_ROUND_BUDGET = 1e12
 """Keeps ``rounds * round_budget`` and every payment sum finite."""
+
+
+def canonical_access(access: str) -> str:
+    """The access mode's current name; ``secure_evaluator`` warns and maps to
+    ``trusted_evaluator`` (a trusted party, not cryptography)."""
+    if access in DEPRECATED_ACCESS:
+        warnings.warn(
+            f"privacy.access = {access!r} is deprecated: use {DEPRECATED_ACCESS[access]!r} "
+            "(a trusted evaluator that sees every plaintext update, e.g. a TEE)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return DEPRECATED_ACCESS[access]
+    return access
 
 
 @dataclass(frozen=True)
@@ -63,16 +78,12 @@ class DataSection(DataConfig):
 
 @dataclass(frozen=True)
 class TrainSection(TrainConfig):
-    """``fl_core.TrainConfig`` plus the server's aggregation and update screening.
+    """``fl_core.TrainConfig`` plus the server's screening of updates.
 
     Attributes:
-        aggregator: ``fedavg``, or a robust ``median`` / ``trimmed_mean`` (plaintext only).
-        trim_fraction: share trimmed at each end by ``trimmed_mean``.
         max_update_norm: updates with a larger L2 norm are rejected and paid nothing.
     """
 
-    aggregator: str = "fedavg"
-    trim_fraction: float = 0.2
     max_update_norm: float = 10.0
 
     def __post_init__(self) -> None:
@@ -80,21 +91,6 @@ class TrainSection(TrainConfig):
             super().__post_init__()
         except ValueError as error:
             raise as_scenario_error("train", error) from None
-        require(
-            self.deadline_s <= MAX_DEADLINE_S,
-            "train.deadline_s",
-            f"must be at most {MAX_DEADLINE_S:g} seconds, got {self.deadline_s!r}",
-        )
-        require(
-            self.aggregator in AGGREGATORS,
-            "train.aggregator",
-            f"{self.aggregator!r} is not one of {AGGREGATORS}",
-        )
-        require(
-            is_number(self.trim_fraction) and 0 <= self.trim_fraction < 0.5,
-            "train.trim_fraction",
-            f"must be in [0, 0.5), got {self.trim_fraction!r}",
-        )
         require(
             is_number(self.max_update_norm) and self.max_update_norm > 0,
             "train.max_update_norm",
@@ -108,8 +104,9 @@ class PrivacySection:
 
     ``access``: ``plaintext`` (the server sees every update), ``secure_coalitions`` (every
     coalition aggregate scoring needs is a secure-aggregation run over that subset; the leak
-    audit reports who those releases expose) or ``secure_evaluator`` (utilities are computed
-    inside a trusted evaluation boundary and only scalars leave it).
+    audit reports who those releases expose) or ``trusted_evaluator`` (utilities are computed
+    by a trusted party, e.g. a TEE, that holds every update; only scalars leave it: a trust
+    assumption, not cryptography). ``secure_evaluator`` is the old name of the last.
     """
 
     secure_aggregation: bool = False
@@ -121,6 +118,7 @@ class PrivacySection:
     dropout_rate: float = 0.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "access", canonical_access(self.access))
         require(
             self.access in ACCESS_MODES,
             "privacy.access",
@@ -161,15 +159,17 @@ class MarketSection:
     """Scoring, payment and trust.
 
     Attributes:
-        scoring: a method of ``market.METHODS``; ``scoring_budget``: its evaluations per round.
+        scoring: a method of ``market.METHODS`` (default ``market.DEFAULT_METHOD``: exact
+            Shapley when 2**n coalitions fit the budget, else unbiased sampling);
+            ``scoring_budget``: its evaluations per round (``market.DEFAULT_BUDGET``).
         utility_metric: what a coalition's model is worth (``neg_loss`` or ``accuracy``).
         mechanism: a mechanism of ``market.MECHANISMS``; ``round_budget``: paid at most per round.
         reputation_threshold: exclude identities whose reputation falls below it (0: never).
         exploration, learning_rate: how participants decide to join (see ``participants``).
     """
 
-    scoring: str = "gtg"
-    scoring_budget: int = 16
+    scoring: str = "adaptive"
+    scoring_budget: int = 1024
     utility_metric: str = "neg_loss"
     mechanism: str = "banzhaf_cover"
     round_budget: float = 100.0

@@ -29,6 +29,8 @@ class Estimator(ABC):
     """
 
     name: ClassVar[str]
+    max_players: ClassVar[int | None] = None
+    """The most players the method scores (``None``: no limit)."""
     index: ClassVar[str] = "shapley"
 
     @abstractmethod

@@ -76,7 +76,7 @@ def test_secure_aggregation_round_reports_bytes_and_exposure() -> None:
     assert row["scoring_secagg_runs"] > 0
     # exact scoring releases every coalition: every client is exposed
     assert row["exposed_clients"] == 4
-    evaluator = run(scenario.replace("privacy.access", "secure_evaluator")).rounds.iloc[1]
+    evaluator = run(scenario.replace("privacy.access", "trusted_evaluator")).rounds.iloc[1]
     assert evaluator["exposed_clients"] == 0
 
 

@@ -36,15 +36,15 @@ def test_compare_two_access_modes(app, errors) -> None:
     # Execute
     at.radio(key="compare_kind").set_value("access").run()
     at.selectbox(key="compare_a_access").set_value("secure_coalitions").run()
-    at.selectbox(key="compare_b_access").set_value("secure_evaluator").run()
+    at.selectbox(key="compare_b_access").set_value("trusted_evaluator").run()
     at.button(key="compare_run").click().run()
 
-    # Assert: secure_coalitions exposes clients through its releases, secure_evaluator none
+    # Assert: secure_coalitions exposes clients through its releases, trusted_evaluator none
     assert not at.exception
     assert not errors(at)
     a, b = at.session_state["compare"]["results"]
     assert a.scenario.privacy.access == "secure_coalitions"
-    assert b.scenario.privacy.access == "secure_evaluator"
+    assert b.scenario.privacy.access == "trusted_evaluator"
     assert b.summary["exposed_clients_total"] == 0
 
 

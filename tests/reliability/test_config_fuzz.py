@@ -263,7 +263,7 @@ NESTING: list[tuple[list[Edit], str]] = [
     ([(("data", "dataset"), "file"), (("data", "path"), "")], "data.path"),
     ([(("participants", g, "count"), 0) for g in BASE["participants"]], "participants"),
     # fields that are valid alone but not together
-    ([(("privacy", "access"), "secure_evaluator")], "privacy.access"),
+    ([(("privacy", "access"), "trusted_evaluator")], "privacy.access"),
     (
         [(("privacy", "secure_aggregation"), True), (("train", "aggregator"), "median")],
         "train.aggregator",

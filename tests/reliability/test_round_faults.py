@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+import privacy
 from agents import MarketModel, ParticipantAgent, ParticipantGroup, Scenario
 from fl_core import FederatedTask
 from privacy import quantization
@@ -79,7 +80,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         return base.replace("train.aggregator", draw(st.sampled_from(["fedavg", "median"])))
     return (
         base.replace("privacy.secure_aggregation", True)
-        .replace("privacy.access", draw(st.sampled_from(["secure_evaluator", "secure_coalitions"])))
+        .replace(
+            "privacy.access", draw(st.sampled_from(["trusted_evaluator", "secure_coalitions"]))
+        )
         .replace("privacy.threshold", draw(st.sampled_from([0.2, 0.5, 0.8, 1.0])))
         .replace("privacy.neighbors", draw(st.sampled_from([0, 0, 1, 2])))
         .replace("privacy.dropout_rate", draw(st.sampled_from([0.0, 0.3, 0.6, 0.9])))
@@ -91,17 +94,25 @@ def _is_straggler(p: ParticipantAgent, task: FederatedTask) -> bool:
     """fl_core's compute rule, restated: samples this round = min(speed x deadline, epochs x
     shard), and a trainer below ``min_samples`` is a straggler."""
     cfg = task.train_config
-    budget = min(math.floor(p.speed * cfg.deadline_s), math.ceil(cfg.local_epochs * len(p.shard)))
+    epochs = cfg.resolved_local_epochs(p.model.scenario.model.mode)
+    budget = min(math.floor(p.speed * cfg.deadline_s), math.ceil(epochs * len(p.shard)))
     return p.selected and p.trains and budget < cfg.min_samples
 
 
 def _threshold(scenario: Scenario, n: int) -> tuple[int, bool]:
     """The Shamir threshold t and whether the graph is complete, from the scenario's rule:
-    ``threshold`` is the share of the clients (SecAgg) or of the neighbours (SecAgg+)."""
-    k = scenario.privacy.neighbors
-    complete = k <= 0 or k >= n - 1
-    pool = n if complete else k
-    return max(1, min(pool, math.ceil(scenario.privacy.threshold * pool))), complete
+    ``threshold`` is the share of the clients (SecAgg) or of the neighbours (SecAgg+), never
+    below 2; a SecAgg+ degree is raised by ``privacy.secaggplus_parameters`` (Bell et al.
+    2020) until the dropout rate's abort bound is met. Fewer than 2 clients cannot run."""
+    if n < 2:
+        return 2, True
+    share, k = scenario.privacy.threshold, scenario.privacy.neighbors
+    if k <= 0 or k >= n - 1:
+        return min(n, max(2, math.ceil(share * n))), True
+    chosen = privacy.secaggplus_parameters(
+        n, dropout_rate=scenario.privacy.dropout_rate, threshold_share=share, min_neighbors=k
+    )
+    return chosen.threshold, chosen.neighbors is None
 
 
 def _check_round(model: MarketModel, base: np.ndarray, last_step: np.ndarray | None) -> None:

@@ -70,6 +70,7 @@ class SurrogateShapley(Estimator):
     """
 
     name: ClassVar[str] = "surrogate"
+    max_players: ClassVar[int | None] = MAX_PLAYERS
     families: tuple[str, ...] = FAMILIES
     gp: bool = True
     folds: int = 5
