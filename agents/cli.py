@@ -166,6 +166,7 @@ def run(
         fail(str(error).splitlines()[0])
     written = write_tables(out, result.tables())
     _print_run(result)
+    _print_privacy(result)
     typer.echo(f"tables written to {out} ({len(written)} files)")
 
 
@@ -306,6 +307,26 @@ def _print_run(result: object) -> None:
         f"test accuracy: round 0 {initial:.3f} -> final {final:.3f}; majority-class rate "
         f"{majority:.3f} ({100 * (final - majority):+.1f} points)"
     )
+
+
+def _print_privacy(result: object) -> None:
+    """One line on what the server could learn in this run (issue: privacy by default)."""
+    from agents.run import RunResult
+
+    assert isinstance(result, RunResult)
+    privacy, summary = result.scenario.privacy, result.summary
+    smallest, exposed = summary["server_smallest_group"], int(summary["exposed_clients_total"])
+    if not privacy.secure_aggregation:
+        typer.echo("privacy: no secure aggregation; the server saw every update in the clear")
+        return
+    seen = "no round included anyone" if smallest != smallest else f"{int(smallest)} clients"
+    line = (
+        f"privacy: secure aggregation on (scoring access {privacy.access}); the smallest group "
+        f"whose summed update the server could compute: {seen}; exposed clients: {exposed}"
+    )
+    if privacy.access == "trusted_evaluator":
+        line += " (scores come from a trusted evaluator that sees every update: a trust assumption)"
+    typer.echo(line)
 
 
 def _print_rounds(frame: object) -> None:

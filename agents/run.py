@@ -90,6 +90,7 @@ def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> 
             else float("nan"),
             "rounds_aborted": float(rounds["aborted"].sum()),
             "exposed_clients_total": float(rounds["exposed_clients"].sum()),
+            "server_smallest_group": _smallest_group(rounds),
             "scoring_evaluations_total": float(rounds["scoring_evaluations"].sum()),
             "train_seconds": float(rounds["train_seconds"].sum()),
             "scoring_seconds": float(rounds["scoring_seconds"].sum()),
@@ -104,6 +105,13 @@ def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> 
         owners = frame.groupby("owner")[["reward", "cost"]].sum()
         summary[f"mean_profit_{strategy}"] = float((owners["reward"] - owners["cost"]).mean())
     return summary
+
+
+def _smallest_group(rounds: pd.DataFrame) -> float:
+    """The fewest clients whose summed update the server could compute in any round (1: some
+    update was seen alone; NaN: no round included anyone)."""
+    scored = rounds.loc[rounds["included"] > 0, "smallest_group"]
+    return float(scored.min()) if len(scored) else float("nan")
 
 
 def run(

@@ -188,18 +188,14 @@ class SweepPlan:
 
 def load_sweep(path: str | Any) -> SweepPlan:
     """Read and validate a sweep TOML; errors are one-line :class:`ScenarioError`."""
-    import tomllib
     from pathlib import Path
+
+    from agents.scenario.fields import read_toml
 
     file = Path(path)
     if not file.is_file() and "/" not in str(path) and not str(path).endswith(".toml"):
         file = Path(str(example_path(str(path))))  # a shipped sweep, by name
-    if not file.is_file():
-        raise ScenarioError("sweep", f"file not found: {path}; give a TOML file")
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError("sweep", f"{path} is not valid TOML: {error}") from None
+    raw = read_toml(file if file.is_file() else path, "sweep")
     allowed = {"base", "seeds", "backend", "workers", "address", "grid"}
     for key in raw:
         if key not in allowed:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agents.scenario.errors import ScenarioError, is_integer, key_text, require
-from agents.scenario.fields import build, coerce, field_names, to_table
+from agents.scenario.fields import build, coerce, field_names, parse_toml, read_toml, to_table
 from agents.scenario.groups import ParticipantGroup
 from agents.scenario.sections import (
     SECTIONS,
@@ -219,22 +218,9 @@ class Scenario:
     @classmethod
     def from_toml(cls, path: str | Path) -> Scenario:
         """Load and validate a scenario file; errors are one-line :class:`ScenarioError`."""
-        file = Path(path)
-        if not file.is_file():
-            raise ScenarioError("scenario", f"file not found: {path}; give a TOML file")
-        try:
-            raw = tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as error:
-            raise ScenarioError("scenario", f"{path} is not valid TOML: {error}") from None
-        except UnicodeDecodeError:
-            raise ScenarioError("scenario", f"{path} is not UTF-8 text") from None
-        return cls.from_dict(raw)
+        return cls.from_dict(read_toml(path, "scenario"))
 
     @classmethod
     def from_toml_string(cls, text: str) -> Scenario:
         """Parse and validate scenario TOML text."""
-        try:
-            raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise ScenarioError("scenario", f"not valid TOML: {error}") from None
-        return cls.from_dict(raw)
+        return cls.from_dict(parse_toml(text, "scenario"))

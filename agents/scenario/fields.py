@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from agents.scenario.errors import ScenarioError, is_integer, is_number, key_text, require
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """The tables of a TOML file; a missing, broken or non-UTF-8 file is a one-line error
+    at ``what`` (``"scenario"``, ``"sweep"``)."""
+    file = Path(path)
+    if not file.is_file():
+        raise ScenarioError(what, f"file not found: {path}; give a TOML file")
+    return parse_toml(file.read_bytes(), what, source=str(path))
+
+
+def parse_toml(text: str | bytes, what: str, *, source: str = "") -> dict[str, Any]:
+    """Parse TOML text (from ``source``, a file name); errors are one line at ``what``."""
+    subject = f"{source} is " if source else ""
+    try:
+        decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+        return tomllib.loads(decoded)
+    except UnicodeDecodeError:
+        raise ScenarioError(what, f"{subject}not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(what, f"{subject}not valid TOML: {error}") from None
 
 
 def field_names(cls: type) -> set[str]:

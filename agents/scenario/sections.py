@@ -107,10 +107,15 @@ class PrivacySection:
     audit reports who those releases expose) or ``trusted_evaluator`` (utilities are computed
     by a trusted party, e.g. a TEE, that holds every update; only scalars leave it: a trust
     assumption, not cryptography). ``secure_evaluator`` is the old name of the last.
+
+    Secure aggregation is on by default, and ``access`` then defaults to the trusted
+    evaluator (the server learns the round's total and scalar utilities, nothing finer);
+    ``secure_aggregation = false`` gives ``plaintext``. ``access = "auto"`` (the default)
+    makes that choice; it is resolved at construction.
     """
 
-    secure_aggregation: bool = False
-    access: str = "plaintext"
+    secure_aggregation: bool = True
+    access: str = "auto"
     threshold: float = 0.5
     neighbors: int = 0
     clip: float = 1.0
@@ -118,7 +123,10 @@ class PrivacySection:
     dropout_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "access", canonical_access(self.access))
+        access = self.access
+        if access == "auto":
+            access = TRUSTED_EVALUATOR if self.secure_aggregation else "plaintext"
+        object.__setattr__(self, "access", canonical_access(access))
         require(
             self.access in ACCESS_MODES,
             "privacy.access",

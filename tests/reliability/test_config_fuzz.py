@@ -47,7 +47,7 @@ ENUMS = {
     ("model", "backbone"): ("minilm", "tiny"),
     ("data", "dataset"): ("amazon_reviews",),
     ("train", "aggregator"): ("fedavg", "median", "trimmed_mean"),
-    ("privacy", "access"): ("plaintext",),
+    ("privacy", "access"): ("plaintext", "auto"),
     ("market", "utility_metric"): ("accuracy", "neg_loss"),
     ("market", "selection"): ("all", "auction"),
     ("market", "scoring"): (
@@ -128,6 +128,7 @@ FIELD_TYPES: dict[tuple[str, str], type] = {
     },
     **{("participants", key): type(value) for key, value in BASE["participants"]["honest"].items()},
 }
+FIELD_TYPES.pop(("data", "positive_label"))  # a string or an integer label: both are valid
 
 
 def load(text: str) -> Scenario:
