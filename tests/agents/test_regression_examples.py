@@ -64,8 +64,9 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         if not isinstance(a, int | float) or not isinstance(b, int | float):
             return False
-        # head-mode embeddings are cached on disk, and their last bits depend on which batch
-        # first computed them (padding length): 1e-6 absorbs that, not a behaviour change
+        # a float32 GEMM's last bits vary with the BLAS/torch thread layout a test session
+        # leaves behind (seen: 1e-8 relative in head-mode contributions when the file runs
+        # after other tests); 1e-6 absorbs that and no behaviour change
         return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
     return bool(a == b)
 
