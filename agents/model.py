@@ -169,8 +169,21 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         for p in selected:
             p.selected = True
         train_started = time.perf_counter()
+        trainers = [p for p in selected if p.trains]
         for p in selected:
-            p.train(self.task, self.global_vector, self.last_step)
+            if not p.trains:
+                p.train(self.task, self.global_vector, self.last_step)
+        # one call for all who train: in head mode a batch (each keeps its own stream)
+        results = self.task.train_clients(
+            self.global_vector,
+            [p.shard for p in trainers],
+            [p.labels for p in trainers],
+            samples_per_second=[p.speed for p in trainers],
+            rngs=[p.stream for p in trainers],
+            optimizer_states=[p.optimizer_state for p in trainers],
+        )
+        for p, result in zip(trainers, results, strict=True):
+            p.receive(result)
         record.train_seconds = time.perf_counter() - train_started
         trained = [p for p in selected if p.update is not None]
         accepted = platform.screen(trained, len(self.global_vector))

@@ -27,6 +27,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from agents.compile import IdentitySpec
+    from fl_core.training import LocalResult
 
 
 class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stubs
@@ -147,14 +148,19 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
             else:
                 self.update = np.zeros_like(global_vector, dtype=np.float32)
             return
-        result = task.train_client(
-            global_vector,
-            self.shard,
-            self.labels,
-            samples_per_second=self.speed,
-            rng=self.stream,
-            optimizer_state=self.optimizer_state,
+        self.receive(
+            task.train_client(
+                global_vector,
+                self.shard,
+                self.labels,
+                samples_per_second=self.speed,
+                rng=self.stream,
+                optimizer_state=self.optimizer_state,
+            )
         )
+
+    def receive(self, result: LocalResult) -> None:
+        """Take this round's local training result (from ``train`` or a batched trainer)."""
         self.optimizer_state = result.optimizer_state
         self.samples = result.samples_processed
         self.compute_seconds = result.compute_seconds

@@ -8,7 +8,7 @@ memory stays flat in the number of participants.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,6 +28,11 @@ from fl_core.training import LocalResult, train_local
 from fl_core.vector import ParameterLayout, get_vector, layout_of
 
 SPLITS = ("train", "val", "test")
+
+
+BATCHED_HEAD_MIN = 32
+"""Fewest clients a round trains as one batch in head mode (below, one by one, bit for bit
+the single-client path)."""
 
 
 @contextmanager
@@ -178,6 +183,62 @@ class FederatedTask:
             rng=rng,
             optimizer_state=optimizer_state,
         )
+
+    def train_clients(
+        self,
+        global_vector: np.ndarray,
+        shards: Sequence[np.ndarray],
+        labels: Sequence[np.ndarray],
+        *,
+        samples_per_second: Sequence[float],
+        rngs: Sequence[np.random.Generator],
+        optimizer_states: Sequence[dict[str, Any] | None],
+        train: TrainConfig | None = None,
+    ) -> list[LocalResult]:
+        """:meth:`train_client` for several clients, in order.
+
+        With a linear head in head mode and at least :data:`BATCHED_HEAD_MIN` clients, they
+        train as one batch (:func:`fl_core.head_training.train_heads`: the same random draws
+        and AdamW arithmetic, equal to the one-by-one path to float rounding); otherwise one
+        by one.
+        """
+        head = self.model.head
+        if (
+            self.model_config.mode == "head"
+            and isinstance(head, nn.Linear)
+            and len(shards) >= BATCHED_HEAD_MIN
+        ):
+            from fl_core.head_training import train_heads
+
+            with single_thread(), torch.no_grad():
+                weight, bias = head.weight.detach().cpu(), head.bias.detach().cpu()
+            with single_thread():
+                return train_heads(
+                    weight,
+                    bias,
+                    self.features["train"],
+                    global_vector,
+                    shards,
+                    labels,
+                    samples_per_second=samples_per_second,
+                    cfg=train or self.train_config,
+                    rngs=rngs,
+                    optimizer_states=optimizer_states,
+                )
+        return [
+            self.train_client(
+                global_vector,
+                shard,
+                label,
+                samples_per_second=speed,
+                rng=rng,
+                optimizer_state=state,
+                train=train,
+            )
+            for shard, label, speed, rng, state in zip(
+                shards, labels, samples_per_second, rngs, optimizer_states, strict=True
+            )
+        ]
 
     def evaluate(
         self, vector: np.ndarray, split: str = "val", indices: np.ndarray | None = None

@@ -135,6 +135,8 @@ class CoalitionUtility:
         self._evaluate_many = evaluate_many
         self._cache: dict[frozenset[int], Metrics] = {}
         self._stacked: np.ndarray | None = None  # (n, d) float64 deltas, built on demand
+        self._weight_array = np.asarray(self.weights, dtype=np.float64)
+        self._last_sum: tuple[frozenset[int], np.ndarray] | None = None  # walk memo
 
     @property
     def n_players(self) -> int:
@@ -148,7 +150,7 @@ class CoalitionUtility:
     def coalition_vector(self, coalition: frozenset[int]) -> np.ndarray:
         """Round-start model plus the FedAvg of the coalition's updates."""
         members = sorted(coalition)
-        if any(not 0 <= i < self.n_players for i in members):
+        if members and not (0 <= members[0] and members[-1] < self.n_players):
             raise ValueError(
                 f"coalition: players must be in 0..{self.n_players - 1}, got {members}"
             )
@@ -166,17 +168,33 @@ class CoalitionUtility:
 
     def _stacked_fedavg(self, members: list[int]) -> np.ndarray:
         """FedAvg of a large coalition as one ``weights @ deltas`` product."""
-        w = np.asarray([self.weights[i] for i in members], dtype=np.float64)
-        if (w < 0).any() or w.sum() <= 0:
-            raise ValueError("weights: need non-negative weights with a positive sum")
         if self._stacked is None:
             self._stacked = np.stack(self.deltas).astype(np.float64)
+        index = np.fromiter(members, dtype=np.int64, count=len(members))
+        w = self._weight_array[index]
+        if (w < 0).any() or w.sum() <= 0:
+            raise ValueError("weights: need non-negative weights with a positive sum")
+        key = frozenset(members)
+        last = self._last_sum
+        if last is not None:
+            added, removed = key - last[0], last[0] - key
+            if len(added) + len(removed) <= len(members) // 8:
+                # an estimator's walk adds players one at a time: update the last sum
+                total = last[1].copy()
+                for i in added:
+                    total += self._weight_array[i] * self._stacked[i]
+                for i in removed:
+                    total -= self._weight_array[i] * self._stacked[i]
+                self._last_sum = (key, total)
+                return (total / w.sum()).astype(np.float32)
         full = np.zeros(self.n_players, dtype=np.float64)
-        full[members] = w
-        return (full @ self._stacked / w.sum()).astype(np.float32)
+        full[index] = w
+        total = full @ self._stacked
+        self._last_sum = (key, total)
+        return (total / w.sum()).astype(np.float32)
 
     def metrics(self, coalition: frozenset[int]) -> Metrics:
-        key = frozenset(int(i) for i in coalition)
+        key = coalition if type(coalition) is frozenset else frozenset(int(i) for i in coalition)
         if key not in self._cache:
             self._cache[key] = self._evaluate(self.coalition_vector(key))
         return self._cache[key]
