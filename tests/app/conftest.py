@@ -174,7 +174,8 @@ def server(tiny_toml: Path, tmp_path: Path) -> Iterator[str]:
     command = [
         sys.executable, "-m", "streamlit", "run", str(ENTRY),
         "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
         "--server.fileWatcherType", "none",
     ]  # fmt: skip
     with log.open("wb") as out:
