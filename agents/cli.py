@@ -140,6 +140,14 @@ def run(
     resume: Annotated[
         bool, typer.Option(help="Continue from the checkpoint in --checkpoint-dir.")
     ] = False,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Run K seeds (the scenario's seed and the K - 1 after it) and print the mean "
+            "and 95% interval of each summary metric.",
+        ),
+    ] = 1,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Run a marketplace scenario: real federated fine-tuning, scoring, payments."""
@@ -154,19 +162,35 @@ def run(
             loaded = loaded.replace("rounds", rounds)
     except ScenarioError as error:
         fail(str(error))
+    if seeds > 1 and (checkpoint_dir is not None or resume):
+        fail("seeds: --seeds runs several scenarios; use --checkpoint-dir with one seed")
     from agents.results_io import write_tables
     from agents.run import run as run_scenario
+    from agents.run import run_seeds
     from fl_core.data import DataError
 
+    if seeds > 1:
+        seed_list = [loaded.seed + k for k in range(seeds)]
+        try:
+            results, spread = run_seeds(loaded, seed_list, progress=not quiet)
+        except (ValueError, DataError) as error:
+            fail(str(error).splitlines()[0])
+        written = 0
+        for one in results:
+            written += len(write_tables(out / f"seed_{one.scenario.seed}", one.tables()))
+        written += len(write_tables(out, {"seed_summary": spread}))
+        _print_seeds(loaded.name, seed_list, spread)
+        typer.echo(f"tables written to {out} ({written} files; one folder per seed)")
+        return
     try:
         result = run_scenario(
             loaded, progress=not quiet, checkpoint_dir=checkpoint_dir, resume=resume
         )
     except (ValueError, DataError) as error:
         fail(str(error).splitlines()[0])
-    written = write_tables(out, result.tables())
-    _print_run(result)
-    typer.echo(f"tables written to {out} ({len(written)} files)")
+    written_files = write_tables(out, result.tables())
+    _print_run(result, rounds_table=quiet)  # the progress bar already printed each round
+    typer.echo(f"tables written to {out} ({len(written_files)} files)")
 
 
 @app.command()
@@ -178,7 +202,11 @@ def sweep(
         "results/sweep"
     ),
     backend: Annotated[
-        str | None, typer.Option(help="process, ray or serial (overrides the file).")
+        str | None,
+        typer.Option(
+            help="auto (serial up to 8 runs, else process), process, ray or serial "
+            "(overrides the file)."
+        ),
     ] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
@@ -210,8 +238,8 @@ def sweep(
     except (ValueError, DataError) as error:
         fail(str(error).splitlines()[0])
     write_tables(out, {"sweep": frame})
-    typer.echo(frame.to_string(max_cols=12))
-    typer.echo(f"sweep table written to {out}")
+    _print_sweep(frame, list(plan.grid))
+    typer.echo(f"sweep table written to {out} ({len(frame)} runs, every column)")
 
 
 @app.command(name="app")
@@ -238,11 +266,83 @@ def app_command(
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",
     ]
     raise typer.Exit(subprocess.call(command))
 
 
-def _print_run(result: object) -> None:
+#: The summary metrics the CLI prints for a sweep or several seeds (all are in the tables).
+KEY_METRICS: dict[str, str] = {
+    "final_test_accuracy": "final test acc",
+    "total_paid": "paid (budget units)",
+    "fair_pearson": "pearson(reward, contrib.)",
+    "fair_free_rider_share": "free-rider share",
+    "fair_gini": "gini of rewards",
+    "ir_violation_rate": "IR violation rate",
+    "exposed_clients_total": "exposed clients",
+}
+
+
+def _print_seeds(name: str, seeds: list[int], spread: object) -> None:
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    assert isinstance(spread, pd.DataFrame)
+    table = Table(
+        title=f"{name}: mean and 95% interval over {len(seeds)} seeds ({seeds[0]}..{seeds[-1]})"
+    )
+    for column in ("metric", "mean", "95% interval", "seeds"):
+        table.add_column(column, justify="right")
+    rows = spread.set_index("metric")
+    shown = [k for k in (*KEY_METRICS, "fair_jain", "fair_spearman", "budget_share_paid")]
+    shown += sorted(k for k in rows.index if k.startswith(("mean_profit_", "reward_share_")))
+    for key in shown:
+        if key not in rows.index:
+            continue
+        row = rows.loc[key]
+        table.add_row(
+            KEY_METRICS.get(key, key),
+            f"{row['mean']:.3f}",
+            f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]",
+            str(int(row["seeds"])),
+        )
+    Console().print(table)
+    Console().print("(every metric is in seed_summary.csv; each seed's tables in seed_N/)")
+
+
+def _print_sweep(frame: object, parameters: list[str]) -> None:
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from agents.run import seed_summary
+
+    assert isinstance(frame, pd.DataFrame)
+    metrics = [k for k in KEY_METRICS if k in frame]
+    seeds = frame["seed"].nunique() if "seed" in frame else 1
+    title = f"sweep: {len(frame)} runs, mean over {seeds} seed(s)"
+    if seeds > 1:
+        title += " with a 95% interval"
+    table = Table(title=title)
+    for column in (*parameters, *(KEY_METRICS[m] for m in metrics)):
+        table.add_column(column, justify="right")
+    for values, group in frame.groupby(parameters, sort=False, dropna=False):
+        combo = values if isinstance(values, tuple) else (values,)
+        spread = seed_summary(group[metrics].to_dict("records")).set_index("metric")
+        cells = []
+        for metric in metrics:
+            mean, low, high = spread.loc[metric, ["mean", "ci_low", "ci_high"]]
+            cell = f"{mean:.3f}"
+            if seeds > 1 and pd.notna(low):
+                cell += f" ±{(high - low) / 2:.3f}"
+            cells.append(cell)
+        table.add_row(*(str(v) for v in combo), *cells)
+    Console().print(table)
+
+
+def _print_run(result: object, rounds_table: bool = True) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -250,28 +350,13 @@ def _print_run(result: object) -> None:
 
     assert isinstance(result, RunResult)
     console = Console()
-    rounds = result.rounds
-    table = Table(title=f"{result.scenario.name}: rounds (round 0 = initial model)")
-    columns = ("round", "val acc", "test acc", "joined", "included", "paid", "evals", "exposed")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for row in rounds.itertuples():
-        table.add_row(
-            str(row.round),
-            f"{row.val_accuracy:.3f}",
-            f"{row.test_accuracy:.3f}",
-            str(row.joined),
-            str(row.included),
-            f"{row.budget_paid:.1f}",
-            str(row.scoring_evaluations),
-            str(row.exposed_clients),
-        )
-    console.print(table)
+    if rounds_table:
+        _print_round_table(console, result)
     parts = result.participants
     by_strategy = parts.groupby("strategy").agg(
         reward=("reward", "sum"), cost=("cost", "sum"), joined=("joined", "mean")
     )
-    table = Table(title="payoff by strategy")
+    table = Table(title="payoff by strategy (budget units)")
     for column in ("strategy", "total reward", "total cost", "profit", "participation"):
         table.add_column(column, justify="right")
     for strategy, row in by_strategy.iterrows():
@@ -306,6 +391,31 @@ def _print_run(result: object) -> None:
         f"test accuracy: round 0 {initial:.3f} -> final {final:.3f}; majority-class rate "
         f"{majority:.3f} ({100 * (final - majority):+.1f} points)"
     )
+
+
+def _print_round_table(console: object, result: object) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from agents.run import RunResult
+
+    assert isinstance(console, Console) and isinstance(result, RunResult)
+    table = Table(title=f"{result.scenario.name}: rounds (round 0 = initial model)")
+    columns = ("round", "val acc", "test acc", "joined", "included", "paid", "evals", "exposed")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in result.rounds.itertuples():
+        table.add_row(
+            str(row.round),
+            f"{row.val_accuracy:.3f}",
+            f"{row.test_accuracy:.3f}",
+            str(row.joined),
+            str(row.included),
+            f"{row.budget_paid:.1f}",
+            str(row.scoring_evaluations),
+            str(row.exposed_clients),
+        )
+    console.print(table)
 
 
 def _print_rounds(frame: object) -> None:
