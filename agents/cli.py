@@ -274,14 +274,31 @@ def app_command(
 
 #: The summary metrics the CLI prints for a sweep or several seeds (all are in the tables).
 KEY_METRICS: dict[str, str] = {
-    "final_test_accuracy": "final test acc",
-    "total_paid": "paid (budget units)",
-    "fair_pearson": "pearson(reward, contrib.)",
-    "fair_free_rider_share": "free-rider share",
-    "fair_gini": "gini of rewards",
-    "ir_violation_rate": "IR violation rate",
-    "exposed_clients_total": "exposed clients",
+    "final_test_accuracy": "test acc",
+    "total_paid": "paid",
+    "fair_pearson": "pearson",
+    "fair_free_rider_share": "rider share",
+    "fair_gini": "gini",
+    "ir_violation_rate": "IR viol.",
+    "exposed_clients_total": "exposed",
 }
+METRIC_NOTE = (
+    "test acc: final test accuracy; paid: budget units paid; pearson: correlation of reward "
+    "and contribution; rider share: budget share paid to free riders; gini: inequality of "
+    "rewards; IR viol.: joined rounds paid below cost; exposed: clients whose update the "
+    "server could read"
+)
+
+
+#: Decimals per key metric (counts and budget units need fewer than shares).
+_DECIMALS = {"total_paid": 1, "exposed_clients_total": 1}
+
+
+def _console() -> object:
+    """A rich console; 200 columns when the output is not a terminal (files, pipes)."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _print_seeds(name: str, seeds: list[int], spread: object) -> None:
@@ -308,8 +325,10 @@ def _print_seeds(name: str, seeds: list[int], spread: object) -> None:
             f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]",
             str(int(row["seeds"])),
         )
-    Console().print(table)
-    Console().print("(every metric is in seed_summary.csv; each seed's tables in seed_N/)")
+    console = _console()
+    assert isinstance(console, Console)
+    console.print(table)
+    console.print(f"({METRIC_NOTE}; every metric is in seed_summary.csv)")
 
 
 def _print_sweep(frame: object, parameters: list[str]) -> None:
@@ -326,20 +345,26 @@ def _print_sweep(frame: object, parameters: list[str]) -> None:
     if seeds > 1:
         title += " with a 95% interval"
     table = Table(title=title)
-    for column in (*parameters, *(KEY_METRICS[m] for m in metrics)):
-        table.add_column(column, justify="right")
+    for path in parameters:
+        table.add_column(path.rsplit(".", 1)[-1], justify="right", no_wrap=True)
+    for metric in metrics:
+        table.add_column(KEY_METRICS[metric], justify="right", no_wrap=True)
     for values, group in frame.groupby(parameters, sort=False, dropna=False):
         combo = values if isinstance(values, tuple) else (values,)
         spread = seed_summary(group[metrics].to_dict("records")).set_index("metric")
         cells = []
         for metric in metrics:
             mean, low, high = spread.loc[metric, ["mean", "ci_low", "ci_high"]]
-            cell = f"{mean:.3f}"
+            digits = _DECIMALS.get(metric, 3)
+            cell = f"{mean:.{digits}f}"
             if seeds > 1 and pd.notna(low):
-                cell += f" ±{(high - low) / 2:.3f}"
+                cell += f" ±{(high - low) / 2:.{digits}f}"
             cells.append(cell)
         table.add_row(*(str(v) for v in combo), *cells)
-    Console().print(table)
+    console = _console()
+    assert isinstance(console, Console)
+    console.print(table)
+    console.print(f"({METRIC_NOTE})")
 
 
 def _print_run(result: object, rounds_table: bool = True) -> None:
