@@ -443,3 +443,24 @@ def parse_seeds(text: str) -> list[int]:
 def grid_key(grid: Mapping[str, Sequence[Any]]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     """A hashable form of a sweep grid (the cache key)."""
     return tuple((path, tuple(values)) for path, values in grid.items())
+
+
+#: Summary metrics the seed-spread table shows first, with plain names.
+SPREAD_METRICS: dict[str, str] = {
+    "final_test_accuracy": "final test accuracy",
+    "total_paid": "total paid (budget units)",
+    "fair_pearson": "Pearson(reward, contribution)",
+    "fair_free_rider_share": "free-rider share of budget",
+    "fair_gini": "Gini of rewards",
+    "ir_violation_rate": "IR violation rate",
+    "exposed_clients_total": "exposed clients (total)",
+}
+
+
+def spread_table(table: pd.DataFrame) -> pd.DataFrame:
+    """``agents.run.seed_summary`` for display: key metrics first, plain names, rounded."""
+    order = {key: i for i, key in enumerate(SPREAD_METRICS)}
+    frame = table.assign(rank=table["metric"].map(lambda k: order.get(k, len(order))))
+    frame = frame.sort_values(["rank", "metric"]).drop(columns="rank")
+    frame["metric"] = frame["metric"].map(lambda k: SPREAD_METRICS.get(k, k))
+    return frame.round(3).reset_index(drop=True)
