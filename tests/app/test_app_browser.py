@@ -25,10 +25,10 @@ pytestmark = [
 ]
 
 
-def test_click_run_and_screenshot_the_accuracy_chart(server: str, tmp_path: Path) -> None:
+def test_click_run_and_screenshot_the_accuracy_chart(server: str, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    screenshot = tmp_path / "run_page.png"
+    screenshot = shots / "run_page.png"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -48,6 +48,13 @@ def test_click_run_and_screenshot_the_accuracy_chart(server: str, tmp_path: Path
 
             # Assert: the run finished in the page, with its metrics
             assert page.get_by_text("Final test accuracy").count() >= 1
+            assert page.locator("[data-testid='stException']").count() == 0
+
+            # The Results page of that run (the sidebar link keeps the session)
+            page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Results").click()
+            page.get_by_text("Why these payoffs").wait_for(timeout=60_000)
+            page.wait_for_timeout(2_000)
+            page.screenshot(path=str(shots / "results_page.png"), full_page=True)
             assert page.locator("[data-testid='stException']").count() == 0
         finally:
             browser.close()
