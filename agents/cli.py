@@ -140,6 +140,14 @@ def run(
     resume: Annotated[
         bool, typer.Option(help="Continue from the checkpoint in --checkpoint-dir.")
     ] = False,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Run K seeds (the scenario's seed and the K - 1 after it) and print the mean "
+            "and 95% interval of each summary metric.",
+        ),
+    ] = 1,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Run a marketplace scenario: real federated fine-tuning, scoring, payments."""
@@ -154,20 +162,36 @@ def run(
             loaded = loaded.replace("rounds", rounds)
     except ScenarioError as error:
         fail(str(error))
+    if seeds > 1 and (checkpoint_dir is not None or resume):
+        fail("seeds: --seeds runs several scenarios; use --checkpoint-dir with one seed")
     from agents.results_io import write_tables
     from agents.run import run as run_scenario
+    from agents.run import run_seeds
     from fl_core.data import DataError
 
+    if seeds > 1:
+        seed_list = [loaded.seed + k for k in range(seeds)]
+        try:
+            results, spread = run_seeds(loaded, seed_list, progress=not quiet)
+        except (ValueError, DataError) as error:
+            fail(str(error).splitlines()[0])
+        written = 0
+        for one in results:
+            written += len(write_tables(out / f"seed_{one.scenario.seed}", one.tables()))
+        written += len(write_tables(out, {"seed_summary": spread}))
+        _print_seeds(loaded.name, seed_list, spread)
+        typer.echo(f"tables written to {out} ({written} files; one folder per seed)")
+        return
     try:
         result = run_scenario(
             loaded, progress=not quiet, checkpoint_dir=checkpoint_dir, resume=resume
         )
     except (ValueError, DataError) as error:
         fail(str(error).splitlines()[0])
-    written = write_tables(out, result.tables())
-    _print_run(result)
+    written_files = write_tables(out, result.tables())
+    _print_run(result, rounds_table=quiet)  # the progress bar already printed each round
     _print_privacy(result)
-    typer.echo(f"tables written to {out} ({len(written)} files)")
+    typer.echo(f"tables written to {out} ({len(written_files)} files)")
 
 
 @app.command()
@@ -179,7 +203,11 @@ def sweep(
         "results/sweep"
     ),
     backend: Annotated[
-        str | None, typer.Option(help="process, ray or serial (overrides the file).")
+        str | None,
+        typer.Option(
+            help="auto (serial up to 8 runs, else process), process, ray or serial "
+            "(overrides the file)."
+        ),
     ] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
@@ -211,8 +239,8 @@ def sweep(
     except (ValueError, DataError) as error:
         fail(str(error).splitlines()[0])
     write_tables(out, {"sweep": frame})
-    typer.echo(frame.to_string(max_cols=12))
-    typer.echo(f"sweep table written to {out}")
+    _print_sweep(frame, list(plan.grid))
+    typer.echo(f"sweep table written to {out} ({len(frame)} runs, every column)")
 
 
 @app.command(name="app")
@@ -239,11 +267,108 @@ def app_command(
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",
     ]
     raise typer.Exit(subprocess.call(command))
 
 
-def _print_run(result: object) -> None:
+#: The summary metrics the CLI prints for a sweep or several seeds (all are in the tables).
+KEY_METRICS: dict[str, str] = {
+    "final_test_accuracy": "test acc",
+    "total_paid": "paid",
+    "fair_pearson": "pearson",
+    "fair_free_rider_share": "rider share",
+    "fair_gini": "gini",
+    "ir_violation_rate": "IR viol.",
+    "exposed_clients_total": "exposed",
+}
+METRIC_NOTE = (
+    "test acc: final test accuracy; paid: budget units paid; pearson: correlation of reward "
+    "and contribution; rider share: budget share paid to free riders; gini: inequality of "
+    "rewards; IR viol.: joined rounds paid below cost; exposed: clients whose update the "
+    "server could read"
+)
+
+
+#: Decimals per key metric (counts and budget units need fewer than shares).
+_DECIMALS = {"total_paid": 1, "exposed_clients_total": 1}
+
+
+def _console() -> object:
+    """A rich console; 200 columns when the output is not a terminal (files, pipes)."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 200)
+
+
+def _print_seeds(name: str, seeds: list[int], spread: object) -> None:
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    assert isinstance(spread, pd.DataFrame)
+    table = Table(
+        title=f"{name}: mean and 95% interval over {len(seeds)} seeds ({seeds[0]}..{seeds[-1]})"
+    )
+    for column in ("metric", "mean", "95% interval", "seeds"):
+        table.add_column(column, justify="right")
+    rows = spread.set_index("metric")
+    shown = [k for k in (*KEY_METRICS, "fair_jain", "fair_spearman", "budget_share_paid")]
+    shown += sorted(k for k in rows.index if k.startswith(("mean_profit_", "reward_share_")))
+    for key in shown:
+        if key not in rows.index:
+            continue
+        row = rows.loc[key]
+        table.add_row(
+            KEY_METRICS.get(key, key),
+            f"{row['mean']:.3f}",
+            f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]",
+            str(int(row["seeds"])),
+        )
+    console = _console()
+    assert isinstance(console, Console)
+    console.print(table)
+    console.print(f"({METRIC_NOTE}; every metric is in seed_summary.csv)")
+
+
+def _print_sweep(frame: object, parameters: list[str]) -> None:
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from agents.run import seed_summary
+
+    assert isinstance(frame, pd.DataFrame)
+    metrics = [k for k in KEY_METRICS if k in frame]
+    seeds = frame["seed"].nunique() if "seed" in frame else 1
+    title = f"sweep: {len(frame)} runs, mean over {seeds} seed(s)"
+    if seeds > 1:
+        title += " with a 95% interval"
+    table = Table(title=title)
+    for path in parameters:
+        table.add_column(path.rsplit(".", 1)[-1], justify="right", no_wrap=True)
+    for metric in metrics:
+        table.add_column(KEY_METRICS[metric], justify="right", no_wrap=True)
+    for values, group in frame.groupby(parameters, sort=False, dropna=False):
+        combo = values if isinstance(values, tuple) else (values,)
+        spread = seed_summary(group[metrics].to_dict("records")).set_index("metric")
+        cells = []
+        for metric in metrics:
+            mean, low, high = spread.loc[metric, ["mean", "ci_low", "ci_high"]]
+            digits = _DECIMALS.get(metric, 3)
+            cell = f"{mean:.{digits}f}"
+            if seeds > 1 and pd.notna(low):
+                cell += f" ±{(high - low) / 2:.{digits}f}"
+            cells.append(cell)
+        table.add_row(*(str(v) for v in combo), *cells)
+    console = _console()
+    assert isinstance(console, Console)
+    console.print(table)
+    console.print(f"({METRIC_NOTE})")
+
+
+def _print_run(result: object, rounds_table: bool = True) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -251,28 +376,13 @@ def _print_run(result: object) -> None:
 
     assert isinstance(result, RunResult)
     console = Console()
-    rounds = result.rounds
-    table = Table(title=f"{result.scenario.name}: rounds (round 0 = initial model)")
-    columns = ("round", "val acc", "test acc", "joined", "included", "paid", "evals", "exposed")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for row in rounds.itertuples():
-        table.add_row(
-            str(row.round),
-            f"{row.val_accuracy:.3f}",
-            f"{row.test_accuracy:.3f}",
-            str(row.joined),
-            str(row.included),
-            f"{row.budget_paid:.1f}",
-            str(row.scoring_evaluations),
-            str(row.exposed_clients),
-        )
-    console.print(table)
+    if rounds_table:
+        _print_round_table(console, result)
     parts = result.participants
     by_strategy = parts.groupby("strategy").agg(
         reward=("reward", "sum"), cost=("cost", "sum"), joined=("joined", "mean")
     )
-    table = Table(title="payoff by strategy")
+    table = Table(title="payoff by strategy (budget units)")
     for column in ("strategy", "total reward", "total cost", "profit", "participation"):
         table.add_column(column, justify="right")
     for strategy, row in by_strategy.iterrows():
@@ -327,6 +437,31 @@ def _print_privacy(result: object) -> None:
     if privacy.access == "trusted_evaluator":
         line += " (scores come from a trusted evaluator that sees every update: a trust assumption)"
     typer.echo(line)
+
+
+def _print_round_table(console: object, result: object) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from agents.run import RunResult
+
+    assert isinstance(console, Console) and isinstance(result, RunResult)
+    table = Table(title=f"{result.scenario.name}: rounds (round 0 = initial model)")
+    columns = ("round", "val acc", "test acc", "joined", "included", "paid", "evals", "exposed")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in result.rounds.itertuples():
+        table.add_row(
+            str(row.round),
+            f"{row.val_accuracy:.3f}",
+            f"{row.test_accuracy:.3f}",
+            str(row.joined),
+            str(row.included),
+            f"{row.budget_paid:.1f}",
+            str(row.scoring_evaluations),
+            str(row.exposed_clients),
+        )
+    console.print(table)
 
 
 def _print_rounds(frame: object) -> None:

@@ -212,3 +212,64 @@ def compare(
         if key in first and key in second
     ]
     return pd.DataFrame(rows, columns=["metric", labels[0], labels[1], "difference"])
+
+
+def seed_summary(summaries: Sequence[Mapping[str, float]], level: float = 0.95) -> pd.DataFrame:
+    """Mean and two-sided Student-t confidence interval of each summary metric over seeds.
+
+    Columns: ``metric``, ``mean``, ``ci_low``, ``ci_high``, ``std`` and ``seeds`` (how many
+    runs had a finite value). With one seed the interval is ``NaN`` (no spread to estimate).
+    """
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    keys = [k for k in summaries[0] if all(k in s for s in summaries)] if summaries else []
+    rows = []
+    for key in keys:
+        values = np.array([float(s[key]) for s in summaries], dtype=float)
+        values = values[np.isfinite(values)]
+        k = len(values)
+        mean = float(values.mean()) if k else float("nan")
+        std = float(values.std(ddof=1)) if k > 1 else float("nan")
+        half = float(stats.t.ppf(0.5 + level / 2, k - 1) * std / np.sqrt(k)) if k > 1 else np.nan
+        rows.append(
+            {
+                "metric": key,
+                "mean": mean,
+                "ci_low": mean - half,
+                "ci_high": mean + half,
+                "std": std,
+                "seeds": k,
+            }
+        )
+    return pd.DataFrame(rows, columns=["metric", "mean", "ci_low", "ci_high", "std", "seeds"])
+
+
+def run_seeds(
+    scenario: Scenario,
+    seeds: Sequence[int],
+    *,
+    on_run: Callable[[int, RunResult], None] | None = None,
+    progress: bool = False,
+) -> tuple[list[RunResult], pd.DataFrame]:
+    """Run ``scenario`` once per seed; the results and :func:`seed_summary` over them.
+
+    Args:
+        scenario: what to run (its own seed is replaced by each of ``seeds``).
+        seeds: distinct seeds, at least one.
+        on_run: called with each seed and its result as it finishes (e.g. a progress bar).
+        progress: show each run's tqdm bar.
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ScenarioError("seeds", "give at least one seed")
+    if len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
+        raise ScenarioError("seeds", f"{seeds} must be distinct non-negative integers")
+    results = []
+    for seed in seeds:
+        result = run(scenario.replace("seed", seed), progress=progress)
+        results.append(result)
+        if on_run is not None:
+            on_run(seed, result)
+    return results, seed_summary([r.summary for r in results])

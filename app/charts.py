@@ -15,6 +15,20 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 ACCURACY_TITLE = "Accuracy per round"
+#: Fairness metrics where a higher value is better, with one-line definitions.
+HIGHER_IS_BETTER: dict[str, tuple[str, str]] = {
+    "fair_pearson": ("Pearson(reward, contribution)", "rewards follow contributions linearly"),
+    "fair_spearman": ("Spearman(reward, contribution)", "rewards rank like contributions"),
+    "fair_jain": ("Jain index of rewards", "1: everyone paid equally; 1/n: one takes all"),
+    "fair_budget_balance": ("Budget balance", "share of the budget paid out"),
+}
+#: Fairness metrics where a lower value is better, with one-line definitions.
+LOWER_IS_BETTER: dict[str, tuple[str, str]] = {
+    "fair_gini": ("Gini of rewards", "0: equal rewards; 1: one participant takes all"),
+    "fair_free_rider_share": ("Free-rider share of budget", "budget paid to free riders"),
+    "fair_ir_violations": ("IR violations", "share of participants paid below their cost"),
+    "ir_violation_rate": ("IR violation rate", "share of joined rounds paid below cost"),
+}
 #: The fairness metrics the Results and Compare pages show (``RunResult.summary`` keys).
 FAIRNESS_METRICS: dict[str, str] = {
     "fair_pearson": "Pearson(reward, contribution)",
@@ -45,9 +59,24 @@ PARTICIPATION_COLUMNS = (
 )
 
 
+#: Plain axis titles for the tables' columns.
+LABELS: dict[str, str] = {
+    "round": "round",
+    "val_accuracy": "validation accuracy",
+    "test_accuracy": "test accuracy",
+    "contribution": "contribution (utility gain)",
+    "reward": "reward (budget units)",
+    "cost": "cost (budget units)",
+    "cumulative_profit": "cumulative profit (budget units)",
+    "group": "participant group",
+    "participants": "participants",
+    "exposed_clients": "exposed clients",
+}
+
+
 def _label(parts: pd.DataFrame) -> pd.Series:
-    """``"3 · free_rider"``: a participant's id and strategy, for legends."""
-    return parts["participant"].astype(str) + " · " + parts["strategy"].astype(str)
+    """``"3 · free_riders"``: a participant's id and group, for legends."""
+    return parts["participant"].astype(str) + " · " + parts["group"].astype(str)
 
 
 def accuracy(rounds: pd.DataFrame, title: str = ACCURACY_TITLE) -> go.Figure:
@@ -58,40 +87,53 @@ def accuracy(rounds: pd.DataFrame, title: str = ACCURACY_TITLE) -> go.Figure:
         var_name="split",
         value_name="accuracy",
     )
+    long["split"] = long["split"].map({"val_accuracy": "validation", "test_accuracy": "test"})
     figure = px.line(long, x="round", y="accuracy", color="split", markers=True, title=title)
     figure.update_xaxes(dtick=1)
     return figure
 
 
-def stacked_per_participant(parts: pd.DataFrame, column: str, title: str) -> go.Figure:
-    """``column`` per participant per round, stacked (negative values stack below zero)."""
-    frame = parts.assign(participant_label=_label(parts))
+def per_group(parts: pd.DataFrame, column: str, title: str) -> go.Figure:
+    """``column`` summed per participant group per round, stacked (negatives below zero)."""
+    frame = parts.groupby(["round", "group"], sort=False, as_index=False).agg(
+        value=(column, "sum"), strategy=("strategy", "first"), identities=("participant", "nunique")
+    )
     figure = px.bar(
         frame,
         x="round",
-        y=column,
-        color="participant_label",
+        y="value",
+        color="group",
         barmode="relative",
-        hover_data=["participant", "group", "strategy"],
-        labels={"participant_label": "participant"},
+        hover_data=["strategy", "identities"],
+        labels={"value": LABELS.get(column, column), "group": LABELS["group"]},
         title=title,
     )
     figure.update_xaxes(dtick=1)
     return figure
 
 
+def stacked_per_participant(parts: pd.DataFrame, column: str, title: str) -> go.Figure:
+    """Kept for callers: the same chart by participant group (:func:`per_group`)."""
+    return per_group(parts, column, title)
+
+
 def cumulative_profit(parts: pd.DataFrame) -> go.Figure:
-    """Cumulative profit (rewards minus costs) per participant, coloured by strategy."""
+    """Mean cumulative profit of a group's identities per round (rewards minus costs)."""
+    frame = parts.groupby(["round", "group"], sort=False, as_index=False).agg(
+        cumulative_profit=("cumulative_profit", "mean"), strategy=("strategy", "first")
+    )
     figure = px.line(
-        parts,
+        frame,
         x="round",
         y="cumulative_profit",
-        color="strategy",
-        line_group="participant",
-        color_discrete_map=STRATEGY_COLORS,
+        color="group",
         markers=True,
-        hover_data=["participant", "group", "reputation"],
-        title="Cumulative profit per participant",
+        hover_data=["strategy"],
+        labels={
+            "cumulative_profit": "cumulative profit per identity (budget units)",
+            "group": LABELS["group"],
+        },
+        title="Cumulative profit per participant, by group",
     )
     figure.update_xaxes(dtick=1)
     return figure
@@ -99,9 +141,17 @@ def cumulative_profit(parts: pd.DataFrame) -> go.Figure:
 
 def participation(rounds: pd.DataFrame) -> go.Figure:
     """How many participants were available, joined, selected, included... per round."""
-    present = [c for c in PARTICIPATION_COLUMNS if c in rounds]
-    long = rounds[rounds["round"] > 0].melt(
-        id_vars="round", value_vars=present, var_name="stage", value_name="participants"
+    frame = rounds[rounds["round"] > 0]
+    merged: dict[str, pd.Series] = {}  # identical series share one line: "available = joined"
+    for column in (c for c in PARTICIPATION_COLUMNS if c in frame):
+        same = next((k for k, v in merged.items() if v.equals(frame[column])), None)
+        if same is None:
+            merged[column] = frame[column]
+        else:
+            merged[f"{same} = {column}"] = merged.pop(same)
+    wide = pd.DataFrame({"round": frame["round"], **merged})
+    long = wide.melt(
+        id_vars="round", value_vars=list(merged), var_name="stage", value_name="participants"
     )
     figure = px.line(
         long,
@@ -156,17 +206,40 @@ def participation_map(parts: pd.DataFrame) -> go.Figure:
 
 
 def fairness(
-    summary: Mapping[str, float], metrics: Mapping[str, str] = FAIRNESS_METRICS
+    summary: Mapping[str, float],
+    metrics: Mapping[str, tuple[str, str]] = HIGHER_IS_BETTER,
+    title: str = "Higher is better",
 ) -> go.Figure:
-    """The run's fairness metrics as bars."""
+    """One group of fairness metrics as bars (hover: the definition)."""
     frame = pd.DataFrame(
         [
-            {"metric": label, "value": summary[key]}
-            for key, label in metrics.items()
+            {"metric": label, "value": round(float(summary[key]), 3), "definition": text}
+            for key, (label, text) in metrics.items()
             if key in summary
         ]
     )
-    return px.bar(frame, x="value", y="metric", orientation="h", title="Fairness metrics")
+    figure = px.bar(
+        frame, x="value", y="metric", orientation="h", hover_data=["definition"], title=title
+    )
+    figure.update_layout(height=260)
+    return figure
+
+
+def fairness_table(summary: Mapping[str, float]) -> pd.DataFrame:
+    """Every fairness metric: value (rounded), which way is better, and its definition."""
+    rows = []
+    for better, metrics in (("higher", HIGHER_IS_BETTER), ("lower", LOWER_IS_BETTER)):
+        for key, (label, text) in metrics.items():
+            if key in summary:
+                rows.append(
+                    {
+                        "metric": label,
+                        "value": round(float(summary[key]), 3),
+                        "better": better,
+                        "definition": text,
+                    }
+                )
+    return pd.DataFrame(rows)
 
 
 def secagg_bytes(rounds: pd.DataFrame) -> go.Figure:
@@ -217,7 +290,7 @@ def exposed_clients(rounds: pd.DataFrame) -> go.Figure:
 
 
 def network(graph: nx.Graph, parts: pd.DataFrame, seed: int = 0) -> go.Figure:
-    """The secure-aggregation neighbour graph; nodes are participants, coloured by strategy.
+    """The secure-aggregation neighbour graph; nodes are participants, coloured by group.
 
     ``parts`` are the participant rows of the round the graph belongs to (for the labels).
     """
@@ -245,14 +318,15 @@ def network(graph: nx.Graph, parts: pd.DataFrame, seed: int = 0) -> go.Figure:
                 "node": node,
                 "x": positions[node][0],
                 "y": positions[node][1],
-                "strategy": str(info.get(int(node), {}).get("strategy", "?")),
+                "group": str(info.get(int(node), {}).get("group", "?")),
                 "dropped": str(info.get(int(node), {}).get("dropped_stage") or "no"),
                 "degree": graph.degree[node],
             }
             for node in graph.nodes()
         ]
     )
-    for strategy, frame in nodes.groupby("strategy"):
+    palette = px.colors.qualitative.Plotly
+    for position, (group, frame) in enumerate(nodes.groupby("group")):
         figure.add_trace(
             go.Scatter(
                 x=frame["x"],
@@ -260,15 +334,15 @@ def network(graph: nx.Graph, parts: pd.DataFrame, seed: int = 0) -> go.Figure:
                 mode="markers+text",
                 text=frame["node"].astype(str),
                 textposition="top center",
-                marker={"size": 16, "color": STRATEGY_COLORS.get(str(strategy), "#7f7f7f")},
-                name=str(strategy),
+                marker={"size": 16, "color": palette[position % len(palette)]},
+                name=str(group),
                 customdata=frame[["degree", "dropped"]].to_numpy(),
                 hovertemplate="participant %{text}<br>neighbours %{customdata[0]}"
                 "<br>dropped: %{customdata[1]}<extra></extra>",
             )
         )
     figure.update_layout(
-        title="Secure-aggregation neighbour graph (last secure round)",
+        title="Secure-aggregation neighbour graph",
         xaxis={"visible": False},
         yaxis={"visible": False},
     )
@@ -276,23 +350,26 @@ def network(graph: nx.Graph, parts: pd.DataFrame, seed: int = 0) -> go.Figure:
 
 
 def sweep_line(frame: pd.DataFrame, parameter: str, metric: str) -> go.Figure:
-    """``metric`` against one swept parameter, one line per seed."""
+    """``metric`` against one swept parameter, one line per seed (bars for names)."""
     data = frame.assign(seed=frame["seed"].astype(str))
-    return px.line(
-        data,
-        x=parameter,
-        y=metric,
-        color="seed",
-        markers=True,
-        title=f"{metric} by {parameter}",
-    )
+    title = f"{metric} by {parameter}"
+    if frame[parameter].dtype.kind not in "iuf":  # categorical: no order, so no line
+        return px.bar(
+            data.assign(**{parameter: data[parameter].astype(str)}),
+            x=parameter,
+            y=metric,
+            color="seed",
+            barmode="group",
+            title=title,
+        )
+    return px.line(data, x=parameter, y=metric, color="seed", markers=True, title=title)
 
 
 def sweep_heatmap(frame: pd.DataFrame, parameters: Sequence[str], metric: str) -> go.Figure:
     """``metric`` over two swept parameters (averaged over seeds by plotly's ``avg``)."""
     x, y = parameters
     data = frame.assign(**{x: frame[x].astype(str), y: frame[y].astype(str)})
-    return px.density_heatmap(
+    figure = px.density_heatmap(
         data,
         x=x,
         y=y,
@@ -301,6 +378,26 @@ def sweep_heatmap(frame: pd.DataFrame, parameters: Sequence[str], metric: str) -
         text_auto=".3g",
         title=f"{metric} by {x} and {y} (mean over seeds)",
     )
+    figure.update_xaxes(type="category")  # the swept values, not 0.5-wide bins
+    figure.update_yaxes(type="category")
+    return figure
+
+
+def share_y_range(figures: Sequence[go.Figure]) -> None:
+    """Give side-by-side figures one y-range (the union of their data), in place."""
+    low, high = float("inf"), float("-inf")
+    for figure in figures:
+        for trace in figure.data:
+            y = getattr(trace, "y", None)
+            if y is None:
+                continue
+            numbers = pd.to_numeric(pd.Series(list(y)), errors="coerce").dropna()
+            if len(numbers):
+                low, high = min(low, float(numbers.min())), max(high, float(numbers.max()))
+    if low <= high:
+        pad = 0.05 * (high - low or 1.0)
+        for figure in figures:
+            figure.update_yaxes(range=[low - pad, high + pad])
 
 
 def compare_bars(table: pd.DataFrame, labels: Sequence[str]) -> go.Figure:

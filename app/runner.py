@@ -29,7 +29,7 @@ LIVE_COLUMNS = (
     "budget_paid",
     "exposed_clients",
 )
-SWEEP_BACKENDS = ("process", "serial")
+SWEEP_BACKENDS = ("auto", "serial", "process")
 
 
 @st.cache_resource(show_spinner="Loading the tokenizer of the base model...")
@@ -76,7 +76,7 @@ def run_sweep(
     base: Scenario,
     grid: tuple[tuple[str, tuple[Any, ...]], ...],
     seeds: tuple[int, ...],
-    backend: str = "process",
+    backend: str = "auto",
     workers: int = 2,
 ) -> pd.DataFrame:
     """``agents.sweep(base, grid, seeds=seeds)`` with a progress bar moved per finished run."""
@@ -100,3 +100,37 @@ def run_sweep(
 def sweep_size(base: Scenario, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]) -> int:
     """How many runs a sweep has (validates the grid like the library does)."""
     return len(expand(base, grid, seeds))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def run_seeds(scenario: Scenario, seeds: tuple[int, ...]) -> tuple[list[RunResult], pd.DataFrame]:
+    """``agents.run.run_seeds`` with a progress bar moved per finished seed."""
+    from agents.run import run_seeds as library_run_seeds
+
+    bar = st.progress(0.0, text=f"{scenario.name}: 0/{len(seeds)} seeds")
+    done = [0]
+
+    def finished(seed: int, _result: RunResult) -> None:
+        done[0] += 1
+        bar.progress(done[0] / len(seeds), text=f"{scenario.name}: seed {seed} done")
+
+    return library_run_seeds(scenario, list(seeds), on_run=finished)
+
+
+#: Session key of the run history (label -> RunResult), newest last.
+HISTORY_KEY = "history"
+HISTORY_SIZE = 10
+
+
+def remember(state: Any, result: RunResult) -> None:
+    """Add ``result`` to the session's run history (at most ``HISTORY_SIZE``, newest last)."""
+    history: dict[str, RunResult] = state.get(HISTORY_KEY) or {}
+    s = result.scenario
+    label = (
+        f"{s.name} · seed {s.seed} · {s.market.mechanism} · {s.market.scoring} · {s.privacy.access}"
+    )
+    history.pop(label, None)
+    history[label] = result
+    while len(history) > HISTORY_SIZE:
+        history.pop(next(iter(history)))
+    state[HISTORY_KEY] = history

@@ -30,6 +30,7 @@ from agents.scenario import (
     list_examples,
     load_example,
 )
+from agents.scenario.sections import SELECTIONS
 
 #: Environment variable naming the scenario the app opens on: an example name (see
 #: ``examples/``) or a path to a scenario TOML file. The tests point it at a tiny scenario.
@@ -67,10 +68,129 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "market.mechanism": tuple(market.MECHANISMS),
     "market.utility_metric": UTILITY_METRICS,
     "privacy.access": ACCESS_MODES,
-    "train.aggregator": AGGREGATORS,
+    "train.aggregator": tuple(AGGREGATORS),
+    "market.selection": SELECTIONS,
     "strategy": STRATEGIES,
     "free_ride": FREE_RIDE,
 }
+
+#: The Scenario page's widgets: widget key -> the scenario field it shows. The scenario in
+#: the session is the one source of truth: :func:`reset_widgets` writes these values into
+#: the session whenever a scenario is loaded, so no widget can keep an older scenario's value.
+WIDGETS: dict[str, str] = {
+    "name": "name",
+    "rounds": "rounds",
+    "seed": "seed",
+    "model_mode": "model.mode",
+    "model_backbone": "model.backbone",
+    "data_val_size": "data.val_size",
+    "data_test_fraction": "data.test_fraction",
+    "data_utility_subset": "data.utility_subset",
+    "data_replace": "data.replace",
+    "train_lr": "train.lr",
+    "train_local_epochs": "train.local_epochs",
+    "train_batch_size": "train.batch_size",
+    "train_aggregator": "train.aggregator",
+    "train_trim_fraction": "train.trim_fraction",
+    "train_max_update_norm": "train.max_update_norm",
+    "train_prox_mu": "train.prox_mu",
+    "train_deadline_s": "train.deadline_s",
+    "scoring": "market.scoring",
+    "scoring_budget": "market.scoring_budget",
+    "utility_metric": "market.utility_metric",
+    "mechanism": "market.mechanism",
+    "round_budget": "market.round_budget",
+    "selection": "market.selection",
+    "reputation_threshold": "market.reputation_threshold",
+    "exploration": "market.exploration",
+    "learning_rate": "market.learning_rate",
+    "secure_aggregation": "privacy.secure_aggregation",
+    "access": "privacy.access",
+    "neighbors": "privacy.neighbors",
+    "threshold": "privacy.threshold",
+    "dropout_rate": "privacy.dropout_rate",
+}
+#: Widgets whose value is a float (``st.number_input`` must not see an int there).
+FLOAT_WIDGETS = frozenset(
+    {
+        "data_test_fraction",
+        "train_lr",
+        "train_local_epochs",
+        "train_trim_fraction",
+        "train_max_update_norm",
+        "train_prox_mu",
+        "train_deadline_s",
+        "round_budget",
+        "reputation_threshold",
+        "exploration",
+        "learning_rate",
+        "threshold",
+        "dropout_rate",
+    }
+)
+#: The participant table's editor (its base frame lives under ``GROUPS_FRAME_KEY``).
+GROUPS_KEY = "groups"
+GROUPS_FRAME_KEY = "groups_df"
+
+
+def widget_values(scenario: Scenario) -> dict[str, Any]:
+    """What each Scenario-page widget shows for ``scenario`` (typed as the widget wants)."""
+    values: dict[str, Any] = {}
+    for key, path in WIDGETS.items():
+        value = scenario.get(path)
+        if key in FLOAT_WIDGETS and value is not None:
+            value = float(value)
+        values[key] = value
+    return values
+
+
+def reset_widgets(state: MutableState, scenario: Scenario) -> None:
+    """Write ``scenario``'s values into every widget of the Scenario page.
+
+    Called on example load and TOML upload (in the widget's callback, before the page is
+    drawn), and when the page is drawn with widgets missing (after visiting another page).
+    Setting the values, not just dropping the keys, is what makes the browser's copy of the
+    widget follow: a dropped key comes back with the value the browser still holds.
+    """
+    for key, value in widget_values(scenario).items():
+        state[key] = value
+    state.pop(GROUPS_KEY, None)
+    state[GROUPS_FRAME_KEY] = groups_frame(scenario)
+
+
+def ensure_widgets(state: MutableState, scenario: Scenario) -> None:
+    """Fill in the widgets that the session lost (Streamlit drops them off-page)."""
+    values = widget_values(scenario)
+    for key, value in values.items():
+        if key not in state:
+            state[key] = value
+    if GROUPS_FRAME_KEY not in state or GROUPS_KEY not in state:
+        state[GROUPS_FRAME_KEY] = groups_frame(scenario)
+
+
+def load(state: MutableState, scenario: Scenario, source: str) -> None:
+    """Make ``scenario`` the session's scenario and reset every widget to it."""
+    state[SCENARIO_KEY] = scenario
+    state[SOURCE_KEY] = source
+    reset_widgets(state, scenario)
+
+
+def sensible_access(enabled: bool, access: str) -> str:
+    """The access mode to show when secure aggregation is switched on or off.
+
+    On: ``plaintext`` becomes ``secure_coalitions`` (otherwise the toggle would change
+    nothing the scorer sees); off: only ``plaintext`` is valid.
+    """
+    if not enabled:
+        return "plaintext"
+    return "secure_coalitions" if access == "plaintext" else access
+
+
+def effective_scoring_budget(scenario: Scenario) -> int:
+    """Evaluations per round the scoring method really uses when every identity joins."""
+    estimator = market.make_estimator(scenario.market.scoring)
+    return int(estimator.effective_budget(scenario.n_identities, scenario.market.scoring_budget))
+
 
 #: Scenario fields a sweep may vary (participant fields are added per group).
 SWEEP_FIELDS: tuple[str, ...] = (
@@ -125,6 +245,12 @@ class SessionState(Protocol):
     def __contains__(self, key: object) -> bool: ...
     def __getitem__(self, key: str) -> Any: ...
     def __setitem__(self, key: str, value: Any) -> None: ...
+
+
+class MutableState(SessionState, Protocol):
+    """A session state that can also drop keys."""
+
+    def pop(self, key: str, default: Any = None) -> Any: ...
 
 
 def current(state: SessionState) -> Scenario:
@@ -317,3 +443,24 @@ def parse_seeds(text: str) -> list[int]:
 def grid_key(grid: Mapping[str, Sequence[Any]]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     """A hashable form of a sweep grid (the cache key)."""
     return tuple((path, tuple(values)) for path, values in grid.items())
+
+
+#: Summary metrics the seed-spread table shows first, with plain names.
+SPREAD_METRICS: dict[str, str] = {
+    "final_test_accuracy": "final test accuracy",
+    "total_paid": "total paid (budget units)",
+    "fair_pearson": "Pearson(reward, contribution)",
+    "fair_free_rider_share": "free-rider share of budget",
+    "fair_gini": "Gini of rewards",
+    "ir_violation_rate": "IR violation rate",
+    "exposed_clients_total": "exposed clients (total)",
+}
+
+
+def spread_table(table: pd.DataFrame) -> pd.DataFrame:
+    """``agents.run.seed_summary`` for display: key metrics first, plain names, rounded."""
+    order = {key: i for i, key in enumerate(SPREAD_METRICS)}
+    frame = table.assign(rank=table["metric"].map(lambda k: order.get(k, len(order))))
+    frame = frame.sort_values(["rank", "metric"]).drop(columns="rank")
+    frame["metric"] = frame["metric"].map(lambda k: SPREAD_METRICS.get(k, k))
+    return frame.round(3).reset_index(drop=True)

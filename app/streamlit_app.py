@@ -42,11 +42,15 @@ def main() -> None:
                 PAGES / "compare.py", title="Compare", icon=":material/compare:", url_path="compare"
             ),
             st.Page(PAGES / "sweep.py", title="Sweep", icon=":material/grid_on:", url_path="sweep"),
+            # The exploitability matrix (``agents.attacks.attack_matrix``) gets its own page
+            # here: st.Page(PAGES / "attacks.py", title="Exploitability", url_path="attacks").
         ]
     )
+    state.current(st.session_state)
+    navigation.run()
+    # After the page: an edit or a load on this rerun is already in the session.
     scenario = state.current(st.session_state)
     st.sidebar.caption(f"Current scenario: **{scenario.name}**")
-    navigation.run()
 
 
 # Streamlit runs this file as ``__main__``; the Sweep page's spawned worker processes import

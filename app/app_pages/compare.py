@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from agents import Scenario, ScenarioError
 from app import charts, state
-from app.runner import base_tokenizer, check, run_scenario
+from app.runner import HISTORY_KEY, base_tokenizer, check, remember, run_scenario
 
 ss = st.session_state
+
+
+def show_pair(labels: tuple[str, str] | list[str], results: list[Any], prefix: str) -> None:
+    """Two runs side by side on shared y-scales, and their fairness difference."""
+    figures = {
+        "accuracy": [charts.accuracy(r.rounds) for r in results],
+        "profit": [charts.cumulative_profit(r.participants) for r in results],
+        "exposed": [charts.exposed_clients(r.rounds) for r in results],
+    }
+    for pair_of_figures in figures.values():
+        charts.share_y_range(pair_of_figures)
+    columns = st.columns(2)
+    for index, (column, label, result) in enumerate(zip(columns, labels, results, strict=True)):
+        with column:
+            st.subheader(label)
+            m1, m2, m3, m4 = st.columns(4)
+            m1.metric("Final test accuracy", f"{result.summary['final_test_accuracy']:.3f}")
+            m2.metric("Total paid (budget units)", f"{result.summary['total_paid']:.1f}")
+            m3.metric("Exposed clients", f"{result.summary['exposed_clients_total']:.0f}")
+            m4.metric("Secure-agg. seconds", f"{result.summary['secagg_seconds']:.2f}")
+            for name, pair_of_figures in figures.items():
+                st.plotly_chart(pair_of_figures[index], key=f"{prefix}_{name}_{index}")
+    table = state.fairness_difference(
+        results[0].summary, results[1].summary, labels, charts.FAIRNESS_METRICS
+    ).round(3)
+    st.subheader("Fairness: difference B - A")
+    st.dataframe(table, hide_index=True, key=f"{prefix}_table")
+    st.plotly_chart(charts.compare_bars(table, labels), key=f"{prefix}_bars")
+
+
 scenario = state.current(ss)
 
 st.title("Compare")
@@ -50,6 +82,8 @@ if st.button("Run both", key="compare_run", type="primary", disabled=not ready):
     base_tokenizer()
     try:
         results = [run_scenario(s) for s in pair]
+        for one in results:
+            remember(ss, one)
     except ValueError as error:
         st.error(state.one_line(error), icon=":material/error:")
         st.stop()
@@ -59,23 +93,21 @@ stored = ss.get("compare")
 if stored and [r.scenario for r in stored["results"]] == pair:
     labels = stored["labels"]
     results = stored["results"]
-    columns = st.columns(2)
-    for column, label, result in zip(columns, labels, results, strict=True):
-        with column:
-            st.subheader(label)
-            m1, m2, m3 = st.columns(3)
-            m1.metric("Final test accuracy", f"{result.summary['final_test_accuracy']:.3f}")
-            m2.metric("Total paid", f"{result.summary['total_paid']:.1f}")
-            m3.metric("Exposed clients", f"{result.summary['exposed_clients_total']:.0f}")
-            st.plotly_chart(charts.accuracy(result.rounds), key=f"compare_accuracy_{label}")
-            st.plotly_chart(
-                charts.cumulative_profit(result.participants), key=f"compare_profit_{label}"
-            )
-    table = state.fairness_difference(
-        results[0].summary, results[1].summary, labels, charts.FAIRNESS_METRICS
-    )
-    st.subheader("Fairness: difference B - A")
-    st.dataframe(table, hide_index=True)
-    st.plotly_chart(charts.compare_bars(table, labels), key="compare_bars")
+    show_pair(labels, results, "compare")
 elif stored:
     st.info("The scenario or the choice changed: press **Run both** again.", icon=":material/info:")
+
+st.divider()
+st.subheader("Run history")
+history = ss.get(HISTORY_KEY) or {}
+if len(history) < 2:
+    st.caption("Every run of this session lands here; after two runs, compare any two of them.")
+else:
+    names = list(history)
+    h1, h2 = st.columns(2)
+    first_run = h1.selectbox("Run A", names, index=len(names) - 2, key="history_a")
+    second_run = h2.selectbox("Run B", names, index=len(names) - 1, key="history_b")
+    if first_run == second_run:
+        st.warning("Choose two different runs.", icon=":material/warning:")
+    else:
+        show_pair(("A", "B"), [history[first_run], history[second_run]], "history")

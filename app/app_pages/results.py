@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 
-import pandas as pd
 import streamlit as st
 
-from app import charts, state
+from app import charts, explain, state
+from app import help as words
 
 ss = st.session_state
 scenario = state.current(ss)
@@ -39,41 +39,72 @@ c5.metric("Exposed clients (total)", f"{summary['exposed_clients_total']:.0f}")
 
 st.plotly_chart(charts.accuracy(rounds), key="accuracy")
 
-st.subheader("Contribution and reward")
+st.subheader("Contribution and reward, by participant group")
 c1, c2 = st.columns(2)
 with c1:
     st.plotly_chart(
-        charts.stacked_per_participant(parts, "contribution", "Contribution per participant"),
+        charts.per_group(parts, "contribution", "Contribution per round (utility gain)"),
         key="contribution",
     )
 with c2:
     st.plotly_chart(
-        charts.stacked_per_participant(parts, "reward", "Reward per participant"), key="reward"
+        charts.per_group(parts, "reward", "Reward per round (budget units)"), key="reward"
     )
-st.plotly_chart(charts.cumulative_profit(parts), key="profit")
+c1, c2 = st.columns([3, 2])
+with c1:
+    st.plotly_chart(charts.cumulative_profit(parts), key="profit")
+with c2:
+    st.markdown("**Why these payoffs**")
+    for line in explain.why(result):
+        st.markdown(f"- {line}")
+    st.dataframe(
+        explain.group_payoffs(parts),
+        hide_index=True,
+        key="group_payoffs",
+        column_config={
+            "reward_share": st.column_config.NumberColumn("reward share", format="percent"),
+            "contribution_share": st.column_config.NumberColumn(
+                "contribution share", format="percent"
+            ),
+        },
+    )
 
+last_round = int(rounds["round"].iloc[-1])
 st.subheader("Participation")
+shown_round = (
+    st.slider(
+        "Round (scrub through the run)",
+        min_value=1,
+        max_value=last_round,
+        value=last_round,
+        key="results_round",
+        help="The participation map and the neighbour graph below show this round.",
+    )
+    if last_round > 1
+    else last_round
+)
 c1, c2 = st.columns(2)
 with c1:
     st.plotly_chart(charts.participation(rounds), key="participation")
 with c2:
-    st.plotly_chart(charts.participation_map(parts), key="participation_map")
+    st.plotly_chart(
+        charts.participation_map(parts[parts["round"] <= shown_round]), key="participation_map"
+    )
 
 st.subheader("Fairness")
-c1, c2 = st.columns([2, 1])
+c1, c2, c3 = st.columns(3)
 with c1:
-    st.plotly_chart(charts.fairness(summary), key="fairness")
-with c2:
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {"metric": label, "value": summary[key]}
-                for key, label in charts.FAIRNESS_METRICS.items()
-                if key in summary
-            ]
-        ),
-        hide_index=True,
+    st.plotly_chart(
+        charts.fairness(summary, charts.HIGHER_IS_BETTER, "Higher is better"),
+        key="fairness",
     )
+with c2:
+    st.plotly_chart(
+        charts.fairness(summary, charts.LOWER_IS_BETTER, "Lower is better"),
+        key="fairness_lower",
+    )
+with c3:
+    st.dataframe(charts.fairness_table(summary), hide_index=True, key="fairness_table")
 
 st.subheader("Secure aggregation")
 if not result.scenario.privacy.secure_aggregation:
@@ -88,6 +119,16 @@ with c2:
     st.plotly_chart(charts.secagg_seconds(rounds), key="secagg_seconds")
 with c3:
     st.plotly_chart(charts.exposed_clients(rounds), key="exposed")
+    access = result.scenario.privacy.access
+    if access == "trusted_evaluator":
+        st.warning(words.TRUSTED_EVALUATOR_CAVEAT, icon=":material/warning:")
+    else:
+        st.caption(f"**{access}**: {words.ACCESS.get(access, '')}")
+    if "smallest_group" in rounds:
+        st.caption(
+            "smallest_group: the smallest group of clients whose sum the server could compute "
+            "in a round (1 means one client's update was revealed)."
+        )
 
 st.subheader("Neighbour graph")
 if result.graph is None:
@@ -96,14 +137,15 @@ if result.graph is None:
         icon=":material/info:",
     )
 else:
-    secure_rounds = rounds.loc[rounds["secagg_bytes"] > 0, "round"]
-    last = int(secure_rounds.iloc[-1]) if len(secure_rounds) else int(rounds["round"].iloc[-1])
+    last = shown_round
     st.plotly_chart(
         charts.network(result.graph, parts[parts["round"] == last], seed=result.scenario.seed),
         key="network",
     )
     st.caption(
-        f"Round {last}: {result.graph.number_of_nodes()} participants, "
+        f"Participants' state in round {last} (the round slider above); the key-sharing "
+        f"pairs are those of the last secure round: {result.graph.number_of_nodes()} "
+        "participants, "
         f"{result.graph.number_of_edges()} key-sharing pairs "
         f"(neighbours = {result.scenario.privacy.neighbors or 'all'})."
     )
@@ -111,7 +153,7 @@ else:
 st.subheader("Tables")
 for name, frame in result.tables().items():
     with st.expander(f"{name} ({len(frame)} rows)"):
-        st.dataframe(frame, hide_index=True)
+        st.dataframe(frame.round(4), hide_index=True)
     c1, c2, _ = st.columns([1, 1, 3])
     c1.download_button(
         f"{name}.csv",

@@ -1,8 +1,11 @@
-"""Scenario page: start from an example or a TOML file, edit it, download it.
+"""Scenario page: start from an example or a TOML file, edit every section, download it.
 
-Every edit goes through the library (``Scenario.replace`` / ``Scenario.from_dict``); a bad
-value shows the library's one-line error under the widget that holds it, and the other pages
-keep using the last valid scenario.
+The scenario in the session is the one source of truth. Every widget is keyed
+(``state.WIDGETS``) and holds no default of its own: loading an example or uploading a file
+writes the new scenario's values into every key (``state.load``) before the page is drawn,
+so no widget keeps an older scenario's value. Every edit goes through the library
+(``Scenario.replace`` / ``Scenario.from_dict``); a bad value shows the library's one-line
+error under its widget, and the other pages keep using the last valid scenario.
 """
 
 from __future__ import annotations
@@ -14,45 +17,20 @@ import streamlit as st
 
 from agents import ParticipantGroup, Scenario, ScenarioError
 from agents.scenario import FREE_RIDE, STRATEGIES, list_examples, load_example
+from app import help as words
 from app import state
 from app.runner import check
 
 ss = st.session_state
-
-#: Keys of the widgets that show a field of the scenario (cleared when a new one is loaded).
-FIELD_KEYS = (
-    "name",
-    "rounds",
-    "seed",
-    "model_mode",
-    "model_backbone",
-    "scoring",
-    "scoring_budget",
-    "utility_metric",
-    "mechanism",
-    "round_budget",
-    "secure_aggregation",
-    "access",
-    "neighbors",
-    "dropout_rate",
-    "groups",
-)
 _DEFAULTS: dict[str, Any] = {
     f.name: f.default for f in fields(ParticipantGroup) if f.name != "name"
 }
 
 
-def load(scenario: Scenario, source: str) -> None:
-    """Make ``scenario`` the current one and let every widget start from it."""
-    ss[state.SCENARIO_KEY] = scenario
-    ss[state.SOURCE_KEY] = source
-    for key in (*FIELD_KEYS, "groups_df", "upload_error"):
-        ss.pop(key, None)
-
-
 def load_selected_example() -> None:
     name = ss["example"]
-    load(load_example(name), f"example {name!r}")
+    state.load(ss, load_example(name), f"example {name!r}")
+    ss.pop("upload_error", None)
 
 
 def load_upload() -> None:
@@ -60,19 +38,25 @@ def load_upload() -> None:
     if uploaded is None:
         return
     try:
-        text = uploaded.getvalue().decode("utf-8")
-        scenario = Scenario.from_toml_string(text)
+        scenario = Scenario.from_toml_string(uploaded.getvalue().decode("utf-8"))
     except UnicodeDecodeError:
         ss["upload_error"] = f"scenario: {uploaded.name} is not UTF-8 text"
         return
     except ScenarioError as error:
         ss["upload_error"] = state.one_line(error)
         return
-    load(scenario, f"file {uploaded.name}")
+    state.load(ss, scenario, f"file {uploaded.name}")
+    ss.pop("upload_error", None)
 
 
-def apply(scenario: Scenario, path: str, value: Any) -> Scenario:
-    """``scenario.replace(path, value)``, or the error under the widget just drawn."""
+def secure_toggled() -> None:
+    """Switching secure aggregation picks an access mode that makes a difference."""
+    ss["access"] = state.sensible_access(bool(ss["secure_aggregation"]), str(ss["access"]))
+
+
+def apply(scenario: Scenario, key: str, value: Any) -> Scenario:
+    """``scenario`` with the field of widget ``key`` set, or the error under the widget."""
+    path = state.WIDGETS[key]
     try:
         return scenario.replace(path, value)
     except ScenarioError as error:
@@ -81,19 +65,40 @@ def apply(scenario: Scenario, path: str, value: Any) -> Scenario:
         return scenario
 
 
-def select(label: str, path: str, key: str, value: str, **kwargs: Any) -> str:
-    options = list(state.CHOICES[path])
-    index = options.index(value) if value in options else 0
-    return str(st.selectbox(label, options, index=index, key=key, **kwargs))
+def select(label: str, key: str, options: Any, **kwargs: Any) -> Any:
+    """A selectbox on widget ``key`` (its value comes from the session)."""
+    return st.selectbox(label, list(options), key=key, **kwargs)
+
+
+def text(label: str, key: str, **kwargs: Any) -> str:
+    """A text input on widget ``key``."""
+    return str(st.text_input(label, key=key, **kwargs))
+
+
+def number(label: str, key: str, **kwargs: Any) -> Any:
+    """A number input on widget ``key``: float steps for float fields, 1 for int fields."""
+    step = kwargs.pop("step", None) or (0.05 if key in state.FLOAT_WIDGETS else 1)
+    return st.number_input(label, key=key, step=step, **kwargs)
+
+
+def edit(scenario: Scenario, key: str, widget: Any, label: str, **kwargs: Any) -> Scenario:
+    """Draw one widget for ``key`` and apply its value (help text from ``app.help``)."""
+    kwargs.setdefault("help", words.FIELD.get(state.WIDGETS[key]))
+    value = widget(label, key, **kwargs)
+    if key not in state.FLOAT_WIDGETS and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return apply(scenario, key, value)
 
 
 current = state.current(ss)
+state.ensure_widgets(ss, current)
 errors: list[str] = []
 
 st.title("Scenario")
 st.caption(
     "Start from an example or your own TOML file, edit the participants and the market, "
-    "then run it on the **Run** page. Every value is checked by the library."
+    "then run it on the **Run** page. Every value is checked by the library; hover the "
+    "**?** next to a field for what it does."
 )
 if "default_error" in ss:
     st.error(ss["default_error"], icon=":material/error:")
@@ -105,8 +110,9 @@ with source_col:
 with example_col:
     if source == "Example":
         examples = list_examples()
-        pick = current.name if current.name in examples else examples[0]
-        chosen = st.selectbox("Example", examples, index=examples.index(pick), key="example")
+        if ss.get("example") not in examples:
+            ss["example"] = current.name if current.name in examples else examples[0]
+        chosen = st.selectbox("Example", examples, key="example")
         st.button(
             f"Load {chosen!r}",
             key="load_example",
@@ -117,150 +123,196 @@ with example_col:
         st.file_uploader("Scenario TOML", type=["toml"], key="upload", on_change=load_upload)
         if "upload_error" in ss:
             st.error(ss["upload_error"], icon=":material/error:")
-st.caption(f"Current scenario: **{current.name}**, from {ss.get(state.SOURCE_KEY, '?')}.")
+source_line = st.empty()
 
 edited = current
 st.subheader("General")
 c1, c2, c3 = st.columns(3)
 with c1:
-    edited = apply(edited, "name", st.text_input("Name", current.name, key="name"))
+    edited = edit(
+        edited, "name", lambda label, key, **kw: st.text_input(label, key=key, **kw), "Name"
+    )
 with c2:
-    rounds = st.number_input("Rounds", value=current.rounds, step=1, key="rounds")
-    edited = apply(edited, "rounds", int(rounds))
+    edited = edit(edited, "rounds", number, "Rounds", min_value=1)
 with c3:
-    seed = st.number_input("Seed", value=current.seed, step=1, key="seed")
-    edited = apply(edited, "seed", int(seed))
+    edited = edit(edited, "seed", number, "Seed", min_value=0)
 
-st.subheader("Model")
-c1, c2 = st.columns(2)
-with c1:
-    mode = select(
-        "Mode",
-        "model.mode",
-        "model_mode",
-        current.model.mode,
-        help="head: frozen embeddings + a federated linear head (fast); lora: LoRA adapters.",
+with st.expander("Model and data", expanded=False):
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        edited = edit(edited, "model_mode", select, "Mode", options=state.CHOICES["model.mode"])
+        edited = edit(
+            edited, "model_backbone", select, "Backbone", options=state.CHOICES["model.backbone"]
+        )
+    with c2:
+        edited = edit(edited, "data_val_size", number, "Validation examples", min_value=1)
+        edited = edit(edited, "data_test_fraction", number, "Test fraction")
+    with c3:
+        edited = edit(edited, "data_utility_subset", number, "Scoring examples", min_value=10)
+    with c4:
+        replace = st.checkbox("Shards with replacement", key="data_replace",
+                              help=words.FIELD["data.replace"])  # fmt: skip
+        edited = apply(edited, "data_replace", bool(replace))
+    st.caption(
+        "Data partitioning: each participant gets a shard of the reviews of its group's "
+        "**data size**; **label skew** (class_alpha) in the participant table makes shards "
+        "non-IID (Dirichlet; 0: IID) and **label noise** flips labels."
     )
-    edited = apply(edited, "model.mode", mode)
-with c2:
-    backbone = select(
-        "Backbone",
-        "model.backbone",
-        "model_backbone",
-        current.model.backbone,
-        help="minilm: all-MiniLM-L6-v2; tiny: a 2-layer random BERT (seconds, for tests).",
-    )
-    edited = apply(edited, "model.backbone", backbone)
+
+with st.expander("Local training and aggregation", expanded=False):
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        edited = edit(edited, "train_lr", number, "Learning rate", step=0.001, format="%.4f")
+        edited = edit(edited, "train_local_epochs", number, "Local epochs", step=0.5)
+    with c2:
+        edited = edit(edited, "train_batch_size", number, "Batch size", min_value=1)
+        edited = edit(edited, "train_prox_mu", number, "FedProx mu", step=0.01)
+    with c3:
+        edited = edit(
+            edited,
+            "train_aggregator",
+            select,
+            "Aggregator",
+            options=state.CHOICES["train.aggregator"],
+        )
+        edited = edit(edited, "train_trim_fraction", number, "Trim fraction")
+    with c4:
+        edited = edit(edited, "train_max_update_norm", number, "Max update norm", step=1.0)
+        edited = edit(edited, "train_deadline_s", number, "Deadline (s)", step=5.0)
 
 st.subheader("Market")
 c1, c2, c3 = st.columns(3)
 with c1:
-    scoring = select("Scoring method", "market.scoring", "scoring", current.market.scoring)
-    edited = apply(edited, "market.scoring", scoring)
+    edited = edit(
+        edited,
+        "scoring",
+        select,
+        "Scoring method",
+        options=state.CHOICES["market.scoring"],
+        format_func=str,
+        help="How each participant's contribution is measured.\n\n"
+        + "\n\n".join(f"**{k}**: {v}" for k, v in words.SCORING.items()),
+    )
     scoring_slot = st.empty()
-    budget_scoring = st.number_input(
-        "Scoring budget (utility evaluations)",
-        value=current.market.scoring_budget,
-        step=1,
-        key="scoring_budget",
-    )
-    edited = apply(edited, "market.scoring_budget", int(budget_scoring))
-with c2:
-    mechanism = select("Mechanism", "market.mechanism", "mechanism", current.market.mechanism)
-    edited = apply(edited, "market.mechanism", mechanism)
-    mechanism_slot = st.empty()
-    round_budget = st.number_input(
-        "Budget per round",
-        value=float(current.market.round_budget),
-        step=10.0,
-        key="round_budget",
-    )
-    edited = apply(edited, "market.round_budget", float(round_budget))
-with c3:
-    metric = select(
-        "Utility metric",
-        "market.utility_metric",
+    edited = edit(edited, "scoring_budget", number, "Scoring budget (requested)", min_value=2)
+    try:
+        effective = state.effective_scoring_budget(edited)
+        st.caption(
+            f"Effective budget: **{effective}** utility evaluations per round with "
+            f"{edited.n_identities} identities ({edited.market.scoring})."
+        )
+    except ValueError as error:
+        st.caption(state.one_line(error))
+    edited = edit(
+        edited,
         "utility_metric",
-        current.market.utility_metric,
+        select,
+        "Utility metric",
+        options=state.CHOICES["market.utility_metric"],
+        help="\n\n".join(f"**{k}**: {v}" for k, v in words.UTILITY_METRIC.items()),
     )
-    edited = apply(edited, "market.utility_metric", metric)
+with c2:
+    edited = edit(
+        edited,
+        "mechanism",
+        select,
+        "Mechanism",
+        options=state.CHOICES["market.mechanism"],
+        help="How the round budget is paid out.\n\n"
+        + "\n\n".join(f"**{k}**: {v}" for k, v in words.MECHANISM.items()),
+    )
+    mechanism_slot = st.empty()
+    st.caption(words.MECHANISM.get(edited.market.mechanism, ""))
+    edited = edit(edited, "round_budget", number, "Budget per round (budget units)", step=10.0)
+    edited = edit(
+        edited,
+        "selection",
+        select,
+        "Selection",
+        options=state.CHOICES["market.selection"],
+        help="\n\n".join(f"**{k}**: {v}" for k, v in words.SELECTION.items()),
+    )
+with c3:
+    edited = edit(edited, "reputation_threshold", number, "Reputation threshold")
+    edited = edit(edited, "exploration", number, "Exploration")
+    edited = edit(edited, "learning_rate", number, "Participants' learning rate")
 
 st.subheader("Privacy")
 c1, c2, c3, c4 = st.columns(4)
 with c1:
     secure = st.toggle(
         "Secure aggregation",
-        value=current.privacy.secure_aggregation,
         key="secure_aggregation",
-        help="The server only learns the sum of masked updates (SecAgg / SecAgg+).",
+        on_change=secure_toggled,
+        help=words.FIELD["privacy.secure_aggregation"],
     )
 with c2:
-    access = select(
+    access = st.selectbox(
         "Access mode",
-        "privacy.access",
-        "access",
-        current.privacy.access,
+        list(state.CHOICES["privacy.access"]),
+        key="access",
         disabled=not secure,
-        help="How contribution scoring sees updates under secure aggregation.",
+        help="What contribution scoring sees.\n\n"
+        + "\n\n".join(f"**{k}**: {v}" for k, v in words.ACCESS.items()),
     )
     try:
-        edited = state.with_secure_aggregation(edited, secure, access)
+        edited = state.with_secure_aggregation(edited, bool(secure), str(access))
     except ScenarioError as error:
         st.error(state.one_line(error), icon=":material/error:")
         errors.append("privacy.access")
     access_slot = st.empty()
 with c3:
-    neighbors = st.number_input(
-        "Neighbours (0: complete graph)",
-        value=current.privacy.neighbors,
-        step=1,
-        key="neighbors",
-        disabled=not secure,
-    )
-    edited = apply(edited, "privacy.neighbors", int(neighbors))
+    edited = edit(edited, "neighbors", number, "Neighbours (0: all)", disabled=not secure)
+    edited = edit(edited, "threshold", number, "Unmask threshold", disabled=not secure)
 with c4:
-    dropout = st.number_input(
-        "Dropout rate",
-        value=float(current.privacy.dropout_rate),
-        step=0.05,
-        key="dropout_rate",
-        disabled=not secure,
-    )
-    edited = apply(edited, "privacy.dropout_rate", float(dropout))
+    edited = edit(edited, "dropout_rate", number, "Dropout rate", disabled=not secure)
+st.info(
+    f"**{edited.privacy.access}**: {words.ACCESS[edited.privacy.access]}"
+    + ("" if edited.privacy.secure_aggregation else " Secure aggregation is off."),
+    icon=":material/shield:",
+)
 
 st.subheader("Participant groups")
 st.caption(
-    "One row per group of identical participants. class_alpha is the label skew (0: none, "
-    "0.1: strong), speed is samples per second, cost is per round of training. Add or "
-    "delete rows to change the groups."
+    "One row per group of identical participants. Label skew (class_alpha) is the label "
+    "skew of the data partition (0: none, 0.1: strong), speed is samples per second, cost is "
+    "budget units per round of training. Add or delete rows to change the groups."
 )
-if "groups" not in ss or "groups_df" not in ss:
-    ss["groups_df"] = state.groups_frame(current)
-number = st.column_config.NumberColumn
+column = st.column_config.NumberColumn
 table = st.data_editor(
-    ss["groups_df"],
-    key="groups",
+    ss[state.GROUPS_FRAME_KEY],
+    key=state.GROUPS_KEY,
     num_rows="dynamic",
     hide_index=True,
     column_config={
         "name": st.column_config.TextColumn("name", required=True),
-        "count": number(
+        "count": column(
             "count", help="participants in the group", step=1, default=_DEFAULTS["count"]
         ),
-        "data_size": number(
+        "data_size": column(
             "data size", help="examples each", step=1, default=_DEFAULTS["data_size"]
         ),
-        "class_alpha": number("label skew (class_alpha)", default=_DEFAULTS["class_alpha"]),
-        "label_noise": number("label noise", default=_DEFAULTS["label_noise"]),
-        "speed": number("speed", default=_DEFAULTS["speed"]),
-        "availability": number("availability", default=_DEFAULTS["availability"]),
-        "cost": number("cost", default=_DEFAULTS["cost"]),
+        "class_alpha": column(
+            "label skew (class_alpha)",
+            help="Dirichlet label skew of each shard (0: IID)",
+            default=_DEFAULTS["class_alpha"],
+        ),
+        "label_noise": column(
+            "label noise", help="share of labels flipped", default=_DEFAULTS["label_noise"]
+        ),  # fmt: skip
+        "speed": column("speed", help="samples per second", default=_DEFAULTS["speed"]),
+        "availability": column(
+            "availability",
+            help="chance of being online in a round",
+            default=_DEFAULTS["availability"],
+        ),  # fmt: skip
+        "cost": column("cost", help="budget units per round trained", default=_DEFAULTS["cost"]),
         "strategy": st.column_config.SelectboxColumn(
             "strategy", options=list(STRATEGIES), required=True, default="honest"
         ),
-        "flip_rate": number("flip rate (noisy)", default=_DEFAULTS["flip_rate"]),
-        "poison_scale": number("poison scale", default=_DEFAULTS["poison_scale"]),
-        "sybil_identities": number(
+        "flip_rate": column("flip rate (noisy)", default=_DEFAULTS["flip_rate"]),
+        "poison_scale": column("poison scale", default=_DEFAULTS["poison_scale"]),
+        "sybil_identities": column(
             "sybil identities", step=1, default=_DEFAULTS["sybil_identities"]
         ),
         "free_ride": st.column_config.SelectboxColumn(
@@ -296,6 +348,7 @@ if errors:
 elif edited != current:
     ss[state.SCENARIO_KEY] = edited
     current = edited
+source_line.caption(f"Current scenario: **{current.name}**, from {ss.get(state.SOURCE_KEY, '?')}.")
 
 st.subheader("Download")
 st.caption(

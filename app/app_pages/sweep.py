@@ -88,7 +88,8 @@ with c2:
         "Backend",
         SWEEP_BACKENDS,
         key="sweep_backend",
-        help="process: runs in parallel worker processes; serial: one after another here.",
+        help="auto: serial up to 8 runs (worker start-up costs more than it saves), else "
+        "process; serial: one after another here; process: parallel worker processes.",
     )
 with c3:
     cpus = os.cpu_count() or 1
@@ -99,7 +100,7 @@ with c3:
         value=min(2, cpus),
         step=1,
         key="sweep_workers",
-        disabled=backend != "process",
+        disabled=backend == "serial",
     )
 
 size = 0
@@ -138,7 +139,7 @@ if stored:
     else:
         figure = charts.sweep_heatmap(frame, parameters, str(metric))
     st.plotly_chart(figure, key="sweep_chart")
-    st.dataframe(frame, hide_index=True)
+    st.dataframe(frame.round(4), hide_index=True)
     st.download_button(
         "sweep.csv",
         frame.to_csv(index=False),

@@ -10,7 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +36,10 @@ PAGES = {
     "compare": "app_pages/compare.py",
     "sweep": "app_pages/sweep.py",
 }
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+#: Set to a folder to keep the browser tests' screenshots (to look at them).
+SCREENSHOT_ENV = "FEDMARKET_SCREENSHOTS"
 RUN_TIMEOUT = 180.0  # seconds for a script run that simulates (generous for a busy CI box)
 
 TINY_TOML = """\
@@ -130,3 +140,61 @@ def errors() -> Callable[[AppTest], list[str]]:
 def charts() -> Callable[[AppTest], dict[str, dict[str, Any]]]:
     """Plotly charts on the page by key, as their figure JSON."""
     return _charts
+
+
+# ----- the real server, for the browser tests -----
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"streamlit did not answer within {timeout} s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def server(tiny_toml: Path, tmp_path: Path) -> Iterator[str]:
+    """The app served on a free local port; always stopped afterwards."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "streamlit.log"
+    env = {**os.environ, "FEDMARKET_APP_DEFAULT": str(tiny_toml), "HF_HUB_OFFLINE": "1"}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ENTRY),
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_healthy(url, process, log, timeout=90)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: ``$FEDMARKET_SCREENSHOTS`` if set, else the test's tmp dir."""
+    folder = Path(os.environ.get(SCREENSHOT_ENV) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

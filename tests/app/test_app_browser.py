@@ -8,21 +8,11 @@ accuracy chart and saves a screenshot under the test's tmp dir. Needs ``/usr/bin
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-ENTRY = ROOT / "app" / "streamlit_app.py"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -35,58 +25,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"streamlit did not answer within {timeout} s:\n{log.read_text()}")
-
-
-@pytest.fixture
-def server(tiny_toml: Path, tmp_path: Path) -> Iterator[str]:
-    """The app served on a free local port; always stopped afterwards."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "streamlit.log"
-    env = {**os.environ, "FEDMARKET_APP_DEFAULT": str(tiny_toml), "HF_HUB_OFFLINE": "1"}
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ENTRY),
-        "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _wait_healthy(url, process, log, timeout=90)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def test_click_run_and_screenshot_the_accuracy_chart(server: str, tmp_path: Path) -> None:
+def test_click_run_and_screenshot_the_accuracy_chart(server: str, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    screenshot = tmp_path / "run_page.png"
+    screenshot = shots / "run_page.png"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -106,6 +48,13 @@ def test_click_run_and_screenshot_the_accuracy_chart(server: str, tmp_path: Path
 
             # Assert: the run finished in the page, with its metrics
             assert page.get_by_text("Final test accuracy").count() >= 1
+            assert page.locator("[data-testid='stException']").count() == 0
+
+            # The Results page of that run (the sidebar link keeps the session)
+            page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Results").click()
+            page.get_by_text("Why these payoffs").wait_for(timeout=60_000)
+            page.wait_for_timeout(2_000)
+            page.screenshot(path=str(shots / "results_page.png"), full_page=True)
             assert page.locator("[data-testid='stException']").count() == 0
         finally:
             browser.close()

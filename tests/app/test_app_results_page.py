@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import agents
 
 
@@ -32,15 +34,20 @@ def test_results_charts_and_downloads(app, errors, charts) -> None:
         "participation",
         "participation_map",
         "fairness",
+        "fairness_lower",
         "secagg_bytes",
         "secagg_seconds",
         "exposed",
         "network",
     } <= set(shown)
-    # the contribution bars are stacked per participant and carry the library's values
+    # the contribution bars are stacked per group and carry the library's per-group sums
     assert shown["contribution"]["layout"]["barmode"] == "relative"
     plotted = sorted(y for trace in shown["reward"]["data"] for y in trace["y"] if y is not None)
-    assert plotted == sorted(result.participants["reward"].dropna())
+    sums = result.participants.groupby(["round", "group"])["reward"].sum()
+    assert plotted == pytest.approx(sorted(sums))
+    assert {t["name"] for t in shown["profit"]["data"]} == set(result.participants["group"])
+    # the "why" panel names the mechanism rule that paid
+    assert any("Mechanism **shapley_fair**" in m.value for m in at.markdown)
     # the network view draws the neighbour graph the library returned
     nodes = {
         text
@@ -52,7 +59,9 @@ def test_results_charts_and_downloads(app, errors, charts) -> None:
     # fairness bars are the summary's metrics
     bars = shown["fairness"]["data"][0]
     fairness = dict(zip(bars["y"], bars["x"], strict=True))
-    assert fairness["Jain index of rewards"] == result.summary["fair_jain"]
+    assert fairness["Jain index of rewards"] == pytest.approx(result.summary["fair_jain"], abs=1e-3)
+    lower = shown["fairness_lower"]["data"][0]
+    assert "Gini of rewards" in lower["y"] and "Jain index of rewards" not in lower["y"]
     keys = {b.key for b in at.get("download_button")}
     for table in result.tables():
         assert {f"csv_{table}", f"parquet_{table}"} <= keys

@@ -26,7 +26,7 @@ def test_run_shows_progress_rounds_and_the_accuracy_chart(app, errors, charts) -
     live = at.dataframe[0].value
     assert list(live["round"]) == list(range(scenario.rounds + 1))
     accuracy = charts(at)["run_accuracy"]
-    test_trace = next(t for t in accuracy["data"] if t["name"] == "test_accuracy")
+    test_trace = next(t for t in accuracy["data"] if t["name"] == "test")
     assert list(test_trace["y"]) == list(result.rounds["test_accuracy"])
     assert [m.label for m in at.metric][:2] == ["Initial test accuracy", "Final test accuracy"]
     assert at.metric[1].value == f"{result.summary['final_test_accuracy']:.3f}"
@@ -75,3 +75,27 @@ def test_an_incompatible_scenario_cannot_reach_the_run_page(app) -> None:
     assert not at.exception
     assert at.session_state["scenario"] == valid
     assert at.button
+
+
+def test_run_over_seeds_shows_mean_and_interval(app, errors) -> None:
+    # Prepare
+    at = app("run")
+    scenario = at.session_state["scenario"]
+
+    # Execute: two seeds
+    at.number_input(key="run_seeds").set_value(2).run()
+    at.button(key="run").click().run()
+
+    # Assert: the spread table says how many seeds and holds the library's mean
+    assert not at.exception
+    assert not errors(at)
+    spread = at.session_state["seed_spread"]
+    assert spread["seeds"] == (scenario.seed, scenario.seed + 1)
+    table = next(d.value for d in at.dataframe if "ci_low" in d.value).set_index("metric")
+    row = table.loc["final test accuracy"]
+    runs = [agents.run(scenario.replace("seed", s)) for s in spread["seeds"]]
+    mean = sum(r.summary["final_test_accuracy"] for r in runs) / 2
+    assert row["seeds"] == 2
+    assert row["mean"] == pytest.approx(mean, abs=1e-3)
+    assert row["ci_low"] <= row["mean"] <= row["ci_high"]
+    assert any("Over 2 seeds" in h.value for h in at.subheader)
