@@ -203,7 +203,10 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         for p, value, paid_on in zip(included, contribution.values, values, strict=True):
             p.contribution = float(value)
             p.payment_value = float(paid_on)
-        report.scoring_evaluations = int(contribution.evaluations)
+        # distinct coalitions evaluated this round, the mechanism's own valuation included
+        report.scoring_evaluations = int(
+            utility.evaluations if utility is not None else contribution.evaluations
+        )
         report.scoring_seconds = time.perf_counter() - started
         leak = leak_report(plan.access, ledger.released, m)
         report.exposed_clients = len(leak.exposed)

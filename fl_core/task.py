@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -155,34 +155,26 @@ class FederatedTask:
         walking the frozen encoder's modules on every ``train()``/``eval()`` and parameter
         listing (see :func:`single_thread`).
         """
+        model = self.model
+        threads: AbstractContextManager[object] = nullcontext()
         if self.model_config.mode == "head":
             if self._head_model is None:
                 self._head_model = SentenceClassifier(
                     nn.Identity(), self.model.head, self.model.first_trainable_layer
                 )
-            with single_thread():
-                return train_local(
-                    self._head_model,
-                    self.features["train"],
-                    global_vector,
-                    shard,
-                    labels,
-                    samples_per_second=samples_per_second,
-                    cfg=train or self.train_config,
-                    rng=rng,
-                    optimizer_state=optimizer_state,
-                )
-        return train_local(
-            self.model,
-            self.features["train"],
-            global_vector,
-            shard,
-            labels,
-            samples_per_second=samples_per_second,
-            cfg=train or self.train_config,
-            rng=rng,
-            optimizer_state=optimizer_state,
-        )
+            model, threads = self._head_model, single_thread()
+        with threads:
+            return train_local(
+                model,
+                self.features["train"],
+                global_vector,
+                shard,
+                labels,
+                samples_per_second=samples_per_second,
+                cfg=train or self.train_config,
+                rng=rng,
+                optimizer_state=optimizer_state,
+            )
 
     def train_clients(
         self,

@@ -21,9 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-
-from privacy.rank import unit_vectors_in_row_space
+from privacy.rank import released_coalitions, unit_vectors_in_row_space
 
 
 @dataclass(frozen=True)
@@ -46,18 +44,6 @@ class LeakReport:
         return len(self.smallest_group) == self.smallest_group_at_least
 
 
-def _check(released: Iterable[frozenset[int]], n_players: int) -> list[frozenset[int]]:
-    if isinstance(n_players, bool) or not isinstance(n_players, int) or n_players < 0:
-        raise ValueError(f"n_players: must be an int >= 0, got {n_players!r}")
-    coalitions = {frozenset(s) for s in released}
-    for coalition in coalitions:
-        bad = [i for i in coalition if not (isinstance(i, int | np.integer) and 0 <= i < n_players)]
-        if bad:
-            raise ValueError(f"released: players {bad} are not in 0..{n_players - 1}")
-    coalitions.discard(frozenset())
-    return sorted(coalitions, key=lambda c: (len(c), sorted(c)))
-
-
 def leak_report(released: Iterable[frozenset[int]], n_players: int) -> LeakReport:
     """Exposed clients and the smallest determined group of one round's released sums.
 
@@ -66,7 +52,7 @@ def leak_report(released: Iterable[frozenset[int]], n_players: int) -> LeakRepor
             including the round's total if it was released; empty sets and repeats add nothing.
         n_players: number of players n.
     """
-    coalitions = _check(released, n_players)
+    coalitions = sorted(released_coalitions(released, n_players), key=lambda c: (len(c), sorted(c)))
     if not coalitions:
         return LeakReport(frozenset(), frozenset(), 0)
     if len(coalitions) == 1:  # one release (e.g. the lone grand coalition): only its own sum

@@ -146,6 +146,23 @@ def _exact_null_space(
     return basis
 
 
+def released_coalitions(released: Iterable[frozenset[int]], n_players: int) -> set[frozenset[int]]:
+    """The distinct non-empty released coalitions, checked to hold players 0..n_players-1.
+
+    Raises:
+        ValueError: ``n_players`` is not an int >= 0, or a coalition names another player.
+    """
+    if isinstance(n_players, bool) or not isinstance(n_players, int) or n_players < 0:
+        raise ValueError(f"n_players: must be an int >= 0, got {n_players!r}")
+    coalitions = {frozenset(s) for s in released}
+    for coalition in coalitions:
+        bad = [i for i in coalition if not (isinstance(i, int | np.integer) and 0 <= i < n_players)]
+        if bad:
+            raise ValueError(f"released: players {bad} are not in 0..{n_players - 1}")
+    coalitions.discard(frozenset())
+    return coalitions
+
+
 def unit_vectors_in_row_space(released: Iterable[frozenset[int]], n_players: int) -> frozenset[int]:
     """Players whose individual update is a rational combination of the released sums.
 
@@ -158,14 +175,7 @@ def unit_vectors_in_row_space(released: Iterable[frozenset[int]], n_players: int
         The players i with e_i in the row space (over Q) of the coalitions' 0/1 matrix: all of
         them for all singletons; {i} for {S, S + i}; none for the grand coalition alone (n > 1).
     """
-    if isinstance(n_players, bool) or not isinstance(n_players, int) or n_players < 0:
-        raise ValueError(f"n_players: must be an int >= 0, got {n_players!r}")
-    coalitions = {frozenset(s) for s in released}
-    for coalition in coalitions:
-        bad = [i for i in coalition if not (isinstance(i, int | np.integer) and 0 <= i < n_players)]
-        if bad:
-            raise ValueError(f"released: players {bad} are not in 0..{n_players - 1}")
-    coalitions.discard(frozenset())
+    coalitions = released_coalitions(released, n_players)
     if not coalitions:
         return frozenset()
     incidence = np.zeros((len(coalitions), n_players), dtype=np.int64)

@@ -8,10 +8,10 @@ it; the server object sees only the protocol messages (`privacy.protocol`).
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol, TypedDict
+from typing import Protocol, TypedDict, TypeVar
 
 import networkx as nx
 import numpy as np
@@ -136,51 +136,44 @@ def run_round(
     last = {u: STAGES.index(drop_stage[u]) if u in drop_stage else len(STAGES) for u in clients}
     senders: dict[Stage, frozenset[ClientId]] = {}
 
-    def active(stage: Stage, previous: Collection[ClientId]) -> list[ClientId]:
+    def exchange(
+        stage: Stage,
+        previous: Collection[ClientId],
+        send: Callable[[ClientId], _SentT],
+        serve: Callable[[list[_SentT]], _AnswerT],
+    ) -> _AnswerT:
+        """One stage: the still active clients of `previous` send, then the server answers;
+        both parts are timed and what the clients sent is booked."""
         index = STAGES.index(stage)
-        chosen = [u for u in sorted(previous) if last[u] > index]
-        senders[stage] = frozenset(chosen)
-        return chosen
+        with ledger.timed(stage):
+            chosen = [u for u in sorted(previous) if last[u] > index]
+            senders[stage] = frozenset(chosen)
+            sent = [send(u) for u in chosen]
+        with ledger.timed(stage, server=True):
+            answer = serve(sent)
+        for message in sent:
+            ledger.sent(stage, message.sender, message.wire_size())
+        return answer
 
-    stage: Stage = "advertise_keys"
-    with ledger.timed(stage):
-        keys = [clients[u].advertise_keys() for u in active(stage, clients)]
-    with ledger.timed(stage, server=True):
-        rosters = server.advertise_keys(keys)
-    _book(ledger, stage, keys, rosters)
-
-    stage = "share_keys"
-    with ledger.timed(stage):
-        shares = [clients[u].share_keys(rosters[u]) for u in active(stage, rosters)]
-    with ledger.timed(stage, server=True):
-        inboxes = server.share_keys(shares)
-    _book(ledger, stage, shares, inboxes)
-
-    stage = "masked_input"
-    with ledger.timed(stage):
-        masked = [clients[u].masked_input(inboxes[u]) for u in active(stage, inboxes)]
-    with ledger.timed(stage, server=True):
-        requests = server.masked_input(masked)
-    _book(ledger, stage, masked, requests)
-    del masked
-
-    stage = "unmasking"
-    with ledger.timed(stage):
-        revealed = [clients[u].unmasking(requests[u]) for u in active(stage, requests)]
-    with ledger.timed(stage, server=True):
-        total = server.unmasking(revealed)
-    _book(ledger, stage, revealed, {})
+    rosters = exchange(
+        "advertise_keys", clients, lambda u: clients[u].advertise_keys(), server.advertise_keys
+    )
+    _book_replies(ledger, "advertise_keys", rosters)
+    inboxes = exchange(
+        "share_keys", rosters, lambda u: clients[u].share_keys(rosters[u]), server.share_keys
+    )
+    _book_replies(ledger, "share_keys", inboxes)
+    requests = exchange(
+        "masked_input", inboxes, lambda u: clients[u].masked_input(inboxes[u]), server.masked_input
+    )
+    _book_replies(ledger, "masked_input", requests)
+    total = exchange(
+        "unmasking", requests, lambda u: clients[u].unmasking(requests[u]), server.unmasking
+    )
     return total, senders
 
 
-def _book(
-    ledger: Ledger,
-    stage: Stage,
-    sent: Sequence[_Message],
-    replies: Mapping[ClientId, _Reply],
-) -> None:
-    for message in sent:
-        ledger.sent(stage, message.sender, message.wire_size())
+def _book_replies(ledger: Ledger, stage: Stage, replies: Mapping[ClientId, _Reply]) -> None:
     for client, reply in replies.items():
         ledger.received(stage, client, reply.wire_size())
 
@@ -192,6 +185,10 @@ class _Reply(Protocol):
 class _Message(_Reply, Protocol):
     @property
     def sender(self) -> ClientId: ...
+
+
+_SentT = TypeVar("_SentT", bound=_Message)
+_AnswerT = TypeVar("_AnswerT")
 
 
 def secure_aggregate(

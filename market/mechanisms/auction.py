@@ -28,8 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from market.mechanisms.base import Mechanism, Round, Selection, _inputs
-from market.reputation import ReputationState
+from market.mechanisms.base import Mechanism, Offers, Round, Selection
 from market.types import BoolArray, FloatArray, IntArray
 
 MIN_RELATIVE_VALUE = 1e-12
@@ -84,28 +83,18 @@ class Auction(Mechanism):
     guarantees: ClassVar[frozenset[str]] = frozenset({"budget", "free_rider", "poisoner"})
     use_reputation: bool = True
 
-    def select(
-        self,
-        candidates: BoolArray,
-        *,
-        budget: float,
-        bids: FloatArray | None = None,
-        data_sizes: FloatArray | None = None,
-        state: ReputationState | None = None,
-        rng: np.random.Generator | None = None,
-    ) -> Selection:
-        """Run the reverse auction over the non-excluded candidates' bids and data sizes."""
-        base = super().select(candidates, budget=budget, state=state)
-        _, bid_arr, sizes = _inputs(candidates, budget, bids, data_sizes, state)
+    def _choose(self, eligible: Selection, offers: Offers) -> Selection:
+        """Run the reverse auction over the eligible candidates' bids and data sizes."""
+        bid_arr, sizes, budget, state = offers.bids, offers.data_sizes, offers.budget, offers.state
         if bid_arr is None or sizes is None:
             raise ValueError("the auction selects on bids=<costs> and data_sizes=<sizes>")
-        values = np.where(base.selected, sizes, 0.0)
+        values = np.where(eligible.selected, sizes, 0.0)
         if self.use_reputation and state is not None:
             values = values * state.scores
         n = values.size
-        priority = np.arange(n) if rng is None else rng.permutation(n)
+        priority = np.arange(n) if offers.rng is None else offers.rng.permutation(n)
         winners, escrow = proportional_share_auction(
-            values, np.where(base.selected, bid_arr, 0.0), budget, priority
+            values, np.where(eligible.selected, bid_arr, 0.0), budget, priority
         )
         if escrow.sum() > budget:  # floating-point guard; the rule itself never exceeds
             escrow *= budget / escrow.sum()
@@ -113,7 +102,7 @@ class Auction(Mechanism):
         price = float(escrow.sum()) / won_value if won_value > 0 else 0.0
         return Selection(
             selected=winners,
-            excluded=base.excluded,
+            excluded=eligible.excluded,
             escrow=escrow,
             mechanism=self.name,
             info={"price_per_value": price},

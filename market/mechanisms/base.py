@@ -4,7 +4,8 @@ A round has two phases. Before training, :meth:`Mechanism.select` picks who trai
 candidates (default: every candidate the reputation state has not excluded; the auction
 runs its reverse auction here and escrows the winners' payments). After the updates are
 scored, :meth:`Mechanism.allocate` pays within the budget. Subclasses implement only
-:meth:`Mechanism._pay` on a validated :class:`Round` (and may override :meth:`Mechanism.select`).
+:meth:`Mechanism._pay` on a validated :class:`Round` (and may implement :meth:`Mechanism._choose`
+on validated :class:`Offers`).
 """
 
 from __future__ import annotations
@@ -88,6 +89,25 @@ class Allocation:
 
 
 @dataclass(frozen=True, eq=False)
+class Offers:
+    """Validated inputs of :meth:`Mechanism._choose`.
+
+    Attributes:
+        budget: the round budget.
+        bids: declared costs, if given.
+        data_sizes: declared training-set sizes, if given.
+        state: reputation state, if any.
+        rng: tie-breaking generator, if any.
+    """
+
+    budget: float
+    bids: FloatArray | None
+    data_sizes: FloatArray | None
+    state: ReputationState | None
+    rng: np.random.Generator | None
+
+
+@dataclass(frozen=True, eq=False)
 class Round:
     """Validated inputs of :meth:`Mechanism._pay`.
 
@@ -151,14 +171,19 @@ class Mechanism(ABC):
             state: the reputation state (its ``excluded`` identities are refused).
             rng: breaks ties where a rule has them (the auction).
         """
-        mask, _, _ = _inputs(candidates, budget, bids, data_sizes, state)
+        mask, bid_arr, sizes = _inputs(candidates, budget, bids, data_sizes, state)
         excluded = mask & state.excluded_mask if state is not None else np.zeros_like(mask)
-        return Selection(
+        eligible = Selection(
             selected=mask & ~excluded,
             excluded=excluded,
             escrow=np.zeros(mask.size),
             mechanism=self.name,
         )
+        return self._choose(eligible, Offers(budget, bid_arr, sizes, state, rng))
+
+    def _choose(self, eligible: Selection, offers: Offers) -> Selection:
+        """Who of the ``eligible`` (non-excluded candidates) trains; default: all of them."""
+        return eligible
 
     def allocate(
         self,

@@ -173,6 +173,12 @@ def contribution_of(
     )
 
 
+def check_truncation(truncation: float) -> None:
+    """Raise ``ValueError`` unless ``0 <= truncation < 1``."""
+    if not 0.0 <= truncation < 1.0:
+        raise ValueError(f"truncation must be in [0, 1), got {truncation}")
+
+
 def check_sampling_options(tolerance: float, min_samples: int, max_walks: int) -> None:
     """Raise ``ValueError`` naming the bad field."""
     if not tolerance >= 0:

@@ -20,7 +20,7 @@ import numpy as np
 
 from market.contribution import Contribution
 from market.game import Game
-from market.scoring.base import Estimator, all_coalitions, border_coalitions
+from market.scoring.base import Estimator, WalkEstimator, all_coalitions
 from market.scoring.exact import ExactShapley
 from market.scoring.permutation import PermutationShapley
 
@@ -29,7 +29,7 @@ DEFAULT_BUDGET = 1024
 
 
 @dataclass(frozen=True)
-class AdaptiveShapley(Estimator):
+class AdaptiveShapley(WalkEstimator):
     """Exact when ``2**n <= budget``, else antithetic permutation sampling.
 
     Args:
@@ -57,10 +57,6 @@ class AdaptiveShapley(Estimator):
             min_samples=self.min_samples,
         )
 
-    def minimum_budget(self, n_players: int) -> int:
-        """One full permutation: the empty coalition plus ``n`` prefixes."""
-        return n_players + 1
-
     def default_budget(self, n_players: int) -> int:
         """:data:`DEFAULT_BUDGET` (at least the minimum)."""
         return max(self.minimum_budget(n_players), DEFAULT_BUDGET)
@@ -70,7 +66,7 @@ class AdaptiveShapley(Estimator):
         empty and grand coalitions."""
         if budget >= 1 << n_players and n_players <= 16:
             return all_coalitions(n_players)
-        return border_coalitions(n_players)[:2]
+        return super().planned_coalitions(n_players, budget)
 
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
         inner: Estimator

@@ -100,6 +100,22 @@ class Estimator(ABC):
         return result
 
 
+class WalkEstimator(Estimator):
+    """An estimator that samples whole permutation walks (permutation, TMC, GTG, adaptive).
+
+    Every walk starts at the empty coalition and ends at the grand one, so the minimum budget
+    is one full walk and those two coalitions are always evaluated first.
+    """
+
+    def minimum_budget(self, n_players: int) -> int:
+        """One full permutation: the empty coalition plus ``n`` prefixes."""
+        return n_players + 1
+
+    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
+        """The empty and grand coalitions (every walk starts and ends there)."""
+        return border_coalitions(n_players)[:2]
+
+
 def all_coalitions(n_players: int) -> list[frozenset[int]]:
     """Every coalition of ``n_players`` players, in bitmask order."""
     return [frozenset(i for i in range(n_players) if k >> i & 1) for k in range(1 << n_players)]

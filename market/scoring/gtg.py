@@ -27,13 +27,18 @@ import numpy as np
 
 from market.contribution import Contribution
 from market.game import Game
-from market.scoring._walk import check_sampling_options, contribution_of, sample_walks
-from market.scoring.base import Estimator, border_coalitions
+from market.scoring._walk import (
+    check_sampling_options,
+    check_truncation,
+    contribution_of,
+    sample_walks,
+)
+from market.scoring.base import WalkEstimator
 from market.types import IntArray
 
 
 @dataclass(frozen=True)
-class GTGShapley(Estimator):
+class GTGShapley(WalkEstimator):
     """GTG-Shapley.
 
     Args:
@@ -57,19 +62,10 @@ class GTGShapley(Estimator):
     def __post_init__(self) -> None:
         if self.skip_tol is not None and not self.skip_tol >= 0:
             raise ValueError(f"skip_tol must be >= 0 or None, got {self.skip_tol}")
-        if not 0.0 <= self.truncation < 1.0:
-            raise ValueError(f"truncation must be in [0, 1), got {self.truncation}")
+        check_truncation(self.truncation)
         if self.max_rounds < 1:
             raise ValueError(f"max_rounds must be >= 1, got {self.max_rounds}")
         check_sampling_options(self.tolerance, self.min_samples, self.max_rounds)
-
-    def minimum_budget(self, n_players: int) -> int:
-        """One full permutation: the empty coalition plus ``n`` prefixes."""
-        return n_players + 1
-
-    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
-        """The empty and grand coalitions."""
-        return border_coalitions(n_players)[:2]
 
     @staticmethod
     def _round(rng: np.random.Generator, n: int) -> list[IntArray]:

@@ -18,13 +18,17 @@ import numpy as np
 
 from market.contribution import Contribution
 from market.game import Game
-from market.scoring._walk import check_sampling_options, contribution_of, sample_walks
-from market.scoring.base import Estimator, border_coalitions
+from market.scoring._walk import (
+    check_sampling_options,
+    contribution_of,
+    sample_walks,
+)
+from market.scoring.base import WalkEstimator
 from market.types import IntArray
 
 
 @dataclass(frozen=True)
-class PermutationShapley(Estimator):
+class PermutationShapley(WalkEstimator):
     """Monte Carlo permutation sampling of the Shapley value (unbiased).
 
     Args:
@@ -45,14 +49,6 @@ class PermutationShapley(Estimator):
 
     def __post_init__(self) -> None:
         check_sampling_options(self.tolerance, self.min_samples, self.max_permutations)
-
-    def minimum_budget(self, n_players: int) -> int:
-        """One full permutation: the empty coalition plus ``n`` prefixes."""
-        return n_players + 1
-
-    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
-        """The empty and grand coalitions (every walk starts and ends there)."""
-        return border_coalitions(n_players)[:2]
 
     def _orders(self, rng: np.random.Generator, n: int) -> list[IntArray]:
         order = rng.permutation(n).astype(np.int64)

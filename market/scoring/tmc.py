@@ -22,12 +22,17 @@ import numpy as np
 
 from market.contribution import Contribution
 from market.game import Game
-from market.scoring._walk import check_sampling_options, contribution_of, sample_walks
-from market.scoring.base import Estimator, border_coalitions
+from market.scoring._walk import (
+    check_sampling_options,
+    check_truncation,
+    contribution_of,
+    sample_walks,
+)
+from market.scoring.base import WalkEstimator
 
 
 @dataclass(frozen=True)
-class TMCShapley(Estimator):
+class TMCShapley(WalkEstimator):
     """Truncated Monte Carlo Shapley (biased when ``truncation > 0``).
 
     Args:
@@ -46,17 +51,8 @@ class TMCShapley(Estimator):
     max_permutations: int = 2000
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.truncation < 1.0:
-            raise ValueError(f"truncation must be in [0, 1), got {self.truncation}")
+        check_truncation(self.truncation)
         check_sampling_options(self.tolerance, self.min_samples, self.max_permutations)
-
-    def minimum_budget(self, n_players: int) -> int:
-        """One full permutation: the empty coalition plus ``n`` prefixes."""
-        return n_players + 1
-
-    def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
-        """The empty and grand coalitions."""
-        return border_coalitions(n_players)[:2]
 
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
         n = game.n_players

@@ -7,7 +7,13 @@ import numpy as np
 import market
 from agents import ParticipantGroup, Scenario
 from agents.model import MarketModel
-from agents.scenario import DataSection, MarketSection, ModelSection, TrainSection
+from agents.scenario import (
+    DataSection,
+    MarketSection,
+    ModelSection,
+    PrivacySection,
+    TrainSection,
+)
 from fl_core import CoalitionUtility
 from tests.perf.conftest import perturbed
 
@@ -20,6 +26,7 @@ def test_next_round_start_model_is_this_round_grand_coalition() -> None:
         model=ModelSection(backbone="tiny", mode="lora", adapted_layers=1),
         data=DataSection(val_size=100, max_length=48, utility_subset=40),
         train=TrainSection(lr=0.05),
+        privacy=PrivacySection(secure_aggregation=False),
         market=MarketSection(scoring="gtg", scoring_budget=6),
         participants=(ParticipantGroup("honest", count=3, data_size=40, cost=0.0),),
     )
