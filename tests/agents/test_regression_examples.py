@@ -68,7 +68,7 @@ def _same(a: Any, b: Any) -> bool:
         # leaves behind (seen: 1e-8 relative in head-mode contributions when the file runs
         # after other tests, 1e-5 in the payments derived from them); 1e-4 absorbs that and
         # no behaviour change
-        return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-6)
+        return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-4)
     return bool(a == b)
 
 

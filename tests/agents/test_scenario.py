@@ -40,7 +40,7 @@ def test_dotted_replace_and_get() -> None:
         ("market.round_budget", -1.0, "market.round_budget"),
         ("participants.honest.cost", "cheap", "participants.honest.cost"),
         ("model.mode", "full", "model.mode"),
-        ("privacy.access", "trusted_evaluator", "privacy.access"),
+        ("privacy.secure_aggregation", False, "privacy.access"),  # trusted evaluator needs it
         ("rounds", 0, "rounds"),
         ("market.nonsense", 1, "market.nonsense"),
     ],
