@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from fl_core.features import cache_dir
-from fl_core.smollm2 import CausalLM, load_smollm2
+from fl_core.smollm2 import CausalLM, load_smollm2, tiny_causal_lm
 
 PROMPT_VERSION = 1
 """Bump when the prompt or the cleaning changes: it is part of the cache key."""
@@ -123,6 +123,12 @@ def generate(
         n_tokens += next((i for i, t in enumerate(row) if t in stops), len(row))
     texts = tokenizer.batch_decode(new, skip_special_tokens=True)
     return Generation(texts=[str(t) for t in texts], new_tokens=n_tokens)
+
+
+def generator_for(backbone: str) -> CausalLM:
+    """The generator a scenario uses: a tiny random Llama for the ``tiny`` test backbone
+    (fast, offline, meaningless text), SmolLM2-135M-Instruct for every real backbone."""
+    return tiny_causal_lm(0) if backbone == "tiny" else load_smollm2()
 
 
 def _cache_path(lm: CausalLM, settings: dict[str, object]) -> Path:
