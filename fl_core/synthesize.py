@@ -6,7 +6,9 @@ few of the client's own reviews as style examples (few-shot prompting, Brown et 
 FM-generated training data as in Ye et al. 2022, "ZeroGen", arXiv 2202.07922). Sampling
 (temperature, nucleus; Holtzman et al. 2020) is seeded per batch, so a call is reproducible
 for a seed and independent of what ran before; results are cached on disk under
-``$FEDMARKET_CACHE`` like the embeddings.
+``$FEDMARKET_CACHE`` like the embeddings. Batches are always full, so the reviews for ``n``
+are the first ``n`` of those for any larger count (same seed and settings): one cache file
+serves every top-up level of an experiment.
 """
 
 from __future__ import annotations
@@ -186,8 +188,8 @@ def synthesize(
     label = int(label)
     pool = [str(e) for e in (examples or ()) if str(e).strip()]
     settings: dict[str, object] = {
-        "n": n,
         "label": label,
+        "batch_size": batch_size,
         "seed": int(seed),
         "examples": hashlib.sha256("\x00".join(pool).encode()).hexdigest(),
         "shots": shots,
@@ -203,8 +205,8 @@ def synthesize(
     if use_disk and path.exists():
         try:
             cached = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(cached, list) and len(cached) == n:
-                return [str(t) for t in cached]
+            if isinstance(cached, list) and len(cached) >= n:
+                return [str(t) for t in cached[:n]]
         except (OSError, ValueError):
             pass  # a damaged cache file is regenerated
     bar = None
@@ -219,7 +221,7 @@ def synthesize(
         if len(texts) >= n:
             break
         rng = np.random.default_rng([int(seed), label, batch])
-        size = min(batch_size, n - len(texts))
+        size = batch_size  # always full batches: a call for n is a prefix of one for more
         messages = []
         for _ in range(size):
             k = min(shots, len(pool))
@@ -236,7 +238,7 @@ def synthesize(
         )
         for raw in result.texts:
             text = clean(raw)
-            if text and text not in seen and len(texts) < n:
+            if text and text not in seen:
                 seen.add(text)
                 texts.append(text)
                 if bar is not None:
@@ -249,5 +251,5 @@ def synthesize(
             f"{max_batches} batches; raise temperature or max_new_tokens"
         )
     if use_disk:
-        _save_json(path, texts)
-    return texts
+        _save_json(path, texts)  # every distinct review of the batches: serves any n' <= it
+    return texts[:n]
