@@ -39,6 +39,7 @@ PARTICIPANT_COLUMNS = {
     "dropped_stage": "dropped_stage",
     "rejected_reason": "rejected_reason",
     "n_examples": lambda p: len(p.shard),
+    "n_synthetic": lambda p: int(np.count_nonzero(p.shard >= p.model.n_real_examples)),
     "samples": "samples",
     "contribution": "contribution",
     "reward": "reward",
@@ -70,6 +71,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             scenario = scenario.replace("seed", int(seed))
         super().__init__(rng=scenario.seed)
         self.scenario = scenario
+        self.progress = progress
         self.plan: RunPlan = compile_scenario(scenario)
         streams = self.rng.spawn(7)
         task_rng, data_rng, agent_rng, self.secagg_rng, self.scoring_rng, subset_rng = streams[:6]
@@ -138,6 +140,9 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             if group.strategy == "noisy":
                 own = flip_labels(own, group.flip_rate, n_classes, noise_rng)
             owner_labels.append(own)
+        self.n_real_examples = len(labels)  # pool indices from here on are synthetic
+        if any(g.synthetic_examples for g in plan.owners):
+            self._add_synthetic(shards, owner_labels, data_rng.spawn(1)[0])
         id_shards, id_labels = [], []
         for spec in plan.identities:
             part = np.array_split(np.arange(len(shards[spec.owner])), spec.parts)[spec.part]
@@ -156,6 +161,60 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             learning_rate=market.learning_rate,
         )
         return replace
+
+    def _add_synthetic(
+        self, shards: list[np.ndarray], owner_labels: list[np.ndarray], rng: np.random.Generator
+    ) -> None:
+        """Top up each owner's shard with ``synthetic_examples`` generated reviews (in place).
+
+        The labels are the prompted ones, split evenly over the classes (the first classes
+        get the remainder), whatever the owner's own class mix: a top-up that evens out
+        label skew. Each prompt shows a few of the owner's own reviews of that class (all
+        its reviews when it has none of it). The generator is SmolLM2-135M-Instruct, or a
+        tiny random Llama for the ``tiny`` test backbone.
+        """
+        from fl_core.synthesize import LABEL_NAMES, generator_for, synthesize
+
+        task = self.task
+        pool = task.splits.train
+        n_classes = task.n_classes
+        names = LABEL_NAMES if n_classes == 2 else pool.class_names
+        lm = generator_for(self.scenario.model.backbone)
+        texts: list[str] = []
+        labels: list[int] = []
+        owners: list[int] = []
+        for owner, (group, shard) in enumerate(zip(self.plan.owners, shards, strict=True)):
+            n = group.synthetic_examples
+            seed = int(rng.integers(2**31 - 1))
+            if n == 0:
+                continue
+            counts = np.full(n_classes, n // n_classes)
+            counts[: n % n_classes] += 1
+            own = pool.labels[shard]
+            for label, count in enumerate(counts):
+                if count == 0:
+                    continue
+                same = shard[own == label] if np.any(own == label) else shard
+                new = synthesize(
+                    int(count),
+                    label=label,
+                    seed=seed + label,
+                    examples=[pool.texts[i] for i in same],
+                    label_names=names,
+                    lm=lm,
+                    progress=self.progress,
+                )
+                texts += new
+                labels += [label] * len(new)
+                owners += [owner] * len(new)
+        added = task.add_examples(texts, np.asarray(labels, dtype=np.int64))
+        owner_of = np.asarray(owners)
+        label_arr = np.asarray(labels, dtype=np.int64)
+        for owner in range(len(shards)):
+            mine = owner_of == owner
+            if np.any(mine):
+                shards[owner] = np.concatenate([shards[owner], added[mine]])
+                owner_labels[owner] = np.concatenate([owner_labels[owner], label_arr[mine]])
 
     # ----- one round -----
     def step(self) -> None:

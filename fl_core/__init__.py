@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "run_fedavg": "fl_core.rounds",
     "FederatedTask": "fl_core.task",
     "LocalResult": "fl_core.training",
+    "synthesize": "fl_core.synthesize",
     "sample_budget": "fl_core.training",
     "CoalitionUtility": "fl_core.utility",
     "stratified_subset": "fl_core.utility",
@@ -81,6 +82,7 @@ __all__ = [
     "run_fedavg",
     "sample_budget",
     "stratified_subset",
+    "synthesize",
     "trimmed_mean",
     "weighted_sum",
 ]
@@ -109,6 +111,7 @@ if TYPE_CHECKING:  # the static view of the lazy attributes below
         quantity_skew_partition,
     )
     from fl_core.rounds import FedAvgConfig, FedAvgResult, run_fedavg
+    from fl_core.synthesize import synthesize
     from fl_core.task import FederatedTask
     from fl_core.training import LocalResult, sample_budget
     from fl_core.utility import CoalitionUtility, stratified_subset

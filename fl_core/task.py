@@ -7,6 +7,7 @@ memory stays flat in the number of participants.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 from fl_core.config import DataConfig, ModelConfig, TrainConfig
-from fl_core.data import DataSplits, load_splits
+from fl_core.data import DataSplits, TextDataset, load_splits
 from fl_core.device import resolve_device
 from fl_core.evaluation import evaluate
 from fl_core.evaluators import MemoEvaluator, make_evaluator
@@ -86,25 +87,69 @@ class FederatedTask:
         self.model.to(self.device)
         self.layout: ParameterLayout = layout_of(self.model)
         self.initial_vector: np.ndarray = get_vector(self.model)
-        kind = "pooled" if model.mode == "head" else ("tokens" if plain else "hidden")
+        self._kind = "pooled" if model.mode == "head" else ("tokens" if plain else "hidden")
         self._evaluators: dict[tuple[str, bytes], MemoEvaluator] = {}
         self._head_model: SentenceClassifier | None = None
         self.features: dict[str, FeatureStore] = {}
         for name in SPLITS:
-            dataset = getattr(self.splits, name)
-            tokens = tokenize(dataset, data.max_length)
-            key = None
-            if kind == "pooled":
-                seed_part = (
-                    self.model_seed if model.init == "random" or model.backbone == "tiny" else ""
-                )
-                key = hashlib.sha256(
-                    f"{model.backbone}|{model.init}|{seed_part}|{data.max_length}|"
-                    f"{dataset.fingerprint()}".encode()
-                ).hexdigest()[:20]
-            self.features[name] = FeatureStore(
-                self.model, tokens, kind, batch_size=train.eval_batch_size, disk_key=key
+            self.features[name] = self._feature_store(getattr(self.splits, name))
+
+    def _feature_store(self, dataset: TextDataset) -> FeatureStore:
+        model, data = self.model_config, self.data_config
+        tokens = tokenize(dataset, data.max_length)
+        key = None
+        if self._kind == "pooled":
+            seed_part = (
+                self.model_seed if model.init == "random" or model.backbone == "tiny" else ""
             )
+            key = hashlib.sha256(
+                f"{model.backbone}|{model.init}|{seed_part}|{data.max_length}|"
+                f"{dataset.fingerprint()}".encode()
+            ).hexdigest()[:20]
+        return FeatureStore(
+            self.model,
+            tokens,
+            self._kind,
+            batch_size=self.train_config.eval_batch_size,
+            disk_key=key,
+        )
+
+    def add_examples(self, texts: Sequence[str], labels: np.ndarray) -> np.ndarray:
+        """Append examples (e.g. synthetic ones) to the training pool; their indices.
+
+        The validation and test sets are untouched. The training pool's token and feature
+        caches are rebuilt for the grown pool (on disk the key is the new data fingerprint),
+        so call this before training: vectors trained so far stay valid, but any evaluator
+        of the ``train`` split is dropped.
+
+        Raises:
+            ValueError: texts and labels differ in length, a text is empty, or a label is
+                not a class index of the task.
+        """
+        labels = np.asarray(labels)
+        if len(texts) != len(labels):
+            raise ValueError(f"labels: {len(labels)} labels for {len(texts)} texts; give one each")
+        if not all(isinstance(t, str) and t.strip() for t in texts):
+            raise ValueError("texts: every added example must be a non-empty string")
+        if len(labels) and (
+            not np.issubdtype(labels.dtype, np.integer)
+            or labels.min() < 0
+            or labels.max() >= self.n_classes
+        ):
+            raise ValueError(f"labels: must be class indices in [0, {self.n_classes - 1}]")
+        train = self.splits.train
+        start = len(train)
+        if len(texts) == 0:
+            return np.arange(start, start, dtype=np.int64)
+        grown = TextDataset(
+            texts=train.texts + tuple(texts),
+            labels=np.concatenate([train.labels, labels.astype(train.labels.dtype)]),
+            class_names=train.class_names,
+        )
+        self.splits = dataclasses.replace(self.splits, train=grown)
+        self.features["train"] = self._feature_store(grown)
+        self._evaluators = {k: v for k, v in self._evaluators.items() if k[0] != "train"}
+        return np.arange(start, len(grown), dtype=np.int64)
 
     @property
     def n_classes(self) -> int:

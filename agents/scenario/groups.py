@@ -35,6 +35,9 @@ class ParticipantGroup:
         poison_scale: factor a ``poisoner`` multiplies its update by (negative: sign flip).
         sybil_identities: identities a ``sybil`` participant splits into.
         free_ride: a free rider's update: ``zero`` or ``stale`` (the last global step).
+        synthetic_examples: reviews the foundation model writes for each participant of the
+            group (:func:`fl_core.synthesize`, few-shot on its own reviews), added to its
+            shard; their labels are the prompted ones, split evenly over the classes.
     """
 
     name: str
@@ -50,6 +53,7 @@ class ParticipantGroup:
     poison_scale: float = -3.0
     sybil_identities: int = 3
     free_ride: str = "zero"
+    synthetic_examples: int = 0
 
     @property
     def identities(self) -> int:
@@ -122,4 +126,9 @@ class ParticipantGroup:
             self.free_ride in FREE_RIDE,
             f"{at}.free_ride",
             f"{self.free_ride!r} is not one of {FREE_RIDE}",
+        )
+        require(
+            is_integer(self.synthetic_examples) and 0 <= self.synthetic_examples <= 10_000,
+            f"{at}.synthetic_examples",
+            f"must be an integer in [0, 10000] (0: none), got {self.synthetic_examples!r}",
         )
