@@ -85,9 +85,7 @@ def games(
 
     for name in mechanisms:
         if name not in market.MECHANISMS:
-            raise ScenarioError(
-                "mechanisms", f"{name!r} is not one of {sorted(market.MECHANISMS)}"
-            )
+            raise ScenarioError("mechanisms", f"{name!r} is not one of {sorted(market.MECHANISMS)}")
     if not seeds:
         raise ScenarioError("seeds", "give at least one seed")
     out = []
@@ -224,8 +222,7 @@ def plot_matrix(table: pd.DataFrame, path: str | Any, *, title: str | None = Non
     fig.colorbar(image, ax=ax, label="relative payoff gain over honest play")
     ax.set_title(
         title
-        or "Attacker's payoff gain over playing honestly (same seed and data); "
-        "red: the attack pays"
+        or "Attacker's payoff gain over playing honestly (same seed and data); red: the attack pays"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=120)

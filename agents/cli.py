@@ -242,6 +242,64 @@ def app_command(
     raise typer.Exit(subprocess.call(command))
 
 
+@app.command(name="attack-matrix")
+def attack_matrix_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML or example name (the market).")],
+    out: Annotated[Path, typer.Option(help="Folder for attack_matrix.csv/.parquet/.png.")] = Path(
+        "results/attack_matrix"
+    ),
+    mechanism: Annotated[
+        list[str] | None, typer.Option(help="Mechanism to attack (repeat; default: all).")
+    ] = None,
+    attack: Annotated[
+        list[str] | None, typer.Option(help="Attack to play (repeat; default: all).")
+    ] = None,
+    seed: Annotated[list[int] | None, typer.Option(help="Seed (repeat; default 0 and 1).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress lines.")] = False,
+) -> None:
+    """Play every attack against every mechanism: the attacker's gain over honest play."""
+    from agents.attacks import games
+    from agents.scenario import ScenarioError
+
+    try:  # names and scenarios are validated before torch is imported
+        base = load_scenario(scenario)
+        import market
+
+        mechanisms = list(mechanism) if mechanism else list(market.MECHANISMS)
+        from agents.attacks import ATTACKS
+
+        attacks = list(attack) if attack else list(ATTACKS)
+        seeds = list(seed) if seed else [0, 1]
+        games(base, mechanisms, attacks, seeds)  # type: ignore[arg-type]
+    except ScenarioError as error:
+        fail(str(error))
+    except (OSError, ValueError) as error:
+        fail(f"{scenario}: {str(error).splitlines()[0]}")
+    from agents.attacks import attack_matrix, plot_matrix
+    from fl_core.data import DataError
+
+    def report(done: int, total: int, label: str) -> None:
+        if not quiet:
+            typer.echo(f"[{done}/{total}] {label}", err=True)
+
+    try:
+        table = attack_matrix(
+            base,  # type: ignore[arg-type]
+            mechanisms=mechanisms,
+            attacks=attacks,
+            seeds=seeds,
+            progress=report,
+        )
+    except (ValueError, DataError) as error:
+        fail(str(error).splitlines()[0])
+    from agents.results_io import write_tables
+
+    write_tables(out, {"attack_matrix": table})
+    plot_matrix(table, out / "attack_matrix.png")
+    typer.echo(table.to_string(index=False))
+    typer.echo(f"attack matrix written to {out}")
+
+
 def _print_run(result: object) -> None:
     from rich.console import Console
     from rich.table import Table

@@ -200,10 +200,10 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
                 self.update = np.zeros_like(global_vector, dtype=np.float32)
             return
         peers = self._peers()
-        leader = next((p for p in peers if p.trained_update is not None), None)
-        if leader is not None:  # a replica or colluder copies what its leader trained
+        shared = next((p.trained_update for p in peers if p.trained_update is not None), None)
+        if shared is not None:  # a replica or colluder copies what its leader trained
             self.samples = 0
-            self.update = self._noisy(leader.trained_update, self.params.copy_noise)
+            self.update = self._noisy(shared, self.params.copy_noise)
             return
         shard, labels = self.shard, self.labels
         if self.strategy == "colluder" and peers:  # the leader trains on the pooled data
