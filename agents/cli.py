@@ -13,6 +13,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from agents import cli_output as printing
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 app = typer.Typer(
@@ -119,7 +121,7 @@ def fedavg(
     from agents.results_io import write_tables
 
     written = write_tables(out, {"rounds": result.rounds, "clients": result.clients})
-    _print_rounds(result.rounds)
+    printing.print_rounds(result.rounds)
     typer.echo(f"tables written to {out} ({len(written)} files)")
 
 
@@ -179,7 +181,7 @@ def run(
         for one in results:
             written += len(write_tables(out / f"seed_{one.scenario.seed}", one.tables()))
         written += len(write_tables(out, {"seed_summary": spread}))
-        _print_seeds(loaded.name, seed_list, spread)
+        printing.print_seeds(loaded.name, seed_list, spread)
         typer.echo(f"tables written to {out} ({written} files; one folder per seed)")
         return
     try:
@@ -189,8 +191,8 @@ def run(
     except (ValueError, DataError) as error:
         fail(str(error).splitlines()[0])
     written_files = write_tables(out, result.tables())
-    _print_run(result, rounds_table=quiet)  # the progress bar already printed each round
-    _print_privacy(result)
+    printing.print_run(result, rounds_table=quiet)  # the progress bar already printed each round
+    printing.print_privacy(result)
     typer.echo(f"tables written to {out} ({len(written_files)} files)")
 
 
@@ -239,7 +241,7 @@ def sweep(
     except (ValueError, DataError) as error:
         fail(str(error).splitlines()[0])
     write_tables(out, {"sweep": frame})
-    _print_sweep(frame, list(plan.grid))
+    printing.print_sweep(frame, list(plan.grid))
     typer.echo(f"sweep table written to {out} ({len(frame)} runs, every column)")
 
 
@@ -273,221 +275,65 @@ def app_command(
     raise typer.Exit(subprocess.call(command))
 
 
+@app.command(name="attack-matrix")
+def attack_matrix_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML or example name (the market).")],
+    out: Annotated[Path, typer.Option(help="Folder for attack_matrix.csv/.parquet/.png.")] = Path(
+        "results/attack_matrix"
+    ),
+    mechanism: Annotated[
+        list[str] | None, typer.Option(help="Mechanism to attack (repeat; default: all).")
+    ] = None,
+    attack: Annotated[
+        list[str] | None, typer.Option(help="Attack to play (repeat; default: all).")
+    ] = None,
+    seed: Annotated[list[int] | None, typer.Option(help="Seed (repeat; default 0 and 1).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress lines.")] = False,
+) -> None:
+    """Play every attack against every mechanism: the attacker's gain over honest play."""
+    from agents.attacks import games
+    from agents.scenario import ScenarioError
+
+    try:  # names and scenarios are validated before torch is imported
+        base = load_scenario(scenario)
+        import market
+
+        mechanisms = list(mechanism) if mechanism else list(market.MECHANISMS)
+        from agents.attacks import ATTACKS
+
+        attacks = list(attack) if attack else list(ATTACKS)
+        seeds = list(seed) if seed else [0, 1]
+        games(base, mechanisms, attacks, seeds)  # type: ignore[arg-type]
+    except ScenarioError as error:
+        fail(str(error))
+    except (OSError, ValueError) as error:
+        fail(f"{scenario}: {str(error).splitlines()[0]}")
+    from agents.attacks import attack_matrix, plot_matrix
+    from fl_core.data import DataError
+
+    def report(done: int, total: int, label: str) -> None:
+        if not quiet:
+            typer.echo(f"[{done}/{total}] {label}", err=True)
+
+    try:
+        table = attack_matrix(
+            base,  # type: ignore[arg-type]
+            mechanisms=mechanisms,
+            attacks=attacks,
+            seeds=seeds,
+            progress=report,
+        )
+    except (ValueError, DataError) as error:
+        fail(str(error).splitlines()[0])
+    from agents.results_io import write_tables
+
+    write_tables(out, {"attack_matrix": table})
+    plot_matrix(table, out / "attack_matrix.png")
+    typer.echo(table.to_string(index=False))
+    typer.echo(f"attack matrix written to {out}")
+
+
 #: The summary metrics the CLI prints for a sweep or several seeds (all are in the tables).
-KEY_METRICS: dict[str, str] = {
-    "final_test_accuracy": "test acc",
-    "total_paid": "paid",
-    "fair_pearson": "pearson",
-    "fair_free_rider_share": "rider share",
-    "fair_gini": "gini",
-    "ir_violation_rate": "IR viol.",
-    "exposed_clients_total": "exposed",
-}
-METRIC_NOTE = (
-    "test acc: final test accuracy; paid: budget units paid; pearson: correlation of reward "
-    "and contribution; rider share: budget share paid to free riders; gini: inequality of "
-    "rewards; IR viol.: joined rounds paid below cost; exposed: clients whose update the "
-    "server could read"
-)
-
-
-#: Decimals per key metric (counts and budget units need fewer than shares).
-_DECIMALS = {"total_paid": 1, "exposed_clients_total": 1}
-
-
-def _console() -> object:
-    """A rich console; 200 columns when the output is not a terminal (files, pipes)."""
-    from rich.console import Console
-
-    return Console(width=None if sys.stdout.isatty() else 200)
-
-
-def _print_seeds(name: str, seeds: list[int], spread: object) -> None:
-    import pandas as pd
-    from rich.console import Console
-    from rich.table import Table
-
-    assert isinstance(spread, pd.DataFrame)
-    table = Table(
-        title=f"{name}: mean and 95% interval over {len(seeds)} seeds ({seeds[0]}..{seeds[-1]})"
-    )
-    for column in ("metric", "mean", "95% interval", "seeds"):
-        table.add_column(column, justify="right")
-    rows = spread.set_index("metric")
-    shown = [k for k in (*KEY_METRICS, "fair_jain", "fair_spearman", "budget_share_paid")]
-    shown += sorted(k for k in rows.index if k.startswith(("mean_profit_", "reward_share_")))
-    for key in shown:
-        if key not in rows.index:
-            continue
-        row = rows.loc[key]
-        table.add_row(
-            KEY_METRICS.get(key, key),
-            f"{row['mean']:.3f}",
-            f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]",
-            str(int(row["seeds"])),
-        )
-    console = _console()
-    assert isinstance(console, Console)
-    console.print(table)
-    console.print(f"({METRIC_NOTE}; every metric is in seed_summary.csv)")
-
-
-def _print_sweep(frame: object, parameters: list[str]) -> None:
-    import pandas as pd
-    from rich.console import Console
-    from rich.table import Table
-
-    from agents.run import seed_summary
-
-    assert isinstance(frame, pd.DataFrame)
-    metrics = [k for k in KEY_METRICS if k in frame]
-    seeds = frame["seed"].nunique() if "seed" in frame else 1
-    title = f"sweep: {len(frame)} runs, mean over {seeds} seed(s)"
-    if seeds > 1:
-        title += " with a 95% interval"
-    table = Table(title=title)
-    for path in parameters:
-        table.add_column(path.rsplit(".", 1)[-1], justify="right", no_wrap=True)
-    for metric in metrics:
-        table.add_column(KEY_METRICS[metric], justify="right", no_wrap=True)
-    for values, group in frame.groupby(parameters, sort=False, dropna=False):
-        combo = values if isinstance(values, tuple) else (values,)
-        spread = seed_summary(group[metrics].to_dict("records")).set_index("metric")
-        cells = []
-        for metric in metrics:
-            mean, low, high = spread.loc[metric, ["mean", "ci_low", "ci_high"]]
-            digits = _DECIMALS.get(metric, 3)
-            cell = f"{mean:.{digits}f}"
-            if seeds > 1 and pd.notna(low):
-                cell += f" ±{(high - low) / 2:.{digits}f}"
-            cells.append(cell)
-        table.add_row(*(str(v) for v in combo), *cells)
-    console = _console()
-    assert isinstance(console, Console)
-    console.print(table)
-    console.print(f"({METRIC_NOTE})")
-
-
-def _print_run(result: object, rounds_table: bool = True) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from agents.run import RunResult
-
-    assert isinstance(result, RunResult)
-    console = Console()
-    if rounds_table:
-        _print_round_table(console, result)
-    parts = result.participants
-    by_strategy = parts.groupby("strategy").agg(
-        reward=("reward", "sum"), cost=("cost", "sum"), joined=("joined", "mean")
-    )
-    table = Table(title="payoff by strategy (budget units)")
-    for column in ("strategy", "total reward", "total cost", "profit", "participation"):
-        table.add_column(column, justify="right")
-    for strategy, row in by_strategy.iterrows():
-        table.add_row(
-            str(strategy),
-            f"{row.reward:.1f}",
-            f"{row.cost:.1f}",
-            f"{row.reward - row.cost:.1f}",
-            f"{row.joined:.0%}",
-        )
-    console.print(table)
-    summary = result.summary
-    keys = (
-        "fair_pearson",
-        "fair_spearman",
-        "fair_jain",
-        "fair_gini",
-        "fair_free_rider_share",
-        "ir_violation_rate",
-        "budget_share_paid",
-    )
-    console.print(
-        "fairness: " + ", ".join(f"{k.removeprefix('fair_')} {summary[k]:.3f}" for k in keys)
-    )
-    console.print(
-        "(evals: distinct coalitions scored; exposed: clients whose update the server "
-        "can read under the privacy access mode)"
-    )
-    initial = result.rounds["test_accuracy"].iloc[0]
-    final, majority = summary["final_test_accuracy"], summary["majority_test_rate"]
-    console.print(
-        f"test accuracy: round 0 {initial:.3f} -> final {final:.3f}; majority-class rate "
-        f"{majority:.3f} ({100 * (final - majority):+.1f} points)"
-    )
-
-
-def _print_privacy(result: object) -> None:
-    """One line on what the server could learn in this run (issue: privacy by default)."""
-    from agents.run import RunResult
-
-    assert isinstance(result, RunResult)
-    privacy, summary = result.scenario.privacy, result.summary
-    smallest, exposed = summary["server_smallest_group"], int(summary["exposed_clients_total"])
-    if not privacy.secure_aggregation:
-        typer.echo("privacy: no secure aggregation; the server saw every update in the clear")
-        return
-    seen = "no round included anyone" if smallest != smallest else f"{int(smallest)} clients"
-    line = (
-        f"privacy: secure aggregation on (scoring access {privacy.access}); the smallest group "
-        f"whose summed update the server could compute: {seen}; exposed clients: {exposed}"
-    )
-    if privacy.access == "trusted_evaluator":
-        line += " (scores come from a trusted evaluator that sees every update: a trust assumption)"
-    typer.echo(line)
-
-
-def _print_round_table(console: object, result: object) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from agents.run import RunResult
-
-    assert isinstance(console, Console) and isinstance(result, RunResult)
-    table = Table(title=f"{result.scenario.name}: rounds (round 0 = initial model)")
-    columns = ("round", "val acc", "test acc", "joined", "included", "paid", "evals", "exposed")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for row in result.rounds.itertuples():
-        table.add_row(
-            str(row.round),
-            f"{row.val_accuracy:.3f}",
-            f"{row.test_accuracy:.3f}",
-            str(row.joined),
-            str(row.included),
-            f"{row.budget_paid:.1f}",
-            str(row.scoring_evaluations),
-            str(row.exposed_clients),
-        )
-    console.print(table)
-
-
-def _print_rounds(frame: object) -> None:
-    import pandas as pd
-    from rich.console import Console
-    from rich.table import Table
-
-    assert isinstance(frame, pd.DataFrame)
-    table = Table(title="FedAvg rounds (round 0 = initial model)")
-    for column in ("round", "val_accuracy", "test_accuracy", "val_loss", "updates"):
-        table.add_column(column, justify="right")
-    for row in frame.itertuples():
-        table.add_row(
-            str(row.round),
-            f"{row.val_accuracy:.3f}",
-            f"{row.test_accuracy:.3f}",
-            f"{row.val_loss:.4f}",
-            str(row.updates),
-        )
-    Console().print(table)
-    majority = float(frame["majority_rate"].iloc[0])
-    final = float(frame["test_accuracy"].iloc[-1])
-    Console().print(
-        f"final test accuracy {final:.3f} vs majority-class rate {majority:.3f} "
-        f"({100 * (final - majority):+.1f} points)"
-    )
 
 
 def main() -> None:

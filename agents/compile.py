@@ -105,14 +105,16 @@ class RunPlan:
 def _identities(owners: Sequence[ParticipantGroup]) -> tuple[IdentitySpec, ...]:
     out: list[IdentitySpec] = []
     for owner, group in enumerate(owners):
-        parts = group.identities
-        for part in range(parts):
+        heads = group.identities
+        # a replicating Sybil shows all its data under every identity (and trains once)
+        parts = 1 if group.strategy == "sybil" and group.sybil_mode == "replicate" else heads
+        for part in range(heads):
             out.append(
                 IdentitySpec(
                     pid=len(out),
                     owner=owner,
                     group=group,
-                    part=part,
+                    part=part % parts,
                     parts=parts,
                     speed=group.speed / parts,
                     cost=group.cost / parts,

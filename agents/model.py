@@ -228,9 +228,11 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         for p in selected:
             p.selected = True
         train_started = time.perf_counter()
-        trainers = [p for p in selected if p.trains]
+        # free riders, replicas and colluders act one by one (copiers read their leader's
+        # update); everyone else who trains goes through one call, a batch in head mode
+        trainers = [p for p in selected if p.trains and not p.copies_peers]
         for p in selected:
-            if not p.trains:
+            if p not in trainers:
                 p.train(self.task, self.global_vector, self.last_step)
         # one call for all who train: in head mode a batch (each keeps its own stream)
         results = self.task.train_clients(

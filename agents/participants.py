@@ -2,16 +2,31 @@
 
 Each participant holds a shard of the training pool (its size, class mix and label noise
 come from its group), a compute speed (samples per second), an availability, a cost per
-round of training, and a strategy:
+round of training, and a strategy. The platform never sees the strategy: it sees an update,
+a bid (``declared_cost``) and a declared data size (``declared_size``).
 
 * ``honest``: trains on its data and sends the update;
-* ``free_rider``: does not train (pays no compute cost) and sends a zero update or a stale
-  one (the last global step it saw);
+* ``free_rider``: does not train (pays no compute cost) and sends a zero update, a stale one
+  (the last global step it saw), or a *disguised* one: the last global step plus Gaussian
+  noise whose norm is ``disguise_noise`` times the step's (Fraboni, Vidal & Lorenzi 2021,
+  "Free-rider attacks on model aggregation in federated learning", AISTATS);
 * ``noisy``: trains on labels of which ``flip_rate`` are flipped (a label-flipper);
 * ``poisoner``: trains, then sends its update multiplied by ``poison_scale``
-  (negative: sign-flipped);
-* ``sybil``: one owner splits its data and compute over ``sybil_identities`` identities,
-  each of which behaves honestly; the owner's payoff is the sum over its identities.
+  (-1: sign-flipped; 3: boosted);
+* ``sybil``: one owner shows ``sybil_identities`` identities; ``sybil_mode = "split"``
+  divides its data and compute over them (each trains honestly on its part);
+  ``"replicate"`` shows all its data under every identity: the first selected identity
+  trains, the others send its update (plus ``copy_noise``) at no compute cost;
+* ``colluder``: the owners of one colluder group pool their data; the first selected one
+  trains on the pool and every other selected one sends a near-copy of that update
+  (relative Gaussian ``copy_noise``, e.g. 0.2 to evade a 0.995-cosine replica detector)
+  without training. The attack on coalition scoring: near-copies make the colluders look
+  like several independent contributors of the pooled data's value while only one pays
+  the compute.
+
+Misreporting (any strategy): the bid is ``bid_factor`` times the true cost and the declared
+size ``size_factor`` times the true size; the platform selects on (and weights aggregation
+by) the declared values, while the cost actually incurred and the training use the truth.
 
 Joining is a bandit-style choice: with probability ``exploration`` it joins anyway,
 otherwise it joins when its expected reward (an exponential moving average of the rewards it
@@ -102,6 +117,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.reward = 0.0
         self.cost_incurred = 0.0
         self.compute_seconds = 0.0
+        self.trained_update: np.ndarray | None = None  # what it trained, before any copying
 
     @property
     def trains(self) -> bool:
@@ -109,8 +125,47 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         return self.strategy != "free_rider"
 
     @property
+    def copies_peers(self) -> bool:
+        """A replicating Sybil identity or a colluder: it may send a peer's update."""
+        replicating = self.strategy == "sybil" and self.params.sybil_mode == "replicate"
+        return replicating or self.strategy == "colluder"
+
+    @property
     def expected_cost(self) -> float:
         return self.cost if self.trains else 0.0
+
+    @property
+    def declared_cost(self) -> float:
+        """Its bid: the cost it tells the platform (``bid_factor`` x the expected cost)."""
+        return self.expected_cost * self.params.bid_factor
+
+    @property
+    def declared_size(self) -> float:
+        """The data size it tells the platform (``size_factor`` x the true size)."""
+        return float(len(self.shard)) * self.params.size_factor
+
+    def _peers(self) -> list[ParticipantAgent]:
+        """Selected identities this one copies from: its own owner's replicas, or its group's
+        colluders; empty for other strategies."""
+        if not self.copies_peers:
+            return []
+        same = "group" if self.strategy == "colluder" else "owner"
+        return sorted(
+            (
+                p
+                for p in self.model.agents_by_type[type(self)]
+                if p.selected and getattr(p, same) == getattr(self, same)
+            ),
+            key=lambda p: p.pid,
+        )
+
+    def _noisy(self, vector: np.ndarray, relative: float) -> np.ndarray:
+        """``vector`` plus Gaussian noise of norm about ``relative * |vector|``."""
+        norm = float(np.linalg.norm(vector))
+        if relative <= 0 or norm == 0:
+            return vector.astype(np.float32).copy()
+        sigma = relative * norm / np.sqrt(vector.size)
+        return (vector + self.stream.normal(0.0, sigma, vector.size)).astype(np.float32)
 
     def decide(self) -> None:
         """Be available (by chance) and choose whether to join this round."""
@@ -143,16 +198,28 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         """Produce this round's update according to the strategy (real local training)."""
         if not self.trains:
             self.samples = 0
-            if self.params.free_ride == "stale" and last_step is not None:
-                self.update = last_step.astype(np.float32).copy()
+            mode = self.params.free_ride
+            if mode in ("stale", "disguised") and last_step is not None:
+                noise = self.params.disguise_noise if mode == "disguised" else 0.0
+                self.update = self._noisy(last_step, noise)
             else:
                 self.update = np.zeros_like(global_vector, dtype=np.float32)
             return
+        peers = self._peers()
+        shared = next((p.trained_update for p in peers if p.trained_update is not None), None)
+        if shared is not None:  # a replica or colluder copies what its leader trained
+            self.samples = 0
+            self.update = self._noisy(shared, self.params.copy_noise)
+            return
+        shard, labels = self.shard, self.labels
+        if self.strategy == "colluder" and peers:  # the leader trains on the pooled data
+            shard = np.concatenate([p.shard for p in peers])
+            labels = np.concatenate([p.labels for p in peers])
         self.receive(
             task.train_client(
                 global_vector,
-                self.shard,
-                self.labels,
+                shard,
+                labels,
                 samples_per_second=self.speed,
                 rng=self.stream,
                 optimizer_state=self.optimizer_state,
@@ -171,4 +238,5 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         delta = result.delta
         if self.strategy == "poisoner":
             delta = (self.params.poison_scale * delta).astype(np.float32)
+        self.trained_update = delta
         self.update = delta

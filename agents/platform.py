@@ -7,7 +7,12 @@ One round, in order (each a small method; the model calls them with a :class:`Ro
 2. the selected train (``ParticipantAgent.train``: real local fine-tuning).
 3. :meth:`screen` -- an update that is NaN/Inf, of the wrong length, or whose norm exceeds
    ``train.max_update_norm`` is rejected with a reason and paid nothing. Under secure
-   aggregation the same check runs client-side before masking.
+   aggregation the same check runs client-side before masking. Free riders are screened too
+   (``market.free_rider_reasons``): an update far smaller than the round's median (a zero
+   or diluting update) or a replay of the platform's own last global step (stale, or stale
+   plus noise: Fraboni et al. 2021) is rejected; the platform knows its last step and, in
+   the clear, each identity's previous update, so the replay test excludes an identity's own
+   share of that step.
 4. :meth:`aggregate` -- the plan's aggregator in the clear, or ``privacy.secure_aggregate``
    over the scenario's neighbour graph with its dropouts; an aborted secure round leaves the
    model unchanged.
@@ -67,6 +72,8 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         self.plan = plan
         self.reputation = plan.reputation.initial(plan.n_identities)
         self.selection: Any = None
+        self.last_delta: np.ndarray | None = None  # the global step it applied last round
+        self.last_shares: dict[int, np.ndarray] = {}  # pid -> its weighted share of that step
 
     # ----- 1. selection -----
     @property
@@ -82,8 +89,8 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         candidates, bids, sizes = np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n)
         for p in joined:
             candidates[p.pid] = True
-            bids[p.pid] = p.expected_cost
-            sizes[p.pid] = len(p.shard)
+            bids[p.pid] = p.declared_cost
+            sizes[p.pid] = p.declared_size
         self.selection = self.plan.mechanism.select(
             candidates,
             budget=self.plan.scenario.market.round_budget,
@@ -120,7 +127,20 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
                 accepted.append(p)
                 continue
             p.update = None
-        return accepted
+        if not accepted:
+            return accepted
+        reasons = market.free_rider_reasons(
+            np.stack([np.asarray(p.update) for p in accepted]),
+            self.last_delta,
+            own_shares=[self.last_shares.get(p.pid) for p in accepted],
+        )
+        kept = []
+        for p, reason in zip(accepted, reasons, strict=True):
+            if reason:
+                p.rejected_reason, p.update = reason, None
+            else:
+                kept.append(p)
+        return kept
 
     # ----- 4. aggregation -----
     def aggregate(
@@ -130,13 +150,14 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         report = AggregationReport()
         if not accepted:
             return report
-        weights = [float(len(p.shard)) for p in accepted]
+        weights = [p.declared_size for p in accepted]
         deltas = [np.asarray(p.update) for p in accepted]
         report.plain_bytes = 4 * len(accepted) * len(deltas[0])
         secagg = self.plan.secagg
         if secagg is None:
             report.members = accepted
             report.delta = self.plan.aggregator(deltas, weights)
+            self._remember(report.delta, accepted, deltas, weights)
             return report
         import privacy
 
@@ -163,9 +184,25 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         report.graph = result.graph
         report.members = [p for p in accepted if p.pid in result.included]
         if report.members:
-            total = sum(len(p.shard) for p in report.members)
+            total = sum(p.declared_size for p in report.members)
             report.delta = (result.aggregate * scale / total).astype(np.float32)
+        self.last_delta, self.last_shares = report.delta, {}  # no individual updates seen
         return report
+
+    def _remember(
+        self,
+        delta: np.ndarray,
+        members: list[ParticipantAgent],
+        deltas: list[np.ndarray],
+        weights: list[float],
+    ) -> None:
+        """Keep the global step and each member's FedAvg share of it (for the replay test)."""
+        total = sum(weights)
+        self.last_delta = np.asarray(delta, dtype=np.float32)
+        self.last_shares = {
+            p.pid: (w / total) * np.asarray(d, dtype=np.float32)
+            for p, d, w in zip(members, deltas, weights, strict=True)
+        }
 
     # ----- 5. scoring -----
     def score(self, included: list[ParticipantAgent], context: RoundContext) -> ScoringReport:
@@ -177,7 +214,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         started = time.perf_counter()
         plan = self.plan
         deltas = [np.asarray(p.update, dtype=np.float32) for p in included]
-        weights = [float(len(p.shard)) for p in included]
+        weights = [p.declared_size for p in included]
         ledger = SecAggLedger()
         method = plan.scenario.market.scoring
         valuation = plan.mechanism.valuation
@@ -302,10 +339,16 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
 
     # ----- checkpoint state -----
     def state_dict(self) -> dict[str, Any]:
-        return {"reputation": self.reputation.to_arrays()}
+        return {
+            "reputation": self.reputation.to_arrays(),
+            "last_delta": self.last_delta,
+            "last_shares": dict(self.last_shares),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.reputation = market.ReputationState.from_arrays(state["reputation"])
+        self.last_delta = state.get("last_delta")
+        self.last_shares = dict(state.get("last_shares") or {})
 
 
 def _valuation(

@@ -74,6 +74,11 @@ def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> 
         incurred=(per_id["cost"] > 0).to_numpy(),
     )
     summary: dict[str, float] = {f"fair_{k}": float(v) for k, v in fairness.items()}
+    clean = (per_id["strategy"] == "honest") & (per_id["cost"] > 0)
+    # share of clean honest identities paid at least their cost over the run
+    summary["ir_rate_honest"] = market.ir_rate(
+        per_id["reward"].to_numpy(), per_id["cost"].to_numpy(), contributing=clean.to_numpy()
+    )
     joined = parts[parts["joined"]]
     summary.update(
         {

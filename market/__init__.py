@@ -18,7 +18,7 @@ from market import games
 from market.accumulate import ContributionLedger, accumulate
 from market.contribution import Contribution
 from market.game import BudgetExhausted, Game
-from market.identities import replica_groups
+from market.identities import free_rider_reasons, replica_groups
 from market.mechanisms import (
     DEFAULT_MECHANISM,
     MECHANISMS,
@@ -96,6 +96,7 @@ __all__ = [
     "shapley_from_table",
     "spearman",
     "replica_groups",
+    "free_rider_reasons",
     "sybil_gain",
     "sybil_gain_estimate",
     "values_for",

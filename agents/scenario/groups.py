@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from agents.scenario.errors import is_integer, is_number, require
 
-STRATEGIES = ("honest", "free_rider", "noisy", "poisoner", "sybil")
-FREE_RIDE = ("zero", "stale")
+STRATEGIES = ("honest", "free_rider", "noisy", "poisoner", "sybil", "colluder")
+FREE_RIDE = ("zero", "stale", "disguised")
+SYBIL_MODES = ("split", "replicate")
 MAX_SPEED = 1e9
 """Samples per second; with ``train.deadline_s <= 1e7`` the sample budget stays an int64."""
 MAX_CLASS_ALPHA = 1e6
@@ -30,14 +31,25 @@ class ParticipantGroup:
         availability: probability of being available in a round.
         cost: cost of one round of training (a free rider does not train and pays nothing).
         strategy: honest, free_rider, noisy (trains on flipped labels), poisoner (sends a
-            scaled or sign-flipped update), sybil (splits its data over several identities).
+            scaled or sign-flipped update), sybil (splits or replicates its data over several
+            identities), colluder (the group's owners pool their data, one trains, all send
+            near-copies of that update; see ``agents.participants``).
         flip_rate: share of labels a ``noisy`` participant flips.
         poison_scale: factor a ``poisoner`` multiplies its update by (negative: sign flip).
         sybil_identities: identities a ``sybil`` participant splits into.
-        free_ride: a free rider's update: ``zero`` or ``stale`` (the last global step).
         synthetic_examples: reviews the foundation model writes for each participant of the
             group (:func:`fl_core.synthesize`, few-shot on its own reviews), added to its
             shard; their labels are the prompted ones, split evenly over the classes.
+        free_ride: a free rider's update: ``zero``, ``stale`` (the last global step) or
+            ``disguised`` (the last global step plus Gaussian noise, Fraboni et al. 2021).
+        disguise_noise: a disguised free rider's noise norm, relative to the last step's.
+        sybil_mode: ``split`` (the data divided over the identities) or ``replicate`` (the
+            same data under every identity: one trains, the others send copies).
+        copy_noise: Gaussian noise added to a copied update (replicas, colluders), relative
+            to its norm: 0 sends exact copies, ~0.2 evades a 0.995 cosine replica detector.
+        bid_factor: the cost it declares (its auction bid) over its true cost.
+        size_factor: the data size it declares over its true size (the platform selects and
+            weights aggregation on declared sizes; costs and training use the truth).
     """
 
     name: str
@@ -54,6 +66,11 @@ class ParticipantGroup:
     sybil_identities: int = 3
     free_ride: str = "zero"
     synthetic_examples: int = 0
+    disguise_noise: float = 1.0
+    sybil_mode: str = "split"
+    copy_noise: float = 0.0
+    bid_factor: float = 1.0
+    size_factor: float = 1.0
 
     @property
     def identities(self) -> int:
@@ -132,3 +149,20 @@ class ParticipantGroup:
             f"{at}.synthetic_examples",
             f"must be an integer in [0, 10000] (0: none), got {self.synthetic_examples!r}",
         )
+        require(
+            self.sybil_mode in SYBIL_MODES,
+            f"{at}.sybil_mode",
+            f"{self.sybil_mode!r} is not one of {SYBIL_MODES}",
+        )
+        for key, top in (
+            ("disguise_noise", 100.0),
+            ("copy_noise", 100.0),
+            ("bid_factor", 1000.0),
+            ("size_factor", 1000.0),
+        ):
+            value = getattr(self, key)
+            require(
+                is_number(value) and 0 <= value <= top,
+                f"{at}.{key}",
+                f"must be a number in [0, {top:g}], got {value!r}",
+            )

@@ -1,0 +1,243 @@
+"""The adversary gym: what each attack gains over playing honestly, mechanism by mechanism.
+
+:func:`attack_matrix` plays every attack of :data:`ATTACKS` against every mechanism on a
+base scenario. An attack appends one *attacker* group (owners with the base's first group's
+data size and cost, or :data:`COLLUDERS` owners for collusion) at the end of the base's
+groups; its *honest twin* is the same group with ``strategy = "honest"``. Being last, the
+attacker's owners get the same data in both runs (data are allocated per owner, in order,
+from the same seed), and the other participants are unchanged. The attacker's payoff is
+``reward - cost`` summed over all its owners' identities over the run; the gain is that
+payoff minus the twin's, absolute and relative to ``|twin payoff|``, averaged over seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from agents.scenario import ParticipantGroup, Scenario, ScenarioError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ATTACKER = "attacker"
+"""Name of the attacker group appended to the base scenario."""
+COLLUDERS = 3
+"""Owners in a colluding group (and in its honest twin)."""
+
+ATTACKS: Mapping[str, Mapping[str, Any]] = {
+    "free_ride_zero": {"strategy": "free_rider", "free_ride": "zero"},
+    "free_ride_stale": {"strategy": "free_rider", "free_ride": "stale"},
+    "free_ride_disguised": {"strategy": "free_rider", "free_ride": "disguised"},
+    "underbid_cost": {"bid_factor": 0.2},
+    "overbid_cost": {"bid_factor": 3.0},
+    "inflate_size": {"size_factor": 3.0},
+    "sybil_split": {"strategy": "sybil", "sybil_identities": 3},
+    "sybil_replicate": {"strategy": "sybil", "sybil_identities": 3, "sybil_mode": "replicate"},
+    "sign_flip": {"strategy": "poisoner", "poison_scale": -1.0},
+    "boost_x3": {"strategy": "poisoner", "poison_scale": 3.0},
+    "label_flip": {"strategy": "noisy", "flip_rate": 1.0},
+    "collude": {"strategy": "colluder", "count": COLLUDERS, "copy_noise": 0.2},
+}
+"""Attack name -> the attacker group's fields (see ``agents.participants``)."""
+
+COLUMNS = (
+    "mechanism",
+    "attack",
+    "gain",
+    "gain_std",
+    "relative_gain",
+    "relative_gain_std",
+    "attack_payoff",
+    "honest_payoff",
+    "seeds",
+)
+
+
+@dataclass(frozen=True)
+class Game:
+    """One attack on one mechanism and seed: the attacker's and its twin's scenarios."""
+
+    mechanism: str
+    attack: str
+    seed: int
+    attacked: Scenario
+    twin: Scenario
+
+
+def attacker_groups(base: Scenario, attack: str) -> tuple[ParticipantGroup, ParticipantGroup]:
+    """The attacker group of ``attack`` and its honest twin, modelled on ``base``'s first group."""
+    if attack not in ATTACKS:
+        raise ScenarioError("attacks", f"{attack!r} is not one of {sorted(ATTACKS)}")
+    model = base.participants[0]
+    twin = replace(model, name=ATTACKER, count=1, strategy="honest", availability=1.0)
+    fields = dict(ATTACKS[attack])
+    twin = replace(twin, count=int(fields.pop("count", 1)))
+    return replace(twin, **fields), twin
+
+
+def games(
+    base: Scenario, mechanisms: Sequence[str], attacks: Sequence[str], seeds: Sequence[int]
+) -> list[Game]:
+    """Every (mechanism, attack, seed) game (validates every name first)."""
+    import market
+
+    for name in mechanisms:
+        if name not in market.MECHANISMS:
+            raise ScenarioError("mechanisms", f"{name!r} is not one of {sorted(market.MECHANISMS)}")
+    if not seeds:
+        raise ScenarioError("seeds", "give at least one seed")
+    out = []
+    for mechanism in mechanisms:
+        for attack in attacks:
+            attacker, twin = attacker_groups(base, attack)
+            for seed in seeds:
+                common = base.replace("market.mechanism", mechanism).replace("seed", int(seed))
+                out.append(
+                    Game(
+                        mechanism=mechanism,
+                        attack=attack,
+                        seed=int(seed),
+                        attacked=replace(common, participants=(*base.participants, attacker)),
+                        twin=replace(common, participants=(*base.participants, twin)),
+                    )
+                )
+    return out
+
+
+def attacker_payoff(participants: pd.DataFrame) -> float:
+    """``reward - cost`` summed over the attacker group's identities over the run."""
+    rows = participants[participants["group"] == ATTACKER]
+    return float(rows["reward"].sum() - rows["cost"].sum())
+
+
+def attack_matrix(
+    base: Scenario,
+    *,
+    mechanisms: Sequence[str] | None = None,
+    attacks: Sequence[str] | None = None,
+    seeds: Sequence[int] = (0, 1),
+    progress: Callable[[int, int, str], None] | None = None,
+    task: Any = None,
+) -> pd.DataFrame:
+    """One row per mechanism x attack: the attacker's payoff gain over playing honestly.
+
+    Args:
+        base: the market (its honest participants; its first group is the attacker's model).
+        mechanisms: names of ``market.MECHANISMS`` (default: all).
+        attacks: names of :data:`ATTACKS` (default: all).
+        seeds: each game is played on each seed; twins share the seed (and data).
+        progress: called as ``progress(done, total, label)`` after every run (for a UI).
+        task: a ``fl_core.FederatedTask`` to share between runs (default: one is built once
+            from ``base`` and reused; every run has the same model and data sections).
+
+    Returns:
+        A DataFrame with :data:`COLUMNS`: ``gain`` (mean over seeds of attack payoff minus
+        honest payoff), ``gain_std`` (its standard deviation over seeds), ``relative_gain``
+        (``gain / |honest payoff|`` per seed, averaged; NaN when the twin's payoff is 0),
+        the mean payoffs and the number of seeds.
+    """
+    import market
+
+    chosen_mechanisms = list(mechanisms) if mechanisms is not None else list(market.MECHANISMS)
+    chosen_attacks = list(attacks) if attacks is not None else list(ATTACKS)
+    plan = games(base, chosen_mechanisms, chosen_attacks, list(seeds))
+    import numpy as np
+    import pandas as pd
+
+    from agents.model import MarketModel
+    from agents.run import run
+
+    if task is None:
+        task = MarketModel(plan[0].twin).task
+    twins: dict[Scenario, float] = {}
+    runs = len(plan) + len({g.twin for g in plan})
+    done = 0
+
+    def play(scenario: Scenario, label: str) -> float:
+        nonlocal done
+        result = run(scenario, model=MarketModel(scenario, task=task))
+        done += 1
+        if progress is not None:
+            progress(done, runs, label)
+        return attacker_payoff(result.participants)
+
+    records = []
+    for game in plan:
+        if game.twin not in twins:
+            twins[game.twin] = play(game.twin, f"{game.mechanism} honest seed {game.seed}")
+        honest = twins[game.twin]
+        attacked = play(game.attacked, f"{game.mechanism} {game.attack} seed {game.seed}")
+        relative = (attacked - honest) / abs(honest) if abs(honest) > 1e-9 else float("nan")
+        records.append(
+            {
+                "mechanism": game.mechanism,
+                "attack": game.attack,
+                "gain": attacked - honest,
+                "relative": relative,
+                "attack_payoff": attacked,
+                "honest_payoff": honest,
+            }
+        )
+    frame = pd.DataFrame(records)
+    grouped = frame.groupby(["mechanism", "attack"], sort=False)
+    table = grouped.agg(
+        gain=("gain", "mean"),
+        gain_std=("gain", lambda s: float(np.std(s, ddof=1)) if len(s) > 1 else 0.0),
+        relative_gain=("relative", "mean"),
+        relative_gain_std=(
+            "relative",
+            lambda s: float(np.std(s, ddof=1)) if len(s) > 1 else 0.0,
+        ),
+        attack_payoff=("attack_payoff", "mean"),
+        honest_payoff=("honest_payoff", "mean"),
+        seeds=("gain", "size"),
+    ).reset_index()
+    return table[list(COLUMNS)]
+
+
+def plot_matrix(table: pd.DataFrame, path: str | Any, *, title: str | None = None) -> None:
+    """A mechanism x attack heatmap of ``relative_gain`` (diverging colours, annotated)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    grid = table.pivot(index="mechanism", columns="attack", values="relative_gain")
+    grid = grid.reindex(index=list(dict.fromkeys(table["mechanism"])))
+    grid = grid[list(dict.fromkeys(table["attack"]))]
+    values = grid.to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    limit = max(float(np.abs(finite).max()) if finite.size else 1.0, 0.05)
+    fig, ax = plt.subplots(figsize=(1.1 * values.shape[1] + 2.5, 0.6 * values.shape[0] + 2))
+    image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(values.shape[1]), grid.columns, rotation=40, ha="right")
+    ax.set_yticks(range(values.shape[0]), grid.index)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            text = "n/a" if not np.isfinite(values[i, j]) else f"{values[i, j]:+.0%}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+    fig.colorbar(image, ax=ax, label="relative payoff gain over honest play")
+    ax.set_title(
+        title
+        or "Attacker's payoff gain over playing honestly (same seed and data); red: the attack pays"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+__all__ = [
+    "ATTACKER",
+    "ATTACKS",
+    "COLLUDERS",
+    "COLUMNS",
+    "Game",
+    "attack_matrix",
+    "attacker_groups",
+    "attacker_payoff",
+    "games",
+    "plot_matrix",
+]
