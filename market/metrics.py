@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from market.game import check_n_players, mask_of
 from market.mechanisms.base import Mechanism
@@ -46,6 +45,8 @@ def spearman(x: object, y: object) -> float:
     a, b = _pair(x, y)
     if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
+    from scipy import stats  # imported here: `import market` stays light for the CLI
+
     return pearson(stats.rankdata(a), stats.rankdata(b))
 
 

@@ -45,7 +45,8 @@ def test_importing_the_scenario_layer_does_not_import_torch() -> None:
     done = _python(
         "import sys, agents, agents.scenario\n"
         "s = agents.scenario.load_example('quickstart')\n"
-        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'mesa') if m in sys.modules))"
+        "heavy = ('torch', 'transformers', 'peft', 'mesa', 'scipy', 'pandas')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from market.scoring.surrogate.families import Predictor, lstsq
 from market.types import FloatArray
@@ -36,6 +35,8 @@ def _projected_fit(
     least squares on the projected residual (Golub & Pereyra 1973, with Kaufman's 1975
     Jacobian).
     """
+
+    from scipy.optimize import least_squares  # here: `import market` stays light for the CLI
 
     def basis(z: FloatArray) -> FloatArray:
         return np.vander(z, degree + 1, increasing=True)

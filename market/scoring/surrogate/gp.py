@@ -10,8 +10,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_triangular
-from scipy.optimize import minimize
 
 from market.scoring.surrogate.families import Predictor
 from market.types import FloatArray
@@ -44,6 +42,9 @@ def fit_gp_hyper(x: FloatArray, r: FloatArray, maxiter: int = 50) -> GPHyper | N
     var = float(r.var())
     if m < 3 or var <= 1e-300:
         return None
+    from scipy.linalg import solve_triangular  # here: `import market` stays light
+    from scipy.optimize import minimize
+
     diffs = ((x[:, None, :] - x[None, :, :]) ** 2).reshape(m * m, n)
     eye = np.eye(m)
 

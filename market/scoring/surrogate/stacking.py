@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
 
 from market.scoring.surrogate.families import (
     FAMILIES,
@@ -94,6 +93,8 @@ class Stacker:
         """Fit the candidates, weigh them by stacking their out-of-fold predictions on the
         ``holdout`` rows (non-negative least squares), return the blend, its label and its
         out-of-fold RMSE."""
+        from scipy.optimize import nnls  # here: `import market` stays light
+
         if len(holdout) < self.folds:
             family = self.families[0]
             return fit_family(family, x, y, self.ridge), family, float("nan")
