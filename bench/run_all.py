@@ -34,7 +34,17 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "early_stopping": ("early stopping (GTG, TMC) vs exact on real rounds", [], ["--seeds", "2"]),
     "secagg": ("secure aggregation: mask PRG and SecAgg+ rounds", [], ["--quick"]),
     "round": ("a default round split into its parts", [], ["--quick"]),
-    "scale": ("1,000 head-mode participants x 20 rounds", ["--cold"], ["--rounds", "5"]),
+    "scale": ("head-mode participants at scale (issue 16)", [], ["--rounds", "2"]),
+    "default_scoring": ("the default estimator at its default budget vs exact", [], ["--quick"]),
+    "mechanism_table": ("mechanisms vs free riders, Sybils and IR on FL-like games", [], []),
+    "attack_matrix": (
+        "attacker's gain over honest play, default market, MiniLM head mode",
+        [],
+        ["--rounds", "2", "--seeds", "0", "--mechanisms", "banzhaf_cover"],
+    ),
+    "demo": ("the default scenario (make demo), round by round", [], ["--rounds", "2"]),
+    "vs_flower": ("fedmarket vs Flower, same FedAvg rounds, with SecAgg+", [], ["--clients", "10"]),
+    "synthesize": ("SmolLM2 generation speed (tokens/s)", [], []),
 }
 
 
