@@ -66,7 +66,17 @@ def run_scenario(scenario: Scenario) -> RunResult:
         )
         table.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
-    result = agents.run(scenario, on_round=on_round)
+    def on_progress(done: int, total: int, label: str) -> None:
+        # the frozen-embedding cache is filled before round 0 (slow on a first, empty cache)
+        bar.progress(
+            min(done / max(total, 1), 1.0),
+            text=f"{scenario.name}: building the model and the data: {label} "
+            f"({done}/{total} batches)"
+            if done
+            else f"{scenario.name}: {label}...",
+        )
+
+    result = agents.run(scenario, on_round=on_round, on_progress=on_progress)
     bar.progress(1.0, text=f"{scenario.name}: {scenario.rounds} rounds done")
     return result
 
