@@ -13,6 +13,7 @@ model variables and the ``participants`` table its ``ParticipantAgent`` variable
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import mesa
@@ -64,6 +65,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         task: FederatedTask | None = None,
         seed: int | None = None,
         progress: bool = False,
+        on_progress: Callable[[int, int, str], None] | None = None,
         **_: Any,
     ) -> None:
         scenario = scenario or Scenario()
@@ -76,6 +78,8 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         streams = self.rng.spawn(7)
         task_rng, data_rng, agent_rng, self.secagg_rng, self.scoring_rng, subset_rng = streams[:6]
         self.selection_rng = streams[6]
+        if on_progress is not None and task is None:
+            on_progress(0, 1, "loading the model and the data")
         self.task = task or FederatedTask(
             scenario.data, scenario.model, scenario.train, rng=task_rng
         )
@@ -84,7 +88,9 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         )
         self.replaced_data = self._create_participants(data_rng, agent_rng)
         self.task.precompute(
-            np.concatenate([p.shard for p in self.participants]), progress=progress
+            np.concatenate([p.shard for p in self.participants]),
+            progress=progress,
+            on_progress=on_progress,
         )
         self.platform = PlatformAgent(self, self.plan)
         self.global_vector = self.task.initial_vector.copy()

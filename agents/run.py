@@ -127,6 +127,7 @@ def run(
     model: MarketModel | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> RunResult:
     """Run every round of ``scenario`` (default: the embedded MiniLM LoRA default).
 
@@ -139,6 +140,9 @@ def run(
         checkpoint_dir: write a checkpoint there after every round (atomically).
         resume: continue from the checkpoint in ``checkpoint_dir``; the final tables equal
             those of an uninterrupted run with the same scenario and seed.
+        on_progress: called as ``on_progress(done, total, label)`` while the model is built
+            (each batch of the frozen-embedding cache; a first run on an empty cache takes
+            a while), e.g. for a UI progress bar. Not called when ``model`` is given.
     """
     from agents.model import MarketModel
 
@@ -146,7 +150,7 @@ def run(
     if resume and checkpoint_dir is None:
         raise ScenarioError("resume", "needs a checkpoint directory (--checkpoint-dir)")
     state = checkpoint.load(checkpoint_dir, scenario) if resume and checkpoint_dir else None
-    model = model or MarketModel(scenario, progress=progress)
+    model = model or MarketModel(scenario, progress=progress, on_progress=on_progress)
     if state is not None:
         model.load_state_dict(state)
     if on_round is not None and model.round == 0:

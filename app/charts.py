@@ -412,3 +412,44 @@ def compare_bars(table: pd.DataFrame, labels: Sequence[str]) -> go.Figure:
         orientation="h",
         title="Fairness metrics side by side",
     )
+
+
+#: The exploitability heatmap's value columns and their axis labels.
+ATTACK_VALUES = {
+    "relative_gain": "relative gain over honest play",
+    "gain": "gain over honest play (budget units)",
+}
+
+
+def attack_heatmap(table: pd.DataFrame, value: str = "relative_gain") -> go.Figure:
+    """Mechanism x attack heatmap of the attacker's payoff gain, diverging around 0."""
+    grid = table.pivot(index="mechanism", columns="attack", values=value)
+    grid = grid.reindex(index=list(dict.fromkeys(table["mechanism"])))
+    grid = grid[list(dict.fromkeys(table["attack"]))]
+    values = grid.to_numpy(dtype=float)
+    finite = values[pd.notna(values)]
+    limit = max(float(abs(finite).max()) if finite.size else 1.0, 0.05 if value != "gain" else 1.0)
+    fmt = "{:+.0%}" if value == "relative_gain" else "{:+.2f}"
+    text = [["n/a" if pd.isna(v) else fmt.format(v) for v in row] for row in values]
+    figure = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=list(grid.columns),
+            y=list(grid.index),
+            text=text,
+            texttemplate="%{text}",
+            colorscale="RdBu_r",
+            zmin=-limit,
+            zmax=limit,
+            zmid=0.0,
+            colorbar={"title": {"text": ATTACK_VALUES.get(value, value)}},
+        )
+    )
+    unit = "relative to |honest payoff|" if value == "relative_gain" else "in budget units"
+    figure.update_layout(
+        title="Attacker's payoff gain over playing honestly on the same seed and data "
+        f"({unit}); red: the attack pays",
+        xaxis_title="attack",
+        yaxis_title="mechanism",
+    )
+    return figure

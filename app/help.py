@@ -115,3 +115,19 @@ FIELD: dict[str, str] = {
     "privacy.threshold": "Share of a client's neighbours needed to unmask after dropouts.",
     "privacy.dropout_rate": "Chance a client drops during the protocol.",
 }
+
+#: What each attack of ``agents.attacks.ATTACKS`` does, in one line (the Exploitability page).
+ATTACK: dict[str, str] = {
+    "free_ride_zero": "Joins and is paid but trains nothing: sends a zero update.",
+    "free_ride_stale": "Trains nothing: sends back its previous round's update.",
+    "free_ride_disguised": "Trains nothing: sends small random noise shaped like a real update.",
+    "underbid_cost": "Reports a cost of 0.2x its true cost (to win an auction).",
+    "overbid_cost": "Reports 3x its true cost (to have a larger cost covered).",
+    "inflate_size": "Claims 3x the data it holds (size-weighted aggregation and payment).",
+    "sybil_split": "Splits its data over 3 identities, each paid separately.",
+    "sybil_replicate": "Sends the same update from 3 identities (replicas of one another).",
+    "sign_flip": "Poisons: sends its honest update times -1.",
+    "boost_x3": "Boosts: sends its honest update times 3 to dominate the average.",
+    "label_flip": "Trains on flipped labels (every label wrong).",
+    "collude": "3 owners send near-copies of one update (noise 0.2) to inflate its value.",
+}

@@ -66,7 +66,17 @@ def run_scenario(scenario: Scenario) -> RunResult:
         )
         table.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
-    result = agents.run(scenario, on_round=on_round)
+    def on_progress(done: int, total: int, label: str) -> None:
+        # the frozen-embedding cache is filled before round 0 (slow on a first, empty cache)
+        bar.progress(
+            min(done / max(total, 1), 1.0),
+            text=f"{scenario.name}: building the model and the data: {label} "
+            f"({done}/{total} batches)"
+            if done
+            else f"{scenario.name}: {label}...",
+        )
+
+    result = agents.run(scenario, on_round=on_round, on_progress=on_progress)
     bar.progress(1.0, text=f"{scenario.name}: {scenario.rounds} rounds done")
     return result
 
@@ -134,3 +144,25 @@ def remember(state: Any, result: RunResult) -> None:
     while len(history) > HISTORY_SIZE:
         history.pop(next(iter(history)))
     state[HISTORY_KEY] = history
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def run_attack_matrix(
+    base: Scenario,
+    mechanisms: tuple[str, ...],
+    attacks: tuple[str, ...],
+    seeds: tuple[int, ...],
+) -> pd.DataFrame:
+    """``agents.attacks.attack_matrix`` with a progress bar moved after every run."""
+    from agents.attacks import attack_matrix
+
+    bar = st.progress(0.0, text="exploitability: building the model and the data...")
+
+    def moved(done: int, total: int, label: str) -> None:
+        bar.progress(done / total, text=f"exploitability: {done}/{total} runs ({label})")
+
+    table = attack_matrix(
+        base, mechanisms=list(mechanisms), attacks=list(attacks), seeds=list(seeds), progress=moved
+    )
+    bar.progress(1.0, text=f"exploitability: {len(table)} games played")
+    return table

@@ -1,7 +1,8 @@
 """fedmarket's scenario explorer: ``streamlit run app/streamlit_app.py`` (or ``fedmarket app``).
 
 Pages: Scenario (pick or upload, edit, download), Run (live progress), Results (plots and
-tables), Compare (two mechanisms or access modes), Sweep (one or two parameters). The current
+tables), Compare (two mechanisms or access modes), Sweep (one or two parameters),
+Exploitability (what each attack gains over honest play, per mechanism). The current
 scenario lives in ``st.session_state``; ``$FEDMARKET_APP_DEFAULT`` (an example name or a TOML
 path) picks the scenario the app opens on, ``quickstart`` by default.
 """
@@ -42,8 +43,12 @@ def main() -> None:
                 PAGES / "compare.py", title="Compare", icon=":material/compare:", url_path="compare"
             ),
             st.Page(PAGES / "sweep.py", title="Sweep", icon=":material/grid_on:", url_path="sweep"),
-            # The exploitability matrix (``agents.attacks.attack_matrix``) gets its own page
-            # here: st.Page(PAGES / "attacks.py", title="Exploitability", url_path="attacks").
+            st.Page(
+                PAGES / "attacks.py",
+                title="Exploitability",
+                icon=":material/shield:",
+                url_path="attacks",
+            ),
         ]
     )
     state.current(st.session_state)

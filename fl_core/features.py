@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,10 +166,18 @@ class FeatureStore:
             self._pooled.copy_(torch.from_numpy(pooled))
             self._done = done.astype(bool)
 
-    def ensure(self, indices: np.ndarray, progress: bool = False, persist: bool = True) -> None:
+    def ensure(
+        self,
+        indices: np.ndarray,
+        progress: bool = False,
+        persist: bool = True,
+        on_progress: Callable[[int, int, str], None] | None = None,
+    ) -> None:
         """Compute the prefix for the given examples that are not cached yet.
 
         ``persist=False`` skips rewriting the on-disk embedding cache (used per batch).
+        ``progress`` shows a tqdm bar; ``on_progress(done, total, label)`` is called after
+        every batch (e.g. for a UI), in batches of this store.
         """
         if self.kind == "tokens":
             return
@@ -189,9 +198,10 @@ class FeatureStore:
         # step (model.train()), it would otherwise carry the encoder's dropout noise
         training = self.model.training
         self.model.eval()
+        label = f"caching frozen {self.kind}"
         try:
             with torch.inference_mode():
-                for chunk in iterator:
+                for done, chunk in enumerate(iterator, start=1):
                     idx = torch.from_numpy(chunk)
                     width = int(self.lengths[idx].max())
                     ids = self.tokens.input_ids[idx, :width].to(device)
@@ -203,6 +213,8 @@ class FeatureStore:
                         assert self._hidden is not None
                         self._hidden[idx, :width] = self.model.encode_prefix(ids, mask).cpu()
                         self._hidden[idx, width:] = 0.0  # padding never read as garbage
+                    if on_progress is not None:
+                        on_progress(done, len(chunks), label)
         finally:
             self.model.train(training)
         self._done[missing] = True

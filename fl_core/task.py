@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -174,13 +174,30 @@ class FederatedTask:
         """Bytes a full-model update would take (what PEFT saves)."""
         return 4 * count_parameters(self.model)[1]
 
-    def precompute(self, train_indices: np.ndarray | None = None, progress: bool = False) -> None:
-        """Fill the frozen-prefix caches for val, test and the given training examples."""
+    def precompute(
+        self,
+        train_indices: np.ndarray | None = None,
+        progress: bool = False,
+        on_progress: Callable[[int, int, str], None] | None = None,
+    ) -> None:
+        """Fill the frozen-prefix caches for val, test and the given training examples.
+
+        ``on_progress(done, total, label)`` is called after every batch of each split, the
+        label naming the split (e.g. ``"val: caching frozen pooled"``).
+        """
+
+        def split(name: str) -> Callable[[int, int, str], None] | None:
+            if on_progress is None:
+                return None
+            return lambda done, total, label: on_progress(done, total, f"{name}: {label}")
+
         for name in ("val", "test"):
             store = self.features[name]
-            store.ensure(np.arange(len(store)), progress=progress)
+            store.ensure(np.arange(len(store)), progress=progress, on_progress=split(name))
         if train_indices is not None:
-            self.features["train"].ensure(np.asarray(train_indices), progress=progress)
+            self.features["train"].ensure(
+                np.asarray(train_indices), progress=progress, on_progress=split("train")
+            )
 
     def train_client(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import streamlit as st
 
@@ -10,6 +11,8 @@ from app import charts, explain, state
 from app import help as words
 
 ss = st.session_state
+#: Seconds between two rounds while playing.
+PLAY_DELAY_S = 0.5
 scenario = state.current(ss)
 result = ss.get(state.RESULT_KEY)
 
@@ -71,18 +74,56 @@ with c2:
 
 last_round = int(rounds["round"].iloc[-1])
 st.subheader("Participation")
-shown_round = (
-    st.slider(
-        "Round (scrub through the run)",
-        min_value=1,
-        max_value=last_round,
-        value=last_round,
-        key="results_round",
-        help="The participation map and the neighbour graph below show this round.",
+ROUND, NEXT, PLAYING = "results_round", "results_round_next", "results_playing"
+
+
+def step(delta: int) -> None:
+    """Move the round scrubber by ``delta`` (clamped to the run), and stop playing."""
+    ss[PLAYING] = False
+    ss[ROUND] = min(max(int(ss.get(ROUND, last_round)) + delta, 1), last_round)
+
+
+def toggle_play() -> None:
+    """Start playing (from round 1 when at the end) or pause."""
+    playing = not ss.get(PLAYING, False)
+    ss[PLAYING] = playing
+    if playing and int(ss.get(ROUND, last_round)) >= last_round:
+        ss[ROUND] = 1
+
+
+if last_round > 1:
+    # one source of truth: the slider's session value, set before the slider is drawn
+    if NEXT in ss:
+        ss[ROUND] = ss.pop(NEXT)
+        if ss[ROUND] >= last_round:  # played to the end: stop before the buttons are drawn
+            ss[PLAYING] = False
+    if not 1 <= int(ss.get(ROUND, last_round)) <= last_round:
+        ss[ROUND] = last_round
+    ss.setdefault(ROUND, last_round)
+    c1, c2, c3, c4 = st.columns([8, 1, 1, 1], vertical_alignment="bottom")
+    with c1:
+        shown_round = st.slider(
+            "Round (scrub through the run)",
+            min_value=1,
+            max_value=last_round,
+            key=ROUND,
+            help="The participation map and the neighbour graph below show this round.",
+        )
+    playing = bool(ss.get(PLAYING, False))
+    c2.button(
+        "Previous", key="round_prev", icon=":material/skip_previous:", on_click=step, args=(-1,)
     )
-    if last_round > 1
-    else last_round
-)
+    c3.button("Next", key="round_next", icon=":material/skip_next:", on_click=step, args=(1,))
+    c4.button(
+        "Pause" if playing else "Play",
+        key="round_play",
+        icon=":material/pause:" if playing else ":material/play_arrow:",
+        on_click=toggle_play,
+        help="Advance one round every half second until the last round.",
+    )
+else:
+    shown_round = last_round
+    playing = False
 c1, c2 = st.columns(2)
 with c1:
     st.plotly_chart(charts.participation(rounds), key="participation")
@@ -175,3 +216,11 @@ for name, frame in result.tables().items():
         on_click="ignore",
         icon=":material/download:",
     )
+
+# Play: after the page is drawn, wait a moment and move to the next round (stop at the end).
+if playing:
+    if shown_round < last_round:
+        time.sleep(PLAY_DELAY_S)
+        ss[NEXT] = shown_round + 1
+        st.rerun()
+    ss[PLAYING] = False  # already at the last round

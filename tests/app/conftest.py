@@ -35,6 +35,7 @@ PAGES = {
     "results": "app_pages/results.py",
     "compare": "app_pages/compare.py",
     "sweep": "app_pages/sweep.py",
+    "attacks": "app_pages/attacks.py",
 }
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -82,3 +82,47 @@ def test_results_without_secure_aggregation_has_no_graph(app, errors, charts) ->
     assert not errors(at)
     assert "network" not in charts(at)
     assert any("No neighbour graph" in i.value for i in at.info)
+
+
+def _round_map_max(shown: dict) -> int:
+    """The last round drawn by the participation map (its x axis)."""
+    return max(int(x) for trace in shown["participation_map"]["data"] for x in trace["x"])
+
+
+def test_round_controls_move_the_scrubber(app, charts) -> None:
+    # Prepare: a real 2-round run, on the Results page, scrubbed back to round 1
+    at = app("run")
+    at.button(key="run").click().run()
+    at.switch_page("app_pages/results.py").run()
+    assert at.slider(key="results_round").value == 2
+    at.button(key="round_prev").click().run()
+    assert at.slider(key="results_round").value == 1
+    assert _round_map_max(charts(at)) == 1
+    at.button(key="round_prev").click().run()  # clamped at the first round
+    assert at.slider(key="results_round").value == 1
+
+    # Execute
+    at.button(key="round_next").click().run()
+
+    # Assert: the slider moved, and the charts it drives with it
+    assert not at.exception
+    assert at.slider(key="results_round").value == 2
+    assert _round_map_max(charts(at)) == 2
+    at.button(key="round_next").click().run()  # clamped at the last round
+    assert at.slider(key="results_round").value == 2
+
+
+def test_play_runs_to_the_last_round_and_stops(app) -> None:
+    # Prepare: a real 2-round run, the scrubber at the last round
+    at = app("run")
+    at.button(key="run").click().run()
+    at.switch_page("app_pages/results.py").run()
+
+    # Execute: play (restarts from round 1, advances one round per rerun)
+    at.button(key="round_play").click().run()
+
+    # Assert: it reached the last round and stopped (the button says Play again)
+    assert not at.exception
+    assert at.slider(key="results_round").value == 2
+    assert at.session_state["results_playing"] is False
+    assert at.button(key="round_play").label == "Play"
