@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -44,21 +45,8 @@ SOURCE_KEY = "scenario_source"  # one line saying where the current scenario cam
 
 #: Participant table columns, in the order the editor shows them.
 GROUP_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ParticipantGroup))
-_GROUP_TYPES: dict[str, type] = {
-    "count": int,
-    "data_size": int,
-    "sybil_identities": int,
-    "class_alpha": float,
-    "label_noise": float,
-    "speed": float,
-    "availability": float,
-    "cost": float,
-    "flip_rate": float,
-    "poison_scale": float,
-    "name": str,
-    "strategy": str,
-    "free_ride": str,
-}
+_GROUP_TYPES: dict[str, Any] = typing.get_type_hints(ParticipantGroup)
+"""Each participant field's declared type (the editor returns floats for integer columns)."""
 
 #: Choices for the fields that take a name.
 CHOICES: dict[str, tuple[str, ...]] = {
