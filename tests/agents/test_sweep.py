@@ -66,8 +66,13 @@ def test_ray_backend_on_a_local_head_gives_identical_rows(tmp_path: Path) -> Non
         f"ip link set lo up && cd {root} && "
         f"{sys.executable} -m tests.agents.ray_netns_run {tmp_path}"
     )
+    # a HOME of its own: a Ray token another tool left in ~/.ray must not reach this head
     done = subprocess.run(
-        ["unshare", "--net", "sh", "-c", script], capture_output=True, text=True, timeout=900
+        ["unshare", "--net", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "HOME": str(tmp_path)},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     on_ray = pd.read_parquet(tmp_path / "ray.parquet")
