@@ -96,6 +96,8 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         self.global_vector = self.task.initial_vector.copy()
         self.last_step: np.ndarray | None = None
         self.graph: Any = None
+        self.graphs: dict[int, Any] = {}
+        """The neighbour graph of every round that ran secure aggregation, by round."""
         self.record = self._evaluated(RoundRecord(scoring_method=scenario.market.scoring))
         self.datacollector = mesa.DataCollector(
             model_reporters={
@@ -266,6 +268,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         aggregation = platform.aggregate(accepted, context)
         if aggregation.graph is not None:
             self.graph = aggregation.graph
+            self.graphs[self.round] = aggregation.graph
         included = aggregation.members
         for p in included:
             p.included = True
@@ -339,6 +342,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             "platform": self.platform.state_dict(),
             "participants": {p.pid: p.state_dict() for p in self.participants},
             "graph": self.graph,
+            "graphs": dict(self.graphs),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -360,3 +364,4 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         for p in self.participants:
             p.load_state_dict(saved[p.pid])
         self.graph = state["graph"]
+        self.graphs = dict(state.get("graphs", {}))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,8 @@ class RunResult:
     summary: dict[str, float]
     scenario: Scenario
     graph: Any = None
+    graphs: dict[int, Any] = field(default_factory=dict)
+    """The neighbour graph of each secure round (``graph`` is the last one)."""
 
     def summary_frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -191,6 +193,7 @@ def run(
         summary=summary,
         scenario=scenario,
         graph=model.graph,
+        graphs=dict(model.graphs),
     )
 
 

@@ -179,17 +179,22 @@ if result.graph is None:
     )
 else:
     last = shown_round
-    st.plotly_chart(
-        charts.network(result.graph, parts[parts["round"] == last], seed=result.scenario.seed),
-        key="network",
-    )
-    st.caption(
-        f"Participants' state in round {last} (the round slider above); the key-sharing "
-        f"pairs are those of the last secure round: {result.graph.number_of_nodes()} "
-        "participants, "
-        f"{result.graph.number_of_edges()} key-sharing pairs "
-        f"(neighbours = {result.scenario.privacy.neighbors or 'all'})."
-    )
+    graph = result.graphs.get(last)
+    if graph is None:
+        st.info(
+            f"Round {last} ran no secure aggregation (nobody included, or the round aborted).",
+            icon=":material/info:",
+        )
+    else:
+        st.plotly_chart(
+            charts.network(graph, parts[parts["round"] == last], seed=result.scenario.seed),
+            key="network",
+        )
+        st.caption(
+            f"Round {last} (the round slider above): {graph.number_of_nodes()} participants "
+            f"in the secure round, {graph.number_of_edges()} key-sharing pairs "
+            f"(neighbours = {result.scenario.privacy.neighbors or 'all'})."
+        )
 
 st.subheader("Tables")
 for name, frame in result.tables().items():

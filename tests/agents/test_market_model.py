@@ -99,3 +99,19 @@ def test_bad_update_is_rejected_with_a_reason_and_unpaid() -> None:
     assert poisoner["reward"] == 0.0 and not poisoner["included"]
     assert result.rounds.iloc[1]["rejected"] == 1
     assert np.isfinite(result.rounds.iloc[1]["test_accuracy"])
+
+
+def test_every_secure_round_keeps_its_neighbour_graph() -> None:
+    scenario = (
+        tiny_scenario(ParticipantGroup("honest", count=4, data_size=60), rounds=2)
+        .replace("privacy.secure_aggregation", True)
+        .replace("privacy.neighbors", 2)
+    )
+    result = run(scenario)
+    rounds = result.rounds.set_index("round")
+    secure = [r for r in (1, 2) if rounds.loc[r, "included"] >= 2 and not rounds.loc[r, "aborted"]]
+    assert sorted(result.graphs) == secure and secure
+    for r in secure:
+        included = result.participants.query("round == @r and included")["participant"]
+        assert set(result.graphs[r].nodes) >= set(included)
+    assert result.graph is result.graphs[max(secure)]
