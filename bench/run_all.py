@@ -45,6 +45,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "demo": ("the default scenario (make demo), round by round", [], ["--rounds", "2"]),
     "vs_flower": ("fedmarket vs Flower, same FedAvg rounds, with SecAgg+", [], ["--clients", "10"]),
     "synthesize": ("SmolLM2 generation speed (tokens/s)", [], []),
+    "cli_startup": ("how fast the CLI answers --help and bad input", [], ["--repeat", "3"]),
 }
 
 
