@@ -11,7 +11,7 @@ import streamlit as st
 import market
 from agents import ScenarioError
 from agents.attacks import ATTACKER, ATTACKS, COLLUDERS
-from app import charts, state
+from app import compare_charts, state
 from app import help as words
 from app.runner import base_tokenizer, check, run_attack_matrix
 
@@ -60,7 +60,7 @@ with c3:
 with c4:
     value = st.radio(
         "Show",
-        list(charts.ATTACK_VALUES),
+        list(compare_charts.ATTACK_VALUES),
         format_func=lambda v: "relative gain" if v == "relative_gain" else "gain (budget units)",
         key="attacks_value",
     )
@@ -114,7 +114,7 @@ if played is None:
 if played["key"] != (base, tuple(mechanisms), tuple(attacks), seeds):
     st.info("The matrix below is for earlier settings; press **Play** to update it.")
 table = played["table"]
-st.plotly_chart(charts.attack_heatmap(table, str(value)), key="attack_heatmap")
+st.plotly_chart(compare_charts.attack_heatmap(table, str(value)), key="attack_heatmap")
 st.dataframe(
     table.round(4),
     hide_index=True,

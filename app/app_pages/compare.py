@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from agents import Scenario, ScenarioError
-from app import charts, state
+from app import charts, compare_charts, privacy_charts, state
 from app.runner import HISTORY_KEY, base_tokenizer, check, remember, run_scenario
 
 ss = st.session_state
@@ -18,10 +18,10 @@ def show_pair(labels: tuple[str, str] | list[str], results: list[Any], prefix: s
     figures = {
         "accuracy": [charts.accuracy(r.rounds) for r in results],
         "profit": [charts.cumulative_profit(r.participants) for r in results],
-        "exposed": [charts.exposed_clients(r.rounds) for r in results],
+        "exposed": [privacy_charts.exposed_clients(r.rounds) for r in results],
     }
     for pair_of_figures in figures.values():
-        charts.share_y_range(pair_of_figures)
+        compare_charts.share_y_range(pair_of_figures)
     columns = st.columns(2)
     for index, (column, label, result) in enumerate(zip(columns, labels, results, strict=True)):
         with column:
@@ -38,7 +38,7 @@ def show_pair(labels: tuple[str, str] | list[str], results: list[Any], prefix: s
     ).round(3)
     st.subheader("Fairness: difference B - A")
     st.dataframe(table, hide_index=True, key=f"{prefix}_table")
-    st.plotly_chart(charts.compare_bars(table, labels), key=f"{prefix}_bars")
+    st.plotly_chart(compare_charts.compare_bars(table, labels), key=f"{prefix}_bars")
 
 
 scenario = state.current(ss)

@@ -7,7 +7,7 @@ import time
 
 import streamlit as st
 
-from app import charts, explain, state
+from app import charts, explain, privacy_charts, state
 from app import help as words
 
 ss = st.session_state
@@ -155,11 +155,11 @@ if not result.scenario.privacy.secure_aggregation:
     )
 c1, c2, c3 = st.columns(3)
 with c1:
-    st.plotly_chart(charts.secagg_bytes(rounds), key="secagg_bytes")
+    st.plotly_chart(privacy_charts.secagg_bytes(rounds), key="secagg_bytes")
 with c2:
-    st.plotly_chart(charts.secagg_seconds(rounds), key="secagg_seconds")
+    st.plotly_chart(privacy_charts.secagg_seconds(rounds), key="secagg_seconds")
 with c3:
-    st.plotly_chart(charts.exposed_clients(rounds), key="exposed")
+    st.plotly_chart(privacy_charts.exposed_clients(rounds), key="exposed")
     access = result.scenario.privacy.access
     if access == "trusted_evaluator":
         st.warning(words.TRUSTED_EVALUATOR_CAVEAT, icon=":material/warning:")
@@ -187,7 +187,7 @@ else:
         )
     else:
         st.plotly_chart(
-            charts.network(graph, parts[parts["round"] == last], seed=result.scenario.seed),
+            privacy_charts.network(graph, parts[parts["round"] == last], seed=result.scenario.seed),
             key="network",
         )
         st.caption(

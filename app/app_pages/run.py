@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from agents import ScenarioError
-from app import charts, state
+from app import charts, state, sweep_state
 from app.runner import base_tokenizer, check, remember, run_scenario, run_seeds
 
 ss = st.session_state
@@ -74,6 +74,8 @@ else:
     if spread and spread["scenario"] == scenario:
         seeds = spread["seeds"]
         st.subheader(f"Over {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}): mean and 95% interval")
-        st.dataframe(state.spread_table(spread["table"]), hide_index=True, key="seed_spread_table")
+        st.dataframe(
+            sweep_state.spread_table(spread["table"]), hide_index=True, key="seed_spread_table"
+        )
     st.plotly_chart(charts.accuracy(result.rounds), key="run_accuracy")
     st.page_link("app_pages/results.py", label="All results", icon=":material/monitoring:")

@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from agents import ScenarioError
-from app import charts, state
+from app import compare_charts, state, sweep_state
 from app.runner import SWEEP_BACKENDS, base_tokenizer, run_sweep, sweep_size
 
 ss = st.session_state
@@ -28,21 +28,21 @@ def reset_values(index: int) -> None:
 
 def values_box(index: int, path: str) -> list[Any] | None:
     """The values box for ``path``; parsed values, or ``None`` after showing the error."""
-    options = state.choices_for(path)
+    options = sweep_state.choices_for(path)
     text = st.text_input(
         "Values (comma-separated)",
-        value=state.default_values_text(base, path),
+        value=sweep_state.default_values_text(base, path),
         key=f"sweep_values_{index}",
         help=f"Allowed: {', '.join(options)}" if options else "Numbers, e.g. 50, 100, 200",
     )
     try:
-        return state.parse_values(base, path, text)
+        return sweep_state.parse_values(base, path, text)
     except ScenarioError as error:
         st.error(state.one_line(error), icon=":material/error:")
         return None
 
 
-fields = state.sweep_fields(base)
+fields = sweep_state.sweep_fields(base)
 grid: dict[str, list[Any]] = {}
 ok = True
 c1, c2 = st.columns(2)
@@ -79,7 +79,7 @@ c1, c2, c3 = st.columns(3)
 with c1:
     seeds_text = st.text_input("Seeds", "0", key="sweep_seeds", help="e.g. 0, 1, 2")
     try:
-        seeds = state.parse_seeds(seeds_text)
+        seeds = sweep_state.parse_seeds(seeds_text)
     except ScenarioError as error:
         st.error(state.one_line(error), icon=":material/error:")
         ok, seeds = False, []
@@ -118,7 +118,9 @@ if ok:
 if st.button("Run sweep", key="sweep_run", type="primary", disabled=not ok):
     base_tokenizer()
     try:
-        frame = run_sweep(base, state.grid_key(grid), tuple(seeds), str(backend), int(workers))
+        frame = run_sweep(
+            base, sweep_state.grid_key(grid), tuple(seeds), str(backend), int(workers)
+        )
     except ValueError as error:
         st.error(state.one_line(error), icon=":material/error:")
         st.stop()
@@ -135,9 +137,9 @@ if stored:
     default = metrics.index("final_test_accuracy") if "final_test_accuracy" in metrics else 0
     metric = st.selectbox("Metric", metrics, index=default, key="sweep_metric")
     if len(parameters) == 1:
-        figure = charts.sweep_line(frame, parameters[0], str(metric))
+        figure = compare_charts.sweep_line(frame, parameters[0], str(metric))
     else:
-        figure = charts.sweep_heatmap(frame, parameters, str(metric))
+        figure = compare_charts.sweep_heatmap(frame, parameters, str(metric))
     st.plotly_chart(figure, key="sweep_chart")
     st.dataframe(frame.round(4), hide_index=True)
     st.download_button(

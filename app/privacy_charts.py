@@ -1,0 +1,118 @@
+"""Plotly figures of a run's secure-aggregation columns: traffic, time, exposure, the graph.
+
+Presentation only: every number is the library's (``RunResult.rounds``, ``RunResult.graphs``).
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+
+def secagg_bytes(rounds: pd.DataFrame) -> go.Figure:
+    """Bytes sent per round: plain updates vs the secure-aggregation protocol."""
+    present = [c for c in ("plain_bytes", "secagg_bytes", "scoring_secagg_bytes") if c in rounds]
+    long = rounds[rounds["round"] > 0].melt(
+        id_vars="round", value_vars=present, var_name="traffic", value_name="bytes"
+    )
+    figure = px.bar(
+        long,
+        x="round",
+        y="bytes",
+        color="traffic",
+        barmode="group",
+        title="Traffic per round (bytes)",
+    )
+    figure.update_xaxes(dtick=1)
+    return figure
+
+
+def secagg_seconds(rounds: pd.DataFrame) -> go.Figure:
+    """Time per round spent training, scoring, in secure aggregation and elsewhere."""
+    present = [
+        c
+        for c in ("train_seconds", "scoring_seconds", "secagg_seconds", "overhead_seconds")
+        if c in rounds
+    ]
+    long = rounds[rounds["round"] > 0].melt(
+        id_vars="round", value_vars=present, var_name="stage", value_name="seconds"
+    )
+    figure = px.bar(long, x="round", y="seconds", color="stage", title="Time per round (s)")
+    figure.update_xaxes(dtick=1)
+    return figure
+
+
+def exposed_clients(rounds: pd.DataFrame) -> go.Figure:
+    """Clients whose individual update the scoring releases exposed, per round."""
+    frame = rounds[rounds["round"] > 0]
+    figure = px.bar(
+        frame,
+        x="round",
+        y="exposed_clients",
+        hover_data=["included", "scoring_secagg_runs"],
+        title="Exposed clients per round",
+    )
+    figure.update_xaxes(dtick=1)
+    return figure
+
+
+def network(graph: nx.Graph, parts: pd.DataFrame, seed: int = 0) -> go.Figure:
+    """The secure-aggregation neighbour graph; nodes are participants, coloured by group.
+
+    ``parts`` are the participant rows of the round the graph belongs to (for the labels).
+    """
+    positions = nx.spring_layout(graph, seed=seed)
+    info = {int(row["participant"]): row for row in parts.to_dict("records")}
+    edge_x: list[float | None] = []
+    edge_y: list[float | None] = []
+    for a, b in graph.edges():
+        edge_x += [positions[a][0], positions[b][0], None]
+        edge_y += [positions[a][1], positions[b][1], None]
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=edge_x,
+            y=edge_y,
+            mode="lines",
+            line={"width": 1, "color": "#999"},
+            hoverinfo="skip",
+            name="shares keys",
+        )
+    )
+    nodes = pd.DataFrame(
+        [
+            {
+                "node": node,
+                "x": positions[node][0],
+                "y": positions[node][1],
+                "group": str(info.get(int(node), {}).get("group", "?")),
+                "dropped": str(info.get(int(node), {}).get("dropped_stage") or "no"),
+                "degree": graph.degree[node],
+            }
+            for node in graph.nodes()
+        ]
+    )
+    palette = px.colors.qualitative.Plotly
+    for position, (group, frame) in enumerate(nodes.groupby("group")):
+        figure.add_trace(
+            go.Scatter(
+                x=frame["x"],
+                y=frame["y"],
+                mode="markers+text",
+                text=frame["node"].astype(str),
+                textposition="top center",
+                marker={"size": 16, "color": palette[position % len(palette)]},
+                name=str(group),
+                customdata=frame[["degree", "dropped"]].to_numpy(),
+                hovertemplate="participant %{text}<br>neighbours %{customdata[0]}"
+                "<br>dropped: %{customdata[1]}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title="Secure-aggregation neighbour graph",
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+    )
+    return figure
