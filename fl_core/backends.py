@@ -294,11 +294,13 @@ class RayBackend:
         self.address = address
         self.started_here = not ray.is_initialized()
         if self.started_here:
-            ray.init(
+            local: dict[str, Any] = {"_node_ip_address": "127.0.0.1"} if address is None else {}
+            ray.init(  # a runtime started here listens on the loopback interface only
                 address=address,
                 include_dashboard=False,
                 log_to_driver=False,
                 configure_logging=False,
+                **local,
             )
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.n_workers = max(1, workers if workers is not None else cpus)
