@@ -13,6 +13,7 @@ This module imports neither torch nor numpy (only the aggregator names, from the
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +30,9 @@ BACKBONES = ("minilm", "tiny")
 INITS = ("pretrained", "random")
 MODES = ("lora", "head")
 DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("local", "ray")
+RAY_ADDRESS = re.compile(r"(?:ray://)?[A-Za-z0-9_.\-]+:[0-9]{1,5}")
+"""``host:port`` of a Ray head's GCS, or ``ray://host:port`` (Ray Client)."""
 TARGET_MODULES = ("query", "key", "value", "dense")
 
 MAX_LORA_RANK = 64
@@ -245,6 +249,12 @@ class TrainConfig:
         device: ``"auto"`` (CUDA when ``torch.cuda.is_available()``, else the CPU),
             ``"cpu"`` or ``"cuda"`` (an error at task construction when there is no GPU):
             where training, coalition evaluation and embedding caching run.
+        backend: where participants' local training runs: ``"local"`` (this process) or
+            ``"ray"`` (Ray actors, :class:`fl_core.backends.RayBackend`); both give the
+            same results for the same seed.
+        ray_address: the Ray cluster for ``backend = "ray"``: ``None`` (start or join a
+            Ray runtime on this machine), ``"auto"`` (the cluster this node belongs to),
+            ``"host:port"`` (a head's GCS address) or ``"ray://host:port"`` (Ray Client).
     """
 
     lr: float | None = None
@@ -259,6 +269,8 @@ class TrainConfig:
     aggregator: str = "fedavg"
     trim_fraction: float = 0.2
     device: str = "auto"
+    backend: str = "local"
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         _check(
@@ -312,6 +324,20 @@ class TrainConfig:
         _check(
             self.device in DEVICES,
             f"train.device: unknown {self.device!r}; use one of {DEVICES}",
+        )
+        _check(
+            self.backend in BACKENDS,
+            f"train.backend: unknown {self.backend!r}; use one of {BACKENDS}",
+        )
+        address = self.ray_address
+        _check(
+            address is None
+            or (
+                isinstance(address, str)
+                and (address == "auto" or RAY_ADDRESS.fullmatch(address) is not None)
+            ),
+            f"train.ray_address: {address!r} is not a Ray address; use 'auto', 'host:port' "
+            "or 'ray://host:port', or omit it for a Ray runtime on this machine",
         )
 
     def resolved_lr(self, mode: str) -> float:

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
+from fl_core.backends import (
+    BATCHED_HEAD_MIN,
+    TrainingBackend,
+    TrainJob,
+    head_view,
+    make_backend,
+    single_thread,
+    train_jobs,
+)
 from fl_core.config import DataConfig, ModelConfig, TrainConfig
 from fl_core.data import DataSplits, TextDataset, load_splits
 from fl_core.device import resolve_device
@@ -25,34 +31,11 @@ from fl_core.evaluators import MemoEvaluator, make_evaluator
 from fl_core.features import FeatureStore, tokenize
 from fl_core.metrics import Metrics
 from fl_core.model import SentenceClassifier, build_classifier, count_parameters
-from fl_core.training import LocalResult, train_local
+from fl_core.training import LocalResult
 from fl_core.vector import ParameterLayout, get_vector, layout_of
 
 SPLITS = ("train", "val", "test")
-
-
-BATCHED_HEAD_MIN = 32
-"""Fewest clients a round trains as one batch in head mode (below, one by one, bit for bit
-the single-client path)."""
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one thread inside the block (restored after).
-
-    Head-mode steps are microsecond-sized matmuls; fork/join of torch's thread pool costs
-    more than the math, badly so when other processes share the cores (a head step measured
-    0.33 ms on one thread against 3-19 ms on two on the shared 2-core machine).
-    """
-    threads = torch.get_num_threads()
-    if threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+__all__ = ["BATCHED_HEAD_MIN", "FederatedTask", "single_thread"]
 
 
 class FederatedTask:
@@ -90,6 +73,8 @@ class FederatedTask:
         self._kind = "pooled" if model.mode == "head" else ("tokens" if plain else "hidden")
         self._evaluators: dict[tuple[str, bytes], MemoEvaluator] = {}
         self._head_model: SentenceClassifier | None = None
+        self._backend: TrainingBackend | None = None
+        self._cached_train = np.zeros(0, dtype=np.int64)
         self.features: dict[str, FeatureStore] = {}
         for name in SPLITS:
             self.features[name] = self._feature_store(getattr(self.splits, name))
@@ -198,6 +183,28 @@ class FederatedTask:
             self.features["train"].ensure(
                 np.asarray(train_indices), progress=progress, on_progress=split("train")
             )
+            self._cached_train = np.union1d(self._cached_train, np.asarray(train_indices))
+
+    def cached_train_indices(self) -> np.ndarray:
+        """Training examples whose features :meth:`precompute` has filled (sorted)."""
+        return self._cached_train
+
+    @property
+    def backend(self) -> TrainingBackend:
+        """Where :meth:`train_clients` trains (``train.backend``; started on first use)."""
+        if self._backend is None:
+            self._backend = make_backend(self.train_config)
+        return self._backend
+
+    @backend.setter
+    def backend(self, backend: TrainingBackend) -> None:
+        self._backend = backend
+
+    def head_view(self) -> SentenceClassifier:
+        """The model reduced to its head (head mode's training steps), built once."""
+        if self._head_model is None:
+            self._head_model = head_view(self.model)
+        return self._head_model
 
     def train_client(
         self,
@@ -217,26 +224,18 @@ class FederatedTask:
         walking the frozen encoder's modules on every ``train()``/``eval()`` and parameter
         listing (see :func:`single_thread`).
         """
-        model = self.model
-        threads: AbstractContextManager[object] = nullcontext()
-        if self.model_config.mode == "head":
-            if self._head_model is None:
-                self._head_model = SentenceClassifier(
-                    nn.Identity(), self.model.head, self.model.first_trainable_layer
-                )
-            model, threads = self._head_model, single_thread()
-        with threads:
-            return train_local(
-                model,
-                self.features["train"],
-                global_vector,
-                shard,
-                labels,
-                samples_per_second=samples_per_second,
-                cfg=train or self.train_config,
-                rng=rng,
-                optimizer_state=optimizer_state,
-            )
+        job = TrainJob(shard, labels, samples_per_second, rng, optimizer_state)
+        mode = self.model_config.mode
+        return train_jobs(
+            self.model,
+            self.features["train"],
+            mode,
+            train or self.train_config,
+            global_vector,
+            [job],
+            batched=False,
+            view=self.head_view() if mode == "head" else None,
+        )[0]
 
     def train_clients(
         self,
@@ -249,50 +248,20 @@ class FederatedTask:
         optimizer_states: Sequence[dict[str, Any] | None],
         train: TrainConfig | None = None,
     ) -> list[LocalResult]:
-        """:meth:`train_client` for several clients, in order.
+        """:meth:`train_client` for several clients, in order, on :attr:`backend`.
 
         With a linear head in head mode and at least :data:`BATCHED_HEAD_MIN` clients, they
         train as one batch (:func:`fl_core.head_training.train_heads`: the same random draws
         and AdamW arithmetic, equal to the one-by-one path to float rounding); otherwise one
         by one.
         """
-        head = self.model.head
-        if (
-            self.model_config.mode == "head"
-            and isinstance(head, nn.Linear)
-            and len(shards) >= BATCHED_HEAD_MIN
-        ):
-            from fl_core.head_training import train_heads
-
-            with single_thread(), torch.no_grad():
-                weight, bias = head.weight.detach().cpu(), head.bias.detach().cpu()
-            with single_thread():
-                return train_heads(
-                    weight,
-                    bias,
-                    self.features["train"],
-                    global_vector,
-                    shards,
-                    labels,
-                    samples_per_second=samples_per_second,
-                    cfg=train or self.train_config,
-                    rngs=rngs,
-                    optimizer_states=optimizer_states,
-                )
-        return [
-            self.train_client(
-                global_vector,
-                shard,
-                label,
-                samples_per_second=speed,
-                rng=rng,
-                optimizer_state=state,
-                train=train,
-            )
+        jobs = [
+            TrainJob(shard, label, speed, rng, state)
             for shard, label, speed, rng, state in zip(
                 shards, labels, samples_per_second, rngs, optimizer_states, strict=True
             )
         ]
+        return self.backend.map(self, global_vector, jobs, cfg=train)
 
     def evaluate(
         self, vector: np.ndarray, split: str = "val", indices: np.ndarray | None = None
