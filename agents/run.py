@@ -152,7 +152,24 @@ def run(
     if resume and checkpoint_dir is None:
         raise ScenarioError("resume", "needs a checkpoint directory (--checkpoint-dir)")
     state = checkpoint.load(checkpoint_dir, scenario) if resume and checkpoint_dir else None
+    owns_model = model is None
     model = model or MarketModel(scenario, progress=progress, on_progress=on_progress)
+    try:
+        return _run_rounds(scenario, model, state, progress, on_round, checkpoint_dir)
+    finally:
+        if owns_model:  # stop Ray workers a run started; a caller's shared task keeps its own
+            model.task.close_backend()
+
+
+def _run_rounds(
+    scenario: Scenario,
+    model: MarketModel,
+    state: dict[str, Any] | None,
+    progress: bool,
+    on_round: Callable[[dict[str, Any]], None] | None,
+    checkpoint_dir: str | Path | None,
+) -> RunResult:
+    """The round loop of :func:`run` on a built model."""
     if state is not None:
         model.load_state_dict(state)
     if on_round is not None and model.round == 0:

@@ -200,6 +200,12 @@ class FederatedTask:
     def backend(self, backend: TrainingBackend) -> None:
         self._backend = backend
 
+    def close_backend(self) -> None:
+        """Stop the training backend's workers, if any were started (a later round restarts)."""
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
     def head_view(self) -> SentenceClassifier:
         """The model reduced to its head (head mode's training steps), built once."""
         if self._head_model is None:
