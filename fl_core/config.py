@@ -29,6 +29,8 @@ BACKBONES = ("minilm", "tiny")
 INITS = ("pretrained", "random")
 MODES = ("lora", "head")
 DEVICES = ("auto", "cpu", "cuda")
+COMPRESSIONS = ("none", "int8", "topk")
+"""Update compression modes (:mod:`fl_core.compression`)."""
 TARGET_MODULES = ("query", "key", "value", "dense")
 
 MAX_LORA_RANK = 64
@@ -245,6 +247,12 @@ class TrainConfig:
         device: ``"auto"`` (CUDA when ``torch.cuda.is_available()``, else the CPU),
             ``"cpu"`` or ``"cuda"`` (an error at task construction when there is no GPU):
             where training, coalition evaluation and embedding caching run.
+        compression: what a client sends (:mod:`fl_core.compression`): ``"none"`` (dense
+            float32), ``"int8"`` (per-chunk 8-bit codes, QSGD stochastic rounding) or
+            ``"topk"`` (the largest ``topk_fraction`` of coordinates, values + indices).
+        topk_fraction: share of coordinates ``topk`` keeps, in (0, 1].
+        error_feedback: carry what compression dropped into the next round's update
+            (Stich et al. 2018); ignored with ``compression = "none"``.
     """
 
     lr: float | None = None
@@ -259,6 +267,9 @@ class TrainConfig:
     aggregator: str = "fedavg"
     trim_fraction: float = 0.2
     device: str = "auto"
+    compression: str = "none"
+    topk_fraction: float = 0.1
+    error_feedback: bool = True
 
     def __post_init__(self) -> None:
         _check(
@@ -312,6 +323,18 @@ class TrainConfig:
         _check(
             self.device in DEVICES,
             f"train.device: unknown {self.device!r}; use one of {DEVICES}",
+        )
+        _check(
+            self.compression in COMPRESSIONS,
+            f"train.compression: unknown {self.compression!r}; use one of {COMPRESSIONS}",
+        )
+        _check(
+            _number(self.topk_fraction) and 0 < self.topk_fraction <= 1,
+            f"train.topk_fraction: must be in (0, 1], got {self.topk_fraction!r}",
+        )
+        _check(
+            isinstance(self.error_feedback, bool),
+            f"train.error_feedback: must be true or false, got {self.error_feedback!r}",
         )
 
     def resolved_lr(self, mode: str) -> float:

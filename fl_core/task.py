@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fl_core.compression import compress_result, strip_residual
 from fl_core.config import DataConfig, ModelConfig, TrainConfig
 from fl_core.data import DataSplits, TextDataset, load_splits
 from fl_core.device import resolve_device
@@ -225,8 +226,9 @@ class FederatedTask:
                     nn.Identity(), self.model.head, self.model.first_trainable_layer
                 )
             model, threads = self._head_model, single_thread()
+        optimizer_state, residual = strip_residual(optimizer_state)
         with threads:
-            return train_local(
+            result = train_local(
                 model,
                 self.features["train"],
                 global_vector,
@@ -237,6 +239,7 @@ class FederatedTask:
                 rng=rng,
                 optimizer_state=optimizer_state,
             )
+        return compress_result(result, train or self.train_config, rng, residual)
 
     def train_clients(
         self,
@@ -266,8 +269,9 @@ class FederatedTask:
 
             with single_thread(), torch.no_grad():
                 weight, bias = head.weight.detach().cpu(), head.bias.detach().cpu()
+            split = [strip_residual(state) for state in optimizer_states]
             with single_thread():
-                return train_heads(
+                results = train_heads(
                     weight,
                     bias,
                     self.features["train"],
@@ -277,8 +281,12 @@ class FederatedTask:
                     samples_per_second=samples_per_second,
                     cfg=train or self.train_config,
                     rngs=rngs,
-                    optimizer_states=optimizer_states,
+                    optimizer_states=[state for state, _ in split],
                 )
+            return [
+                compress_result(result, train or self.train_config, rng, residual)
+                for result, rng, (_, residual) in zip(results, rngs, split, strict=True)
+            ]
         return [
             self.train_client(
                 global_vector,
