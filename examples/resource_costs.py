@@ -325,6 +325,9 @@ def main() -> None:
                     f"{r['peak_rss_mb']:6.0f} MB  acc {r['final_test_accuracy']:.3f}"
                 )
             print(f"  ({time.perf_counter() - t0:.0f} s)")
+            if rows:  # partial results survive an interrupted run
+                partial = pd.DataFrame(rows).assign(rounds=rounds, cpu=cpu)
+                partial.to_csv(args.out / "resource_costs.csv", index=False)
     if not rows:
         raise SystemExit("no method ran; see the notes above")
     table = pd.DataFrame(rows)
