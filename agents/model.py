@@ -26,6 +26,7 @@ from agents.platform import PlatformAgent, RoundContext
 from agents.reports import RoundRecord
 from agents.scenario import Scenario
 from fl_core import FederatedTask, allocate, apply_update, flip_labels, stratified_subset
+from fl_core.compression import sent_bytes
 
 PARTICIPANT_COLUMNS = {
     "participant": "pid",
@@ -255,6 +256,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             p.receive(result)
         record.train_seconds = time.perf_counter() - train_started
         trained = [p for p in selected if p.update is not None]
+        record.bytes_sent = len(trained) * sent_bytes(len(self.global_vector), self.scenario.train)
         accepted = platform.screen(trained, len(self.global_vector))
         rejected = [p for p in trained if p.update is None]
         platform.penalise(rejected)

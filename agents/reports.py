@@ -67,6 +67,7 @@ class RoundRecord:
     smallest_group: int = 0
     secagg_bytes: int = 0
     plain_bytes: int = 0
+    bytes_sent: int = 0  # update payloads sent this round, plaintext under train.compression
     secagg_seconds: float = 0.0
     scoring_secagg_runs: int = 0
     scoring_secagg_bytes: int = 0

@@ -33,6 +33,8 @@ DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("local", "ray")
 RAY_ADDRESS = re.compile(r"(?:ray://)?[A-Za-z0-9_.\-]+:[0-9]{1,5}")
 """``host:port`` of a Ray head's GCS, or ``ray://host:port`` (Ray Client)."""
+COMPRESSIONS = ("none", "int8", "topk")
+"""Update compression modes (:mod:`fl_core.compression`)."""
 TARGET_MODULES = ("query", "key", "value", "dense")
 
 MAX_LORA_RANK = 64
@@ -255,6 +257,12 @@ class TrainConfig:
         ray_address: the Ray cluster for ``backend = "ray"``: ``None`` (start or join a
             Ray runtime on this machine), ``"auto"`` (the cluster this node belongs to),
             ``"host:port"`` (a head's GCS address) or ``"ray://host:port"`` (Ray Client).
+        compression: what a client sends (:mod:`fl_core.compression`): ``"none"`` (dense
+            float32), ``"int8"`` (per-chunk 8-bit codes, QSGD stochastic rounding) or
+            ``"topk"`` (the largest ``topk_fraction`` of coordinates, values + indices).
+        topk_fraction: share of coordinates ``topk`` keeps, in (0, 1].
+        error_feedback: carry what compression dropped into the next round's update
+            (Stich et al. 2018); ignored with ``compression = "none"``.
     """
 
     lr: float | None = None
@@ -271,6 +279,9 @@ class TrainConfig:
     device: str = "auto"
     backend: str = "local"
     ray_address: str | None = None
+    compression: str = "none"
+    topk_fraction: float = 0.1
+    error_feedback: bool = True
 
     def __post_init__(self) -> None:
         _check(
@@ -338,6 +349,18 @@ class TrainConfig:
             ),
             f"train.ray_address: {address!r} is not a Ray address; use 'auto', 'host:port' "
             "or 'ray://host:port', or omit it for a Ray runtime on this machine",
+        )
+        _check(
+            self.compression in COMPRESSIONS,
+            f"train.compression: unknown {self.compression!r}; use one of {COMPRESSIONS}",
+        )
+        _check(
+            _number(self.topk_fraction) and 0 < self.topk_fraction <= 1,
+            f"train.topk_fraction: must be in (0, 1], got {self.topk_fraction!r}",
+        )
+        _check(
+            isinstance(self.error_feedback, bool),
+            f"train.error_feedback: must be true or false, got {self.error_feedback!r}",
         )
 
     def resolved_lr(self, mode: str) -> float:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fl_core.aggregation import apply_update, make_aggregator
+from fl_core.compression import sent_bytes
 from fl_core.config import DataConfig, ModelConfig, TrainConfig
 from fl_core.partition import (
     dirichlet_partition,
@@ -169,7 +170,7 @@ def run_fedavg(
                     "compute_seconds": result.compute_seconds,
                     "simulated_seconds": result.simulated_seconds,
                     "bytes_down": task.update_bytes,
-                    "bytes_up": 0 if result.straggler else task.update_bytes,
+                    "bytes_up": 0 if result.straggler else sent_bytes(task.layout.size, cfg.train),
                     "full_model_bytes": task.full_model_bytes,
                 }
             )

@@ -23,6 +23,7 @@ from fl_core.backends import (
     single_thread,
     train_jobs,
 )
+from fl_core.compression import compress_result, strip_residual
 from fl_core.config import DataConfig, ModelConfig, TrainConfig
 from fl_core.data import DataSplits, TextDataset, load_splits
 from fl_core.device import resolve_device
@@ -230,18 +231,21 @@ class FederatedTask:
         walking the frozen encoder's modules on every ``train()``/``eval()`` and parameter
         listing (see :func:`single_thread`).
         """
+        cfg = train or self.train_config
+        optimizer_state, residual = strip_residual(optimizer_state)
         job = TrainJob(shard, labels, samples_per_second, rng, optimizer_state)
         mode = self.model_config.mode
-        return train_jobs(
+        result = train_jobs(
             self.model,
             self.features["train"],
             mode,
-            train or self.train_config,
+            cfg,
             global_vector,
             [job],
             batched=False,
             view=self.head_view() if mode == "head" else None,
         )[0]
+        return compress_result(result, cfg, rng, residual)
 
     def train_clients(
         self,
@@ -259,15 +263,23 @@ class FederatedTask:
         With a linear head in head mode and at least :data:`BATCHED_HEAD_MIN` clients, they
         train as one batch (:func:`fl_core.head_training.train_heads`: the same random draws
         and AdamW arithmetic, equal to the one-by-one path to float rounding); otherwise one
-        by one.
+        by one. Each update is then compressed as ``train.compression`` says.
         """
+        cfg = train or self.train_config
+        split = [strip_residual(state) for state in optimizer_states]
         jobs = [
             TrainJob(shard, label, speed, rng, state)
-            for shard, label, speed, rng, state in zip(
-                shards, labels, samples_per_second, rngs, optimizer_states, strict=True
+            for shard, label, speed, rng, (state, _) in zip(
+                shards, labels, samples_per_second, rngs, split, strict=True
             )
         ]
-        return self.backend.map(self, global_vector, jobs, cfg=train)
+        results = self.backend.map(self, global_vector, jobs, cfg=train)
+        # compression runs here, on the driver, after the backend handed the clients' advanced
+        # random streams back: the same draws whichever backend trained
+        return [
+            compress_result(result, cfg, rng, residual)
+            for result, rng, (_, residual) in zip(results, rngs, split, strict=True)
+        ]
 
     def evaluate(
         self, vector: np.ndarray, split: str = "val", indices: np.ndarray | None = None

@@ -86,3 +86,18 @@ def dequantize(vector: RingVector, *, clip: float, bits: int, n_summands: int) -
 def _check_clip(clip: float) -> None:
     if not (math.isfinite(clip) and clip > 0):
         raise ValueError(f"clip: must be a finite number > 0, got {clip}")
+
+
+def sum_bits(*, n_summands: int, code_levels: int = 255) -> int:
+    """Bits per coordinate of a ring that holds any sum of ``n_summands`` codes exactly.
+
+    Each code takes one of ``code_levels`` values (255 for int8 codes in [-127, 127] on a
+    scale every client shares, shifted into [0, 254]); a sum of n of them lies in
+    [0, n * (code_levels - 1)] and needs ``ceil(log2(n * (code_levels - 1) + 1))`` bits
+    (11 bits for 8 clients, against 32 for float updates quantised as in :func:`quantize`).
+    """
+    if isinstance(n_summands, bool) or not isinstance(n_summands, int) or n_summands < 1:
+        raise ValueError(f"n_summands: must be an int >= 1, got {n_summands!r}")
+    if isinstance(code_levels, bool) or not isinstance(code_levels, int) or code_levels < 2:
+        raise ValueError(f"code_levels: must be an int >= 2, got {code_levels!r}")
+    return max(1, (n_summands * (code_levels - 1)).bit_length())

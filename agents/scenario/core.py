@@ -35,6 +35,12 @@ def check_compatible(scenario: Scenario) -> None:
             f"{scenario.train.aggregator!r} needs every update in the clear; use 'fedavg' "
             "with privacy.secure_aggregation = true",
         )
+    if scenario.privacy.secure_aggregation and scenario.train.compression == "topk":
+        raise ScenarioError(
+            "train.compression",
+            "'topk' sends a different index set per client, which per-coordinate masks cannot "
+            "hide; use 'int8' or 'none' with privacy.secure_aggregation = true",
+        )
     if scenario.privacy.access == "secure_coalitions" and scenario.market.scoring == "cgsv":
         raise ScenarioError(
             "market.scoring",
