@@ -57,6 +57,8 @@ from agents.scenario import (  # noqa: E402
 )
 
 MIB = 2**20
+GROUP_LIMIT = 10_000
+"""The scenario's largest participant group (``participants.<group>.count``)."""
 
 
 def scenario_for(n: int, rounds: int, method: str, neighbors: int = 12) -> Scenario:
@@ -73,7 +75,16 @@ def scenario_for(n: int, rounds: int, method: str, neighbors: int = 12) -> Scena
             neighbors=neighbors,
         ),
         market=MarketSection(scoring=method, exploration=0.2),
-        participants=(ParticipantGroup(name="crowd", count=n, data_size=32, availability=0.95),),
+        # a group holds at most GROUP_LIMIT identities: larger crowds are identical groups
+        participants=tuple(
+            ParticipantGroup(
+                name="crowd" if n <= GROUP_LIMIT else f"crowd{k}",
+                count=min(GROUP_LIMIT, n - start),
+                data_size=32,
+                availability=0.95,
+            )
+            for k, start in enumerate(range(0, n, GROUP_LIMIT))
+        ),
     )
 
 
