@@ -57,6 +57,8 @@ from agents.scenario import (  # noqa: E402
 )
 
 MIB = 2**20
+GROUP_LIMIT = 10_000
+"""The scenario's largest participant group (``participants.<group>.count``)."""
 
 
 def scenario_for(n: int, rounds: int, method: str, neighbors: int = 12) -> Scenario:
@@ -73,7 +75,16 @@ def scenario_for(n: int, rounds: int, method: str, neighbors: int = 12) -> Scena
             neighbors=neighbors,
         ),
         market=MarketSection(scoring=method, exploration=0.2),
-        participants=(ParticipantGroup(name="crowd", count=n, data_size=32, availability=0.95),),
+        # a group holds at most GROUP_LIMIT identities: larger crowds are identical groups
+        participants=tuple(
+            ParticipantGroup(
+                name="crowd" if n <= GROUP_LIMIT else f"crowd{k}",
+                count=min(GROUP_LIMIT, n - start),
+                data_size=32,
+                availability=0.95,
+            )
+            for k, start in enumerate(range(0, n, GROUP_LIMIT))
+        ),
     )
 
 
@@ -115,7 +126,8 @@ def main() -> None:
         return
     print(
         f"## Scale (bench/scale.py)\n\n{args.participants} head-mode participants x "
-        f"{args.rounds} rounds, SecAgg+ degree {scenario.privacy.neighbors}, scoring "
+        f"{args.rounds} rounds on {cpu_name()}, SecAgg+ degree "
+        f"{scenario.privacy.neighbors}, scoring "
         f"`{args.method}` with budget {scenario.market.scoring_budget}; torch "
         f"{torch.get_num_threads()} threads, {platform.machine()}, load average at start "
         f"{load:.1f}.\n",
@@ -138,31 +150,38 @@ def main() -> None:
             "loading included"
         )
         print(f"Embeddings: {embed_note}.\n", flush=True)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     model = MarketModel(scenario)
     build = time.perf_counter() - started
+    build_cpu = time.process_time() - cpu_started
     if not args.cold:
         print(f"Embeddings: {embed_note}.\n", flush=True)
-    print(f"Model build (agents, data, embeddings from disk, round 0): {build:.1f} s.\n")
+    print(
+        f"Model build (agents, data, embeddings from disk, round 0): {build:.1f} s wall, "
+        f"{build_cpu:.1f} s process CPU.\n"
+    )
     started = time.perf_counter()
     print(
-        "| round | joined | included | round s | train s | secagg s | scoring s | "
-        "evaluations | overhead s | overhead share | RSS MiB |"
+        "| round | joined | included | round s | CPU s | train s | secagg s | scoring s | "
+        "evaluations | overhead s | overhead share | RSS MiB | load |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     shares = []
     memory = [rss()]
+    round_cpu = []
     for _ in range(scenario.rounds):
+        cpu_before = time.process_time()
         model.step()
+        round_cpu.append(time.process_time() - cpu_before)
         row = dataclasses.asdict(model.record)
         memory.append(rss())
         shares.append(row["overhead_seconds"] / max(row["round_seconds"], 1e-9))
         print(
             f"| {row['round']} | {row['joined']} | {row['included']} | "
-            f"{row['round_seconds']:.2f} | {row['train_seconds']:.2f} | "
+            f"{row['round_seconds']:.2f} | {round_cpu[-1]:.2f} | {row['train_seconds']:.2f} | "
             f"{row['secagg_seconds']:.2f} | {row['scoring_seconds']:.2f} | "
             f"{row['scoring_evaluations']} | {row['overhead_seconds']:.2f} | "
-            f"{shares[-1]:.0%} | {memory[-1]:.0f} |",
+            f"{shares[-1]:.0%} | {memory[-1]:.0f} | {os.getloadavg()[0]:.1f} |",
             flush=True,
         )
     total = time.perf_counter() - started + build
@@ -175,7 +194,8 @@ def main() -> None:
     sums = rounds.iloc[1:][["train_seconds", "secagg_seconds", "scoring_seconds"]].sum()
     other = total - build - float(sums.sum())
     print(
-        f"\nRun ({scenario.rounds} rounds + the warm build): **{total:.0f} s** (target <= "
+        f"\nRun ({scenario.rounds} rounds + the warm build): **{total:.0f} s** wall, "
+        f"{build_cpu + sum(round_cpu):.0f} s process CPU (target <= "
         f"{limit:.0f} s: {'met' if total <= limit else 'NOT met'}): training "
         f"{sums['train_seconds']:.0f} s, secure aggregation {sums['secagg_seconds']:.0f} s, "
         f"scoring {sums['scoring_seconds']:.0f} s, the rest (selection, screening, payment, "

@@ -25,9 +25,23 @@ class BudgetExhausted(Exception):  # noqa: N818 - a control-flow signal, not an 
     """Raised by :meth:`Game.value` when a new coalition would exceed the budget."""
 
 
+_BIT_LOOP_PLAYERS = 64
+"""Up to this many players :func:`coalition_of` walks the set bits in Python; above it, the
+bits are unpacked by numpy (a walk over 2,000 players asks for 2,000 prefixes)."""
+
+
 def coalition_of(mask: int, n_players: int) -> frozenset[int]:
-    """Return the players whose bits are set in ``mask``."""
-    return frozenset(i for i in range(n_players) if (mask >> i) & 1)
+    """Return the players whose bits are set in ``mask`` (bits ``>= n_players`` ignored)."""
+    mask &= (1 << n_players) - 1
+    if n_players <= _BIT_LOOP_PLAYERS:
+        players = []
+        while mask:
+            low = mask & -mask
+            players.append(low.bit_length() - 1)
+            mask ^= low
+        return frozenset(players)
+    raw = np.frombuffer(mask.to_bytes((n_players + 7) // 8, "little"), dtype=np.uint8)
+    return frozenset(np.flatnonzero(np.unpackbits(raw, bitorder="little")).tolist())
 
 
 def mask_of(coalition: Iterable[int]) -> int:

@@ -142,12 +142,15 @@ class SecAggClient:
             raise ValueError(
                 f"update: client {self.id} has {vector.size} coordinates, expected {cfg.length}"
             )
-        prg.mask(vector, self._seed, bits=cfg.bits)
-        for v in sorted(inbox.ciphertexts):
-            pair_key = key_agreement.agree(
+        peers = sorted(inbox.ciphertexts)
+        pair_keys = [
+            key_agreement.agree(
                 self._s_keys.private, self._roster[v].s_public, info=key_agreement.MASK_INFO
             )
-            prg.mask(vector, pair_key, bits=cfg.bits, sign=pair_sign(self.id, v))
+            for v in peers
+        ]
+        signs = [1] + [pair_sign(self.id, v) for v in peers]
+        prg.mask_many(vector, [self._seed, *pair_keys], signs, bits=cfg.bits)
         return MaskedInput(self.id, vector, cfg.bits)
 
     def unmasking(self, request: UnmaskRequest) -> RevealedShares:

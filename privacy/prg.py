@@ -17,6 +17,7 @@ end of a pair masks with `sign=+1` and the other with `sign=-1`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -31,6 +32,8 @@ MAX_BYTES: Final = (1 << 36) - 32
 _NONCE: Final = bytes(12)
 _TAG: Final = 16
 _zeros = bytes(0)
+_BUFFER_BYTES: Final = 1 << 26
+"""`mask_many` expands at most this many keystream bytes at once (64 MiB)."""
 
 
 def ring_dtype(bits: int) -> np.dtype[np.unsignedinteger[Any]]:
@@ -92,3 +95,45 @@ def mask(vector: RingVector, key: bytes, *, bits: int, sign: int = 1) -> RingVec
 def unmask(vector: RingVector, key: bytes, *, bits: int, sign: int = 1) -> RingVector:
     """Undo `mask(vector, key, bits=bits, sign=sign)`, in place."""
     return mask(vector, key, bits=bits, sign=-sign)
+
+
+def mask_many(
+    vector: RingVector, keys: Sequence[bytes], signs: Sequence[int], *, bits: int
+) -> RingVector:
+    """`mask` with every key in turn (`signs[i]` for `keys[i]`), in place, in one pass.
+
+    Equal to the loop `for k, s in zip(keys, signs): mask(vector, k, bits=bits, sign=s)`: the
+    keystreams are written into one buffer and summed per sign in the word dtype, whose
+    wrap-around is mod 2^32 or 2^64, a multiple of 2^bits, so the reductions commute.
+    """
+    dtype = ring_dtype(bits)
+    if vector.dtype != dtype:
+        raise ValueError(f"vector: dtype must be {dtype} for bits={bits}")
+    if len(keys) != len(signs):
+        raise ValueError(f"signs: expected one per key ({len(keys)}), got {len(signs)}")
+    if any(s not in (1, -1) for s in signs):
+        raise ValueError(f"signs: each must be +1 or -1, got {sorted(set(signs))}")
+    if any(len(k) != SEED_BYTES for k in keys):
+        raise ValueError(f"keys: each must be {SEED_BYTES} bytes")
+    if not keys:
+        return vector
+    nbytes = vector.size * dtype.itemsize
+    if nbytes > MAX_BYTES:
+        raise ValueError(f"vector: at most {MAX_BYTES // dtype.itemsize} words per key")
+    change = np.zeros(vector.size, dtype=dtype)
+    rows = max(1, _BUFFER_BYTES // (nbytes + _TAG))
+    buffer: npt.NDArray[np.uint8] = np.empty((min(rows, len(keys)), nbytes + _TAG), np.uint8)
+    zeros = _zero_buffer(nbytes)
+    for start in range(0, len(keys), rows):
+        chunk = keys[start : start + rows]
+        for row, key in enumerate(chunk):
+            AESGCM(key).encrypt_into(_NONCE, zeros, None, buffer[row].data)
+        words = buffer[: len(chunk), :nbytes].view(dtype.newbyteorder("<"))
+        words = words.astype(dtype, copy=False)
+        plus = np.asarray(signs[start : start + rows]) == 1
+        if plus.any():
+            np.add(change, words[plus].sum(axis=0, dtype=dtype), out=change)
+        if not plus.all():
+            np.subtract(change, words[~plus].sum(axis=0, dtype=dtype), out=change)
+    np.add(vector, change.reshape(vector.shape), out=vector)
+    return reduce(vector, bits)

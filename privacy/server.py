@@ -135,8 +135,8 @@ class SecAggServer:
                     raise TooFewSurvivors("unmasking", len(shares[owner]), t, what)
         assert self._total is not None  # set by masked_input
         total = self._total.copy()
-        for owner in sorted(b_shares):
-            prg.unmask(total, _rebuild(owner, b_shares[owner], t), bits=cfg.bits)
+        keys = [_rebuild(owner, b_shares[owner], t) for owner in sorted(b_shares)]
+        signs = [-1] * len(keys)
         for owner in sorted(sk_shares):
             secret_key = key_agreement.load_key_pair(_rebuild(owner, sk_shares[owner], t))
             if secret_key.public != self._keys[owner].s_public:
@@ -144,10 +144,13 @@ class SecAggServer:
                     "unmasking", owner, "the rebuilt mask key is not the advertised one"
                 )
             for v in sorted(cfg.neighbors[owner] & self._sent_input):
-                pair_key = key_agreement.agree(
-                    secret_key.private, self._keys[v].s_public, info=key_agreement.MASK_INFO
+                keys.append(
+                    key_agreement.agree(
+                        secret_key.private, self._keys[v].s_public, info=key_agreement.MASK_INFO
+                    )
                 )
-                prg.unmask(total, pair_key, bits=cfg.bits, sign=pair_sign(v, owner))
+                signs.append(-pair_sign(v, owner))
+        prg.mask_many(total, keys, signs, bits=cfg.bits)
         self.included = self._sent_input
         return total
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Final
 
 PRIME: Final = (1 << 256) + 297
@@ -67,17 +68,28 @@ def parse_share(share: bytes) -> tuple[int, int]:
     return x, y
 
 
-def _interpolate(points: Sequence[tuple[int, int]], at: int) -> int:
-    """The value at `at` of the polynomial of degree < len(points) through `points`."""
-    value = 0
-    for j, (xj, yj) in enumerate(points):
+@lru_cache(maxsize=4096)
+def _lagrange(xs: tuple[int, ...], at: int) -> tuple[int, ...]:
+    """The Lagrange basis coefficients L_j(at) of the nodes `xs` over GF(PRIME).
+
+    Cached: in a SecAgg round every client's secret is rebuilt from shares at the same few
+    x-coordinates (holders reveal in id order), so the inverses are computed once a round.
+    """
+    coefficients = []
+    for j, xj in enumerate(xs):
         numerator, denominator = 1, 1
-        for m, (xm, _) in enumerate(points):
+        for m, xm in enumerate(xs):
             if m != j:
                 numerator = numerator * (at - xm) % PRIME
                 denominator = denominator * (xj - xm) % PRIME
-        value = (value + yj * numerator * pow(denominator, -1, PRIME)) % PRIME
-    return value
+        coefficients.append(numerator * pow(denominator, -1, PRIME) % PRIME)
+    return tuple(coefficients)
+
+
+def _interpolate(points: Sequence[tuple[int, int]], at: int) -> int:
+    """The value at `at` of the polynomial of degree < len(points) through `points`."""
+    basis = _lagrange(tuple(x for x, _ in points), at)
+    return sum(y * c for (_, y), c in zip(points, basis, strict=True)) % PRIME
 
 
 def combine_shares(shares: Sequence[bytes], *, threshold: int | None = None) -> bytes:

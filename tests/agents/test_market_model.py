@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from agents import MarketModel, ParticipantGroup, ScenarioError, run
+from agents.participants import ParticipantAgent
 
 from .conftest import tiny_scenario
 
@@ -115,3 +116,28 @@ def test_every_secure_round_keeps_its_neighbour_graph() -> None:
         included = result.participants.query("round == @r and included")["participant"]
         assert set(result.graphs[r].nodes) >= set(included)
     assert result.graph is result.graphs[max(secure)]
+
+
+def test_participant_rows_equal_mesa_generic_reporters() -> None:
+    # The column-wise collector must give exactly the rows Mesa's per-agent reporters give.
+    # Mutation tried: reading ``excluded`` as numpy bools (no ``tolist``) fails the type check.
+    # Prepare
+    scenario = tiny_scenario(
+        ParticipantGroup(name="honest", count=4, data_size=24),
+        ParticipantGroup(name="free", count=2, strategy="free_rider", data_size=24),
+        rounds=2,
+    )
+    model = MarketModel(scenario)
+    generic = mesa.DataCollector.__new__(mesa.DataCollector)
+    generic.__dict__.update(model.datacollector.__dict__)
+    for _ in range(2):
+        model.step()
+        # Execute
+        fast = model._participant_rows()
+        slow = list(mesa.DataCollector._record_agenttype(generic, model, ParticipantAgent))
+        # Assert
+        assert len(fast) == len(slow) == 6
+        for a, b in zip(fast, slow, strict=True):
+            assert len(a) == len(b)
+            for x, y in zip(a, b, strict=True):
+                assert type(x) is type(y) and (x == y or (x != x and y != y)), (a, b)

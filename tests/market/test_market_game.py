@@ -69,3 +69,22 @@ def test_popcounts() -> None:
 def test_bad_n_players() -> None:
     with pytest.raises(ValueError, match="n_players"):
         Game(lambda s: 0.0, 0)
+
+
+@pytest.mark.parametrize("n_players", [1, 7, 64, 65, 200, 2000])
+def test_coalition_of_inverts_mask_of_at_every_size(n_players: int) -> None:
+    # Both paths (the bit loop up to 64 players, numpy's unpackbits above) must agree with
+    # the definition; a mutation reading the bytes big-endian fails at 65 players and more.
+    # Prepare
+    rng = np.random.default_rng(n_players)
+    coalitions = [
+        frozenset(np.flatnonzero(rng.random(n_players) < p).tolist()) for p in (0, 0.1, 0.5, 1)
+    ]
+    # Execute / Assert
+    for coalition in coalitions:
+        mask = mask_of(coalition)
+        assert coalition_of(mask, n_players) == coalition
+        # bits at or above n_players are not players
+        assert (
+            coalition_of(mask | (1 << n_players) | (1 << (n_players + 9)), n_players) == coalition
+        )

@@ -114,6 +114,49 @@ def test_pairwise_masks_cancel_in_the_sum(seed: int, bits: int) -> None:
     np.testing.assert_array_equal(prg.reduce(y_u + y_v, bits), prg.reduce(x_u + x_v, bits))
 
 
+@given(
+    seed=seeds,
+    bits=st.sampled_from([8, 31, 32, 33, 64]),
+    length=st.integers(1, 40),
+    n_keys=st.integers(0, 9),
+    chunk_rows=st.sampled_from([1, 2, 1000]),
+)
+@settings(max_examples=40, deadline=None)
+def test_mask_many_equals_masking_key_by_key(
+    seed: int, bits: int, length: int, n_keys: int, chunk_rows: int
+) -> None:
+    # Mutations tried: dropping the last chunk, applying every sign as +1, and summing the
+    # keystreams in int64 before the reduction at 64 bits each make this test fail.
+    # Prepare
+    rng = np.random.default_rng(seed)
+    dtype = prg.ring_dtype(bits)
+    vector = rng.integers(0, 1 << bits, size=(length,), dtype=np.uint64).astype(dtype)
+    keys = [rng.bytes(32) for _ in range(n_keys)]
+    signs = [int(s) for s in rng.choice([1, -1], size=n_keys)]
+    expected = vector.copy()
+    for key, sign in zip(keys, signs, strict=True):
+        prg.mask(expected, key, bits=bits, sign=sign)
+    # Execute (a small buffer makes several chunks)
+    old = prg._BUFFER_BYTES
+    prg._BUFFER_BYTES = chunk_rows * (length * dtype.itemsize + 16)  # type: ignore[misc]
+    try:
+        got = prg.mask_many(vector.copy(), keys, signs, bits=bits)
+    finally:
+        prg._BUFFER_BYTES = old  # type: ignore[misc]
+    # Assert
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_mask_many_rejects_bad_signs_and_keys() -> None:
+    vector = np.zeros(4, dtype=np.uint32)
+    with pytest.raises(ValueError, match="signs"):
+        prg.mask_many(vector, [bytes(32)], [0], bits=32)
+    with pytest.raises(ValueError, match="signs"):
+        prg.mask_many(vector, [bytes(32)], [], bits=32)
+    with pytest.raises(ValueError, match="keys"):
+        prg.mask_many(vector, [bytes(31)], [1], bits=32)
+
+
 # --- quantisation -----------------------------------------------------------------------
 
 
