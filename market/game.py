@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
+import numpy.typing as npt
 
 from market.types import FloatArray, IntArray, UtilityLike
 
@@ -60,8 +61,19 @@ def popcounts(n_players: int) -> IntArray:
     return counts
 
 
+def mask_of_bits(bits: npt.NDArray[np.bool_]) -> int:
+    """The coalition mask (a Python int, any number of players) of a 0/1 membership row."""
+    packed = np.packbits(np.asarray(bits, dtype=np.uint8), bitorder="little")
+    return int.from_bytes(packed.tobytes(), "little")
+
+
 def player_bits(masks: IntArray, n_players: int) -> FloatArray:
-    """Return the ``(len(masks), n_players)`` 0/1 membership matrix of ``masks``."""
+    """Return the ``(len(masks), n_players)`` 0/1 membership matrix of ``masks``.
+
+    Masks are int64, so at most 63 players (wider games pass membership rows instead).
+    """
+    if n_players > 63:
+        raise ValueError(f"player_bits holds at most 63 players in int64 masks, got {n_players}")
     shifts = np.arange(n_players, dtype=np.int64)
     return ((masks[:, None] >> shifts) & 1).astype(np.float64)
 

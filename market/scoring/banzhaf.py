@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from market.contribution import Contribution
-from market.game import BudgetExhausted, Game, player_bits
+from market.game import BudgetExhausted, Game, mask_of_bits
 from market.scoring._walk import relative_stderr
 from market.scoring.base import Estimator
 
@@ -50,17 +50,16 @@ class MSRBanzhaf(Estimator):
 
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
         n = game.n_players
-        weights = 1 << np.arange(n, dtype=np.int64)
-        masks: list[int] = []
+        rows: list[np.ndarray] = []
         values: list[float] = []
         for _ in range(self.max_samples_per_evaluation * max(game.budget, 1)):
-            mask = int(rng.integers(0, 2, size=n, dtype=np.int64) @ weights)
+            bits = rng.integers(0, 2, size=n, dtype=np.int64).astype(bool)
             try:
-                values.append(game.value(mask))
+                values.append(game.value(mask_of_bits(bits)))
             except BudgetExhausted:
                 break
-            masks.append(mask)
-        member = player_bits(np.array(masks, dtype=np.int64), n).astype(bool)
+            rows.append(bits)
+        member = np.array(rows, dtype=bool).reshape(len(rows), n)
         y = np.array(values, dtype=np.float64)
         n_in = member.sum(axis=0)
         n_out = len(y) - n_in

@@ -161,7 +161,11 @@ def test_linearity_with_common_random_numbers(weights: list[int], seed: int) -> 
     a = WeightedVotingGame(tuple(weights), max(1, sum(weights) // 2)) if sum(weights) else None
     u = a.table() if a is not None else np.zeros(2**n)
     v = np.random.default_rng(seed).normal(size=2**n)
-    for method, options in (("exact", {}), ("adaptive", {}), ("permutation", {"tolerance": 0})):
+    for method, options in (
+        ("exact", {}),
+        ("adaptive", {"tolerance": 0}),  # a convergence stop depends on the game
+        ("permutation", {"tolerance": 0}),
+    ):
         estimator = market.make_estimator(method, **options)
         budget = estimator.effective_budget(n, 2**n - 1)
         # Execute: the same seed, so the same orders
