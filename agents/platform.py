@@ -74,6 +74,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         self.selection: Any = None
         self.last_delta: np.ndarray | None = None  # the global step it applied last round
         self.last_shares: dict[int, np.ndarray] = {}  # pid -> its weighted share of that step
+        self.marginals: dict[int, float] = {}  # pid -> u(N) - u(N - i) this round
 
     # ----- 1. selection -----
     @property
@@ -240,6 +241,10 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         for p, value, paid_on in zip(included, contribution.values, values, strict=True):
             p.contribution = float(value)
             p.payment_value = float(paid_on)
+        self.marginals = {}
+        if plan.mechanism.uses_marginals and utility is not None:
+            marginals = market.grand_marginals(utility, m)  # n + 1 coalitions, mostly memoised
+            self.marginals = {p.pid: float(v) for p, v in zip(included, marginals, strict=True)}
         # distinct coalitions evaluated this round, the mechanism's own valuation included
         report.scoring_evaluations = int(
             utility.evaluations if utility is not None else contribution.evaluations
@@ -299,7 +304,8 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
     def pay(self, included: list[ParticipantAgent], updates: list[np.ndarray]) -> float:
         """Pay the included participants (``p.reward``) and update their reputation.
 
-        The mechanism pays on ``p.payment_value`` (its own valuation, e.g. Banzhaf);
+        The mechanism pays on ``p.payment_value`` (its own valuation, e.g. Banzhaf) and,
+        where it uses them, on the round's grand-coalition marginals (:meth:`score`);
         identities whose updates are near-identical form one replica group, covered once.
         Reputation evidence is the scenario's contribution score. Returns the total paid.
         """
@@ -315,6 +321,11 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             return 0.0
         ids = np.array([p.pid for p in included])
         groups[ids] = ids[market.replica_groups(np.stack(updates))]
+        marginals = None
+        if self.marginals:
+            marginals = np.zeros(n)
+            for p in included:
+                marginals[p.pid] = self.marginals[p.pid]
         allocation = self.plan.mechanism.allocate(
             values,
             budget=self.plan.scenario.market.round_budget,
@@ -323,6 +334,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             state=self.reputation,
             groups=groups,
             selection=self.selection,
+            marginals=marginals,
         )
         for p in included:
             p.reward = float(allocation.payments[p.pid])

@@ -25,6 +25,7 @@ from market.mechanisms import (
     Allocation,
     Mechanism,
     Selection,
+    grand_marginals,
     make_mechanism,
 )
 from market.metrics import (
@@ -86,6 +87,7 @@ __all__ = [
     "free_rider_share",
     "games",
     "gini",
+    "grand_marginals",
     "ir_rate",
     "ir_violations",
     "jain_index",

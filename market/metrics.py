@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from market.game import check_n_players, mask_of
-from market.mechanisms.base import Mechanism
+from market.game import as_table, check_n_players, mask_of
+from market.mechanisms.base import Mechanism, grand_marginals
 from market.scoring import banzhaf_from_table, estimate, shapley_from_table
 from market.types import BoolArray, FloatArray, IntArray, Utility, UtilityLike
 
@@ -222,6 +222,13 @@ def _table(utility: UtilityLike, n: int) -> FloatArray:
     return np.array([utility(frozenset(i for i in range(n) if k >> i & 1)) for k in range(1 << n)])
 
 
+def _callable(utility: UtilityLike, n: int) -> Utility:
+    if callable(utility):
+        return utility
+    table = as_table(np.asarray(utility, dtype=np.float64), n)
+    return lambda coalition: float(table[mask_of(coalition)])
+
+
 def values_for(
     mechanism: Mechanism,
     utility: UtilityLike,
@@ -309,9 +316,15 @@ def sybil_gain(
     phi_b = values_for(
         mechanism, game_b, n_b, method=method, estimator_budget=estimator_budget, rng=rng_b
     )
-    pay_a = mechanism.run_round(phi_a, budget=budget, costs=cost_a, data_sizes=size_a).payments
+    margin_a = margin_b = None
+    if mechanism.uses_marginals:
+        margin_a = grand_marginals(_callable(utility, n_players), n_players)
+        margin_b = grand_marginals(_callable(game_b, n_b), n_b)
+    pay_a = mechanism.run_round(
+        phi_a, budget=budget, costs=cost_a, data_sizes=size_a, marginals=margin_a
+    ).payments
     pay_b = mechanism.run_round(
-        phi_b, budget=budget, costs=cost_b, data_sizes=size_b, groups=groups
+        phi_b, budget=budget, costs=cost_b, data_sizes=size_b, groups=groups, marginals=margin_b
     ).payments
     original, clones = float(pay_a[player]), float(pay_b[identities].sum())
     if not (math.isfinite(original) and math.isfinite(clones)):

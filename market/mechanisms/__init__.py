@@ -46,6 +46,7 @@ from market.mechanisms.base import (
     Round,
     Selection,
     cover_then_share,
+    grand_marginals,
     proportional_split,
 )
 from market.mechanisms.flat import Flat
@@ -96,6 +97,7 @@ __all__ = [
     "Selection",
     "ShapleyFair",
     "cover_then_share",
+    "grand_marginals",
     "make_mechanism",
     "proportional_share_auction",
     "proportional_split",

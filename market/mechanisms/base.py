@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from market.reputation import ReputationState
-from market.types import BoolArray, FloatArray, IntArray
+from market.types import BoolArray, FloatArray, IntArray, Utility
 
 BUDGET_SLACK = 1e-9
 """Relative slack for floating-point sums; payments are rescaled to stay within budget."""
@@ -120,6 +120,9 @@ class Round:
         groups: replica-group label per player (see :func:`market.identities.replica_groups`;
             default: every player its own group).
         selection: this round's :class:`Selection`, if the caller ran one.
+        marginals: each participant's marginal contribution to the grand coalition of the
+            participants, ``u(N) - u(N - i)`` (0 for non-participants), if the caller gave
+            them (see :attr:`Mechanism.uses_marginals`).
     """
 
     contributions: FloatArray
@@ -129,6 +132,7 @@ class Round:
     state: ReputationState | None
     groups: IntArray
     selection: Selection | None
+    marginals: FloatArray | None = None
 
     @property
     def positive(self) -> FloatArray:
@@ -145,11 +149,15 @@ class Mechanism(ABC):
         valuation: the ``market`` scoring method whose values the guarantees assume
             (``None``: any Shapley-style score, the scenario's scoring).
         guarantees: the :data:`PROPERTIES` the rule guarantees (tested).
+        uses_marginals: the rule also pays on each participant's marginal contribution to
+            the grand coalition (``allocate(..., marginals=...)``); callers that can
+            evaluate the coalition utility pass them (:func:`grand_marginals`).
     """
 
     name: ClassVar[str]
     valuation: ClassVar[str | None] = None
     guarantees: ClassVar[frozenset[str]] = frozenset({"budget"})
+    uses_marginals: ClassVar[bool] = False
 
     def select(
         self,
@@ -195,6 +203,7 @@ class Mechanism(ABC):
         state: ReputationState | None = None,
         groups: IntArray | None = None,
         selection: Selection | None = None,
+        marginals: FloatArray | None = None,
     ) -> Allocation:
         """Pay participants for one round.
 
@@ -208,6 +217,9 @@ class Mechanism(ABC):
             groups: replica-group labels (identities sending near-identical updates share
                 a label and are covered once); default: one group per identity.
             selection: the result of :meth:`select` this round (required by the auction).
+            marginals: ``u(N) - u(N - i)`` per player over the participants' grand
+                coalition ``N`` (used where :attr:`uses_marginals`; ``NaN`` allowed for
+                non-participants).
         """
         c = np.asarray(contributions, dtype=np.float64)
         if c.ndim != 1 or c.size < 1:
@@ -226,6 +238,12 @@ class Mechanism(ABC):
             raise ValueError(f"selection must cover {n} players")
         if state is not None:
             mask = mask & ~state.excluded_mask
+        margins = None
+        if marginals is not None:
+            margins = np.asarray(marginals, dtype=np.float64)
+            if margins.shape != (n,) or not np.all(np.isfinite(margins[mask])):
+                raise ValueError(f"marginals must have shape ({n},) and be finite for participants")
+            margins = np.where(mask, margins, 0.0)
         round_ = Round(
             contributions=np.where(mask, c, 0.0),
             budget=float(budget),
@@ -234,6 +252,7 @@ class Mechanism(ABC):
             state=state,
             groups=labels.astype(np.int64),
             selection=selection,
+            marginals=margins,
         )
         payments = np.where(mask, self._pay(round_), 0.0)
         total = float(payments.sum())
@@ -252,9 +271,11 @@ class Mechanism(ABC):
         data_sizes: FloatArray | None = None,
         groups: IntArray | None = None,
         rng: np.random.Generator | None = None,
+        marginals: FloatArray | None = None,
     ) -> Allocation:
         """Select everyone who bids ``costs`` and declares ``data_sizes`` (default 1 each),
-        then pay the selected for delivering ``contributions`` (for tests and metrics)."""
+        then pay the selected for delivering ``contributions`` (and ``marginals``, see
+        :meth:`allocate`; for tests and metrics)."""
         n = np.asarray(contributions).size
         sizes = np.ones(n) if data_sizes is None else data_sizes
         everyone = np.ones(n, dtype=bool)
@@ -266,6 +287,7 @@ class Mechanism(ABC):
             participants=selection.selected,
             groups=groups,
             selection=selection,
+            marginals=marginals,
         )
 
     @abstractmethod
@@ -315,14 +337,17 @@ def proportional_split(weights: FloatArray, amount: float) -> FloatArray:
     return out
 
 
-def cover_then_share(round_: Round, weights: FloatArray) -> FloatArray:
-    """Cover the costs of positive contributors, then split the surplus by ``weights``.
+def cover_then_share(
+    round_: Round, weights: FloatArray, surplus_weights: FloatArray | None = None
+) -> FloatArray:
+    """Cover the costs of positive contributors, then split the surplus by ``surplus_weights``.
 
     Every participant with ``weights > 0`` is first paid its cost; identities of one replica
     group are covered once (the group's cheapest cost, split equally), since one training run
     produced their update. If the covers exceed the budget they are scaled down together.
-    The rest of the budget is split in proportion to ``weights``. Nothing is paid for a zero
-    or negative weight, so null and harmful participants get 0.
+    The rest of the budget is split among them in proportion to ``max(surplus_weights, 0)``
+    (default: ``weights``). Nothing is paid for a zero or negative weight, so null and
+    harmful participants get 0.
     """
     eligible = round_.participants & (weights > 0)
     cover = np.zeros(weights.size)
@@ -333,4 +358,13 @@ def cover_then_share(round_: Round, weights: FloatArray) -> FloatArray:
     if total > round_.budget:
         cover *= round_.budget / total
     surplus = max(round_.budget - float(cover.sum()), 0.0)
-    return cover + proportional_split(np.where(eligible, weights, 0.0), surplus)
+    shares = weights if surplus_weights is None else np.clip(surplus_weights, 0.0, None)
+    return cover + proportional_split(np.where(eligible, shares, 0.0), surplus)
+
+
+def grand_marginals(utility: Utility, n_players: int) -> FloatArray:
+    """``u(N) - u(N - i)`` for every player: the leave-one-out marginal contributions to the
+    grand coalition (``n + 1`` evaluations; Qi & Zhu 2024 pay these to resist data splitting)."""
+    grand = frozenset(range(n_players))
+    top = float(utility(grand))
+    return np.array([top - float(utility(grand - {i})) for i in range(n_players)])

@@ -10,7 +10,8 @@ variant of the default mechanism (the mutation the test would catch):
 * free riders <= 2% of payments -- mutation: the old per-head floor (20% of the budget) re-added;
 * a poisoner earns less than every clean honest participant -- mutation: ``|phi|`` instead of
   ``max(phi, 0)``;
-* Sybil split and replication over 3 identities gain <= 5% -- mutation: Shapley valuation.
+* Sybil split and replication over 3 identities gain <= 5% -- mutation: Shapley valuation
+  with the surplus split by it (not by grand-coalition marginals).
 """
 
 from __future__ import annotations
@@ -70,10 +71,11 @@ class AbsoluteValue(BanzhafCover):
 
 @dataclass(frozen=True)
 class ShapleyValued(BanzhafCover):
-    """Mutation: the default rule fed Shapley values."""
+    """Mutation: the default rule fed Shapley values, its surplus split by them too."""
 
     name: ClassVar[str] = "mutant_shapley"
     valuation: ClassVar[str | None] = None
+    uses_marginals: ClassVar[bool] = False
 
 
 @dataclass(frozen=True)
