@@ -37,12 +37,17 @@ import market
 from agents.access import SecAggLedger, coalition_aggregator, leak_report, secure_sum
 from agents.reports import AggregationReport, ScoringReport
 from fl_core import CoalitionUtility
+from market.game import coalition_of
 
 if TYPE_CHECKING:
     from agents.compile import RunPlan
     from agents.participants import ParticipantAgent
     from fl_core import FederatedTask
 
+SYBIL_ESTIMATE_COPIES = 3
+"""Identities the per-round replication estimate gives each participant (issue 12's attack)."""
+SYBIL_ESTIMATE_MAX_PLAYERS = 10
+"""Largest round the replication estimate replays (its game has ``m + 2`` players, exact)."""
 SECAGG_STAGES = ("advertise_keys", "share_keys", "masked_input", "unmasking")
 
 
@@ -245,6 +250,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         if plan.mechanism.uses_marginals and utility is not None:
             marginals = market.grand_marginals(utility, m)  # n + 1 coalitions, mostly memoised
             self.marginals = {p.pid: float(v) for p, v in zip(included, marginals, strict=True)}
+        report.sybil_gain_max = self._replication_gain(included, utility, m)
         # distinct coalitions evaluated this round, the mechanism's own valuation included
         report.scoring_evaluations = int(
             utility.evaluations if utility is not None else contribution.evaluations
@@ -256,6 +262,37 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         report.scoring_secagg_runs = ledger.runs
         report.scoring_secagg_bytes = ledger.bytes_sent
         return report
+
+    def _replication_gain(
+        self, included: list[ParticipantAgent], utility: CoalitionUtility | None, m: int
+    ) -> float:
+        """The most any included participant would have gained this round (payoff, budget
+        units) by also submitting its update under :data:`SYBIL_ESTIMATE_COPIES` - 1 more
+        identities (:func:`market.sybil_gain` on the round's utility, the platform's replica
+        grouping on). Computed only when every coalition is already evaluated (``2**m``
+        memoised: no extra evaluation, and under secure coalitions no extra released sum);
+        ``nan`` otherwise. Splitting one's data cannot be replayed from the table: the gym
+        (:mod:`agents.attacks`) measures it.
+        """
+        if utility is None or m > SYBIL_ESTIMATE_MAX_PLAYERS or utility.evaluations < 2**m:
+            return float("nan")
+        costs = np.array([p.cost_incurred for p in included], dtype=np.float64)
+        table = np.array([utility(coalition_of(mask, m)) for mask in range(2**m)])
+        gains = [
+            market.sybil_gain(
+                table,
+                m,
+                i,
+                SYBIL_ESTIMATE_COPIES,
+                self.plan.mechanism,
+                budget=self.plan.scenario.market.round_budget,
+                costs=costs,
+                group_clones=True,
+                clones_true_cost=float(costs[i]),
+            ).gain
+            for i in range(m)
+        ]
+        return float(max(gains))
 
     def _utility(
         self,

@@ -40,6 +40,7 @@ class ScoringReport:
     smallest_group: int = 0
     scoring_secagg_runs: int = 0
     scoring_secagg_bytes: int = 0
+    sybil_gain_max: float = float("nan")
 
 
 @dataclass
@@ -73,6 +74,7 @@ class RoundRecord:
     scoring_secagg_bytes: int = 0
     train_seconds: float = 0.0
     scoring_seconds: float = 0.0
+    sybil_gain_max: float = float("nan")  # best replication gain any participant had (budget units)
     round_seconds: float = 0.0
     overhead_seconds: float = 0.0
 

@@ -102,6 +102,9 @@ def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> 
             "train_seconds": float(rounds["train_seconds"].sum()),
             "scoring_seconds": float(rounds["scoring_seconds"].sum()),
             "secagg_seconds": float(rounds["secagg_seconds"].sum()),
+            # the best replication attack's payoff gain in a round, averaged over the rounds
+            # where the platform could replay it (nan: none), in budget units
+            "sybil_gain_estimate": _mean_finite(rounds.get("sybil_gain_max")),
             "excluded_final": float(
                 parts[parts["round"] == parts["round"].max()]["excluded"].sum()
             ),
@@ -112,6 +115,14 @@ def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> 
         owners = frame.groupby("owner")[["reward", "cost"]].sum()
         summary[f"mean_profit_{strategy}"] = float((owners["reward"] - owners["cost"]).mean())
     return summary
+
+
+def _mean_finite(column: pd.Series | None) -> float:
+    """Mean of the finite entries of a column (``nan`` when there are none or no column)."""
+    if column is None:
+        return float("nan")
+    finite = column[column.notna()]
+    return float(finite.mean()) if len(finite) else float("nan")
 
 
 def _smallest_group(rounds: pd.DataFrame) -> float:

@@ -141,3 +141,22 @@ def test_participant_rows_equal_mesa_generic_reporters() -> None:
             assert len(a) == len(b)
             for x, y in zip(a, b, strict=True):
                 assert type(x) is type(y) and (x == y or (x != x and y != y)), (a, b)
+
+
+def test_each_round_reports_what_replicating_would_have_gained() -> None:
+    """Issue 12's per-run Sybil-gain estimate: replayed on each round's utility table.
+
+    Under the default mechanism replicas are grouped and their marginals to the round are 0,
+    so replicating gains nothing; the broken variant, ``flat`` (pays per head), pays three
+    heads for one training run and must show a positive gain.
+    """
+    groups = (ParticipantGroup("honest", count=4, data_size=60, cost=1.0),)
+    default = run(tiny_scenario(*groups, mechanism="banzhaf_cover"))
+    scored = default.rounds[default.rounds["round"] > 0]
+    assert np.isfinite(scored["sybil_gain_max"]).all()
+    assert default.summary["sybil_gain_estimate"] <= 1e-9
+    flat = run(tiny_scenario(*groups, mechanism="flat"))
+    assert flat.summary["sybil_gain_estimate"] > 1.0
+    # a round too large to replay from its table reports nan, not a guess
+    big = run(tiny_scenario(ParticipantGroup("honest", count=11, data_size=30), rounds=1))
+    assert np.isnan(big.rounds["sybil_gain_max"].iloc[-1])
