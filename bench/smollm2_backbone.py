@@ -69,10 +69,10 @@ def _head_accuracy(x_train, y_train, x_test, y_test) -> float:  # type: ignore[n
         loss = (
             torch.nn.functional.cross_entropy(head(a), target) + 1e-2 * head.weight.square().sum()
         )
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch's stub
         return loss
 
-    opt.step(closure)
+    opt.step(closure)  # type: ignore[no-untyped-call]  # torch's stub
     with torch.no_grad():
         return float((head(b).argmax(1) == torch.as_tensor(y_test)).double().mean())
 
@@ -177,7 +177,7 @@ def _lora_part(args: argparse.Namespace) -> None:
             step_seconds.append(result.compute_seconds)
         step = float(np.median(step_seconds[1:]))
         started = time.perf_counter()
-        task.evaluate(task.initial_vector + result.delta, "val")  # type: ignore[operator]
+        task.evaluate(task.initial_vector + result.delta, "val")
         per_eval = (time.perf_counter() - started) / 20
         # one default round: 6 clients x ceil(300/16) steps, new shard prefixes cached once,
         # and the global vector evaluated on val (500) and test (1000)

@@ -137,6 +137,10 @@ class CausalClassifier(SentenceClassifier):
             return last_token_pool(hidden, attention_mask)
         return mean_pool(hidden, attention_mask)
 
+    def attention_bias(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The additive attention mask of the decoder blocks (:func:`causal_mask`)."""
+        return causal_mask(attention_mask, dtype)
+
     def _run_layers(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int, stop: int
     ) -> torch.Tensor:
@@ -145,7 +149,7 @@ class CausalClassifier(SentenceClassifier):
             return hidden
         positions = torch.arange(hidden.shape[1], device=hidden.device)[None]
         rotary = self.bert.rotary_emb(hidden, position_ids=positions)
-        mask = causal_mask(attention_mask, hidden.dtype)
+        mask = self.attention_bias(attention_mask, hidden.dtype)
         for layer in layers:
             hidden = layer(
                 hidden, attention_mask=mask, position_ids=positions, position_embeddings=rotary
