@@ -74,7 +74,7 @@ def fedavg(
     rounds: Annotated[int, typer.Option(help="Number of rounds.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     mode: Annotated[str, typer.Option(help="lora or head.")] = "lora",
-    backbone: Annotated[str, typer.Option(help="minilm or tiny.")] = "minilm",
+    backbone: Annotated[str, typer.Option(help="minilm, smollm2, tiny or tiny_causal.")] = "minilm",
     init: Annotated[str, typer.Option(help="pretrained or random.")] = "pretrained",
     partition: Annotated[str, typer.Option(help="iid, dirichlet or quantity.")] = "iid",
     alpha: Annotated[float, typer.Option(help="Dirichlet concentration.")] = 0.5,

@@ -84,7 +84,8 @@ FIELD: dict[str, str] = {
     "seed": "Seeds every random choice (data split, availability, sampling): same seed, same run.",
     "model.mode": "head: frozen embeddings and a federated linear head (fast); lora: LoRA "
     "adapters inside the transformer (real fine-tuning, slower).",
-    "model.backbone": "minilm: all-MiniLM-L6-v2; tiny: a 2-layer random BERT (seconds, for tests).",
+    "model.backbone": "minilm: all-MiniLM-L6-v2; smollm2: the SmolLM2-135M decoder (slower on a "
+    "CPU: head mode recommended); tiny / tiny_causal: 2-layer random BERT / Llama (for tests).",
     "data.val_size": "Validation examples held by the server (for model selection and scoring).",
     "data.test_fraction": "Share of the pool kept as the test set.",
     "data.utility_subset": "Validation examples (stratified) on which coalitions are scored: "

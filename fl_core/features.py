@@ -1,12 +1,12 @@
 """Cached inputs of the trainable suffix: tokens, frozen-prefix hidden states, embeddings.
 
-Tokenisation is done once per dataset and kept on disk (keyed by tokenizer, max length and
-the data's fingerprint). The frozen prefix of the network (embeddings and layers below the
-first adapted layer; the whole encoder plus mean pooling in head mode) does not change
-during training, so its output is computed once, lazily for the examples actually used,
-and reused by every local step and every coalition evaluation. In eval mode this is exact:
-the suffix sees the very tensors the full forward pass would compute. Head-mode sentence
-embeddings are also cached on disk, keyed by model and data.
+Tokenisation is done once per dataset with the backbone's tokenizer and kept on disk (keyed
+by tokenizer, max length and the data's fingerprint). The frozen prefix of the network
+(embeddings and layers below the first adapted layer; the whole encoder plus mean pooling in
+head mode) does not change during training, so its output is computed once, lazily for the
+examples actually used, and reused by every local step and every coalition evaluation. In
+eval mode this is exact: the suffix sees the very tensors the full forward pass would
+compute. Head-mode sentence embeddings are also cached on disk, keyed by model and data.
 """
 
 from __future__ import annotations
@@ -57,9 +57,12 @@ class Tokens:
         return int(self.input_ids.shape[0])
 
 
-def tokenize(dataset: TextDataset, max_length: int, use_disk: bool = True) -> Tokens:
-    """Token ids padded to ``max_length``, cached on disk by data fingerprint."""
-    tokenizer = load_tokenizer()
+def tokenize(
+    dataset: TextDataset, max_length: int, use_disk: bool = True, *, backbone: str = "minilm"
+) -> Tokens:
+    """Token ids of ``backbone``'s tokenizer, right-padded to ``max_length``, cached on disk
+    by tokenizer and data fingerprint."""
+    tokenizer = load_tokenizer(backbone)
     key = hashlib.sha256(
         f"{tokenizer.name_or_path}|{tokenizer.vocab_size}|{max_length}|{dataset.fingerprint()}".encode()
     ).hexdigest()[:20]
@@ -141,13 +144,13 @@ class FeatureStore:
         self._hidden: torch.Tensor | None = None
         self._path: Path | None = None
         if kind == "pooled":
-            width = int(model.bert.config.hidden_size)
+            width = model.width
             self._pooled = torch.zeros((n, width), dtype=torch.float32)
             if disk_key is not None:
                 self._path = cache_dir() / f"embeddings-{disk_key}.npz"
                 self._load_disk()
         elif kind == "hidden":
-            width = int(model.bert.config.hidden_size)
+            width = model.width
             self._hidden = torch.empty((n, tokens.input_ids.shape[1], width), dtype=torch.float32)
 
     def __len__(self) -> int:

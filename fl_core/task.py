@@ -24,7 +24,7 @@ from fl_core.backends import (
     train_jobs,
 )
 from fl_core.compression import compress_result, strip_residual
-from fl_core.config import DataConfig, ModelConfig, TrainConfig
+from fl_core.config import RANDOM_BACKBONES, DataConfig, ModelConfig, TrainConfig
 from fl_core.data import DataSplits, TextDataset, load_splits
 from fl_core.device import resolve_device
 from fl_core.evaluation import evaluate
@@ -82,11 +82,13 @@ class FederatedTask:
 
     def _feature_store(self, dataset: TextDataset) -> FeatureStore:
         model, data = self.model_config, self.data_config
-        tokens = tokenize(dataset, data.max_length)
+        tokens = tokenize(dataset, data.max_length, backbone=model.backbone)
         key = None
         if self._kind == "pooled":
             seed_part = (
-                self.model_seed if model.init == "random" or model.backbone == "tiny" else ""
+                self.model_seed
+                if model.init == "random" or model.backbone in RANDOM_BACKBONES
+                else ""
             )
             key = hashlib.sha256(
                 f"{model.backbone}|{model.init}|{seed_part}|{data.max_length}|"

@@ -120,6 +120,8 @@ class SuffixEvaluator(StackEvaluator):
         names = parameter_names(model)
         self._head: list[HeadStep] = head_spec(model.head, layout, names)
         bert = model.bert
+        if not hasattr(bert, "encoder"):  # a causal backbone: the plain evaluator runs it
+            raise UnsupportedModel("model.backbone: the suffix path runs BERT encoder layers only")
         first = int(model.first_trainable_layer)
         self._layers: list[LayerSpec] = [
             layer_spec(layer, layout, names, self.device) for layer in bert.encoder.layer[first:]

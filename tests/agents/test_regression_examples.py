@@ -23,9 +23,15 @@ TIMING = ("seconds",)
 
 
 def shrink(scenario: Any) -> Any:
-    """The example on the tiny model: two rounds, small validation set, short texts."""
+    """The example on the tiny model: two rounds, small validation set, short texts.
+
+    An encoder backbone becomes the tiny random BERT, a causal one (``smollm2``) the tiny
+    random Llama, so the causal path is what its example's golden entry records."""
+    from fl_core.config import CAUSAL_BACKBONES
+
+    causal = scenario.model.backbone in CAUSAL_BACKBONES
     for path, value in (
-        ("model.backbone", "tiny"),
+        ("model.backbone", "tiny_causal" if causal else "tiny"),
         ("data.val_size", 100),
         ("data.max_length", 48),
         ("data.utility_subset", 100),
