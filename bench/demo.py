@@ -99,9 +99,11 @@ def measure(overrides: dict[str, Any], rounds: int, threads: int) -> dict[str, A
 
         def coalition_evaluator(*a: Any, **k: Any) -> Any:
             evaluator = make(*a, **k)
-            if not getattr(evaluator, "_bench_timed", False):
-                evaluator.evaluate_many = _timed(evaluator.evaluate_many, cpu, "scoring")
-                evaluator._bench_timed = True
+            # the utility subset's evaluator is scoring's (task.evaluate uses the whole splits')
+            if k.get("indices", a[1] if len(a) > 1 else None) is not None:
+                if not getattr(evaluator, "_bench_timed", False):
+                    evaluator.evaluate_many = _timed(evaluator.evaluate_many, cpu, "scoring")
+                    evaluator._bench_timed = True
             return evaluator
 
         task.coalition_evaluator = coalition_evaluator  # type: ignore[method-assign]
