@@ -108,8 +108,8 @@ def test_learning_rate_and_epochs_default_by_mode() -> None:
     assert TrainConfig(lr=0.01, local_epochs=2).resolved_local_epochs("head") == 2.0
     with pytest.raises(ValueError, match=r"^model\.mode:"):
         cfg.resolved_lr("full")
-    # the head in LoRA mode: head_lr, else lr, else the head-mode default
-    assert cfg.resolved_head_lr() == DEFAULT_LR["head"]
+    # the head in LoRA mode: head_lr, else the adapters' rate
+    assert cfg.resolved_head_lr() == DEFAULT_LR["lora"]
     assert TrainConfig(lr=0.01).resolved_head_lr() == 0.01
     assert TrainConfig(lr=0.01, head_lr=0.2).resolved_head_lr() == 0.2
 

@@ -57,13 +57,19 @@ def test_same_seed_same_update_and_state_carries_over(tiny_task: FederatedTask) 
 
 def test_lora_adapters_and_head_step_at_their_own_rates(tiny_task: FederatedTask) -> None:
     # Prepare: the optimizer state of one round, and how many head parameters there are
-    result = _train(tiny_task, 2.0, seed=1)
+    result = tiny_task.train_client(
+        tiny_task.initial_vector,
+        np.arange(120),
+        tiny_task.train_labels[:120],
+        samples_per_second=2.0,
+        rng=np.random.default_rng(1),
+        train=TrainConfig(head_lr=0.05),
+    )
     assert result.optimizer_state is not None
     groups = result.optimizer_state["param_groups"]
     n_head = len(list(tiny_task.model.head.parameters()))
     # Assert: adapters at the LoRA rate, the head (last parameters) at the head rate
-    cfg = tiny_task.train_config
-    assert [g["lr"] for g in groups] == [cfg.resolved_lr("lora"), cfg.resolved_head_lr()]
+    assert [g["lr"] for g in groups] == [TrainConfig().resolved_lr("lora"), 0.05]
     assert len(groups[1]["params"]) == n_head and len(groups[0]["params"]) > 0
     # the head rate really drives the head: a tiny head rate barely moves the head
     layout = tiny_task.layout
