@@ -286,9 +286,19 @@ class FederatedTask:
     def evaluate(
         self, vector: np.ndarray, split: str = "val", indices: np.ndarray | None = None
     ) -> Metrics:
-        """Accuracy and loss of a trainable vector on a split (or a subset of it)."""
+        """Accuracy and loss of a trainable vector on a split (or a subset of it).
+
+        In LoRA mode on the cached prefix this is the split's suffix evaluator (the
+        arithmetic of the model's forward to float summation order, 1e-5 in loss, with the
+        first adapted layer's frozen projections computed once per run; 1.4-2x faster than
+        the module forward, issue 16); elsewhere the model's own forward.
+        """
         if split not in SPLITS:
             raise ValueError(f"split: unknown split {split!r}; use one of {SPLITS}")
+        if self._kind == "hidden":
+            evaluator = self.coalition_evaluator(split, indices)
+            if evaluator.kind == "suffix":
+                return evaluator.evaluate(vector)
         dataset = getattr(self.splits, split)
         return evaluate(
             self.model,

@@ -85,7 +85,8 @@ def train_local(
 
     The learning rate and local epochs are ``cfg``'s, or the defaults of the mode the
     trainable parameters show (LoRA adapters or a head alone, see
-    :data:`fl_core.config.DEFAULT_LR`). Training runs
+    :data:`fl_core.config.DEFAULT_LR`); in LoRA mode the head has its own rate
+    (:meth:`~fl_core.config.TrainConfig.resolved_head_lr`). Training runs
     where the model's weights are (``model.device``); the per-client torch seed goes to that
     device's generator only (the one dropout draws from).
     """
@@ -105,7 +106,13 @@ def train_local(
     seed_torch(int(rng.integers(2**62)), device)
     set_vector(model, global_vector)
     params = [p for _, p in named]
-    optimizer = torch.optim.AdamW(params, lr=cfg.resolved_lr(mode), weight_decay=cfg.weight_decay)
+    groups: list[dict[str, Any]] = [{"params": params, "lr": cfg.resolved_lr(mode)}]
+    if mode == "lora":  # adapters at the LoRA rate, the fresh head at its own
+        groups = [
+            {"params": [p for n, p in named if "lora_" in n], "lr": cfg.resolved_lr(mode)},
+            {"params": [p for n, p in named if "lora_" not in n], "lr": cfg.resolved_head_lr()},
+        ]
+    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
     anchor = [p.detach().clone() for p in params] if cfg.prox_mu > 0 else None

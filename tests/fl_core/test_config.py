@@ -51,6 +51,9 @@ BAD: list[tuple[str, str, object]] = [
     ("train", "lr", 1.0),
     ("train", "lr", math.inf),
     ("train", "lr", True),
+    ("train", "head_lr", 0.0),
+    ("train", "head_lr", 1.0),
+    ("train", "head_lr", math.nan),
     ("train", "batch_size", 0),
     ("train", "batch_size", 1025),
     ("train", "local_epochs", 0.0),
@@ -105,6 +108,10 @@ def test_learning_rate_and_epochs_default_by_mode() -> None:
     assert TrainConfig(lr=0.01, local_epochs=2).resolved_local_epochs("head") == 2.0
     with pytest.raises(ValueError, match=r"^model\.mode:"):
         cfg.resolved_lr("full")
+    # the head in LoRA mode: head_lr, else the adapters' rate
+    assert cfg.resolved_head_lr() == DEFAULT_LR["lora"]
+    assert TrainConfig(lr=0.01).resolved_head_lr() == 0.01
+    assert TrainConfig(lr=0.01, head_lr=0.2).resolved_head_lr() == 0.2
 
 
 def test_target_modules_from_a_toml_array_stay_hashable() -> None:

@@ -55,6 +55,41 @@ def test_same_seed_same_update_and_state_carries_over(tiny_task: FederatedTask) 
     assert c.delta is not None and not np.array_equal(c.delta, a.delta)
 
 
+def test_lora_adapters_and_head_step_at_their_own_rates(tiny_task: FederatedTask) -> None:
+    # Prepare: the optimizer state of one round, and how many head parameters there are
+    result = tiny_task.train_client(
+        tiny_task.initial_vector,
+        np.arange(120),
+        tiny_task.train_labels[:120],
+        samples_per_second=2.0,
+        rng=np.random.default_rng(1),
+        train=TrainConfig(head_lr=0.05),
+    )
+    assert result.optimizer_state is not None
+    groups = result.optimizer_state["param_groups"]
+    n_head = len(list(tiny_task.model.head.parameters()))
+    # Assert: adapters at the LoRA rate, the head (last parameters) at the head rate
+    assert [g["lr"] for g in groups] == [TrainConfig().resolved_lr("lora"), 0.05]
+    assert len(groups[1]["params"]) == n_head and len(groups[0]["params"]) > 0
+    # the head rate really drives the head: a tiny head rate barely moves the head
+    layout = tiny_task.layout
+    head = [b for b in layout.blocks if b.name.startswith("head.")]
+    slow = tiny_task.train_client(
+        tiny_task.initial_vector,
+        np.arange(120),
+        tiny_task.train_labels[:120],
+        samples_per_second=2.0,
+        rng=np.random.default_rng(1),
+        train=TrainConfig(head_lr=1e-6),
+    )
+    assert result.delta is not None and slow.delta is not None
+
+    def head_move(delta: np.ndarray) -> float:
+        return float(sum(np.abs(delta[b.offset : b.offset + b.size]).sum() for b in head))
+
+    assert head_move(slow.delta) < 1e-2 * head_move(result.delta)
+
+
 def test_empty_coalition_is_the_round_start_model(tiny_task: FederatedTask) -> None:
     deltas = [_train(tiny_task, 2.0, seed=s).delta for s in range(3)]
     utility = CoalitionUtility(
