@@ -14,6 +14,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import pathlib
+import platform
+import subprocess
+import textwrap
 
 import numpy as np
 
@@ -72,7 +75,10 @@ def row(name: str) -> tuple[float, float, float, float]:
             ).relative_gain
         )
         values = market.values_for(mechanism, game, N)
-        pay = mechanism.run_round(values, budget=BUDGET, costs=costs, data_sizes=game.sizes)
+        margins = market.grand_marginals(game, N) if mechanism.uses_marginals else None
+        pay = mechanism.run_round(
+            values, budget=BUDGET, costs=costs, data_sizes=game.sizes, marginals=margins
+        )
         riders.append(market.free_rider_share(pay.payments, ~honest, BUDGET))
         ir.append(market.ir_rate(pay.payments, costs, contributing=honest & (values > 0)))
     return float(np.mean(split)), float(np.mean(repl)), float(np.mean(riders)), float(np.mean(ir))
@@ -96,11 +102,28 @@ def table() -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def cpu_name() -> str:
+    """``lscpu``'s model name and its AVX2 / AVX-512 flags."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    names = [line.split(":", 1)[1].strip() for line in out.splitlines() if "Model name" in line]
+    flags = " ".join(line for line in out.splitlines() if line.startswith("Flags")).split()
+    simd = [f for f in ("avx2", "avx512f") if f in flags]
+    return f"{names[0] if names else 'unknown CPU'} ({', '.join(simd) or 'no AVX2'})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="update the mechanisms docstring")
     args = parser.parse_args()
     text = table()
+    note = (
+        f"Computed on {cpu_name()}; one round with no reputation history (so the cover is on "
+        "the round's values alone), exact values: the numbers do not depend on the CPU."
+    )
+    text += "\n\n" + textwrap.fill(note, width=92)
     print(text)
     if args.write:
         path = pathlib.Path(__file__).parents[1] / "market" / "mechanisms" / "__init__.py"

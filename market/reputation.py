@@ -10,6 +10,13 @@ A round in which nobody helped carries no evidence. A rejected update is a full 
 (:meth:`ReputationPolicy.penalise`). Once an identity has ``min_rounds`` scored rounds and its
 reputation is below ``threshold`` it is excluded for good (``threshold = 0`` never excludes).
 
+The state also keeps the *signed* track record that the cost cover of ``banzhaf_cover`` reads:
+``harm`` accumulates ``clip(-phi_i / mean(phi_j > 0), 0, 1)`` (a rejected update: 1) with the
+same forgetting, so :attr:`ReputationState.record` ``= (alpha - harm) / (alpha + beta)`` is the
+discounted mean of ``s_i = clip(phi_i / mean(phi_j > 0), -1, 1)`` over the judged rounds (each
+judged round adds exactly one unit to ``alpha + beta``): in ``[-1, 1]``, positive for a
+participant that helped more than it harmed, 0 without evidence.
+
 The state is plain arrays (:meth:`ReputationState.to_arrays` / :meth:`~ReputationState.
 from_arrays`) so a checkpoint stores it as it is.
 """
@@ -32,12 +39,15 @@ class ReputationState:
         beta: accumulated negative evidence, shape ``(n,)``.
         scored_rounds: rounds in which each identity was judged (scored or penalised).
         excluded: identities excluded from later rounds.
+        harm: accumulated evidence of harm, ``clip(-phi / mean(phi_j > 0), 0, 1)`` per judged
+            round, ``0 <= harm <= beta`` (default: none).
     """
 
     alpha: FloatArray
     beta: FloatArray
     scored_rounds: IntArray | None = None
     excluded: BoolArray | None = None
+    harm: FloatArray | None = None
 
     def __post_init__(self) -> None:
         alpha = np.array(self.alpha, dtype=np.float64)
@@ -53,7 +63,11 @@ class ReputationState:
         excluded = np.array(excluded, dtype=bool)
         if rounds.shape != n or excluded.shape != n or np.any(rounds < 0):
             raise ValueError(f"reputation scored_rounds and excluded must have shape {n}")
-        for name, value in (("alpha", alpha), ("beta", beta), ("scored_rounds", rounds)):
+        harm = np.zeros(n) if self.harm is None else np.array(self.harm, dtype=np.float64)
+        if harm.shape != n or np.any(harm < 0) or np.any(harm > beta * (1 + 1e-9) + 1e-12):
+            raise ValueError(f"reputation harm must have shape {n} and lie in [0, beta]")
+        pairs = (("alpha", alpha), ("beta", beta), ("scored_rounds", rounds), ("harm", harm))
+        for name, value in pairs:
             value.flags.writeable = False
             object.__setattr__(self, name, value)
         excluded.flags.writeable = False
@@ -78,6 +92,16 @@ class ReputationState:
         return out
 
     @property
+    def record(self) -> FloatArray:
+        """Signed track record ``(alpha - harm) / (alpha + beta)`` in ``[-1, 1]``: the discounted
+        mean of ``clip(phi / mean(phi_j > 0), -1, 1)`` over judged rounds (0 without evidence)."""
+        assert self.harm is not None  # set in __post_init__
+        weight = self.alpha + self.beta
+        safe = np.where(weight > 0, weight, 1.0)
+        out: FloatArray = np.where(weight > 0, (self.alpha - self.harm) / safe, 0.0)
+        return out
+
+    @property
     def excluded_mask(self) -> BoolArray:
         """``excluded`` as a (never ``None``) bool array."""
         assert self.excluded is not None  # set in __post_init__
@@ -86,16 +110,18 @@ class ReputationState:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The state as plain arrays (for a checkpoint)."""
         assert self.scored_rounds is not None and self.excluded is not None
+        assert self.harm is not None
         return {
             "alpha": self.alpha.copy(),
             "beta": self.beta.copy(),
             "scored_rounds": self.scored_rounds.copy(),
             "excluded": self.excluded.copy(),
+            "harm": self.harm.copy(),
         }
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ReputationState:
-        """Rebuild a state written by :meth:`to_arrays`."""
+        """Rebuild a state written by :meth:`to_arrays` (``harm`` optional: older checkpoints)."""
         missing = {"alpha", "beta", "scored_rounds", "excluded"} - set(arrays)
         if missing:
             raise ValueError(f"reputation arrays lack {sorted(missing)}")
@@ -104,7 +130,20 @@ class ReputationState:
             beta=arrays["beta"],
             scored_rounds=arrays["scored_rounds"],
             excluded=arrays["excluded"],
+            harm=arrays.get("harm"),
         )
+
+
+def signed_evidence(contributions: FloatArray, participants: BoolArray) -> FloatArray | None:
+    """``clip(phi_i / mean(phi_j > 0), -1, 1)`` for participants (0 for the others): a full
+    unit for at least the average helpful contribution, minus a full unit for harming as much;
+    ``None`` if nobody helped (the round carries no evidence)."""
+    phi = np.where(participants, contributions, 0.0)
+    helpful = phi[participants & (phi > 0)]
+    if helpful.size == 0:
+        return None
+    out: FloatArray = np.clip(phi / float(helpful.mean()), -1.0, 1.0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -138,11 +177,10 @@ class ReputationPolicy:
 
     def evidence(self, contributions: FloatArray, participants: BoolArray) -> FloatArray | None:
         """Positive evidence ``clip(phi / mean(phi_j > 0), 0, 1)``; ``None`` if nobody helped."""
-        phi = np.where(participants, contributions, 0.0)
-        helpful = phi[participants & (phi > 0)]
-        if helpful.size == 0:
+        signed = signed_evidence(contributions, participants)
+        if signed is None:
             return None
-        out: FloatArray = np.clip(phi / float(helpful.mean()), 0.0, 1.0)
+        out: FloatArray = np.clip(signed, 0.0, 1.0)
         return out
 
     def observe(
@@ -150,31 +188,33 @@ class ReputationPolicy:
     ) -> ReputationState:
         """The state after a scored round (``participants``: who was scored)."""
         phi, mask = _check(state, contributions, participants)
-        positive = self.evidence(phi, mask)
-        if positive is None:
+        signed = signed_evidence(phi, mask)
+        if signed is None:
             return state
-        return self._judge(state, positive, mask)
+        return self._judge(state, np.clip(signed, 0.0, 1.0), mask, np.clip(-signed, 0.0, 1.0))
 
     def penalise(self, state: ReputationState, mask: BoolArray) -> ReputationState:
         """The state after the updates of ``mask`` were rejected (full negative evidence)."""
         _, rejected = _check(state, np.zeros(state.n_players), mask)
         if not rejected.any():
             return state
-        return self._judge(state, np.zeros(state.n_players), rejected)
+        return self._judge(state, np.zeros(state.n_players), rejected, np.ones(state.n_players))
 
     def _judge(
-        self, state: ReputationState, positive: FloatArray, mask: BoolArray
+        self, state: ReputationState, positive: FloatArray, mask: BoolArray, harm: FloatArray
     ) -> ReputationState:
         alpha = self.forgetting * state.alpha + np.where(mask, positive, 0.0)
         beta = self.forgetting * state.beta + np.where(mask, 1.0 - positive, 0.0)
-        assert state.scored_rounds is not None
+        assert state.scored_rounds is not None and state.harm is not None
+        harms = self.forgetting * state.harm + np.where(mask, harm, 0.0)
         rounds = state.scored_rounds + mask
         excluded = state.excluded_mask.copy()
-        new = ReputationState(alpha=alpha, beta=beta, scored_rounds=rounds, excluded=excluded)
         if self.threshold > 0:
-            excluded |= (rounds >= self.min_rounds) & (new.scores < self.threshold)
-            new = ReputationState(alpha=alpha, beta=beta, scored_rounds=rounds, excluded=excluded)
-        return new
+            scores = (alpha + 1.0) / (alpha + beta + 2.0)
+            excluded |= (rounds >= self.min_rounds) & (scores < self.threshold)
+        return ReputationState(
+            alpha=alpha, beta=beta, scored_rounds=rounds, excluded=excluded, harm=harms
+        )
 
 
 def _check(
@@ -192,4 +232,4 @@ def _check(
     return np.where(mask, phi, 0.0), mask
 
 
-__all__ = ["ReputationPolicy", "ReputationState"]
+__all__ = ["ReputationPolicy", "ReputationState", "signed_evidence"]

@@ -2,8 +2,8 @@
 
 Every mechanism is a frozen dataclass with ``select(candidates, *, budget, bids, data_sizes,
 state, rng) -> Selection`` and ``allocate(contributions, *, budget, costs, participants, state,
-groups, selection) -> Allocation``; ``Allocation.payments.sum() <= budget`` always. Each class
-lists the properties it guarantees in ``guarantees`` (tested in
+groups, selection, marginals) -> Allocation``; ``Allocation.payments.sum() <= budget`` always.
+Each class lists the properties it guarantees in ``guarantees`` (tested in
 ``tests/market/test_market_properties.py``, each against a broken variant that must fail).
 
 Attacks on FL-like saturating games (table written by ``python bench/mechanism_table.py``;
@@ -16,7 +16,7 @@ contributors; ``IR`` the share of honest positive contributors paid at least the
 =============  =========  ===========  ===========  ===========  =====
 mechanism      valuation  split x3     replicas x3  free riders  IR
 =============  =========  ===========  ===========  ===========  =====
-banzhaf_cover  banzhaf         +0.002       -0.141       0.0003   1.00
+banzhaf_cover  banzhaf         -0.028       -1.000       0.0050   1.00
 proportional   shapley         +0.070       +1.226       0.0016   0.88
 shapley_fair   shapley         +0.025       +0.399       0.0008   1.00
 reputation     shapley         +0.025       +0.399       0.0008   1.00
@@ -24,13 +24,19 @@ auction        shapley         +0.034       +2.953       0.0016   0.88
 flat           -               +3.475       +3.475       0.2500   0.83
 =============  =========  ===========  ===========  ===========  =====
 
+Computed on AMD EPYC (avx2); one round with no reputation history (so the cover is on the
+round's values alone), exact values: the numbers do not depend on the CPU.
+
 .. mechanism-table-end
 
 * ``flat`` pays per identity: never Sybil-resistant, pays free riders a full share.
 * ``proportional``, ``shapley_fair`` and ``reputation`` inherit the Shapley value's
   rewards for splitting and replicating data (Han et al. 2022).
-* ``banzhaf_cover`` (the default) values with the Banzhaf value, which gives ``k`` replicas
-  ``k / 2**(k-1)`` of one identity's value; see its module.
+* ``banzhaf_cover`` (the default) covers costs on the Banzhaf value (or, over rounds, a
+  positive track record) and splits the surplus by grand-coalition marginals
+  ``u(N) - u(N - i)`` (Qi & Zhu 2024): split pieces substitute for one another, and replicas
+  have marginal 0, so replicating earns the cover once and no surplus (payoff 0, gain -1);
+  its free riders' share is noise (a zero-quality player's marginal on a noisy game).
 * ``auction`` pays at most the escrow of its selection, released against delivery.
 """
 

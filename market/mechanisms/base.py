@@ -338,18 +338,24 @@ def proportional_split(weights: FloatArray, amount: float) -> FloatArray:
 
 
 def cover_then_share(
-    round_: Round, weights: FloatArray, surplus_weights: FloatArray | None = None
+    round_: Round,
+    weights: FloatArray,
+    surplus_weights: FloatArray | None = None,
+    *,
+    covered: BoolArray | None = None,
 ) -> FloatArray:
     """Cover the costs of positive contributors, then split the surplus by ``surplus_weights``.
 
-    Every participant with ``weights > 0`` is first paid its cost; identities of one replica
-    group are covered once (the group's cheapest cost, split equally), since one training run
-    produced their update. If the covers exceed the budget they are scaled down together.
-    The rest of the budget is split among them in proportion to ``max(surplus_weights, 0)``
-    (default: ``weights``). Nothing is paid for a zero or negative weight, so null and
-    harmful participants get 0.
+    Every participant with ``weights > 0`` (or, if given, every participant in ``covered``)
+    is first paid its cost; identities of one replica group are covered once (the group's
+    cheapest cost, split equally), since one training run produced their update. If the
+    covers exceed the budget they are scaled down together. The rest of the budget is split
+    among them in proportion to ``max(surplus_weights, 0)`` (default: ``weights``). Nothing is
+    paid for a zero or negative weight outside ``covered``, so null and harmful participants
+    get 0.
     """
-    eligible = round_.participants & (weights > 0)
+    chosen = weights > 0 if covered is None else covered
+    eligible = round_.participants & chosen
     cover = np.zeros(weights.size)
     for label in np.unique(round_.groups[eligible]):
         members = eligible & (round_.groups == label)

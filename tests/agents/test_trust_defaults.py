@@ -16,7 +16,10 @@ deliberately broken variant that must FAIL it, in the same test:
   over 20 seeds (0-19, 3 rounds, ``/tmp`` runs of the gym, see the commit): split gain
   -0.37 +- 4.11 (standard error) on a mean honest payoff of 27.3, i.e. -1% +- 15%; the
   previous rule +12.4 +- 3.0 on 29.1 (+43%). Seeds 0-1 alone: -18% vs +14%. The target
-  holds on the mean, but one 3-round run is noisy (std of the gain over seeds 18);
+  holds on the mean, but one 3-round run is noisy (std of the gain over seeds 18). With the
+  cover on evidence over rounds (a dip of the value within the participant's signed track
+  record is still covered, ``market.mechanisms.banzhaf_cover.covered_on_record``), same 20
+  seeds: -2.29 +- 3.77 on 27.9 (-8% +- 14%); paired per seed, the gain fell by 1.92 +- 0.99;
 * >= 80% of clean honest participants are paid at least their cost over a run
   (``summary["ir_rate_honest"]``, from ``market.ir_rate``); broken: the screen made
   paranoid (every update flagged), which pays nobody.
@@ -130,6 +133,9 @@ def test_sybil_gain_at_most_5_percent(
     assert gains[market.DEFAULT_MECHANISM] <= 0.05
     # broken variant: a per-head rule rewards the extra identities (measured +205%)
     assert gains["flat"] > 0.05
-    if attack == "sybil_split":  # broken variant: the surplus on Banzhaf values (+14%)
+    if attack == "sybil_split":  # broken variant: the previous default, the surplus on
+        # Banzhaf values and the cover on one round's value (+14% on seeds 0-1, +13.7% here);
+        # with the record cover kept on, the Banzhaf surplus alone measured +5.5% (2.14 on 38.9)
         monkeypatch.setattr(market.mechanisms.BanzhafCover, "uses_marginals", False)
+        monkeypatch.setattr(market.mechanisms.BanzhafCover, "covers_on_record", False)
         assert _gains(task, attack, [market.DEFAULT_MECHANISM])[market.DEFAULT_MECHANISM] > 0.05

@@ -12,7 +12,8 @@ what holds across the seeds we measured (0-3 for the payoffs, 0-5 for the Sybil 
 * under the ``auction`` mechanism an owner split into 3 identities should earn at most
   ``1 + SYBIL_TOLERANCE`` times what the same owner earns unsplit; since the auction pays
   against delivered contribution (escrow) this holds on seed 0 but not on seeds 3 and 4
-  (strict expected failures with the measured payoffs; open in the trust issue); ``flat``
+  (strict expected failures: per-identity positive parts of noisy late-round values; the
+  marginal and Banzhaf releases tried did not fix it, see ``AUCTION_SPLIT_TRIED``); ``flat``
   pays the split owner exactly its k shares;
 * with a sign-flipped poisoner in the clear, the coordinate-wise median keeps the final
   accuracy closer to the honest-only run than FedAvg does.
@@ -119,6 +120,27 @@ def test_default_mechanism_payoff_to_each_adversary_type(task: FederatedTask, se
     assert paid["label_flipper"] < honest.mean()
 
 
+AUCTION_SPLIT_NOISE = (
+    "split 33.6 vs 30.4 (seed 3), 64.3 vs 23.6 (seed 4): the release min(e_i, E * d_i) pays "
+    "each identity on its own positive part, and by rounds 3-4 the values (~0.001) are within "
+    "the noise; measured on seed 4: the unsplit owner's value was -0.0014 and -0.0018 in "
+    "rounds 3-4 (paid 0), while each round some of the 3 pieces came out positive; see "
+    "AUCTION_SPLIT_TRIED"
+)
+AUCTION_SPLIT_TRIED = """Rules tried against seeds 0, 3, 4 (unsplit vs split reward, exact scores):
+
+* escrow released on grand-coalition marginals ``max(u(N) - u(N - i), 0)`` (as
+  ``banzhaf_cover``'s surplus): seed 4 0.00 vs 24.60, seed 3 18.71 vs 9.09, seed 0 28.78 vs
+  1.92; at n = 5 with 300 validation examples a marginal is mostly noise, and honest owner 0
+  was paid 0 over the whole run on all three seeds: not adopted;
+* escrow released on Banzhaf values: seed 4 9.88 vs 47.82, seed 3 22.31 vs 19.52, seed 0
+  44.09 vs 24.32: seed 4 still fails, not adopted.
+
+What is left is the one-round noise of the delivered value: a single-seed ratio cannot test
+split resistance here; the default mechanism's split gain is measured over 20 seeds in
+``tests/agents/test_trust_defaults.py``."""
+
+
 def _owner_reward(result: RunResult, strategy: str) -> float:
     parts = result.participants
     return float(parts[parts["strategy"] == strategy]["reward"].sum())
@@ -141,8 +163,8 @@ def _sybil_runs(task: FederatedTask, seed: int, **market: object) -> tuple[float
     "seed",
     [
         0,
-        pytest.param(3, marks=pytest.mark.xfail(strict=True, reason="split 33.6 vs 30.4")),
-        pytest.param(4, marks=pytest.mark.xfail(strict=True, reason="split 64.3 vs 23.6")),
+        pytest.param(3, marks=pytest.mark.xfail(strict=True, reason=AUCTION_SPLIT_NOISE)),
+        pytest.param(4, marks=pytest.mark.xfail(strict=True, reason=AUCTION_SPLIT_NOISE)),
     ],
 )
 def test_a_sybil_earns_no_more_than_unsplit_under_the_auction(
