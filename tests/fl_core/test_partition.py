@@ -149,7 +149,7 @@ def _allocate_per_client_scan(labels, sizes, props, rng, replace):  # type: igno
 @settings(max_examples=25, deadline=None)
 def test_allocate_draws_what_the_per_client_scan_drew(seed: int, replace: bool, skew: bool) -> None:
     # the scale pass precomputes class members and keeps pool offsets: same draws, same shards
-    # (mutation tried: drawing the multinomials for all clients first changes the shards)
+    # (mutation tried: not advancing a pool offset after a take; this test fails)
     labels = np.random.default_rng(seed).integers(0, 3, size=300)
     props = np.random.default_rng(seed + 1).dirichlet([0.4] * 3, size=40) if skew else None
     sizes = [12 if replace else 7] * 40
