@@ -64,7 +64,7 @@ class CoalitionMeans:
 
     def _small(self, row: np.ndarray) -> np.ndarray:
         members = np.flatnonzero(row)
-        return fedavg([self.deltas[i] for i in members], self.weights[members].tolist())
+        return fedavg([self.deltas[int(i)] for i in members], self.weights[members].tolist())
 
     def mean(self, row: np.ndarray) -> np.ndarray:
         """FedAvg of the members of ``row`` (a non-empty boolean membership row)."""

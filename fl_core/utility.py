@@ -253,7 +253,9 @@ class CoalitionUtility:
         self._fill(keys)
         return np.array([self._value(self._cache[k]) for k in keys], dtype=np.float64)
 
-    def values_along(self, order: Sequence[int] | np.ndarray, stop: int | None = None) -> np.ndarray:
+    def values_along(
+        self, order: Sequence[int] | np.ndarray, stop: int | None = None
+    ) -> np.ndarray:
         """``u(order[:k])`` for ``k = 1 .. stop`` (default: every prefix), float64.
 
         A permutation walk: the FedAvg of each prefix is the previous one's running sum plus
