@@ -111,35 +111,36 @@ def allocate(
             f"{len(labels)}; lower the data sizes or allow sampling with replacement"
         )
     classes = np.unique(labels)
-    pools = {int(c): list(rng.permutation(np.flatnonzero(labels == c))) for c in classes}
+    members = {int(c): np.flatnonzero(labels == c) for c in classes}  # once, not per client
+    pools = {int(c): rng.permutation(members[int(c)]) for c in classes}
+    used = dict.fromkeys(pools, 0)  # a pool's first ``used[c]`` entries are handed out
     shards: list[np.ndarray] = []
     for k, size in enumerate(sizes_arr):
         if class_proportions is None:
-            mix = np.array([len(pools[int(c)]) for c in classes], dtype=float)
+            mix = np.array([len(pools[int(c)]) - used[int(c)] for c in classes], dtype=float)
             mix = mix / mix.sum() if mix.sum() > 0 else np.full(len(classes), 1 / len(classes))
         else:
             mix = np.asarray(class_proportions[k], dtype=float)
         counts = rng.multinomial(int(size), mix / mix.sum())
-        chosen: list[int] = []
+        chosen: list[np.ndarray] = []
         if replace:
             for c, count in zip(classes, counts, strict=True):
-                members = np.flatnonzero(labels == c)
-                chosen.extend(rng.choice(members, size=int(count), replace=True).tolist())
+                chosen.append(rng.choice(members[int(c)], size=int(count), replace=True))
         else:
             shortfall = 0
             for c, count in zip(classes, counts, strict=True):
-                pool = pools[int(c)]
-                take = min(int(count), len(pool))
-                chosen.extend(pool[:take])
-                del pool[:take]
+                start = used[int(c)]
+                take = min(int(count), len(pools[int(c)]) - start)
+                chosen.append(pools[int(c)][start : start + take])
+                used[int(c)] += take
                 shortfall += int(count) - take
             for c in rng.permutation(classes):
-                pool = pools[int(c)]
-                take = min(shortfall, len(pool))
-                chosen.extend(pool[:take])
-                del pool[:take]
+                start = used[int(c)]
+                take = min(shortfall, len(pools[int(c)]) - start)
+                chosen.append(pools[int(c)][start : start + take])
+                used[int(c)] += take
                 shortfall -= take
-        shards.append(np.sort(np.asarray(chosen, dtype=np.int64)))
+        shards.append(np.sort(np.concatenate(chosen).astype(np.int64, copy=False)))
     return shards
 
 

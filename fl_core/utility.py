@@ -22,16 +22,12 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from fl_core.aggregation import apply_update, fedavg
+from fl_core.aggregation import apply_update
+from fl_core.coalition_sums import CoalitionMeans
 from fl_core.metrics import Metrics
 
 Evaluate = Callable[[np.ndarray], Metrics]
 EvaluateMany = Callable[[Sequence[np.ndarray]], list[Metrics]]
-
-STACKED_FEDAVG_MIN = 32
-"""Coalitions with more members than this are averaged as one ``weights @ deltas`` product
-(float64, equal to :func:`~fl_core.aggregation.fedavg` up to summation order) instead of a
-Python loop over members; smaller ones use ``fedavg`` itself, bit for bit."""
 
 PREFETCH_CHUNK = 256
 """Coalition vectors built at a time by :meth:`CoalitionUtility.metrics_many` (memory)."""
@@ -94,6 +90,14 @@ def stratified_subset(labels: np.ndarray, size: int, rng: np.random.Generator) -
 class CoalitionUtility:
     """``utility(frozenset of player positions) -> float``, memoised.
 
+    The memo is keyed by the coalition's packed membership bits (``n / 8`` bytes, not a
+    frozenset of ``n`` ints), so a round of 19,000 players and 57,000 coalitions holds about
+    140 MB of keys, not tens of gigabytes. Besides ``u(frozenset)`` it takes coalitions as
+    bitmasks (:meth:`value_of_mask`, :meth:`values_of_masks`: how :class:`market.Game` asks)
+    and walks a player order prefix by prefix (:meth:`values_along`: a running sum, one
+    evaluation per new prefix). Every path shares the memo; :attr:`evaluations` counts the
+    distinct coalitions evaluated.
+
     Args:
         evaluate: maps a trainable vector to validation :class:`Metrics`.
         base_vector: the round-start global vector (the empty coalition's model).
@@ -105,8 +109,8 @@ class CoalitionUtility:
             members' deltas; the simulator passes a secure-aggregation run or a robust
             aggregator here).
         evaluate_many: evaluates several vectors at once (e.g.
-            :meth:`fl_core.evaluators.VectorEvaluator.evaluate_many`); used by
-            :meth:`prefetch` and :meth:`metrics_many`. Without it they call ``evaluate`` in turn.
+            :meth:`fl_core.evaluators.VectorEvaluator.evaluate_many`); used by the batched
+            paths. Without it they call ``evaluate`` in turn.
     """
 
     def __init__(
@@ -133,10 +137,9 @@ class CoalitionUtility:
         self.server_lr = server_lr
         self._aggregate = aggregate
         self._evaluate_many = evaluate_many
-        self._cache: dict[frozenset[int], Metrics] = {}
-        self._stacked: np.ndarray | None = None  # (n, d) float64 deltas, built on demand
-        self._weight_array = np.asarray(self.weights, dtype=np.float64)
-        self._last_sum: tuple[frozenset[int], np.ndarray] | None = None  # walk memo
+        self._cache: dict[bytes, Metrics] = {}
+        self._means = CoalitionMeans(self.deltas, np.asarray(self.weights, dtype=np.float64))
+        self._key_bytes = (self.n_players + 7) // 8
 
     @property
     def n_players(self) -> int:
@@ -147,91 +150,157 @@ class CoalitionUtility:
         """Distinct coalitions evaluated so far."""
         return len(self._cache)
 
-    def coalition_vector(self, coalition: frozenset[int]) -> np.ndarray:
-        """Round-start model plus the FedAvg of the coalition's updates."""
-        members = sorted(coalition)
-        if members and not (0 <= members[0] and members[-1] < self.n_players):
+    # ----- coalitions as membership rows and memo keys -----
+    def _row(self, coalition: Iterable[int]) -> np.ndarray:
+        if isinstance(coalition, (set, frozenset)):  # ints, read in C (no Python loop)
+            members = np.fromiter(coalition, dtype=np.int64, count=len(coalition))
+        else:
+            members = np.fromiter((int(i) for i in coalition), dtype=np.int64)
+        if len(members) and not (0 <= members.min() and members.max() < self.n_players):
             raise ValueError(
-                f"coalition: players must be in 0..{self.n_players - 1}, got {members}"
+                f"coalition: players must be in 0..{self.n_players - 1}, got {sorted(members)}"
             )
-        if not members:
+        row = np.zeros(self.n_players, dtype=bool)
+        row[members] = True
+        return row
+
+    def _key(self, row: np.ndarray) -> bytes:
+        return np.packbits(row, bitorder="little").tobytes()
+
+    def _key_of_mask(self, mask: int) -> bytes:
+        if mask < 0 or mask >> self.n_players:
+            raise ValueError(
+                f"mask: a coalition of players 0..{self.n_players - 1} is a bitmask in "
+                f"[0, 2**{self.n_players}), got {mask}"
+            )
+        return mask.to_bytes(self._key_bytes, "little")
+
+    def _row_of_key(self, key: bytes) -> np.ndarray:
+        bits = np.unpackbits(np.frombuffer(key, dtype=np.uint8), bitorder="little")
+        return bits[: self.n_players].astype(bool)
+
+    # ----- coalition models -----
+    def coalition_vector(self, coalition: Iterable[int]) -> np.ndarray:
+        """Round-start model plus the FedAvg of the coalition's updates."""
+        return self._vector(self._row(coalition))
+
+    def _vector(self, row: np.ndarray) -> np.ndarray:
+        if not row.any():
             return self.base_vector.copy()
         if self._aggregate is not None:
-            aggregate = self._aggregate(frozenset(members))
-        elif len(members) > STACKED_FEDAVG_MIN:
-            aggregate = self._stacked_fedavg(members)
+            aggregate = self._aggregate(frozenset(np.flatnonzero(row).tolist()))
         else:
-            aggregate = fedavg(
-                [self.deltas[i] for i in members], [self.weights[i] for i in members]
-            )
+            aggregate = self._means.mean(row)
         return apply_update(self.base_vector, aggregate, self.server_lr)
 
-    def _stacked_fedavg(self, members: list[int]) -> np.ndarray:
-        """FedAvg of a large coalition as one ``weights @ deltas`` product."""
-        if self._stacked is None:
-            self._stacked = np.stack(self.deltas).astype(np.float64)
-        index = np.fromiter(members, dtype=np.int64, count=len(members))
-        w = self._weight_array[index]
-        if (w < 0).any() or w.sum() <= 0:
-            raise ValueError("weights: need non-negative weights with a positive sum")
-        key = frozenset(members)
-        last = self._last_sum
-        if last is not None:
-            added, removed = key - last[0], last[0] - key
-            if len(added) + len(removed) <= len(members) // 8:
-                # an estimator's walk adds players one at a time: update the last sum
-                total = last[1].copy()
-                for i in added:
-                    total += self._weight_array[i] * self._stacked[i]
-                for i in removed:
-                    total -= self._weight_array[i] * self._stacked[i]
-                self._last_sum = (key, total)
-                return (total / w.sum()).astype(np.float32)
-        full = np.zeros(self.n_players, dtype=np.float64)
-        full[index] = w
-        total = full @ self._stacked
-        self._last_sum = (key, total)
-        return (total / w.sum()).astype(np.float32)
+    def _vectors(self, rows: np.ndarray) -> list[np.ndarray]:
+        """Coalition vectors of the rows of a ``(k, n)`` matrix (one product when plain)."""
+        if self._aggregate is not None or not rows.any(axis=1).all():
+            return [self._vector(row) for row in rows]
+        means = self._means.means(rows)
+        return [apply_update(self.base_vector, m, self.server_lr) for m in means]
 
-    def metrics(self, coalition: frozenset[int]) -> Metrics:
-        key = coalition if type(coalition) is frozenset else frozenset(int(i) for i in coalition)
-        if key not in self._cache:
-            self._cache[key] = self._evaluate(self.coalition_vector(key))
-        return self._cache[key]
+    def _run(self, keys: list[bytes], vectors: list[np.ndarray]) -> None:
+        """Evaluate ``vectors`` (one batch when ``evaluate_many`` is given) into the memo."""
+        if self._evaluate_many is not None:
+            results = self._evaluate_many(vectors)
+        else:
+            results = [self._evaluate(v) for v in vectors]
+        if len(results) != len(vectors):
+            raise ValueError("evaluate_many: must return one Metrics per vector")
+        self._cache.update(zip(keys, results, strict=True))
 
-    def metrics_many(self, coalitions: Iterable[frozenset[int]]) -> list[Metrics]:
-        """Metrics of several coalitions; the ones not cached are evaluated in one batch."""
-        keys = [frozenset(int(i) for i in c) for c in coalitions]
+    def _fill(self, keys: list[bytes]) -> None:
+        """Evaluate the keys not in the memo, :data:`PREFETCH_CHUNK` at a time."""
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         for start in range(0, len(missing), PREFETCH_CHUNK):
             chunk = missing[start : start + PREFETCH_CHUNK]
-            vectors = [self.coalition_vector(k) for k in chunk]
-            if self._evaluate_many is not None:
-                results = self._evaluate_many(vectors)
-            else:
-                results = [self._evaluate(v) for v in vectors]
-            if len(results) != len(vectors):
-                raise ValueError("evaluate_many: must return one Metrics per vector")
-            self._cache.update(zip(chunk, results, strict=True))
+            rows = np.stack([self._row_of_key(k) for k in chunk])
+            self._run(chunk, self._vectors(rows))
+
+    # ----- the utility -----
+    def metrics(self, coalition: Iterable[int]) -> Metrics:
+        row = self._row(coalition)
+        key = self._key(row)
+        if key not in self._cache:
+            self._cache[key] = self._evaluate(self._vector(row))
+        return self._cache[key]
+
+    def metrics_many(self, coalitions: Iterable[Iterable[int]]) -> list[Metrics]:
+        """Metrics of several coalitions; the ones not cached are evaluated in one batch."""
+        keys = [self._key(self._row(c)) for c in coalitions]
+        self._fill(keys)
         return [self._cache[k] for k in keys]
 
-    def prefetch(self, coalitions: Iterable[frozenset[int]]) -> None:
+    def prefetch(self, coalitions: Iterable[Iterable[int]]) -> None:
         """Evaluate coalitions an estimator is certain to ask for, in one batched call."""
         self.metrics_many(coalitions)
 
-    def values_many(self, coalitions: Iterable[frozenset[int]]) -> list[float]:
+    def values_many(self, coalitions: Iterable[Iterable[int]]) -> list[float]:
         """``[u(S) for S in coalitions]``, evaluated as one batch."""
         return [self._value(m) for m in self.metrics_many(coalitions)]
+
+    def value_of_mask(self, mask: int) -> float:
+        """``u(S)`` for the coalition with bitmask ``mask`` (bit ``i`` = player ``i``)."""
+        key = self._key_of_mask(int(mask))
+        if key not in self._cache:
+            self._cache[key] = self._evaluate(self._vector(self._row_of_key(key)))
+        return self._value(self._cache[key])
+
+    def values_of_masks(self, masks: Sequence[int]) -> np.ndarray:
+        """``u`` of each bitmask; the ones not cached are evaluated as batches."""
+        keys = [self._key_of_mask(int(m)) for m in masks]
+        self._fill(keys)
+        return np.array([self._value(self._cache[k]) for k in keys], dtype=np.float64)
+
+    def values_along(
+        self, order: Sequence[int] | np.ndarray, stop: int | None = None
+    ) -> np.ndarray:
+        """``u(order[:k])`` for ``k = 1 .. stop`` (default: every prefix), float64.
+
+        A permutation walk: the FedAvg of each prefix is the previous one's running sum plus
+        one row (:meth:`CoalitionMeans.prefix_means`), and the prefixes not in the memo are
+        evaluated :data:`PREFETCH_CHUNK` at a time. Prefixes already evaluated are not
+        evaluated again, so :attr:`evaluations` counts exactly the new ones.
+        """
+        order = np.asarray(order, dtype=np.int64)
+        stop = len(order) if stop is None else int(stop)
+        if not 0 <= stop <= len(order) or len(np.unique(order)) != len(order):
+            raise ValueError(f"order: need distinct players and 0 <= stop <= {len(order)}")
+        if len(order) and not (0 <= order.min() and order.max() < self.n_players):
+            raise ValueError(f"order: players must be in 0..{self.n_players - 1}")
+        row = np.zeros(self.n_players, dtype=bool)
+        keys = []
+        for player in order[:stop]:
+            row[player] = True
+            keys.append(self._key(row))
+        for start in range(0, stop, PREFETCH_CHUNK):
+            end = min(start + PREFETCH_CHUNK, stop)
+            new = [k for k in range(start, end) if keys[k] not in self._cache]
+            if not new:
+                continue
+            if self._aggregate is not None:
+                vectors = [self._vector(self._row_of_key(keys[k])) for k in new]
+            else:
+                means = self._means.prefix_means(order, new[0], new[-1] + 1)
+                vectors = [
+                    apply_update(self.base_vector, means[k - new[0]], self.server_lr) for k in new
+                ]
+            self._run([keys[k] for k in new], vectors)
+        return np.array([self._value(self._cache[k]) for k in keys], dtype=np.float64)
 
     def _value(self, m: Metrics) -> float:
         return m.accuracy if self.metric == "accuracy" else -m.loss
 
-    def __call__(self, coalition: frozenset[int]) -> float:
+    def __call__(self, coalition: Iterable[int]) -> float:
         return self._value(self.metrics(coalition))
 
     def table(self) -> dict[frozenset[int], Metrics]:
         """Everything evaluated so far (for recording and audit)."""
-        return dict(self._cache)
+        return {
+            frozenset(np.flatnonzero(self._row_of_key(k)).tolist()): m
+            for k, m in self._cache.items()
+        }
 
 
 def subset_for_tolerance(

@@ -11,12 +11,12 @@ count of utility calls.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from market.types import FloatArray, IntArray, UtilityLike
+from market.types import FloatArray, IntArray, MaskUtility, UtilityLike
 
 MAX_TABLE_PLAYERS = 24
 """Largest ``n_players`` for which a full ``2**n`` table is built."""
@@ -122,7 +122,9 @@ class Game:
     """Memoising, budget-counting view of a coalition utility.
 
     Args:
-        utility: ``u(frozenset) -> float`` or a table of length ``2**n_players``.
+        utility: ``u(frozenset) -> float`` or a table of length ``2**n_players``. A utility
+            that also implements :class:`market.types.MaskUtility` is asked by bitmask, in
+            batches (:meth:`values_many`) and along walks (:meth:`values_along`) instead.
         n_players: number of players ``n``.
         budget: maximum number of distinct coalitions evaluated; ``None`` means ``2**n``.
     """
@@ -134,9 +136,12 @@ class Game:
         self.budget = (1 << self.n_players) if budget is None else int(budget)
         if self.budget < 0:
             raise ValueError(f"budget must be >= 0, got {budget}")
+        self._masked: MaskUtility | None = None
         if callable(utility):
             self._utility = utility
             self.table: FloatArray | None = None
+            if isinstance(utility, MaskUtility):
+                self._masked = utility
         else:
             self.table = as_table(utility, self.n_players)
             self._utility = self._from_table
@@ -172,20 +177,80 @@ class Game:
             return cached
         if len(self._cache) >= self.budget:
             raise BudgetExhausted(f"budget of {self.budget} evaluations exhausted")
-        coalition = coalition_of(mask, self.n_players)
-        raw = self._utility(coalition)
+        if self._masked is not None:
+            raw: object = self._masked.value_of_mask(mask)
+        else:
+            raw = self._utility(coalition_of(mask, self.n_players))
+        v = self._checked(raw, mask)
+        self._cache[mask] = v
+        return v
+
+    def _checked(self, raw: object, mask: int) -> float:
+        """``raw`` as a finite float, or a ValueError naming the coalition."""
         try:
-            v = float(raw)
+            v = float(raw)  # type: ignore[arg-type] # any number-like the utility returns
         except (TypeError, ValueError) as exc:
             raise ValueError(
-                f"utility returned {raw!r} for coalition {sorted(coalition)}; it must be a float"
+                f"utility returned {raw!r} for coalition "
+                f"{sorted(coalition_of(mask, self.n_players))}; it must be a float"
             ) from exc
         if not math.isfinite(v):
             raise ValueError(
-                f"utility returned {v} for coalition {sorted(coalition)}; it must be finite"
+                f"utility returned {v} for coalition "
+                f"{sorted(coalition_of(mask, self.n_players))}; it must be finite"
             )
-        self._cache[mask] = v
         return v
+
+    def _new(self, masks: Iterable[int]) -> list[int]:
+        """The distinct masks not yet evaluated; BudgetExhausted if they do not all fit."""
+        new = list(dict.fromkeys(m for m in masks if m not in self._cache))
+        if len(new) > self.remaining:
+            raise BudgetExhausted(f"{len(new)} new evaluations asked, {self.remaining} left")
+        return new
+
+    def values_many(self, masks: Sequence[int]) -> FloatArray:
+        """``u`` of each bitmask, the new ones evaluated as one batch when the utility can.
+
+        All or nothing: if the new coalitions do not all fit in the remaining budget, none
+        is evaluated.
+
+        Raises:
+            BudgetExhausted: the new coalitions exceed the remaining budget.
+        """
+        masks = [int(m) for m in masks]
+        new = self._new(masks)
+        if new and self._masked is not None:
+            raw = self._masked.values_of_masks(new)
+            for m, r in zip(new, raw, strict=True):
+                self._cache[m] = self._checked(r, m)
+        return np.array([self.value(m) for m in masks], dtype=np.float64)
+
+    def prefix_masks(self, order: IntArray, stop: int) -> list[int]:
+        """The bitmasks of ``order[:k]`` for ``k = 1 .. stop``."""
+        out, mask = [], 0
+        for player in order[:stop].tolist():
+            mask |= 1 << player
+            out.append(mask)
+        return out
+
+    def values_along(self, order: IntArray, stop: int | None = None) -> FloatArray:
+        """``u(order[:k])`` for ``k = 1 .. stop`` (default ``n``): a permutation walk.
+
+        All or nothing, like :meth:`values_many`; a :class:`~market.types.MaskUtility`
+        evaluates the new prefixes as a running sum in one call.
+
+        Raises:
+            BudgetExhausted: the new prefixes exceed the remaining budget.
+        """
+        stop = len(order) if stop is None else stop
+        masks = self.prefix_masks(order, stop)
+        new = self._new(masks)
+        if new and self._masked is not None:
+            raw = self._masked.values_along(order, stop)
+            for m, r in zip(masks, raw, strict=True):
+                if m not in self._cache:
+                    self._cache[m] = self._checked(r, m)
+        return np.array([self.value(m) for m in masks], dtype=np.float64)
 
     def values(self, masks: Iterable[int]) -> FloatArray:
         """Return ``u`` for each bitmask in ``masks`` (see :meth:`value`)."""

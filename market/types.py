@@ -7,7 +7,8 @@ A utility table is a float array of length ``2**n_players`` indexed by that bitm
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -29,3 +30,27 @@ Utility = Callable[[Coalition], float]
 
 UtilityLike = Utility | FloatArray
 """Either a utility callable or a precomputed table of length ``2**n`` indexed by bitmask."""
+
+
+@runtime_checkable
+class MaskUtility(Protocol):
+    """A utility that also takes coalitions as bitmasks and walks prefixes (duck-typed).
+
+    :class:`market.game.Game` uses these methods when the utility has them (e.g.
+    ``fl_core.CoalitionUtility``), so a coalition of thousands of players is never built as a
+    frozenset. Each must return what ``u(frozenset)`` returns for the same coalition.
+    """
+
+    def __call__(self, coalition: Coalition, /) -> float: ...
+
+    def value_of_mask(self, mask: int, /) -> float:
+        """``u(S)`` for the coalition with bitmask ``mask``."""
+        ...
+
+    def values_of_masks(self, masks: Sequence[int], /) -> FloatArray:
+        """``u`` of each bitmask (the utility may evaluate them as one batch)."""
+        ...
+
+    def values_along(self, order: IntArray, stop: int, /) -> FloatArray:
+        """``u(order[:k])`` for ``k = 1 .. stop`` (a permutation walk's prefixes)."""
+        ...

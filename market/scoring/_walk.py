@@ -50,19 +50,22 @@ def walk(
     Raises:
         market.game.BudgetExhausted: the walk's new prefixes exceed the remaining budget.
     """
+    marginals = np.zeros(game.n_players, dtype=np.float64)
+    if truncation <= 0.0 and v_grand is None:
+        # no truncation: every prefix is needed, so ask for them in one walk (a utility
+        # with ``values_along`` computes them as a running sum; all or nothing on the budget)
+        values = game.values_along(order)
+        marginals[order] = np.diff(values, prepend=v_empty)
+        return marginals, False
     order_list = order.tolist()
-    mask = 0
+    last = len(order_list) - 1
     new = 0
-    for position, player in enumerate(order_list):
-        mask |= 1 << player
-        known = position == len(order_list) - 1 and v_grand is not None
-        new += not (known or game.is_cached(mask))
+    for position, mask in enumerate(game.prefix_masks(order, len(order_list))):
+        new += not ((position == last and v_grand is not None) or game.is_cached(mask))
     if new > game.remaining:
         raise BudgetExhausted(f"a walk needs {new} new evaluations, {game.remaining} left")
-    marginals = np.zeros(game.n_players, dtype=np.float64)
     mask = 0
     previous = v_empty
-    last = len(order) - 1
     for position, player in enumerate(order_list):
         if truncation > 0.0 and v_grand is not None and abs(v_grand - previous) < truncation:
             return marginals, True

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from market.contribution import Contribution
-from market.game import BudgetExhausted, Game, mask_of_bits
+from market.game import Game, mask_of_bits
 from market.scoring._walk import relative_stderr
 from market.scoring.base import Estimator
 
@@ -51,14 +51,18 @@ class MSRBanzhaf(Estimator):
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
         n = game.n_players
         rows: list[np.ndarray] = []
-        values: list[float] = []
+        masks: list[int] = []
+        new: set[int] = set()
         for _ in range(self.max_samples_per_evaluation * max(game.budget, 1)):
             bits = rng.integers(0, 2, size=n, dtype=np.int64).astype(bool)
-            try:
-                values.append(game.value(mask_of_bits(bits)))
-            except BudgetExhausted:
-                break
+            mask = mask_of_bits(bits)
+            if not (mask in new or game.is_cached(mask)):
+                if len(new) >= game.remaining:
+                    break  # the first draw the budget cannot pay for ends the sampling
+                new.add(mask)
             rows.append(bits)
+            masks.append(mask)
+        values = game.values_many(masks)  # the new draws evaluated as one batch
         member = np.array(rows, dtype=bool).reshape(len(rows), n)
         y = np.array(values, dtype=np.float64)
         n_in = member.sum(axis=0)

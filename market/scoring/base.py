@@ -113,7 +113,7 @@ class WalkEstimator(Estimator):
 
     def planned_coalitions(self, n_players: int, budget: int) -> list[frozenset[int]]:
         """The empty and grand coalitions (every walk starts and ends there)."""
-        return border_coalitions(n_players)[:2]
+        return [frozenset[int](), frozenset(range(n_players))]
 
 
 def all_coalitions(n_players: int) -> list[frozenset[int]]:

@@ -108,3 +108,51 @@ def test_bad_arguments_name_the_field() -> None:
         dirichlet_partition(_labels(), 3, 0.0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="n_clients"):
         iid_partition(3, 5, np.random.default_rng(0))
+
+
+def _allocate_per_client_scan(labels, sizes, props, rng, replace):  # type: ignore[no-untyped-def]
+    """The allocator before the scale pass (pools as lists, a class scan per client)."""
+    classes = np.unique(labels)
+    pools = {int(c): list(rng.permutation(np.flatnonzero(labels == c))) for c in classes}
+    shards = []
+    for k, size in enumerate(sizes):
+        if props is None:
+            mix = np.array([len(pools[int(c)]) for c in classes], dtype=float)
+            mix = mix / mix.sum() if mix.sum() > 0 else np.full(len(classes), 1 / len(classes))
+        else:
+            mix = np.asarray(props[k], dtype=float)
+        counts = rng.multinomial(int(size), mix / mix.sum())
+        chosen: list[int] = []
+        if replace:
+            for c, count in zip(classes, counts, strict=True):
+                members = np.flatnonzero(labels == c)
+                chosen.extend(rng.choice(members, size=int(count), replace=True).tolist())
+        else:
+            shortfall = 0
+            for c, count in zip(classes, counts, strict=True):
+                pool = pools[int(c)]
+                take = min(int(count), len(pool))
+                chosen.extend(pool[:take])
+                del pool[:take]
+                shortfall += int(count) - take
+            for c in rng.permutation(classes):
+                pool = pools[int(c)]
+                take = min(shortfall, len(pool))
+                chosen.extend(pool[:take])
+                del pool[:take]
+                shortfall -= take
+        shards.append(np.sort(np.asarray(chosen, dtype=np.int64)))
+    return shards
+
+
+@given(seed=st.integers(0, 2**16), replace=st.booleans(), skew=st.booleans())
+@settings(max_examples=25, deadline=None)
+def test_allocate_draws_what_the_per_client_scan_drew(seed: int, replace: bool, skew: bool) -> None:
+    # the scale pass precomputes class members and keeps pool offsets: same draws, same shards
+    # (mutation tried: not advancing a pool offset after a take; this test fails)
+    labels = np.random.default_rng(seed).integers(0, 3, size=300)
+    props = np.random.default_rng(seed + 1).dirichlet([0.4] * 3, size=40) if skew else None
+    sizes = [12 if replace else 7] * 40
+    got = allocate(labels, sizes, props, np.random.default_rng(seed), replace=replace)
+    want = _allocate_per_client_scan(labels, sizes, props, np.random.default_rng(seed), replace)
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(got, want, strict=True))
