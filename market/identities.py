@@ -17,6 +17,9 @@ import numpy as np
 
 from market.types import FloatArray, IntArray
 
+_ROWS_PER_BLOCK = 512
+"""Rows of the cosine-similarity matrix computed at a time (a 19,000-update round would need
+2.8 GB for the whole matrix)."""
 REPLICA_SIMILARITY = 0.995
 """Cosine similarity at or above which two updates count as replicas of one training run."""
 MIN_RELATIVE_NORM = 0.05
@@ -48,17 +51,27 @@ def replica_groups(updates: FloatArray, *, threshold: float = REPLICA_SIMILARITY
         raise ValueError("updates must be a finite (n, d) array")
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n = vectors.shape[0]
     norms = np.linalg.norm(vectors, axis=1)
     unit = np.divide(vectors, norms[:, None], out=np.zeros_like(vectors), where=norms[:, None] > 0)
-    close = (unit @ unit.T >= threshold - 1e-12) & (norms[:, None] > 0) & (norms[None, :] > 0)
-    labels = np.arange(n, dtype=np.int64)
-    changed = True
-    while changed:  # label propagation to the smallest member of each component
-        spread = np.where(close, labels[None, :], n).min(axis=1)
-        new = np.minimum(labels, spread)
-        changed = bool(np.any(new != labels))
-        labels = new
+    valid = norms > 0
+    rows, cols = [], []
+    for start in range(0, n, _ROWS_PER_BLOCK):  # never the whole n x n similarity matrix
+        stop = min(start + _ROWS_PER_BLOCK, n)
+        close = unit[start:stop] @ unit.T >= threshold - 1e-12
+        close &= valid[start:stop, None] & valid[None, :]
+        r, c = np.nonzero(close)
+        rows.append(r + start)
+        cols.append(c)
+    row, col = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(row.size, dtype=np.int8), (row, col)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    smallest = np.full(int(component.max()) + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(smallest, component, np.arange(n, dtype=np.int64))
+    labels: IntArray = smallest[component]  # each group labelled by its smallest member
     return labels
 
 

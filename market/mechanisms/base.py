@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from market.reputation import ReputationState
-from market.types import BoolArray, FloatArray, IntArray, Utility
+from market.types import BoolArray, FloatArray, IntArray, MaskUtility, Utility
 
 BUDGET_SLACK = 1e-9
 """Relative slack for floating-point sums; payments are rescaled to stay within budget."""
@@ -371,6 +371,12 @@ def cover_then_share(
 def grand_marginals(utility: Utility, n_players: int) -> FloatArray:
     """``u(N) - u(N - i)`` for every player: the leave-one-out marginal contributions to the
     grand coalition (``n + 1`` evaluations; Qi & Zhu 2024 pay these to resist data splitting)."""
+    if isinstance(utility, MaskUtility):  # one batch of bitmasks (a 100,000-player round)
+        grand_mask = (1 << n_players) - 1
+        values = utility.values_of_masks(
+            [grand_mask, *(grand_mask ^ (1 << i) for i in range(n_players))]
+        )
+        return float(values[0]) - np.asarray(values[1:], dtype=np.float64)
     grand = frozenset(range(n_players))
     top = float(utility(grand))
     return np.array([top - float(utility(grand - {i})) for i in range(n_players)])
