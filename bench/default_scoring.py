@@ -98,8 +98,10 @@ def voting_rows(instances: int, seeds: int) -> list[str]:
         return run
 
     runners = {
-        "ours:surrogate (control variate)": ours(),
-        "ours:surrogate (imputation)": ours(control_variate=False),
+        "ours:surrogate (control variate, 8 folds, fitted beta: default)": ours(),
+        "ours:surrogate (control variate, 2 folds, beta 1: before)": ours(
+            cv_folds=2, coefficient="one"
+        ),
         "ours:permutation": lambda t, n, b, s: (
             market.estimate(t, n, "permutation", budget=b, rng=np.random.default_rng(s)).values
         ),
@@ -128,18 +130,44 @@ def voting_rows(instances: int, seeds: int) -> list[str]:
     return rows + [""]
 
 
+def cpu_name() -> str:
+    """The CPU model and its widest SIMD extension (from ``lscpu``)."""
+    import subprocess
+
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown CPU"
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    flags = fields.get("Flags", "").split()
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{fields.get('Model name', 'unknown').strip()} ({simd})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer games and seeds")
+    parser.add_argument("--voting-only", action="store_true", help="only the voting games")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     started = time.perf_counter()
     seeds = 1 if args.quick else 3
     lines = ["## Default scoring and threshold games (bench/default_scoring.py)", ""]
-    lines += default_rows(seeds)
-    lines += voting_rows(2 if args.quick else 6, 1 if args.quick else 2)
-    lines.append(f"Bench wall time: {time.perf_counter() - started:.0f} s.")
+    if not args.voting_only:
+        lines += default_rows(seeds)
+    voting = voting_rows(2 if args.quick else 3, 1 if args.quick else 2)
+    lines += voting
+    cpu = cpu_name()
+    lines.append(f"Bench wall time: {time.perf_counter() - started:.0f} s on {cpu}.")
     print("\n".join(lines))
+    if not args.quick:
+        out = Path(__file__).resolve().parent / "results" / "voting_games.md"
+        note = (
+            "Relative L2 error vs exact Shapley, median over games x seeds; null share = "
+            "largest |phi_null| / max|phi|. Run: `python bench/default_scoring.py "
+            f"--voting-only`, on {cpu}.\n\n"
+        )
+        out.write_text("# Weighted voting games: ours vs shapiq\n\n" + note + "\n".join(voting))
 
 
 if __name__ == "__main__":

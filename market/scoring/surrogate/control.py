@@ -19,6 +19,7 @@ still valued without bias by its fold-k marginals.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -63,16 +64,31 @@ def antithetic_walks(
     return pairs
 
 
+class Surrogate(NamedTuple):
+    """A fold's completed surrogate table ``G``, its Shapley value and its quality check."""
+
+    table: Completed
+    """``G`` at full bitmasks: evaluated values where known, the surrogate elsewhere."""
+    shapley: FloatArray
+    label: str
+    out_of_fold: Completed
+    """``G`` with every scored training coalition replaced by its out-of-fold prediction."""
+
+
 def complete(
     masks: IntArray, y: FloatArray, n: int, stacker: Stacker, rng: np.random.Generator
-) -> tuple[Completed, FloatArray, str]:
+) -> Surrogate:
     """Fit a surrogate without the apparent null players; return ``G`` and ``Shapley(G)``."""
     nulls = set(null_players(masks, y, n))
     keep = [i for i in range(n) if i not in nulls]
     phi = np.zeros(n)
     if not keep:
         level = float(y[masks == 0][0]) if np.any(masks == 0) else float(y.mean())
-        return (lambda q: np.full(q.shape[0], level)), phi, "none"
+
+        def flat(q: IntArray) -> FloatArray:
+            return np.full(q.shape[0], level)
+
+        return Surrogate(flat, phi, "none", flat)
     m = len(keep)
     # the empty and grand coalitions last, so the reduced game keeps u(N) - u(empty)
     order = np.argsort((masks == 0) | (masks == (1 << n) - 1), kind="stable")
@@ -81,6 +97,7 @@ def complete(
     pick = len(reduced) - 1 - first
     r_masks, r_y = reduced[pick], y[order][pick]
     label = "none"
+    rows, oof = np.zeros(0, dtype=np.int64), np.zeros(0)
     if len(r_masks) == 1 << m:
         table = np.empty(1 << m)
     else:
@@ -89,18 +106,49 @@ def complete(
         holdout = np.flatnonzero((sizes >= 2) & (sizes <= m - 2)).astype(np.int64)
         if len(holdout) < stacker.folds:
             holdout = np.arange(len(r_y), dtype=np.int64)
-        predict, label, _ = stacker.build(x, r_y, holdout, rng)
+        predict, label, _, rows, oof = stacker.build_oof(x, r_y, holdout, rng)
         table = impute(predict, m)
         if not np.all(np.isfinite(table)):
             label, table = "additive", impute(fit_additive(x, r_y), m)
+            rows, oof = np.zeros(0, dtype=np.int64), np.zeros(0)
     table[r_masks] = r_y
     phi[keep] = shapley_from_table(table)
+    checked = table.copy()
+    checked[r_masks[rows]] = oof
 
     def lookup(q: IntArray) -> FloatArray:
         out: FloatArray = table[reduce_masks(q, keep)]
         return out
 
-    return lookup, phi, label
+    def lookup_oof(q: IntArray) -> FloatArray:
+        out: FloatArray = checked[reduce_masks(q, keep)]
+        return out
+
+    return Surrogate(lookup, phi, label, lookup_oof)
+
+
+def walk_marginals(g: Completed, order: IntArray) -> FloatArray:
+    """The marginals of ``g`` along ``order``, indexed by player."""
+    values = np.concatenate([g(np.zeros(1, dtype=np.int64)), g(prefixes(order))])
+    out = np.zeros(order.shape[0])
+    out[order] = np.diff(values)
+    return out
+
+
+def coefficient(pairs: list[list[tuple[IntArray, FloatArray]]], g: Completed) -> float:
+    """The control-variate coefficient ``beta`` in ``[0, 1]`` that minimises the variance of
+    the pair means of ``marginals(u) - beta * marginals(g)`` (pooled over players; Glasserman
+    2004, section 4.1); 0 when there are fewer than 2 pairs or ``g``'s marginals do not vary.
+    """
+    if len(pairs) < 2:
+        return 0.0
+    u_means = np.vstack([np.mean([m for _, m in p], axis=0) for p in pairs])
+    g_means = np.vstack([np.mean([walk_marginals(g, o) for o, _ in p], axis=0) for p in pairs])
+    du, dg = u_means - u_means.mean(axis=0), g_means - g_means.mean(axis=0)
+    spread = float(np.sum(dg * dg))
+    if spread <= 1e-300:
+        return 0.0
+    return float(np.clip(np.sum(du * dg) / spread, 0.0, 1.0))
 
 
 def control_variate_estimate(
@@ -109,6 +157,7 @@ def control_variate_estimate(
     stacker: Stacker,
     rng: np.random.Generator,
     folds: int = 2,
+    adaptive: bool = True,
 ) -> tuple[FloatArray, FloatArray, dict[str, float | int | str]]:
     """Values, standard errors and diagnostics of the cross-fitted estimator."""
     n = game.n_players
@@ -118,30 +167,36 @@ def control_variate_estimate(
     k_used = min(folds, len(pairs))
     estimates, variances = [], []
     label = "none"
+    betas = []
     for k in range(max(k_used, 1)):
-        train = [border] + [
-            prefixes(o) for i, p in enumerate(pairs) if fold_of[i] != k or k_used < 2 for o, _ in p
-        ]
+        others = [p for i, p in enumerate(pairs) if fold_of[i] != k or k_used < 2]
+        train = [border] + [prefixes(o) for p in others for o, _ in p]
         masks = np.unique(np.concatenate(train))
         y = game.values(masks.tolist())  # all cached: free
-        g, phi_g, label = complete(masks, y, n, stacker, rng)
+        fit = complete(masks, y, n, stacker, rng)
+        label = fit.label
         mine = [p for i, p in enumerate(pairs) if fold_of[i] == k] if k_used >= 2 else []
         if not mine:
-            estimates.append(phi_g)
+            estimates.append(fit.shapley)
             variances.append(np.full(n, np.inf))
             continue
+        # beta from the other folds' walks and out-of-fold predictions only: it does not
+        # depend on fold k's walks, so the fold-k estimate stays unbiased for any beta
+        beta = coefficient(others, fit.out_of_fold) if adaptive else 1.0
+        betas.append(beta)
         samples = []
         for pair in mine:
             residual = np.zeros(n)
             for order, marginals in pair:
-                values = np.concatenate([g(np.zeros(1, dtype=np.int64)), g(prefixes(order))])
-                residual[order] += marginals[order] - np.diff(values)
+                residual += marginals - beta * walk_marginals(fit.table, order)
             samples.append(residual / len(pair))
         stacked = np.vstack(samples)
-        estimates.append(phi_g + stacked.mean(axis=0))
+        estimates.append(beta * fit.shapley + stacked.mean(axis=0))
         count = len(samples)
         variances.append(stacked.var(axis=0, ddof=1) / count if count > 1 else np.full(n, np.inf))
     values = np.mean(estimates, axis=0)
     stderr = np.sqrt(np.sum(variances, axis=0)) / len(estimates)
     info: dict[str, float | int | str] = {"surrogate": label, "pairs": len(pairs), "folds": k_used}
+    if betas:
+        info["beta"] = float(np.mean(betas))
     return values, stderr, info

@@ -67,6 +67,10 @@ class SurrogateShapley(Estimator):
             (default) rather than to impute the unevaluated coalitions.
         tolerance: relative standard error at which a control-variate estimate is
             reported converged.
+        cv_folds: folds of antithetic pairs the control variate is cross-fitted over.
+        coefficient: ``"fitted"`` scales the control variate by a coefficient in [0, 1]
+            estimated on the other folds (0 when the surrogate explains nothing: plain
+            antithetic sampling); ``"one"`` keeps it at 1 (the plain difference estimator).
     """
 
     name: ClassVar[str] = "surrogate"
@@ -82,6 +86,8 @@ class SurrogateShapley(Estimator):
     axioms: bool = True
     control_variate: bool = True
     tolerance: float = 0.02
+    cv_folds: int = 8
+    coefficient: str = "fitted"
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.families if f not in FAMILIES]
@@ -95,6 +101,10 @@ class SurrogateShapley(Estimator):
             raise ValueError(f"border_levels must be >= 2, got {self.border_levels}")
         if self.combine not in ("stack", "select"):
             raise ValueError(f"combine must be 'stack' or 'select', got {self.combine!r}")
+        if self.cv_folds < 2:
+            raise ValueError(f"cv_folds must be >= 2, got {self.cv_folds}")
+        if self.coefficient not in ("fitted", "one"):
+            raise ValueError(f"coefficient must be 'fitted' or 'one', got {self.coefficient!r}")
         if self.max_gp_points < 3 or self.gp_fit_points < 3:
             raise ValueError("max_gp_points and gp_fit_points must be >= 3")
 
@@ -192,7 +202,14 @@ class SurrogateShapley(Estimator):
     def _run_control(self, game: Game, rng: np.random.Generator) -> Contribution:
         n = game.n_players
         border, _, _ = design(n, self.minimum_budget(n), rng, border_levels=2)
-        values, stderr, info = control_variate_estimate(game, border, self._stacker(), rng)
+        values, stderr, info = control_variate_estimate(
+            game,
+            border,
+            self._stacker(),
+            rng,
+            folds=self.cv_folds,
+            adaptive=self.coefficient == "fitted",
+        )
         info = {**info, "tolerance": self.tolerance}
         return Contribution(
             values=values,

@@ -1,4 +1,5 @@
-"""Parametric surrogate families for coalition utilities: additive, pairwise, single-index.
+"""Parametric surrogate families for coalition utilities: additive, pairwise, single-index
+(polynomial or monotone link).
 
 Each ``fit_*`` takes 0/1 memberships ``x`` ``(m, n)`` and utilities ``y`` ``(m,)`` and returns a
 predictor ``x -> u``. The two FedAvg-shaped families live in :mod:`.fedavg`.
@@ -12,7 +13,7 @@ import numpy as np
 
 from market.types import FloatArray
 
-FAMILIES = ("additive", "pairwise", "link2", "link3", "link4", "wmean2", "cos3")
+FAMILIES = ("additive", "pairwise", "link2", "link3", "link4", "iso", "wmean2", "cos3")
 """Parametric families :func:`fit_family` knows (``"constant"`` is also accepted)."""
 Predictor = Callable[[FloatArray], FloatArray]
 
@@ -107,6 +108,59 @@ def fit_link(x: FloatArray, y: FloatArray, degree: int, iterations: int = 40) ->
 
     def predict(xq: FloatArray) -> FloatArray:
         out: FloatArray = np.vander((xq @ weights - low) / span, degree + 1, increasing=True) @ coef
+        return out
+
+    return predict
+
+
+def isotonic(z: FloatArray, y: FloatArray) -> FloatArray:
+    """Least-squares non-decreasing fit of ``y`` ordered by ``z`` (pool adjacent violators,
+    Ayer et al. 1955); returns the fitted values in the order of ``z``'s sort."""
+    order = np.argsort(z, kind="stable")
+    means: list[float] = []
+    counts: list[int] = []
+    for value in y[order].tolist():
+        means.append(value)
+        counts.append(1)
+        while len(means) > 1 and means[-2] > means[-1]:
+            total = counts[-2] + counts[-1]
+            means[-2] = (means[-2] * counts[-2] + means[-1] * counts[-1]) / total
+            counts[-2] = total
+            means.pop()
+            counts.pop()
+    return np.repeat(np.array(means), np.array(counts))
+
+
+def fit_isotron(x: FloatArray, y: FloatArray, iterations: int = 60) -> Predictor:
+    """Monotone single-index model ``u(S) ~ g(sum_{i in S} w_i)``, ``g`` non-decreasing.
+
+    The Isotron (Kalai & Sastry 2009): starting from the additive fit, alternate an isotonic
+    fit of ``g`` with the step ``w += mean((y - g(x w)) x)``. Weighted voting (threshold) games
+    are of this form with ``g`` a step; saturating accuracy curves are too.
+    """
+    weights = lstsq(np.hstack([np.ones((len(y), 1)), x]), y, 1e-8)[1:]
+    if not np.any(np.abs(weights) > 1e-12):
+        weights = np.ones(x.shape[1])
+    scale = float(np.abs(weights).sum())
+    best: tuple[float, FloatArray] = (np.inf, weights)
+    for _ in range(iterations):
+        z = x @ weights
+        fitted = np.empty(len(y))
+        fitted[np.argsort(z, kind="stable")] = isotonic(z, y)
+        sse = float(np.sum((y - fitted) ** 2))
+        if sse < best[0]:
+            best = (sse, weights.copy())
+        if sse <= 1e-24:
+            break
+        step = (y - fitted) @ x / len(y)
+        weights = weights + step * scale / max(float(np.abs(y).max() - np.abs(y).min()), 1e-12)
+    weights = best[1]
+    z = x @ weights
+    order = np.argsort(z, kind="stable")
+    knots, levels = z[order], isotonic(z, y)
+
+    def predict(xq: FloatArray) -> FloatArray:
+        out: FloatArray = np.interp(xq @ weights, knots, levels)
         return out
 
     return predict

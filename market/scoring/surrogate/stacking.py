@@ -18,6 +18,7 @@ from market.scoring.surrogate.families import (
     Predictor,
     fit_additive,
     fit_constant,
+    fit_isotron,
     fit_link,
     fit_pairwise,
 )
@@ -39,6 +40,8 @@ def fit_family(family: str, x: FloatArray, y: FloatArray, ridge: float) -> Predi
         return fit_pairwise(x, y, ridge)
     if family.startswith("link"):
         return fit_link(x, y, int(family[4:]))
+    if family == "iso":
+        return fit_isotron(x, y)
     if family == "wmean2":
         return fit_weighted_mean(x, y, 2)
     if family == "cos3":
@@ -93,11 +96,20 @@ class Stacker:
         """Fit the candidates, weigh them by stacking their out-of-fold predictions on the
         ``holdout`` rows (non-negative least squares), return the blend, its label and its
         out-of-fold RMSE."""
+        predict, label, rmse, _, _ = self.build_oof(x, y, holdout, rng)
+        return predict, label, rmse
+
+    def build_oof(
+        self, x: FloatArray, y: FloatArray, holdout: IntArray, rng: np.random.Generator
+    ) -> tuple[Predictor, str, float, IntArray, FloatArray]:
+        """:meth:`build`, plus the rows that got an out-of-fold prediction and the blend's
+        out-of-fold predictions on them (``y`` itself where no candidate could be scored)."""
         from scipy.optimize import nnls  # here: `import market` stays light
 
+        none = np.zeros(0, dtype=np.int64)
         if len(holdout) < self.folds:
             family = self.families[0]
-            return fit_family(family, x, y, self.ridge), family, float("nan")
+            return fit_family(family, x, y, self.ridge), family, float("nan"), none, np.zeros(0)
         parts = np.array_split(rng.permutation(holdout), self.folds)
         target = y[np.concatenate(parts)]
         specs: dict[str, Candidate] = {f: (f, False, None) for f in self.families}
@@ -118,7 +130,7 @@ class Stacker:
                 sse[label] = float(np.sum((oof[label] - target) ** 2))
         usable = [k for k in specs if math.isfinite(sse[k])]
         if not usable:
-            return fit_additive(x, y), "additive", float("nan")
+            return fit_additive(x, y), "additive", float("nan"), none, np.zeros(0)
         best = min(usable, key=lambda k: sse[k])
         weights = {best: 1.0}
         if self.combine == "stack" and len(usable) > 1:
@@ -131,7 +143,7 @@ class Stacker:
             out: FloatArray = sum((w * f(xq) for w, f in fitted), np.zeros(xq.shape[0]))
             return out
 
-        stacked = sum(w * oof[k] for k, w in weights.items())
+        stacked: FloatArray = sum((w * oof[k] for k, w in weights.items()), np.zeros(len(target)))
         rmse = math.sqrt(float(np.mean((stacked - target) ** 2)))
         label = "+".join(f"{w:.2f}*{k}" for k, w in weights.items())
-        return blend, label, rmse
+        return blend, label, rmse, np.concatenate(parts).astype(np.int64), stacked
