@@ -117,7 +117,7 @@ def worker(spec: dict[str, Any]) -> list[dict[str, Any]]:
     from fl_core.compression import compress, secure_update_bytes, update_bytes
     from fl_core.rounds import FedAvgConfig, run_fedavg
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(spec.get("threads", 2)))
     fields = {k: v for k, v in spec["model"].items() if k not in ("method", "full")}
     model_cfg = ModelConfig(backbone=spec["backbone"], **fields)
     full = spec["model"].get("full")
@@ -283,6 +283,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads per method (1 on a busy machine)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -314,6 +317,7 @@ def main() -> None:
                 "shard": 32 if args.quick else 64,
                 "max_length": 48 if args.quick else 64,
                 "seed": args.seed,
+                "threads": args.threads,
             }
             t0 = time.perf_counter()
             new = run_method(spec)

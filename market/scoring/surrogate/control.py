@@ -5,12 +5,17 @@ walks (Mitchell et al. 2022). The pairs are dealt into ``K`` folds. For fold ``k
 ``g_k`` is fitted on the border and on the walks of the *other* folds, completed into a table
 ``G_k`` (evaluated values where known), and
 
-    phi_k = Shapley(G_k) + mean over fold-k walks of (marginals of u - marginals of G_k).
+    phi_k = beta_k * Shapley(G_k) + mean over fold-k walks of (marginals of u - beta_k *
+            marginals of G_k),
 
-``G_k`` does not depend on fold ``k``'s walks, so ``phi_k`` is unbiased (the control-variate
-form of the regression-adjusted estimators of Witter, Musco et al. 2025, with cross-fitting
-as in Chernozhukov et al. 2018); the estimate is the mean of the ``phi_k``. Each ``phi_k``
-sums to ``u(N) - u(empty)``, so efficiency is exact. ``g_k`` is fitted without the players
+with ``beta_k`` in [0, 1] the control-variate coefficient (Glasserman 2004, ch. 4) estimated
+from the *other* folds' out-of-fold predictions (0 when the surrogate explains nothing, e.g.
+a poor fit of a voting game's steps: then ``phi_k`` is plain permutation sampling).
+``G_k`` and ``beta_k`` do not depend on fold ``k``'s walks, so ``phi_k`` is unbiased (the
+control-variate form of the regression-adjusted estimators of Witter, Musco et al. 2025,
+with cross-fitting as in Chernozhukov et al. 2018); the estimate is the mean of the
+``phi_k``. One ``beta_k`` for all players keeps each ``phi_k`` summing to
+``u(N) - u(empty)``, so efficiency is exact. ``g_k`` is fitted without the players
 that are null on its training coalitions (:mod:`.axioms`), so a true null player has 0
 marginals in both ``u`` and ``G_k`` and scores exactly 0; a player wrongly taken for null is
 still valued without bias by its fold-k marginals.
