@@ -147,7 +147,8 @@ def measure(overrides: dict[str, Any], rounds: int, threads: int) -> dict[str, A
             f"{len(scenario.participants)} group(s), {scenario.n_identities} identities, "
             f"{scenario.rounds} rounds, {scenario.model.mode} on {scenario.model.backbone} "
             f"(adapted layers {scenario.model.adapted_layers}, max_length "
-            f"{scenario.data.max_length}, utility subset {scenario.data.utility_subset}), "
+            f"{scenario.data.resolved_max_length(scenario.model.mode)}, utility subset "
+            f"{scenario.data.utility_subset}), "
             f"scoring `{scenario.market.scoring}`, mechanism `{scenario.market.mechanism}`"
         ),
         "threads": torch.get_num_threads(),

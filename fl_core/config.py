@@ -59,6 +59,14 @@ DEFAULT_LR: dict[str, float] = {"lora": 5e-3, "head": 5e-2}
 fine-tuned with small steps (Hu et al. 2021 use 1e-4..5e-3); a freshly initialised head on
 frozen embeddings needs ten times that to learn within a few rounds of a few local steps."""
 
+DEFAULT_MAX_LENGTH: dict[str, int] = {"lora": 96, "head": 128}
+"""Tokens per review by ``model.mode`` when ``data.max_length`` is not given. LoRA trains and
+evaluates every coalition through the adapted layer on every token, so it reads 96 (most
+reviews whole: median 68 tokens, mean 99); head mode embeds each review once (cached), so it
+reads 128. Measured (issue 16): the demo reaches test accuracy 0.787 at 64 tokens and 0.808
+at 96 (``bench/demo.py``); head mode's defaults gain 0.096 over the majority rate at 96 and
+0.102 at 128 (``tests/fl_core/test_defaults_learn.py``)."""
+
 DEFAULT_LOCAL_EPOCHS: dict[str, float] = {"lora": 1.0, "head": 4.0}
 """Local passes over the shard by ``model.mode`` when ``train.local_epochs`` is not given
 (the compute bound ``samples_per_second * deadline_s`` still applies). A head step costs
@@ -106,11 +114,9 @@ class DataConfig:
         val_size: examples held out of the training pool for the server's validation set,
             in [20, 100000].
         test_fraction: share of ``path`` held out as test set when no ``test_path`` is given.
-        max_length: tokens per example after truncation, in [8, 512]. The default 96 keeps
-            whole most Amazon reviews (median 68 tokens, mean 99) and computes about 0.8x
-            the tokens of 128. Measured on the demo (issue 16, ``bench/demo.py``, top layer
-            adapted, 5 rounds, one seed): 64 tokens reach test accuracy 0.787, 96 reach
-            0.808, 128 (with two adapted layers) 0.830.
+        max_length: tokens per example after truncation, in [8, 512]; ``None`` (the
+            default): 96 in LoRA mode, 128 in head mode (:data:`DEFAULT_MAX_LENGTH`,
+            :meth:`resolved_max_length`).
     """
 
     dataset: str = "amazon_reviews"
@@ -121,7 +127,7 @@ class DataConfig:
     positive_label: str | int | None = "great"
     val_size: int = 500
     test_fraction: float = 0.2
-    max_length: int = 96
+    max_length: int | None = None
 
     def __post_init__(self) -> None:
         _check(
@@ -160,10 +166,15 @@ class DataConfig:
             f"data.test_fraction: must be in (0, 1), got {self.test_fraction!r}",
         )
         _check(
-            _int_in(self.max_length, MIN_LENGTH, MAX_LENGTH),
+            self.max_length is None or _int_in(self.max_length, MIN_LENGTH, MAX_LENGTH),
             f"data.max_length: must be an integer in [{MIN_LENGTH}, {MAX_LENGTH}], "
             f"got {self.max_length!r}",
         )
+
+    def resolved_max_length(self, mode: str) -> int:
+        """``max_length``, or the default of ``mode`` (``"lora"``/``"head"``) when not given."""
+        _check(mode in MODES, f"model.mode: unknown {mode!r}; use one of {MODES}")
+        return DEFAULT_MAX_LENGTH[mode] if self.max_length is None else int(self.max_length)
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ class FederatedTask:
 
     def _feature_store(self, dataset: TextDataset) -> FeatureStore:
         model, data = self.model_config, self.data_config
-        tokens = tokenize(dataset, data.max_length, backbone=model.backbone)
+        tokens = tokenize(dataset, data.resolved_max_length(model.mode), backbone=model.backbone)
         key = None
         if self._kind == "pooled":
             seed_part = (
@@ -91,7 +91,7 @@ class FederatedTask:
                 else ""
             )
             key = hashlib.sha256(
-                f"{model.backbone}|{model.init}|{seed_part}|{data.max_length}|"
+                f"{model.backbone}|{model.init}|{seed_part}|{data.resolved_max_length(model.mode)}|"
                 f"{dataset.fingerprint()}".encode()
             ).hexdigest()[:20]
         return FeatureStore(
