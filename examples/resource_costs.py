@@ -12,7 +12,8 @@ rounds over the same IID shards of the Amazon reviews, and the script measures:
   ``ceil(log2(254 n + 1))`` bits; top-k refused);
 * ``peak_rss_mb``: the peak resident memory of the process that ran that fine-tuning
   method (a fresh subprocess per method, torch and the model included);
-* ``seconds_per_step``: wall-clock seconds per local optimiser step, torch on 2 threads;
+* ``seconds_per_step``: wall-clock seconds per local optimiser step, torch on ``--threads`` threads
+  (column ``threads``);
 * ``final_test_accuracy``: after the last round.
 
 MiniLM always; SmolLM2-135M too when ``model.backbone = "smollm2"`` exists (otherwise its
@@ -223,13 +224,14 @@ def plot(table: Any, path: Path, cpu: str) -> None:
     import matplotlib.pyplot as plt
 
     markers = {"none": "o", "int8": "s", "topk": "^"}
+    threads = int(table["threads"].iloc[0]) if "threads" in table else 2
     labels = [f"{b} {m}" for b, m in zip(table["backbone"], table["method"], strict=True)]
     names = sorted(set(labels), key=labels.index)
     colors = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(names)}
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     panels = (
         ("bytes_per_client_round", "bytes sent per client per round"),
-        ("seconds_per_step", "seconds per local step (2 threads)"),
+        ("seconds_per_step", f"seconds per local step ({threads} torch threads)"),
     )
     for ax, (column, xlabel) in zip(axes, panels, strict=True):
         for row, label in zip(table.to_dict("records"), labels, strict=True):
@@ -330,12 +332,12 @@ def main() -> None:
                 )
             print(f"  ({time.perf_counter() - t0:.0f} s)")
             if rows:  # partial results survive an interrupted run
-                partial = pd.DataFrame(rows).assign(rounds=rounds, cpu=cpu)
+                partial = pd.DataFrame(rows).assign(rounds=rounds, cpu=cpu, threads=args.threads)
                 partial.to_csv(args.out / "resource_costs.csv", index=False)
     if not rows:
         raise SystemExit("no method ran; see the notes above")
     table = pd.DataFrame(rows)
-    table["rounds"], table["cpu"] = rounds, cpu
+    table["rounds"], table["cpu"], table["threads"] = rounds, cpu, args.threads
     table.to_csv(args.out / "resource_costs.csv", index=False)
     plot(table, args.out / "resource_costs.png", cpu)
     print(f"wrote {args.out}/resource_costs.csv, .png in {time.perf_counter() - started:.0f} s")
