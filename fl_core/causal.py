@@ -40,6 +40,7 @@ from fl_core.config import ModelConfig
 from fl_core.model import (
     SentenceClassifier,
     _quiet_transformers,
+    freeze_and_adapt,
     load_tokenizer,
     make_head,
     mean_pool,
@@ -177,26 +178,14 @@ def build_causal_classifier(
     decoder: Any = build_decoder(cfg, seed)
     n_layers = len(decoder.layers)
     width = int(decoder.config.hidden_size)
-    for parameter in decoder.parameters():
-        parameter.requires_grad_(False)
-    if cfg.mode == "head":
-        first = n_layers
-    else:
-        from peft import LoraConfig, get_peft_model
-
-        adapted = n_layers if cfg.adapted_layers is None else min(cfg.adapted_layers, n_layers)
-        first = n_layers - adapted
-        lora = LoraConfig(
-            r=cfg.lora_rank,
-            lora_alpha=cfg.lora_alpha,
-            lora_dropout=cfg.lora_dropout,
-            target_modules=[LLAMA_MODULES[m] for m in cfg.target_modules],
-            layers_to_transform=list(range(first, n_layers)),
-            layers_pattern="layers",
-            bias="none",
-        )
-        torch.manual_seed(seed + 1)
-        decoder = get_peft_model(decoder, lora)
+    decoder, first = freeze_and_adapt(
+        decoder,
+        n_layers,
+        cfg,
+        seed,
+        target_modules=[LLAMA_MODULES[m] for m in cfg.target_modules],
+        layers_pattern="layers",
+    )
     torch.manual_seed(seed + 2)
     head = make_head(width, cfg.head_hidden if cfg.mode == "head" else 0, n_classes)
     model = CausalClassifier(decoder, head, first, pooling)

@@ -199,31 +199,54 @@ def build_classifier(cfg: ModelConfig, n_classes: int, seed: int) -> SentenceCla
     encoder: Any = build_encoder(cfg, seed)
     n_layers = len(encoder.encoder.layer)
     width = int(encoder.config.hidden_size)
-    for parameter in encoder.parameters():
-        parameter.requires_grad_(False)
-    if cfg.mode == "head":
-        first = n_layers
-    else:
-        from peft import LoraConfig, get_peft_model
-
-        adapted = n_layers if cfg.adapted_layers is None else min(cfg.adapted_layers, n_layers)
-        first = n_layers - adapted
-        lora = LoraConfig(
-            r=cfg.lora_rank,
-            lora_alpha=cfg.lora_alpha,
-            lora_dropout=cfg.lora_dropout,
-            target_modules=list(cfg.target_modules),
-            layers_to_transform=list(range(first, n_layers)),
-            layers_pattern="layer",
-            bias="none",
-        )
-        torch.manual_seed(seed + 1)
-        encoder = get_peft_model(encoder, lora)
+    encoder, first = freeze_and_adapt(
+        encoder,
+        n_layers,
+        cfg,
+        seed,
+        target_modules=list(cfg.target_modules),
+        layers_pattern="layer",
+    )
     torch.manual_seed(seed + 2)
     head = make_head(width, cfg.head_hidden if cfg.mode == "head" else 0, n_classes)
     model = SentenceClassifier(encoder, head, first)
     model.eval()
     return model
+
+
+def freeze_and_adapt(
+    backbone: Any,
+    n_layers: int,
+    cfg: ModelConfig,
+    seed: int,
+    *,
+    target_modules: list[str],
+    layers_pattern: str,
+) -> tuple[Any, int]:
+    """Freeze ``backbone``; in LoRA mode wrap its top ``adapted_layers`` layers with peft LoRA.
+
+    Returns the (possibly wrapped) backbone and the index of its first trainable layer
+    (``n_layers`` in head mode: nothing below the head trains).
+    """
+    for parameter in backbone.parameters():
+        parameter.requires_grad_(False)
+    if cfg.mode == "head":
+        return backbone, n_layers
+    from peft import LoraConfig, get_peft_model
+
+    adapted = n_layers if cfg.adapted_layers is None else min(cfg.adapted_layers, n_layers)
+    first = n_layers - adapted
+    lora = LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=target_modules,
+        layers_to_transform=list(range(first, n_layers)),
+        layers_pattern=layers_pattern,
+        bias="none",
+    )
+    torch.manual_seed(seed + 1)
+    return get_peft_model(backbone, lora), first
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
