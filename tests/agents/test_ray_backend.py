@@ -13,9 +13,7 @@ gather could give them; random streams not brought back from the workers).
 from __future__ import annotations
 
 import copy
-import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +27,7 @@ import pytest
 
 from agents import ParticipantGroup, Scenario
 from agents.scenario import ScenarioError, TrainSection
-from tests.agents.conftest import tiny_scenario
+from tests.agents.conftest import run_on_loopback_ray_head, tiny_scenario
 
 CASES = ("batched_head", "head", "lora")
 
@@ -165,24 +163,7 @@ def test_a_round_cut_into_chunks_trains_as_the_whole_round() -> None:
 # ----- on a local Ray head -----
 @pytest.mark.ray
 def test_ray_backend_on_a_local_head_gives_identical_tables(tmp_path: Path) -> None:
-    if importlib.util.find_spec("ray") is None:
-        pytest.skip("the ray extra is not installed")
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        pytest.skip("needs root and unshare to give the Ray head a loopback-only network")
-    root = Path(__file__).resolve().parents[2]
-    script = (
-        f"ip link set lo up && cd {root} && "
-        f"{sys.executable} -m tests.agents.test_ray_backend {tmp_path}"
-    )
-    # a HOME of its own: a Ray token another tool left in ~/.ray must not reach this head
-    done = subprocess.run(
-        ["unshare", "--net", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "HOME": str(tmp_path)},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_on_loopback_ray_head("tests.agents.test_ray_backend", tmp_path)
     for case in CASES:
         for table in ("rounds", "participants"):
             local = pd.read_parquet(tmp_path / f"{case}-local-{table}.parquet")

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +10,7 @@ import pytest
 from agents import ParticipantGroup, ScenarioError, sweep
 from agents.sweep import expand
 
-from .conftest import tiny_scenario
+from .conftest import run_on_loopback_ray_head, tiny_scenario
 
 GRID = {"market.mechanism": ["proportional", "flat"]}
 
@@ -57,24 +52,7 @@ def test_process_backend_equals_serial() -> None:
 
 @pytest.mark.ray
 def test_ray_backend_on_a_local_head_gives_identical_rows(tmp_path: Path) -> None:
-    if importlib.util.find_spec("ray") is None:
-        pytest.skip("the ray extra is not installed")
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        pytest.skip("needs root and unshare to give the Ray head a loopback-only network")
-    root = Path(__file__).resolve().parents[2]
-    script = (
-        f"ip link set lo up && cd {root} && "
-        f"{sys.executable} -m tests.agents.ray_netns_run {tmp_path}"
-    )
-    # a HOME of its own: a Ray token another tool left in ~/.ray must not reach this head
-    done = subprocess.run(
-        ["unshare", "--net", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "HOME": str(tmp_path)},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_on_loopback_ray_head("tests.agents.ray_netns_run", tmp_path)
     on_ray = pd.read_parquet(tmp_path / "ray.parquet")
     local = pd.read_parquet(tmp_path / "process.parquet")
     assert len(on_ray) == 4
