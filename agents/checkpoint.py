@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from agents.model import MarketModel
     from agents.scenario import Scenario
 
-FORMAT = "fedmarket-checkpoint-1"
+FORMAT = "fedmarket-checkpoint-2"
+"""Raised whenever the saved state's layout changes (2: two optimiser groups, adapters and
+head, since ``train.head_lr``), so an older file fails with one line instead of a traceback."""
+FORMAT_PREFIX = "fedmarket-checkpoint-"
 FILENAME = "checkpoint.pkl"
 
 
@@ -84,7 +87,13 @@ def load(directory: str | Path, scenario: Scenario) -> dict[str, Any]:
             f"checkpoint: {target} is corrupt ({type(error).__name__}); delete it or use "
             "another --checkpoint-dir"
         ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    found = payload.get("format") if isinstance(payload, dict) else None
+    if isinstance(found, str) and found.startswith(FORMAT_PREFIX) and found != FORMAT:
+        raise CheckpointError(
+            f"checkpoint: {target} was written by another fedmarket version ({found}; this one "
+            f"reads {FORMAT}); rerun without --resume or use another --checkpoint-dir"
+        )
+    if found != FORMAT:
         raise CheckpointError(f"checkpoint: {target} is not a fedmarket checkpoint")
     if payload.get("scenario_key") != scenario_key(scenario):
         raise CheckpointError(

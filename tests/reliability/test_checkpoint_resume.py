@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agents import ParticipantGroup
+from agents import ParticipantGroup, checkpoint
 from tests.agents.conftest import tiny_scenario
 
 ROUNDS = 8
@@ -125,3 +125,21 @@ def test_corrupt_or_foreign_checkpoint_is_a_one_line_error(tmp_path: Path) -> No
     )
     assert done.returncode == 2
     assert "different scenario" in done.stderr and done.stderr.strip().count("\n") == 0
+
+
+def test_checkpoint_of_an_older_format_is_a_one_line_error(tmp_path: Path) -> None:
+    # a checkpoint written before the state layout changed (format 1: one optimiser group)
+    scenario = _scenario_file(tmp_path)
+    checkpoints = tmp_path / "ckpt"
+    checkpoints.mkdir()
+    old = {"format": "fedmarket-checkpoint-1", "scenario_key": "", "state": {}}
+    (checkpoints / "checkpoint.pkl").write_bytes(pickle.dumps(old))
+    done = subprocess.run(
+        _command(str(scenario), "--checkpoint-dir", str(checkpoints), "--resume"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "another fedmarket version" in done.stderr, done.stderr
+    assert checkpoint.FORMAT in done.stderr and done.stderr.strip().count("\n") == 0
