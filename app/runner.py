@@ -34,10 +34,11 @@ SWEEP_BACKENDS = ("auto", "serial", "process")
 
 @st.cache_resource(show_spinner="Loading the tokenizer of the base model...")
 def base_tokenizer() -> Any:
-    """The MiniLM tokenizer that every backbone shares, loaded once per server process.
+    """Warm the MiniLM tokenizer (the ``minilm`` and tiny backbones') once per server process.
 
-    ``agents.run`` builds its network from the scenario's seed, so the tokenizer is the part
-    of the base model that a loaded copy can be shared for.
+    ``fl_core.model.load_tokenizer`` caches one instance per tokenizer, so the first run a
+    page starts does not pay for loading it; a ``smollm2`` run loads its own BPE tokenizer
+    on first use.
     """
     from fl_core.model import load_tokenizer
 
