@@ -173,7 +173,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     """Options, checked: a bad one exits with one line naming it."""
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--devices", default="cpu,cuda", help="cpu first; cuda skipped without GPU")
-    p.add_argument("--backbones", default="tiny,minilm")
+    p.add_argument("--backbones", default="minilm,tiny", help="minilm first: its rows matter most")
     p.add_argument("--modes", default="lora,head")
     p.add_argument("--clients", default="8,32", help="clients per round: a run each")
     p.add_argument("--shard", type=int, default=32, help="examples per client (>= 16)")
