@@ -17,12 +17,15 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from fl_core.data import TextDataset
 from fl_core.model import SentenceClassifier, load_tokenizer
+
+if TYPE_CHECKING:  # an annotation only: importing fl_core.data would import pandas
+    from fl_core.data import TextDataset
 
 
 def cache_dir() -> Path:
