@@ -104,9 +104,10 @@ def train_jobs(
 
         head = model.head
         assert isinstance(head, nn.Linear)  # batches_heads said so
+        device = head.weight.device  # the task's train.device
         with single_thread(), torch.no_grad():
             weight, bias = head.weight.detach().cpu(), head.bias.detach().cpu()
-        with single_thread():
+        with single_thread() if device.type == "cpu" else nullcontext():
             return train_heads(
                 weight,
                 bias,
@@ -118,6 +119,7 @@ def train_jobs(
                 cfg=cfg,
                 rngs=[j.rng for j in jobs],
                 optimizer_states=[j.optimizer_state for j in jobs],
+                device=device,
             )
     step_model = model
     threads: AbstractContextManager[object] = nullcontext()

@@ -46,12 +46,16 @@ def train_heads(
     cfg: TrainConfig,
     rngs: Sequence[np.random.Generator],
     optimizer_states: Sequence[dict[str, Any] | None],
+    device: torch.device | None = None,
 ) -> list[LocalResult]:
     """Train a linear head (``weight``: classes x width, ``bias``) for every client.
 
     The flat vector is ``weight`` then ``bias`` (the head's registration order). Returns one
-    :class:`LocalResult` per client, in order, as ``train_local`` would.
+    :class:`LocalResult` per client, in order, as ``train_local`` would. The steps run on
+    ``device`` (default: the CPU); the random draws stay on the clients' numpy streams, and
+    deltas and optimizer states come back on the CPU, so results match to float rounding.
     """
+    device = device or torch.device("cpu")
     started = time.perf_counter()
     n_classes, width = weight.shape
     size = n_classes * width + n_classes
@@ -82,13 +86,14 @@ def train_heads(
     index = np.unique(np.concatenate([np.asarray(s, dtype=np.int64) for s in shards]))
     pooled = features.batch(index).pooled
     assert pooled is not None
+    pooled = pooled.to(device)
     groups_template = torch.optim.AdamW(
         [torch.nn.Parameter(weight.detach().clone()), torch.nn.Parameter(bias.detach().clone())],
         lr=lr,
         weight_decay=cfg.weight_decay,
     ).state_dict()["param_groups"]
-    w0 = torch.from_numpy(vector[: n_classes * width].reshape(n_classes, width).copy())
-    b0 = torch.from_numpy(vector[n_classes * width :].copy())
+    w0 = torch.from_numpy(vector[: n_classes * width].reshape(n_classes, width).copy()).to(device)
+    b0 = torch.from_numpy(vector[n_classes * width :].copy()).to(device)
     for schedule, members in groups.items():
         ids = [i for i, _ in members]
         c = len(ids)
@@ -102,14 +107,15 @@ def train_heads(
         w = w0.expand(c, n_classes, width).clone().requires_grad_(True)
         b = b0.expand(c, n_classes).clone().requires_grad_(True)
         state = _load_states([optimizer_states[i] for i in ids], w, b)
+        rows_on, ys_on = torch.from_numpy(rows).to(device), torch.from_numpy(ys).to(device)
         anchor = (w.detach().clone(), b.detach().clone()) if cfg.prox_mu > 0 else None
-        losses = torch.zeros(c, len(schedule), dtype=torch.float64)
+        losses = torch.zeros(c, len(schedule), dtype=torch.float64, device=device)
         start = 0
         for k, step_size in enumerate(schedule):
             cols = slice(start, start + step_size)
             start += step_size
-            x = pooled[torch.from_numpy(rows[:, cols])]  # (c, batch, width)
-            y = torch.from_numpy(ys[:, cols])
+            x = pooled[rows_on[:, cols]]  # (c, batch, width)
+            y = ys_on[:, cols]
             logits = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
             per_client = (
                 torch.nn.functional.cross_entropy(
@@ -128,9 +134,9 @@ def train_heads(
                 _adamw(w, gw, state["w"], state["step"], lr, cfg.weight_decay)
                 _adamw(b, gb, state["b"], state["step"], lr, cfg.weight_decay, bump=True)
         elapsed_each = (time.perf_counter() - started) / max(len(shards), 1)
-        flat = torch.cat([w.detach().reshape(c, -1), b.detach()], dim=1).numpy()
+        flat = torch.cat([w.detach().reshape(c, -1), b.detach()], dim=1).cpu().numpy()
         deltas = flat.astype(np.float32) - vector
-        mean_loss = losses.mean(dim=1).numpy()
+        mean_loss = losses.mean(dim=1).cpu().numpy()
         n_samples = sum(schedule)
         for j, (i, _) in enumerate(members):
             results[i] = LocalResult(
@@ -155,7 +161,7 @@ def _load_states(
     out: dict[str, Any] = {
         "w": (torch.zeros_like(w.detach()), torch.zeros_like(w.detach())),
         "b": (torch.zeros_like(b.detach()), torch.zeros_like(b.detach())),
-        "step": torch.zeros(c, dtype=torch.float64),
+        "step": torch.zeros(c, dtype=torch.float64, device=w.device),
     }
     for j, st in enumerate(states):
         if st is None or not st.get("state"):
@@ -202,13 +208,13 @@ def _state_of(state: dict[str, Any], j: int, param_groups: list[Any]) -> dict[st
         "state": {
             0: {
                 "step": step.clone(),
-                "exp_avg": state["w"][0][j].clone(),
-                "exp_avg_sq": state["w"][1][j].clone(),
+                "exp_avg": state["w"][0][j].cpu().clone(),
+                "exp_avg_sq": state["w"][1][j].cpu().clone(),
             },
             1: {
                 "step": step,
-                "exp_avg": state["b"][0][j].clone(),
-                "exp_avg_sq": state["b"][1][j].clone(),
+                "exp_avg": state["b"][0][j].cpu().clone(),
+                "exp_avg_sq": state["b"][1][j].cpu().clone(),
             },
         },
         "param_groups": param_groups,

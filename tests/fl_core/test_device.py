@@ -103,3 +103,34 @@ def test_cuda_equals_cpu_within_float_tolerance() -> None:  # pragma: no cover -
     a = cpu.coalition_evaluator("val").evaluate(vector)
     b = gpu.coalition_evaluator("val").evaluate(vector)
     assert abs(a.loss - b.loss) <= 1e-4 and a.n == b.n
+
+
+@pytest.mark.skipif(NO_GPU, reason="needs a CUDA GPU")
+def test_batched_heads_on_cuda_equal_cpu() -> None:  # pragma: no cover - GPU only
+    # head mode with enough clients to take the batched trainer, which runs on train.device
+    from fl_core.task import BATCHED_HEAD_MIN
+
+    def head_task(device: str) -> FederatedTask:
+        return FederatedTask(
+            DataConfig(val_size=100, max_length=48),
+            ModelConfig(backbone="tiny", mode="head"),
+            TrainConfig(device=device),
+            rng=np.random.default_rng(0),
+        )
+
+    cpu, gpu = head_task("cpu"), head_task("cuda")
+    n = BATCHED_HEAD_MIN + 2
+    shards = [np.arange(16 * i, 16 * (i + 1)) for i in range(n)]
+    out = []
+    for task in (cpu, gpu):
+        results = task.train_clients(
+            task.initial_vector,
+            shards,
+            [task.train_labels[s] for s in shards],
+            samples_per_second=[100.0] * n,
+            rngs=[np.random.default_rng(i) for i in range(n)],
+            optimizer_states=[None] * n,
+        )
+        out.append(np.stack([r.delta for r in results]))
+        assert all(r.optimizer_state["state"][0]["exp_avg"].device.type == "cpu" for r in results)
+    np.testing.assert_allclose(out[1], out[0], atol=1e-4)
