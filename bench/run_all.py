@@ -2,6 +2,10 @@
 
 Run: ``python bench/run_all.py [--quick] [--only NAME ...] [--record]``.
 
+With ``--only``, the named benches' sections are replaced in the existing file and every
+other section is kept as it was (each section says when, on which CPU and at what load it
+ran), so one bench can be rerun without rerunning the others.
+
 Each bench is a plain script that prints its own tables, with every ratio measured side by
 side in its own run; this script runs them one after the other (never two at once: they
 time themselves), and writes the machine (CPU model, cores, memory, load average), the date,
@@ -75,6 +79,41 @@ def machine() -> list[str]:
     ]
 
 
+def cpu_flags() -> str:
+    """The SIMD level that matters for torch's CPU kernels: AVX-512, AVX2 or neither."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return "flags unknown"
+    if "avx512f" in flags:
+        return "AVX-512"
+    return "AVX2, no AVX-512" if "avx2" in flags else "no AVX2"
+
+
+def kept_sections(path: Path) -> dict[str, str]:
+    """The sections of an existing results file by bench name (``## bench/NAME.py: ...``);
+    text that is not a bench section (e.g. a hand-run SmolLM2 note) is kept under its
+    heading."""
+    if not path.is_file():
+        return {}
+    text = path.read_text()
+    sections: dict[str, str] = {}
+    chunks = text.split("\n## ")[1:]
+    for chunk in chunks:
+        heading = chunk.splitlines()[0]
+        if heading == "Machine":
+            continue
+        name = heading.split(":", 1)[0].removeprefix("bench/").removesuffix(".py")
+        sections[name if heading.startswith("bench/") else heading] = "## " + chunk.rstrip() + "\n"
+    return sections
+
+
+def write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
 def demote(text: str) -> str:
     """Shift a bench's own markdown headings so that its top level sits under this file's
     ``##`` section (as ``###``), keeping their relative levels."""
@@ -113,14 +152,17 @@ def main() -> None:
         "# Benchmark results",
         "",
         f"Written by `make bench` (`python bench/run_all.py{' --quick' if args.quick else ''}`)"
-        f" on {now}.",
+        f" on {now}."
+        if not args.only
+        else f"Last updated by `python bench/run_all.py --only {' '.join(args.only)}` on {now}; "
+        "each section says when and where it ran.",
         "",
         "## Machine",
         "",
         *machine(),
         "",
     ]
-    sections: list[str] = []
+    sections: dict[str, str] = kept_sections(args.out) if args.only else {}
     if args.record:
         code, seconds, stdout, stderr = run("record_minilm_utilities", [])
         print(stdout, stderr[-2000:] if code else "", flush=True)
@@ -129,14 +171,23 @@ def main() -> None:
         print(f"== bench/{name}.py ({about}) ...", flush=True)
         code, seconds, stdout, stderr = run(name, quick if args.quick else full)
         status = "ok" if code == 0 else f"FAILED (exit {code})"
-        body = [f"## bench/{name}.py: {about}", "", f"Wall time {seconds:.0f} s, {status}.", ""]
+        ran = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        body = [
+            f"## bench/{name}.py: {about}",
+            "",
+            f"Wall time {seconds:.0f} s, {status}; finished {ran} on {cpu_model()} "
+            f"({cpu_flags()}), load average {os.getloadavg()[0]:.1f}.",
+            "",
+        ]
         body.append(demote(stdout.strip()))
         if code != 0:
             tail = "\n".join(stderr.strip().splitlines()[-15:])
             body += ["", "```", tail, "```"]
-        sections.append("\n".join(body) + "\n")
+        sections[name] = "\n".join(body) + "\n"
         print(f"   {status} in {seconds:.0f} s", flush=True)
-        args.out.write_text("\n".join(head) + "\n" + "\n".join(sections))
+        ordered = [sections[n] for n in BENCHES if n in sections]
+        ordered += [text for n, text in sections.items() if n not in BENCHES]
+        write_atomically(args.out, "\n".join(head) + "\n" + "\n".join(ordered))
     print(f"wrote {args.out}")
 
 
