@@ -56,6 +56,7 @@ from market.mechanisms.base import (
     proportional_split,
 )
 from market.mechanisms.flat import Flat
+from market.mechanisms.ledger import PaymentLedger
 from market.mechanisms.proportional import Proportional
 from market.mechanisms.reputation import Reputation
 from market.mechanisms.shapley_fair import ShapleyFair
@@ -95,6 +96,7 @@ __all__ = [
     "Flat",
     "Mechanism",
     "Offers",
+    "PaymentLedger",
     "Proportional",
     "Reputation",
     "ReputationPolicy",

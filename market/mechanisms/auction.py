@@ -14,11 +14,35 @@ is monotone and ``e_i`` is the critical bid, so bidding the true cost is dominan
 1981); ``e_i >= b_i`` and ``sum e_i <= B``. Zero-value candidates (no data) never win.
 
 Payment (:meth:`Auction.allocate`, after scoring). The escrow is released against delivered
-contribution: with ``E`` the escrow of the winners who delivered and ``d_i`` winner ``i``'s
-share of their positive contribution, ``pay_i = min(e_i, E * d_i)``. A winner that delivers
-nothing (a free rider bidding 0) or harms the model is paid 0; one that delivers at least its
-declared share of the value gets its full escrow (individually rational); inflating the
-declared data size raises the escrow but not ``E * d_i``. Unreleased escrow is not spent.
+contribution (:func:`release`): with ``E`` the escrow of the winners who delivered and ``d_i``
+winner ``i``'s share of their positive contribution, ``due_i = min(e_i, E * d_i)``. A winner
+that delivers nothing (a free rider bidding 0) or harms the model is due 0; one that delivers
+at least its declared share of the value is due its full escrow (individually rational);
+inflating the declared data size raises the escrow but not ``E * d_i``. Unreleased escrow is
+not spent.
+
+Over a run (the caller passes a :class:`~market.mechanisms.ledger.PaymentLedger`), the rule
+is applied to the run's totals: ``e_i``, ``E`` and the values are summed over the rounds each
+identity delivered in, and round ``t`` pays ``clip(due_i(t) - paid_i(t - 1), 0, e_i(t))``, the
+increment of the cumulative release, at most this round's escrow (so every round stays within
+its budget and the run within the escrow). Without a ledger, or in the first round, this is the
+one-round rule. Why cumulative: released round by round, the rule pays each identity on the
+positive part of its own noisy value, and ``sum_k max(X_k, 0) >= max(sum_k X_k, 0)``
+(Jensen): an owner splitting its data over ``k`` identities draws ``k`` positive parts from
+late rounds whose values are within the evaluation noise, where the owner whole is paid on
+one (and, paid 0, may stop joining). Measured on MiniLM head mode (4 honest owners, one
+owner of 300 reviews split in 3, exact Shapley values, 4 rounds): split 33.6 vs whole 30.4
+on seed 3, 64.3 vs 23.6 on seed 4; see ``tests/reliability/test_adversaries_real.py``. On the
+run's totals the early rounds' signal outweighs the later noise, the pieces' running values
+stay positive, and ``sum_k min(e_k, E d_k) <= min(sum_k e_k, E sum_k d_k)``: the split earns
+at most the whole. This is the per-identity accumulation of per-round values of Song, Tong &
+Wei 2019 ("Profit allocation for federated learning", IEEE Big Data), applied to the release
+so that splitting is not rewarded for noise (false-name bids: Yokoo, Sakurai & Matsubara
+2004, "The effect of false-name bids in combinatorial auctions", Games and Economic Behavior).
+A pure poisoner's running value stays negative and a free rider's at 0: both are paid 0 over
+the run; a participant that helped and then harms is paid only while its running value
+still covers it. The one-round rule is not split-proof on a single noisy round (the auction
+does not claim ``sybil``).
 """
 
 from __future__ import annotations
@@ -77,6 +101,8 @@ class Auction(Mechanism):
 
     Args:
         use_reputation: weight declared values by the reputation ``state``'s scores.
+
+    Pass ``ledger=`` to :meth:`allocate` every round to release against the run's totals.
     """
 
     name: ClassVar[str] = "auction"
@@ -113,12 +139,27 @@ class Auction(Mechanism):
         if selection is None or selection.mechanism != self.name:
             raise ValueError("the auction pays from its escrow: pass selection=auction.select(...)")
         delivered = round_.participants & selection.selected
-        positive = np.where(delivered, round_.positive, 0.0)
-        total = float(positive.sum())
-        if total <= 0:
-            return np.zeros(positive.size)
-        pool = float(selection.escrow[delivered].sum())
-        out: FloatArray = np.where(
-            delivered, np.minimum(selection.escrow, pool * positive / total), 0.0
-        )
+        escrow = np.where(delivered, selection.escrow, 0.0)
+        value = np.where(delivered, round_.contributions, 0.0)
+        paid = np.zeros(escrow.size)
+        if round_.ledger is not None:  # the run so far: release against the running totals
+            escrow = escrow + round_.ledger.escrow
+            value = value + round_.ledger.value
+            paid = round_.ledger.paid
+        due = release(escrow, value)
+        out: FloatArray = np.where(delivered, np.clip(due - paid, 0.0, selection.escrow), 0.0)
         return out
+
+
+def release(escrow: FloatArray, value: FloatArray) -> FloatArray:
+    """``min(e_i, E * d_i)``: escrow released against delivered value.
+
+    ``E = sum(escrow)``; ``d_i = max(value_i, 0) / sum_j max(value_j, 0)`` (nothing is released
+    when no value is positive).
+    """
+    positive = np.clip(value, 0.0, None)
+    total = float(positive.sum())
+    if total <= 0:
+        return np.zeros(value.size)
+    out: FloatArray = np.minimum(escrow, float(escrow.sum()) * (positive / total))
+    return out
