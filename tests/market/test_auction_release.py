@@ -1,8 +1,11 @@
 """The auction's escrow released against the run's cumulative delivered value.
 
-Each test plays several rounds through :class:`market.PaymentLedger`. The split test's
-mutation is the per-round release (:class:`PerRoundRelease`, the rule before the ledger): it
-must pay the split owner more than the unsplit one on the same noise.
+Each test plays several rounds through :class:`market.PaymentLedger`. The split test replays
+Shapley values recorded on real MiniLM runs (seeds 3 and 4 of
+``tests/reliability/test_adversaries_real.py``) and has two mutations, each of which must pay
+the split owner more than 5% over the whole one on the same values: the release round by
+round (:class:`PerRoundRelease`, no ledger) and the release in proportion to value up to the
+declared share (``full_share=1``, the rule before).
 """
 
 from __future__ import annotations
@@ -34,16 +37,18 @@ class PerRoundRelease(Auction):
 
 
 def play(
-    auction: Auction, values: list[FloatArray], sizes: FloatArray
+    auction: Auction,
+    values: list[FloatArray],
+    sizes: FloatArray,
+    present: list[np.ndarray] | None = None,
 ) -> tuple[FloatArray, PaymentLedger]:
-    """Every identity bids 0 and delivers ``values[t]`` in round ``t``; payments per round."""
+    """Every identity bids 0 and delivers ``values[t]`` in round ``t`` (if ``present[t]``)."""
     n = sizes.size
     ledger = PaymentLedger.initial(n)
     paid = []
-    for round_values in values:
-        selection = auction.select(
-            np.ones(n, dtype=bool), budget=BUDGET, bids=np.zeros(n), data_sizes=sizes
-        )
+    for t, round_values in enumerate(values):
+        here = np.ones(n, dtype=bool) if present is None else present[t]
+        selection = auction.select(here, budget=BUDGET, bids=np.zeros(n), data_sizes=sizes)
         allocation = auction.allocate(
             round_values,
             budget=BUDGET,
@@ -59,34 +64,61 @@ def play(
     return np.array(paid), ledger
 
 
-# four honest owners of 200 examples and one of 300; round 1 carries the signal, rounds 2-4
-# are within the noise (the owner's own value is slightly negative there, as on seed 4 of
-# tests/reliability/test_adversaries_real.py)
-HONEST = [np.array([0.040, 0.036, 0.044, 0.040]), *[np.full(4, 0.0005)] * 3]
-OWNER = [0.060, -0.0014, -0.0018, -0.0010]
-PIECES = [
-    [0.020, 0.020, 0.020],
-    [0.0020, -0.0016, -0.0018],
-    [-0.0019, 0.0021, -0.0020],
-    [-0.0012, -0.0013, 0.0015],
-]
+# Shapley values of 4 rounds, 4 honest owners of 200 reviews then the owner of 300 (whole, or
+# split in 3), exact scores, MiniLM head mode (recorded on seeds 4 and 3). In round 1 the
+# three pieces are together worth 2.6-2.8x the whole: a saturating game's Shapley value credits
+# each piece with the first examples' worth; later rounds are within the noise.
+RECORDED = {
+    (4, 1): [
+        [0.0056, 0.0179, 0.0125, 0.0366, 0.0118],
+        [0.0003, 0.0088, 0.0028, 0.0087, 0.0022],
+        [-0.004, 0.0002, 0.002, 0.0125, -0.0014],
+        [0.0, 0.0039, 0.001, 0.0076, -0.0018],
+    ],
+    (4, 3): [
+        [0.0025, 0.0133, 0.0086, 0.0309, 0.0051, 0.0127, 0.0124],
+        [0.0043, 0.0099, 0.0066, 0.0092, -0.01, 0.0045, -0.0015],
+        [-0.0031, 0.0008, 0.0002, 0.01, -0.0001, 0.0011, 0.0003],
+        [0.0, 0.002, -0.0015, 0.0056, 0.0002, 0.0008, 0.0016],
+    ],
+    (3, 1): [
+        [0.0054, 0.021, 0.0174, 0.0328, 0.0114],
+        [0.0043, 0.0109, 0.0067, 0.0106, -0.0014],
+        [-0.0032, 0.004, 0.0051, 0.0049, 0.003],
+        [-0.0047, 0.0046, 0.0024, 0.0083, -0.0042],
+    ],
+    (3, 3): [
+        [0.0024, 0.0163, 0.0145, 0.0254, 0.0085, 0.0124, 0.0112],
+        [0.0043, 0.01, 0.0056, 0.0125, -0.0051, -0.0052, 0.0004],
+        [-0.0025, 0.0041, 0.0056, 0.0063, -0.0009, 0.0009, -0.0004],
+        [0.0, 0.0055, 0.0011, 0.0074, -0.0015, -0.0006, -0.0012],
+    ],
+}
+ABSENT = {(4, 1): 3, (4, 3): 3, (3, 3): 3}  # honest owner 0 stopped joining in round 4
 
 
-def owner_pay(auction: Auction, split: bool) -> float:
-    k = 3 if split else 1
+def owner_pay(auction: Auction, seed: int, k: int) -> float:
     sizes = np.array([200.0] * 4 + [300.0 / k] * k)
-    own = PIECES if split else [[v] for v in OWNER]
-    values = [np.concatenate([h, np.array(o)]) for h, o in zip(HONEST, own, strict=True)]
-    paid, _ = play(auction, values, sizes)
+    values = [np.array(v) for v in RECORDED[(seed, k)]]
+    present = [np.ones(4 + k, dtype=bool) for _ in values]
+    if (seed, k) in ABSENT:
+        present[ABSENT[(seed, k)]][0] = False
+    paid, _ = play(auction, values, sizes, present)
     return float(paid[:, 4:].sum())
 
 
-def test_split_gains_nothing_from_noise_under_cumulative_release() -> None:
-    unsplit, split = owner_pay(Auction(), False), owner_pay(Auction(), True)
-    assert unsplit > 0
-    assert split <= 1.05 * unsplit
-    # the mutation: per-round release pays each piece on its own positive part
-    assert owner_pay(PerRoundRelease(), True) > 1.05 * owner_pay(PerRoundRelease(), False)
+@pytest.mark.parametrize(
+    ("seed", "mutants"),
+    [(3, (Auction(full_share=1.0),)), (4, (Auction(full_share=1.0), PerRoundRelease()))],
+)
+def test_split_gains_nothing_on_recorded_values(seed: int, mutants: tuple[Auction, ...]) -> None:
+    whole, split = owner_pay(Auction(), seed, 1), owner_pay(Auction(), seed, 3)
+    assert whole > 0
+    assert split <= 1.05 * whole
+    # the mutations pay the split owner more than 5% over the whole (on seed 3 the release
+    # round by round happens not to: 0.76; as on the real run, 0.86)
+    for mutant in mutants:
+        assert owner_pay(mutant, seed, 3) > 1.05 * owner_pay(mutant, seed, 1)
 
 
 def test_first_round_and_no_ledger_are_the_one_round_rule() -> None:
@@ -100,7 +132,9 @@ def test_first_round_and_no_ledger_are_the_one_round_rule() -> None:
     alone = auction.allocate(values, **common)  # type: ignore[arg-type]  # typed by name
     first = auction.allocate(values, ledger=PaymentLedger.initial(3), **common)  # type: ignore[arg-type]
     np.testing.assert_allclose(alone.payments, first.payments)
-    np.testing.assert_allclose(alone.payments, release(selection.escrow, values))
+    np.testing.assert_allclose(
+        alone.payments, release(selection.escrow, values, auction.full_share)
+    )
     assert alone.ledger is None and first.ledger is not None
     np.testing.assert_allclose(first.ledger.paid, first.payments)
     np.testing.assert_allclose(first.ledger.escrow, selection.escrow)
