@@ -19,6 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import market
+from market.games import fl_game
 from market.mechanisms import Auction, PaymentLedger, Round
 from market.mechanisms.auction import release
 from market.types import FloatArray
@@ -188,3 +190,38 @@ def test_ledger_round_trip_and_bad_input() -> None:
         PaymentLedger.from_arrays({"escrow": np.ones(2)})
     with pytest.raises(ValueError, match="ledger must cover 3"):
         Auction().allocate(np.ones(3), budget=1.0, ledger=PaymentLedger.initial(2))
+
+
+@dataclass(frozen=True)
+class ReleasedPerReplica(Auction):
+    """Mutation: every replica's escrow released on its own (no replica groups)."""
+
+    name: ClassVar[str] = "auction"
+
+    def _pay(self, round_: Round) -> FloatArray:
+        return super()._pay(replace(round_, groups=np.arange(round_.groups.size)))
+
+
+def replication_gain(auction: Auction, seed: int) -> float:
+    """Relative payoff gain of player 0 showing its update under 3 identities (trained once)."""
+    game = fl_game(7, np.random.default_rng(seed), noise=0.003, null_player=False)
+    costs = game.sizes * (0.5 / game.sizes.sum())
+    return market.sybil_gain(
+        game,
+        7,
+        0,
+        3,
+        auction,
+        budget=1.0,
+        costs=costs,
+        data_sizes=game.sizes,
+        group_clones=True,
+        clones_true_cost=float(costs[0]),
+    ).relative_gain
+
+
+def test_replicas_are_released_once() -> None:
+    gains = [replication_gain(Auction(), seed) for seed in range(4)]
+    mutant = [replication_gain(ReleasedPerReplica(), seed) for seed in range(4)]
+    assert max(gains) <= 0.0  # one escrow, priced lower by the inflated declared value
+    assert float(np.mean(mutant)) > 1.0  # the mutation: each replica paid its own escrow
