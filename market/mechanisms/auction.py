@@ -18,8 +18,10 @@ contribution (:func:`release`): with ``E`` the escrow of the winners who deliver
 e_i / E`` winner ``i``'s declared share and ``d_i`` its share of their positive contribution,
 ``due_i = min(e_i, E * d_i / theta)`` with ``theta = full_share`` (0.25): the full escrow once
 it delivers a quarter of its declared share, less below. A winner that delivers nothing (a
-free rider bidding 0) or harms the model is due 0; inflating the declared data size raises
-the escrow but not ``d_i``. Unreleased escrow is not spent. Identities of one replica group
+free rider bidding 0) or harms the model is due 0. The price of ``theta < 1``: a winner that
+inflates its declared data size by a factor up to ``1 / theta`` and delivers its true share
+is still due its (inflated) escrow; beyond that ``d_i`` caps it. Unreleased escrow is not
+spent. Identities of one replica group
 (near-identical updates, :func:`market.identities.replica_groups`) delivered one data set:
 together they are paid at most their largest escrow (:func:`once_per_replica_group`).
 
