@@ -76,6 +76,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         super().__init__(model)
         self.plan = plan
         self.reputation = plan.reputation.initial(plan.n_identities)
+        self.ledger = market.PaymentLedger.initial(plan.n_identities)  # run totals
         self.selection: Any = None
         self.last_delta: np.ndarray | None = None  # the global step it applied last round
         self.last_shares: dict[int, np.ndarray] = {}  # pid -> its weighted share of that step
@@ -372,7 +373,10 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             groups=groups,
             selection=self.selection,
             marginals=marginals,
+            ledger=self.ledger,
         )
+        assert allocation.ledger is not None  # allocate returns the ledger it was given
+        self.ledger = allocation.ledger
         for p in included:
             p.reward = float(allocation.payments[p.pid])
         self.reputation = self.plan.reputation.observe(self.reputation, contributions, mask)
@@ -390,12 +394,15 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
     def state_dict(self) -> dict[str, Any]:
         return {
             "reputation": self.reputation.to_arrays(),
+            "ledger": self.ledger.to_arrays(),
             "last_delta": self.last_delta,
             "last_shares": dict(self.last_shares),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.reputation = market.ReputationState.from_arrays(state["reputation"])
+        if "ledger" in state:  # older checkpoints start the totals afresh
+            self.ledger = market.PaymentLedger.from_arrays(state["ledger"])
         self.last_delta = state.get("last_delta")
         self.last_shares = dict(state.get("last_shares") or {})
 

@@ -20,7 +20,7 @@ banzhaf_cover  banzhaf         -0.028       -1.000       0.0050   1.00
 proportional   shapley         +0.070       +1.226       0.0016   0.88
 shapley_fair   shapley         +0.025       +0.399       0.0008   1.00
 reputation     shapley         +0.025       +0.399       0.0008   1.00
-auction        shapley         +0.034       +2.953       0.0016   0.88
+auction        shapley         -0.000       -0.626       0.0065   1.00
 flat           -               +3.475       +3.475       0.2500   0.83
 =============  =========  ===========  ===========  ===========  =====
 
@@ -37,7 +37,10 @@ round's values alone), exact values: the numbers do not depend on the CPU.
   ``u(N) - u(N - i)`` (Qi & Zhu 2024): split pieces substitute for one another, and replicas
   have marginal 0, so replicating earns the cover once and no surplus (payoff 0, gain -1);
   its free riders' share is noise (a zero-quality player's marginal on a noisy game).
-* ``auction`` pays at most the escrow of its selection, released against delivery.
+* ``auction`` pays at most the escrow of its selection, released against the run's
+  cumulative delivered value (full once a quarter of the declared share is delivered;
+  replica groups released once): split pieces are escrowed what the whole is, and an
+  inflated Shapley share buys nothing beyond the escrow.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from market.mechanisms.base import (
     proportional_split,
 )
 from market.mechanisms.flat import Flat
+from market.mechanisms.ledger import PaymentLedger
 from market.mechanisms.proportional import Proportional
 from market.mechanisms.reputation import Reputation
 from market.mechanisms.shapley_fair import ShapleyFair
@@ -76,8 +80,9 @@ MECHANISMS: Registry[Mechanism] = Registry(
 """Reward mechanisms by name."""
 
 DEFAULT_MECHANISM: str = "banzhaf_cover"
-"""The marketplace's default mechanism: the only one guaranteeing every property in
-:data:`PROPERTIES` (with its valuation, ``MECHANISMS[DEFAULT_MECHANISM].valuation``)."""
+"""The marketplace's default mechanism: it guarantees every property in :data:`PROPERTIES`
+(with its valuation, ``MECHANISMS[DEFAULT_MECHANISM].valuation``) without a selection phase
+(``auction`` does too, but only pays winners of its reverse auction)."""
 
 
 def make_mechanism(name: str, **options: object) -> Mechanism:
@@ -95,6 +100,7 @@ __all__ = [
     "Flat",
     "Mechanism",
     "Offers",
+    "PaymentLedger",
     "Proportional",
     "Reputation",
     "ReputationPolicy",

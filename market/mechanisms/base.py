@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from market.mechanisms.ledger import PaymentLedger
 from market.reputation import ReputationState
 from market.types import BoolArray, FloatArray, IntArray, MaskUtility, Utility
 
@@ -65,6 +66,7 @@ class Allocation:
         mechanism: name of the mechanism.
         budget: the round budget.
         info: mechanism-specific numbers.
+        ledger: the run totals after this round, if the caller passed a ledger.
     """
 
     payments: FloatArray
@@ -72,6 +74,7 @@ class Allocation:
     mechanism: str
     budget: float
     info: Mapping[str, float] = field(default_factory=dict)
+    ledger: PaymentLedger | None = None
 
     def __post_init__(self) -> None:
         payments = np.asarray(self.payments, dtype=np.float64)
@@ -123,6 +126,7 @@ class Round:
         marginals: each participant's marginal contribution to the grand coalition of the
             participants, ``u(N) - u(N - i)`` (0 for non-participants), if the caller gave
             them (see :attr:`Mechanism.uses_marginals`).
+        ledger: the run totals before this round, if the caller keeps a :class:`PaymentLedger`.
     """
 
     contributions: FloatArray
@@ -133,6 +137,7 @@ class Round:
     groups: IntArray
     selection: Selection | None
     marginals: FloatArray | None = None
+    ledger: PaymentLedger | None = None
 
     @property
     def positive(self) -> FloatArray:
@@ -204,6 +209,7 @@ class Mechanism(ABC):
         groups: IntArray | None = None,
         selection: Selection | None = None,
         marginals: FloatArray | None = None,
+        ledger: PaymentLedger | None = None,
     ) -> Allocation:
         """Pay participants for one round.
 
@@ -220,6 +226,7 @@ class Mechanism(ABC):
             marginals: ``u(N) - u(N - i)`` per player over the participants' grand
                 coalition ``N`` (used where :attr:`uses_marginals`; ``NaN`` allowed for
                 non-participants).
+            ledger: the run totals before this round (returned updated in the allocation).
         """
         c = np.asarray(contributions, dtype=np.float64)
         if c.ndim != 1 or c.size < 1:
@@ -244,6 +251,8 @@ class Mechanism(ABC):
             if margins.shape != (n,) or not np.all(np.isfinite(margins[mask])):
                 raise ValueError(f"marginals must have shape ({n},) and be finite for participants")
             margins = np.where(mask, margins, 0.0)
+        if ledger is not None and ledger.n_players != n:
+            raise ValueError(f"ledger must cover {n} players, got {ledger.n_players}")
         round_ = Round(
             contributions=np.where(mask, c, 0.0),
             budget=float(budget),
@@ -253,13 +262,21 @@ class Mechanism(ABC):
             groups=labels.astype(np.int64),
             selection=selection,
             marginals=margins,
+            ledger=ledger,
         )
         payments = np.where(mask, self._pay(round_), 0.0)
         total = float(payments.sum())
         if total > budget:  # floating-point guard; the rules themselves never exceed
             payments *= budget / total
+        if ledger is not None:  # the run totals after this round
+            escrow = np.zeros(n) if selection is None else selection.escrow
+            ledger = ledger.after(mask, escrow, round_.contributions, payments)
         return Allocation(
-            payments=payments, selected=payments > 0, mechanism=self.name, budget=float(budget)
+            payments=payments,
+            selected=payments > 0,
+            mechanism=self.name,
+            budget=float(budget),
+            ledger=ledger,
         )
 
     def run_round(

@@ -1,0 +1,85 @@
+"""Per-identity running totals that a mechanism reads across rounds.
+
+A :class:`PaymentLedger` holds, for every identity, the escrow it was offered in the rounds it
+delivered, the (signed) value it delivered in them and what it was paid. The caller keeps one
+ledger per run and passes it to :meth:`Mechanism.allocate` each round; the allocation returns
+the totals after the round (:attr:`Allocation.ledger`). The auction releases its escrow
+against these totals rather than against one round's value (see
+:mod:`market.mechanisms.auction`). Plain arrays (:meth:`PaymentLedger.to_arrays` /
+:meth:`~PaymentLedger.from_arrays`), so a checkpoint stores it as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from market.types import BoolArray, FloatArray
+
+FIELDS = ("escrow", "value", "paid")
+
+
+@dataclass(frozen=True, eq=False)
+class PaymentLedger:
+    """Run totals per identity.
+
+    Attributes:
+        escrow: escrow of the rounds the identity delivered in, ``>= 0``, shape ``(n,)``.
+        value: sum of its scored contributions in those rounds (signed).
+        paid: sum of its payments, ``>= 0``.
+    """
+
+    escrow: FloatArray
+    value: FloatArray
+    paid: FloatArray
+
+    def __post_init__(self) -> None:
+        arrays = [np.array(getattr(self, name), dtype=np.float64) for name in FIELDS]
+        shape = arrays[0].shape
+        if len(shape) != 1 or any(a.shape != shape for a in arrays):
+            raise ValueError("ledger escrow, value and paid must be 1-D arrays of equal shape")
+        if not all(np.all(np.isfinite(a)) for a in arrays):
+            raise ValueError("ledger escrow, value and paid must be finite")
+        if np.any(arrays[0] < 0) or np.any(arrays[2] < 0):
+            raise ValueError("ledger escrow and paid must be >= 0")
+        for name, array in zip(FIELDS, arrays, strict=True):
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
+
+    @classmethod
+    def initial(cls, n_players: int) -> PaymentLedger:
+        """Nothing escrowed, delivered or paid yet."""
+        if n_players < 1:
+            raise ValueError(f"n_players must be >= 1, got {n_players}")
+        return cls(escrow=np.zeros(n_players), value=np.zeros(n_players), paid=np.zeros(n_players))
+
+    @property
+    def n_players(self) -> int:
+        """Number of identities covered."""
+        return int(self.escrow.size)
+
+    def after(
+        self, delivered: BoolArray, escrow: FloatArray, value: FloatArray, paid: FloatArray
+    ) -> PaymentLedger:
+        """The totals once the ``delivered`` identities add this round's escrow, value and pay."""
+        return PaymentLedger(
+            escrow=self.escrow + np.where(delivered, escrow, 0.0),
+            value=self.value + np.where(delivered, value, 0.0),
+            paid=self.paid + np.where(delivered, paid, 0.0),
+        )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The ledger as plain arrays (for a checkpoint)."""
+        return {name: getattr(self, name).copy() for name in FIELDS}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> PaymentLedger:
+        """Rebuild a ledger written by :meth:`to_arrays`."""
+        missing = set(FIELDS) - set(arrays)
+        if missing:
+            raise ValueError(f"ledger arrays lack {sorted(missing)}")
+        return cls(escrow=arrays["escrow"], value=arrays["value"], paid=arrays["paid"])
+
+
+__all__ = ["PaymentLedger"]
