@@ -1,6 +1,7 @@
 """Regression: every example scenario, shrunk to the tiny model, gives the recorded tables.
 
-A refactor must not change what a scenario computes. ``golden_examples.json`` holds the
+A refactor must not change what a scenario computes, and a new column must be recorded here
+before it counts as guarded (a column or summary key missing from the file fails the test). ``golden_examples.json`` holds the
 rounds, participants and summary of each shipped example run on the tiny random BERT for two
 rounds (timings left out). A change that alters the numbers *on purpose* (a new default
 mechanism, say) regenerates the file and says so in its commit:
@@ -85,9 +86,15 @@ def _diff(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
             problems.append(f"{table}: {len(actual[table])} rows, expected {len(expected[table])}")
             continue
         for i, (want, got) in enumerate(zip(expected[table], actual[table], strict=True)):
+            unrecorded = sorted(set(got) - set(want))
+            if unrecorded:  # a new column must be recorded, or a later change to it goes unseen
+                problems.append(f"{table}[{i}]: columns {unrecorded} are not in the golden file")
             for key, value in want.items():
                 if key not in got or not _same(value, got[key]):
                     problems.append(f"{table}[{i}].{key}: {got.get(key)!r} != {value!r}")
+    unrecorded = sorted(set(actual["summary"]) - set(expected["summary"]))
+    if unrecorded:
+        problems.append(f"summary: keys {unrecorded} are not in the golden file")
     for key, value in expected["summary"].items():
         if key not in actual["summary"] or not _same(value, actual["summary"][key]):
             problems.append(f"summary.{key}: {actual['summary'].get(key)!r} != {value!r}")
