@@ -5,13 +5,13 @@ Each property is checked against a deliberately broken variant that must fail it
 * unbiasedness: ``truncated`` below keeps each walk's residual correction only on the first
   half of the walk's positions (the surrogate's error on the late positions is never
   corrected); over 600 seeds its mean is many standard errors off exact Shapley (measured:
-  largest |z| 14) while the real estimator's stays within 4.5 (measured: 1.3). Tried before
+  largest |z| 11.3) while the real estimator's stays within 4.5 (measured: 1.7). Tried before
   and too weak to detect here: each fold's surrogate also fitted on the fold's own walks (an
   in-sample bias under 1.4 standard errors over 150 seeds).
 * null player: the surrogate fitted with the null player kept (no reduction) pays it;
 * efficiency: a per-player coefficient on the surrogate's walk marginals breaks it.
 * symmetry in expectation (players 0 and 5): ``truncated_for_0`` truncates player 0's
-  correction only (measured: mean gap 8.8 standard errors; the real estimator 0.2). Tried and
+  correction only (measured: mean gap 7.0 standard errors; the real estimator 0.7). Tried and
   too weak: orders that always start with player 0 (gap 1.9 over 200 seeds: the control
   variate absorbs most of it).
 """
