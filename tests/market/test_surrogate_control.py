@@ -24,7 +24,7 @@ import pytest
 import market
 from market.game import Game
 from market.games import WeightedVotingGame
-from market.scoring.surrogate import control
+from market.scoring.surrogate import SurrogateShapley, control
 from market.scoring.surrogate.design import design
 from market.scoring.surrogate.stacking import Stacker
 
@@ -144,3 +144,22 @@ def test_fitted_coefficient_not_worse_than_one_on_voting_n10() -> None:
     assert est.values.sum() == pytest.approx(table[-1] - table[0], abs=1e-12)
     assert np.linalg.norm(est.values - truth) / np.linalg.norm(truth) < 0.35
     assert 0.0 <= float(est.info["beta"]) <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("baseline", "median"), ("coefficient", "two"), ("cv_folds", 1)]
+)
+def test_bad_control_variate_option_names_the_field(option: str, value: object) -> None:
+    with pytest.raises(ValueError, match=option):
+        SurrogateShapley(**{option: value})  # type: ignore[arg-type]
+
+
+def test_baseline_none_is_the_earlier_estimator_and_keeps_the_axioms() -> None:
+    # the ablation the bench reports: H = beta * G (no additive baseline)
+    table = VOTING.table()
+    for seed in range(5):
+        est = market.estimate(
+            table, N, "surrogate", budget=BUDGET, rng=np.random.default_rng(seed), baseline="none"
+        )
+        assert est.values[6] == 0.0
+        assert est.values.sum() == pytest.approx(table[-1] - table[0], abs=1e-12)
