@@ -151,7 +151,7 @@ def voting_rows(instances: int, seeds: int, n: int = 10, ablation: bool = False)
             errors[name][budget], nulls[name][budget] = np.array(errs), max(shares)
     boot = np.random.default_rng(0)
     head = " | ".join(
-        f"{int(100 * b / 2**n)}% ({b}): median [95% CI] | mean | null share" for b in budgets
+        f"{round(100 * b / 2**n)}% ({b}): median [95% CI] | mean | null share" for b in budgets
     )
     rows = [
         f"### Weighted voting games, n = {n} (shapiq {version}), {instances} games x {seeds} seeds",
@@ -182,7 +182,7 @@ def voting_rows(instances: int, seeds: int, n: int = 10, ablation: bool = False)
         low, high = np.quantile(np.median(diff[picks], axis=1), [0.025, 0.975])
         ours_med, their_med = np.median(errors[default][budget]), np.median(errors[best][budget])
         rows.append(
-            f"At {budget} ({int(100 * budget / 2**n)}%): ours {ours_med:.4f} (mean "
+            f"At {budget} ({round(100 * budget / 2**n)}%): ours {ours_med:.4f} (mean "
             f"{errors[default][budget].mean():.4f}) vs shapiq best `{best}` {their_med:.4f} "
             f"(mean {errors[best][budget].mean():.4f}); ours better on "
             f"{int(np.sum(diff < 0))}/{len(diff)} paired runs; median paired difference "
