@@ -21,8 +21,10 @@ marginals sum to 0, so efficiency is exact. ``g_k`` and ``A_k`` are fitted witho
 players that are null on the training coalitions (:mod:`.axioms`), so a true null player
 has 0 marginals in ``u`` and ``H_k`` and scores exactly 0; a player wrongly taken for null is
 still valued without bias by its fold-k marginals. ``baseline=False`` is the
-earlier estimator (``H_k = beta_k * G_k``); on held-out-from-the-bench voting games at 15%
-of the coalitions the baseline cut the median error from 0.331 to 0.284 (game seeds 3000+).
+earlier estimator (``H_k = beta_k * G_k``). Measured at 15% of the coalitions, n = 10: on
+the tuning voting games (seeds 3000+, 4 x 2 runs) the baseline cut the median error from
+0.331 to 0.284, on FL-like fl-exp games at 5% from 0.176 to 0.129; on the bench's voting
+games (seeds 2000+, 8 x 3 runs) it did not help (0.425 -> 0.436, within the noise).
 Tried and dropped: blocks of an order, its reverse and both rotated by ``n / 2`` (a
 stratification by position; lower plain-walk variance, but fewer independent blocks to
 cross-fit over: 0.389 at 15%).
