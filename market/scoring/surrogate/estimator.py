@@ -71,6 +71,10 @@ class SurrogateShapley(Estimator):
         coefficient: ``"fitted"`` scales the control variate by a coefficient in [0, 1]
             estimated on the other folds (0 when the surrogate explains nothing: plain
             antithetic sampling); ``"one"`` keeps it at 1 (the plain difference estimator).
+        baseline: ``"additive"`` mixes the surrogate with the additive fit,
+            ``beta * G + (1 - beta) * A``, both equal to ``u`` on the evaluated coalitions
+            (so the border positions of a walk carry no variance whatever ``beta``);
+            ``"none"`` uses ``beta * G``.
     """
 
     name: ClassVar[str] = "surrogate"
@@ -88,6 +92,7 @@ class SurrogateShapley(Estimator):
     tolerance: float = 0.02
     cv_folds: int = 8
     coefficient: str = "fitted"
+    baseline: str = "additive"
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.families if f not in FAMILIES]
@@ -105,6 +110,8 @@ class SurrogateShapley(Estimator):
             raise ValueError(f"cv_folds must be >= 2, got {self.cv_folds}")
         if self.coefficient not in ("fitted", "one"):
             raise ValueError(f"coefficient must be 'fitted' or 'one', got {self.coefficient!r}")
+        if self.baseline not in ("additive", "none"):
+            raise ValueError(f"baseline must be 'additive' or 'none', got {self.baseline!r}")
         if self.max_gp_points < 3 or self.gp_fit_points < 3:
             raise ValueError("max_gp_points and gp_fit_points must be >= 3")
 
@@ -209,6 +216,7 @@ class SurrogateShapley(Estimator):
             rng,
             folds=self.cv_folds,
             adaptive=self.coefficient == "fitted",
+            baseline=self.baseline == "additive",
         )
         info = {**info, "tolerance": self.tolerance}
         return Contribution(
