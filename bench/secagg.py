@@ -8,8 +8,9 @@ Run: python bench/secagg.py [--quick] [--markdown PATH]
    RandomState generator is timed directly, and the table says so.
 2. Whole rounds for n clients x 74,498 float32 parameters (MiniLM LoRA r=8 on query/value),
    SecAgg+ with k = ceil(log2 n) neighbours and t = max(2, ceil((k + 1) / 2)), 10% of the
-   clients dropping at the masked_input stage (a round whose survivors are not connected
-   aborts and is redrawn), against a plain numpy sum of the same vectors; plus the complete
+   clients dropping at the masked_input stage (a round that aborts, its survivors not
+   connected or some client's secrets held by fewer than t survivors, is redrawn),
+   against a plain numpy sum of the same vectors; plus the complete
    graph (SecAgg) at 100 clients. The degree `privacy.secaggplus_parameters` would pick for
    a 1e-6 abort bound at 10% dropouts is printed next to it.
 3. Leak audit: `privacy.leak_report` on 200 random coalitions of 1,000 clients (plus the
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from privacy import (  # noqa: E402 (the repository root is put on sys.path first)
     DisconnectedSurvivors,
+    TooFewSurvivors,
     leak_report,
     secaggplus_parameters,
     secure_aggregate,
@@ -131,7 +133,7 @@ def round_row(n: int, neighbors: int | None, repeats: int) -> list[str]:
                     rng=np.random.default_rng(graph_seed),
                 )
                 return
-            except DisconnectedSurvivors:
+            except (DisconnectedSurvivors, TooFewSurvivors):  # an aborted round is redrawn
                 graph_seed += 1
 
     t_secure = best_of(protocol, repeats)
