@@ -167,10 +167,10 @@ def _load_states(
         if st is None or not st.get("state"):
             continue
         sw, sb = st["state"][0], st["state"][1]
-        out["w"][0][j] = sw["exp_avg"]
-        out["w"][1][j] = sw["exp_avg_sq"]
-        out["b"][0][j] = sb["exp_avg"]
-        out["b"][1][j] = sb["exp_avg_sq"]
+        out["w"][0][j] = sw["exp_avg"].to(w.device)
+        out["w"][1][j] = sw["exp_avg_sq"].to(w.device)
+        out["b"][0][j] = sb["exp_avg"].to(w.device)
+        out["b"][1][j] = sb["exp_avg_sq"].to(w.device)
         out["step"][j] = float(sw["step"])
     return out
 
