@@ -2,7 +2,7 @@
 
 Run: ``python bench/utility.py [--quick] [--threads N]`` (about 2 minutes on 2 cores).
 
-Real all-MiniLM-L6-v2 with LoRA on its top 2 layers (the default), real coalition models:
+Real all-MiniLM-L6-v2 with LoRA on its top layer (the default), real coalition models:
 three clients train a few local steps from the pretrained start, and every coalition of their
 updates is a FedAvg model (``fl_core.CoalitionUtility``). Each path evaluates the same
 coalitions; paths are timed alternately (round-robin, best of ``--repeats``), so they see the
@@ -24,7 +24,8 @@ Exact rows evaluate the same 128 validation examples (the simulator's utility su
 report ``max |loss difference|`` against plain peft. The approximate row compares plain peft
 on the *whole* validation set (500) with the fast path on the stratified subset: the
 difference there is the subset's sampling error, not arithmetic. A second table puts the
-exact speed-up next to the work it skips, for the default two adapted layers and for one, and
+exact speed-up next to the work it skips, for the default depth (one adapted layer) and for two,
+and
 the target line checks issue 7's figure. Head mode (frozen mean-pooled embeddings + linear
 head) is measured the same way.
 """
@@ -195,9 +196,14 @@ def adapted_layers_section(
     default: FederatedTask, default_speedup: float, default_diff: float, subset: np.ndarray,
     repeats: int, quick: bool,
 ) -> list[str]:  # fmt: skip
-    """Exact speed-up next to its GEMM bound, for the default and for one adapted layer."""
+    """Exact speed-up next to its GEMM bound, for the default depth and for one other."""
+    default_layers = ModelConfig().adapted_layers
+    other_layers = 2 if default_layers == 1 else 1
     one = FederatedTask(
-        DataConfig(), ModelConfig(adapted_layers=1), TrainConfig(), rng=np.random.default_rng(0)
+        DataConfig(),
+        ModelConfig(adapted_layers=other_layers),
+        TrainConfig(),
+        rng=np.random.default_rng(0),
     )
     speedup, diff = exact_speedup(one, subset, repeats, quick)
     layers = int(default.model.bert.config.num_hidden_layers)
@@ -208,9 +214,9 @@ def adapted_layers_section(
         f"| adapted layers (top of {layers}) | plain / exact GEMM work per token | measured "
         "speed-up | max abs loss diff |",
         "|---|---|---|---|",
-        f"| 2 (default) | {gemm_work_ratio(default):.2f}x | {default_speedup:.2f}x | "
-        f"{default_diff:.1e} |",
-        f"| 1 | {gemm_work_ratio(one):.2f}x | {speedup:.2f}x | {diff:.1e} |",
+        f"| {default_layers} (default) | {gemm_work_ratio(default):.2f}x | "
+        f"{default_speedup:.2f}x | {default_diff:.1e} |",
+        f"| {other_layers} | {gemm_work_ratio(one):.2f}x | {speedup:.2f}x | {diff:.1e} |",
         "",
         "The exact path does all the arithmetic the adapted layers need, and its matmuls run "
         "near the core's fp32 peak (`torch.profiler`: about 70% of its time in `addmm`), so its "
@@ -252,7 +258,8 @@ def lora_section(repeats: int, quick: bool) -> list[str]:
     base = seconds["plain peft"]
     mean_tokens = float(store.lengths[torch.from_numpy(subset)].float().mean())
     rows = [
-        f"### LoRA mode: MiniLM, top 2 of 6 layers adapted (r=8); {len(timed)} real coalition "
+        f"### LoRA mode: MiniLM, top {task.model_config.adapted_layers} of 6 layers adapted "
+        f"(r=8); {len(timed)} real coalition "
         f"models; {len(subset)} validation examples (mean {mean_tokens:.0f} tokens)",
         "",
         "| path | exact? | ms per coalition | speed-up vs plain peft | max abs loss diff vs "
@@ -312,8 +319,8 @@ def lora_section(repeats: int, quick: bool) -> list[str]:
         f"on the validation set, and its arithmetic is exact: {exact_diff:.1e} in loss against "
         f"plain peft on the same examples -> {'met' if met else 'NOT met'}. What is "
         f"approximate is only the choice of examples (accuracy within "
-        f"{se:.3f} standard error). The exact part alone is {exact:.2f}x at the default two "
-        f"adapted layers (table above).",
+        f"{se:.3f} standard error). The exact part alone is {exact:.2f}x at the default "
+        f"depth of {task.model_config.adapted_layers} adapted layer(s) (table above).",
         "",
     ]
     return rows
