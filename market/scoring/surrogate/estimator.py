@@ -42,6 +42,7 @@ from market.scoring.surrogate.control import control_variate_estimate
 from market.scoring.surrogate.design import design, impute
 from market.scoring.surrogate.families import FAMILIES, fit_additive
 from market.scoring.surrogate.stacking import Stacker
+from market.scoring.surrogate.strata import strata_estimate
 from market.types import FloatArray, IntArray
 
 MAX_PLAYERS = 20
@@ -75,6 +76,9 @@ class SurrogateShapley(Estimator):
             ``beta * G + (1 - beta) * A``, both equal to ``u`` on the evaluated coalitions
             (so the border positions of a walk carry no variance whatever ``beta``);
             ``"none"`` uses ``beta * G``.
+        sampler: how the residual ``u - H`` is sampled: ``"walks"``, antithetic permutation
+            walks (:mod:`.control`); ``"strata"``, stratified SVARM by coalition size
+            (:mod:`.strata`).
     """
 
     name: ClassVar[str] = "surrogate"
@@ -93,6 +97,7 @@ class SurrogateShapley(Estimator):
     cv_folds: int = 8
     coefficient: str = "fitted"
     baseline: str = "additive"
+    sampler: str = "walks"
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.families if f not in FAMILIES]
@@ -112,6 +117,8 @@ class SurrogateShapley(Estimator):
             raise ValueError(f"coefficient must be 'fitted' or 'one', got {self.coefficient!r}")
         if self.baseline not in ("additive", "none"):
             raise ValueError(f"baseline must be 'additive' or 'none', got {self.baseline!r}")
+        if self.sampler not in ("walks", "strata"):
+            raise ValueError(f"sampler must be 'walks' or 'strata', got {self.sampler!r}")
         if self.max_gp_points < 3 or self.gp_fit_points < 3:
             raise ValueError("max_gp_points and gp_fit_points must be >= 3")
 
@@ -209,7 +216,8 @@ class SurrogateShapley(Estimator):
     def _run_control(self, game: Game, rng: np.random.Generator) -> Contribution:
         n = game.n_players
         border, _, _ = design(n, self.minimum_budget(n), rng, border_levels=2)
-        values, stderr, info = control_variate_estimate(
+        sample = strata_estimate if self.sampler == "strata" else control_variate_estimate
+        values, stderr, info = sample(
             game,
             border,
             self._stacker(),
