@@ -8,21 +8,31 @@ stratum of *every* player. Here the sizes 0, 1, n-1, n are known exactly and the
 budget is drawn without replacement per size, ``k_s ~ 1 / sqrt(s (n - s))`` coalitions of
 size ``s`` (the allocation minimising the summed stratum variances when they are equal).
 The samples are dealt into ``K`` folds; fold ``k``'s control ``H_k = beta_k G_k +
-(1 - beta_k) A_k`` (:mod:`.control`) is fitted on the border and the other folds, so it equals
-``u`` there and the residual ``r_k = u - H_k`` is 0 on them. A sampled coalition ``A`` of fold
-``k`` in a stratum of ``P`` coalitions, ``t`` of them training coalitions of fold ``k``,
-contributes ``mu(H_k) + (P - t) / P * r_k(A)`` (``mu(H_k)`` the stratum's exact mean of
-``H_k``): given the other folds, ``A`` is uniform on the stratum's other ``P - t``
-coalitions, on which ``r_k`` sums to the whole stratum's sum, so the contribution is unbiased
-for ``mu(u)``; a stratum's estimate is the mean of its contributions.
+(1 - beta_k) A_k`` (:mod:`.control`) is fitted on the border and the other folds, and
+``phi(u) = phi(H_k) + phi(r_k)``, ``r_k = u - H_k``. A stratum's mean of ``r_k`` is its
+known part (the training coalitions, where ``r_k`` is evaluated; 0 unless two apparent
+nulls share a reduced coalition) plus a Horvitz-Thompson estimate of the rest: given the
+other folds' ``C - c`` coalitions of size ``s``, fold ``k``'s ``c`` are uniform without
+replacement on the level's other ``L - C + c``, each drawn with probability
+``c / (L - C + c)`` (``L = C(n, s)``), so the estimate is unbiased whatever the stratum's
+count of samples (none included). The folds' estimates of a stratum are averaged with
+weights ``c / C``: ``mu(u) = sum_k c/C (mu(H_k) + known_k + HT_k)``, every term unbiased.
 
-Axioms: players null on *every* evaluated coalition score exactly 0 (a true null always is;
-a non-null player the evaluations cannot tell from a null one is an estimation error). The
+Axioms: players null on *every* evaluated coalition score exactly 0 (a true null always is).
+Unlike the walks, which value every player by its own marginals, this is a bias for a
+non-null player the evaluations cannot tell from a null one (a linear estimator exactly 0 for
+every null player needs evaluated pairs ``(S, S + i)``, which stratified samples rarely are):
+measured on the test's voting game (weights 4 3 3 2 1 4 0, quota 10, 40 of 128 coalitions,
+600 seeds) the weight-1 player is taken for null in nearly every run, its mean is 0.046 for
+0.067, and the mean's error is 0.11 of ``|phi|`` (the RMSE is 0.99); given the true nulls the
+estimator is unbiased there (|z| < 1.6). On the tuning voting games at 15% (n = 10) the
+strata's median error is 0.329 with this decision and 0.264 with an oracle one. The
 gap ``u(N) - u(empty) - sum(phi)`` is shared equally by the other players, so efficiency is
 exact; the gap is a fixed linear combination of the estimates, of mean 0 when they are
-unbiased, so the equal share adds no bias. Bias remains only from a stratum no sample falls
-in (its estimate is the folds' mean ``mu(H_k)``, with the surrogate's error; at n = 10 and
-15% of the coalitions a stratum is empty with probability below 1e-3).
+unbiased, so the equal share adds no bias (shares by estimated variance: no better on the
+tuning games, 0.326 vs 0.329 at 15%). Tried and dropped: the mean of a stratum's samples
+(a ratio estimator) instead of Horvitz-Thompson, biased by the strata no sample falls in
+(56% of the test game's runs had one) and no more accurate (0.333 at 15%).
 """
 
 from __future__ import annotations
