@@ -12,7 +12,8 @@ Run: ``python bench/default_scoring.py`` (about a minute on 2 cores; ``--quick``
    default): relative L2 error of our surrogate (control variate, the default) vs every
    shapiq SV approximator at 15% and 30% of the coalitions: median with a 95% bootstrap
    interval, mean, each one's largest null-player share ``|phi_null| / max|phi|``, and the
-   paired difference to shapiq's best. ``--ablation`` adds the surrogate's earlier settings.
+   paired difference to shapiq's best. ``--ablation`` adds the surrogate's samplers forced
+   (walks, strata) and the walks without the additive baseline.
 """
 
 from __future__ import annotations
@@ -110,11 +111,13 @@ def voting_runners(ablation: bool) -> tuple[dict[str, Runner], str]:
         return run
 
     runners: dict[str, Runner] = {
-        "ours:surrogate (default: control variate beta G + (1-beta) A)": ours("surrogate"),
+        "ours:surrogate (default: strata from 20% of 2^n, walks below)": ours("surrogate"),
     }
     if ablation:
-        runners["ours:surrogate (before: control variate beta G)"] = ours(
-            "surrogate", baseline="none"
+        runners["ours:surrogate (walks)"] = ours("surrogate", sampler="walks")
+        runners["ours:surrogate (strata)"] = ours("surrogate", sampler="strata")
+        runners["ours:surrogate (walks, no baseline: beta G)"] = ours(
+            "surrogate", sampler="walks", baseline="none"
         )
     runners["ours:permutation"] = ours("permutation")
     theirs, version = shapiq_estimators()
