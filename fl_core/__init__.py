@@ -13,7 +13,17 @@ and only when a name that needs them is first used: ``from fl_core import TrainC
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
+
+# torch's CPU build runs its parallel regions on GNU OpenMP, whose idle threads spin by
+# default. On a small machine with anything else running, two spinning threads made local
+# training 2x slower and SmolLM2 decoding 20x slower than one thread; sleeping idle threads
+# (PASSIVE) cost nothing measurable on an idle 2-core AMD EPYC and matched one thread under
+# load (a LoRA-sized matmul loop, 3 alternations each; see README "Performance"). It must be
+# set before torch loads OpenMP, so it is set here, before any module imports torch; a value
+# the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS: dict[str, str] = {
     "AGGREGATORS": "fl_core.aggregation",
