@@ -17,12 +17,11 @@ import os
 from typing import TYPE_CHECKING, Any
 
 # torch's CPU build runs its parallel regions on GNU OpenMP, whose idle threads spin by
-# default. On a small machine with anything else running, two spinning threads made local
-# training 2x slower and SmolLM2 decoding 20x slower than one thread; sleeping idle threads
-# (PASSIVE) cost nothing measurable on an idle 2-core AMD EPYC and matched one thread under
-# load (a LoRA-sized matmul loop, 3 alternations each; see README "Performance"). It must be
-# set before torch loads OpenMP, so it is set here, before any module imports torch; a value
-# the user set is kept.
+# default. Beside one other busy process on 2 cores, two spinning threads trained 1.33x
+# slower than two sleeping ones (PASSIVE), which cost 5% on the idle machine
+# (bench/omp_wait.py, bench/results/omp_wait.md). It must be set before torch loads OpenMP,
+# so it is set here, before any module of this package imports torch; a value the user set
+# is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS: dict[str, str] = {
