@@ -87,11 +87,8 @@ def test_sigkill_then_resume_gives_identical_tables(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(actual, expected, check_exact=True)
 
 
-def test_corrupt_or_foreign_checkpoint_is_a_one_line_error(tmp_path: Path) -> None:
-    scenario = _scenario_file(tmp_path)
-    checkpoints = tmp_path / "ckpt"
-    checkpoints.mkdir()
-    (checkpoints / "checkpoint.pkl").write_bytes(b"\x80\x05garbage")
+def _resume_error(scenario: Path, checkpoints: Path) -> str:
+    """What ``--resume`` says on stderr; it must exit 2 with a single line."""
     done = subprocess.run(
         _command(str(scenario), "--checkpoint-dir", str(checkpoints), "--resume"),
         capture_output=True,
@@ -99,7 +96,17 @@ def test_corrupt_or_foreign_checkpoint_is_a_one_line_error(tmp_path: Path) -> No
         timeout=300,
     )
     assert done.returncode == 2
-    assert "corrupt" in done.stderr and done.stderr.strip().count("\n") == 0
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    return done.stderr
+
+
+def test_corrupt_or_foreign_checkpoint_is_a_one_line_error(tmp_path: Path) -> None:
+    scenario = _scenario_file(tmp_path)
+    checkpoints = tmp_path / "ckpt"
+    checkpoints.mkdir()
+    (checkpoints / "checkpoint.pkl").write_bytes(b"\x80\x05garbage")
+    error = _resume_error(scenario, checkpoints)
+    assert "corrupt" in error
 
     other = tmp_path / "other.toml"
     other.write_text(scenario.read_text().replace("seed = 0", "seed = 1"))
@@ -117,14 +124,8 @@ def test_corrupt_or_foreign_checkpoint_is_a_one_line_error(tmp_path: Path) -> No
         timeout=300,
         capture_output=True,
     )
-    done = subprocess.run(
-        _command(str(scenario), "--checkpoint-dir", str(checkpoints), "--resume"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 2
-    assert "different scenario" in done.stderr and done.stderr.strip().count("\n") == 0
+    error = _resume_error(scenario, checkpoints)
+    assert "different scenario" in error
 
 
 def test_checkpoint_of_an_older_format_is_a_one_line_error(tmp_path: Path) -> None:
@@ -134,12 +135,5 @@ def test_checkpoint_of_an_older_format_is_a_one_line_error(tmp_path: Path) -> No
     checkpoints.mkdir()
     old = {"format": "fedmarket-checkpoint-1", "scenario_key": "", "state": {}}
     (checkpoints / "checkpoint.pkl").write_bytes(pickle.dumps(old))
-    done = subprocess.run(
-        _command(str(scenario), "--checkpoint-dir", str(checkpoints), "--resume"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 2
-    assert "another fedmarket version" in done.stderr, done.stderr
-    assert checkpoint.FORMAT in done.stderr and done.stderr.strip().count("\n") == 0
+    error = _resume_error(scenario, checkpoints)
+    assert "another fedmarket version" in error and checkpoint.FORMAT in error, error
