@@ -18,7 +18,7 @@ from fl_core.backends import TrainJob, batches_heads, head_view, train_jobs
 from fl_core.config import ModelConfig, TrainConfig
 from fl_core.evaluators import make_evaluator
 from fl_core.features import FeatureStore, Tokens
-from fl_core.model import TINY_CONFIG, SentenceClassifier, freeze_and_adapt, make_head
+from fl_core.model import TINY_CONFIG, SentenceClassifier, classifier_from_encoder
 from fl_core.utility import CoalitionUtility
 from fl_core.vector import get_vector, layout_of
 
@@ -85,19 +85,7 @@ def build_model(sizes: Sizes, seed: int) -> SentenceClassifier:
     encoder: Any = AutoModel.from_config(  # type: ignore[no-untyped-call]  # untyped upstream
         config, attn_implementation="sdpa"
     )
-    n_layers = int(config.num_hidden_layers)
-    encoder, first = freeze_and_adapt(
-        encoder,
-        n_layers,
-        cfg,
-        seed,
-        target_modules=list(cfg.target_modules),
-        layers_pattern="layer",
-    )
-    torch.manual_seed(seed + 2)
-    model = SentenceClassifier(encoder, make_head(config.hidden_size, 0, N_CLASSES), first)
-    model.eval()
-    return model
+    return classifier_from_encoder(encoder, cfg, N_CLASSES, seed)
 
 
 def synthetic_tokens(rng: np.random.Generator, n: int, seq_len: int) -> Tokens:

@@ -196,7 +196,14 @@ def build_classifier(cfg: ModelConfig, n_classes: int, seed: int) -> SentenceCla
         from fl_core.causal import build_causal_classifier
 
         return build_causal_classifier(cfg, n_classes, seed)
-    encoder: Any = build_encoder(cfg, seed)
+    return classifier_from_encoder(build_encoder(cfg, seed), cfg, n_classes, seed)
+
+
+def classifier_from_encoder(
+    encoder: Any, cfg: ModelConfig, n_classes: int, seed: int
+) -> SentenceClassifier:
+    """Freeze ``encoder`` (a BERT-style ``AutoModel``), adapt its top layers as ``cfg`` says,
+    and put the head on it (seeded with ``seed + 2``); in eval mode."""
     n_layers = len(encoder.encoder.layer)
     width = int(encoder.config.hidden_size)
     encoder, first = freeze_and_adapt(
