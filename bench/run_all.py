@@ -46,6 +46,11 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--rounds", "2", "--seeds", "0", "--mechanisms", "banzhaf_cover"],
     ),
+    "encode": (
+        "frozen-prefix cache: one worker per core vs one pass",
+        ["--out", "bench/results/encode.md"],
+        ["--examples", "300", "--repeats", "1"],
+    ),
     "demo": ("the default scenario (make demo), round by round", [], ["--rounds", "2"]),
     "vs_flower": ("fedmarket vs Flower, same FedAvg rounds, with SecAgg+", [], ["--clients", "10"]),
     "synthesize": ("SmolLM2 generation speed (tokens/s)", [], []),

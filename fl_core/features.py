@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,6 +125,10 @@ class FeatureStore:
     ``kind="pooled"`` keeps mean-pooled embeddings of the frozen encoder (head mode), which
     are also stored on disk under ``disk_key``; ``kind="tokens"`` is the plain path that
     runs the whole network every time (the baseline the cache is measured against).
+
+    On the CPU the prefix is computed by ``workers`` single-threaded workers, each on its own
+    batches (default: one per torch thread): the same numbers as one multi-threaded pass,
+    without torch's thread-pool barrier per op (``bench/encode.py``).
     """
 
     def __init__(
@@ -133,6 +139,7 @@ class FeatureStore:
         *,
         batch_size: int = 64,
         disk_key: str | None = None,
+        workers: int | None = None,
     ) -> None:
         if kind not in ("hidden", "pooled", "tokens"):
             raise ValueError(f"kind: unknown feature kind {kind!r}")
@@ -140,6 +147,9 @@ class FeatureStore:
         self.tokens = tokens
         self.kind = kind
         self.batch_size = batch_size
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers: must be at least 1, got {workers}")
+        self.workers = workers
         self.lengths = tokens.attention_mask.sum(1)
         n = len(tokens)
         self._done = np.zeros(n, dtype=bool)
@@ -205,23 +215,43 @@ class FeatureStore:
         training = self.model.training
         self.model.eval()
         label = f"caching frozen {self.kind}"
+
+        def encode(chunk: np.ndarray) -> tuple[torch.Tensor, int]:
+            with torch.inference_mode():  # thread-local: entered in each worker
+                idx = torch.from_numpy(chunk)
+                width = int(self.lengths[idx].max())
+                ids = self.tokens.input_ids[idx, :width].to(device)
+                mask = self.tokens.attention_mask[idx, :width].to(device)
+                if self.kind == "pooled":
+                    return self.model.encode_pooled(ids, mask).cpu(), width
+                return self.model.encode_prefix(ids, mask).cpu(), width
+
+        def store(chunk: np.ndarray, out: torch.Tensor, width: int) -> None:
+            idx = torch.from_numpy(chunk)
+            if self.kind == "pooled":
+                assert self._pooled is not None
+                self._pooled[idx] = out
+            else:
+                assert self._hidden is not None
+                self._hidden[idx, :width] = out
+                self._hidden[idx, width:] = 0.0  # padding never read as garbage
+
+        threads = torch.get_num_threads()
+        workers = min(self.workers or threads, len(chunks)) if device.type == "cpu" else 1
         try:
-            with torch.inference_mode():
-                for done, chunk in enumerate(iterator, start=1):
-                    idx = torch.from_numpy(chunk)
-                    width = int(self.lengths[idx].max())
-                    ids = self.tokens.input_ids[idx, :width].to(device)
-                    mask = self.tokens.attention_mask[idx, :width].to(device)
-                    if self.kind == "pooled":
-                        assert self._pooled is not None
-                        self._pooled[idx] = self.model.encode_pooled(ids, mask).cpu()
-                    else:
-                        assert self._hidden is not None
-                        self._hidden[idx, :width] = self.model.encode_prefix(ids, mask).cpu()
-                        self._hidden[idx, width:] = 0.0  # padding never read as garbage
+            with ExitStack() as stack:
+                outputs: Iterator[tuple[torch.Tensor, int]] = map(encode, chunks)
+                if workers > 1:
+                    # see the class docstring
+                    torch.set_num_threads(1)
+                    outputs = stack.enter_context(ThreadPoolExecutor(workers)).map(encode, chunks)
+                pairs = zip(iterator, outputs, strict=True)
+                for done, (chunk, (out, width)) in enumerate(pairs, start=1):
+                    store(chunk, out, width)
                     if on_progress is not None:
                         on_progress(done, len(chunks), label)
         finally:
+            torch.set_num_threads(threads)
             self.model.train(training)
         self._done[missing] = True
         if self._path is not None and persist:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from fl_core import FederatedTask, ModelConfig
@@ -52,6 +53,35 @@ def test_cached_prefix_path_equals_plain_path_in_eval_mode(tiny_task: FederatedT
         a = cached.batch(idx).logits(tiny_task.model)
         b = plain.batch(idx).logits(tiny_task.model)
     assert torch.max(torch.abs(a - b)).item() < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["hidden", "pooled"])
+def test_prefix_cache_equal_with_parallel_workers(tiny_task: FederatedTask, kind: str) -> None:
+    """Workers on separate batches fill the cache with the single-threaded pass's numbers,
+    every example in its own row (a worker writing another batch's rows would fail this)."""
+    tokens = tiny_task.features["val"].tokens
+    idx = np.arange(len(tokens))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        serial = FeatureStore(tiny_task.model, tokens, kind, batch_size=8, workers=1)
+        parallel = FeatureStore(tiny_task.model, tokens, kind, batch_size=8, workers=2)
+        serial.ensure(idx)
+        parallel.ensure(idx)
+        assert torch.get_num_threads() == 2  # restored after the workers
+    finally:
+        torch.set_num_threads(threads)
+    a, b = serial.batch(idx), parallel.batch(idx)
+    for x, y in ((a.hidden, b.hidden), (a.pooled, b.pooled)):
+        assert (x is None) == (y is None)
+        if x is not None:
+            assert torch.equal(x, y)
+    assert len({row.tobytes() for row in (a.hidden if kind == "hidden" else a.pooled).numpy()}) > 1
+
+
+def test_feature_store_rejects_zero_workers(tiny_task: FederatedTask) -> None:
+    with pytest.raises(ValueError, match="workers"):
+        FeatureStore(tiny_task.model, tiny_task.features["val"].tokens, "hidden", workers=0)
 
 
 def test_random_init_differs_from_seed_to_seed_but_not_within_a_seed() -> None:
