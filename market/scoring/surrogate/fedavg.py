@@ -20,8 +20,15 @@ RESTARTS = 3
 """Extra random starts of the ``cos3`` fit (its least-squares problem has local minima)."""
 
 
+Index = Callable[[FloatArray, FloatArray], FloatArray]
+"""``index(p, x)``: the index ``z`` ``(m,)`` of memberships ``x`` at parameters ``p``."""
+Gradient = Callable[[FloatArray, FloatArray, FloatArray], FloatArray]
+"""``gradient(p, x, z)``: the Jacobian ``dz/dp`` ``(m, P)`` given ``z = index(p, x)``."""
+
+
 def _projected_fit(
-    features: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    index: Index,
+    gradient: Gradient,
     x: FloatArray,
     y: FloatArray,
     starts: list[FloatArray],
@@ -30,10 +37,10 @@ def _projected_fit(
 ) -> Predictor:
     """Fit ``u(S) ~ g(z(S; p))``, ``g`` a polynomial of ``degree``, by variable projection.
 
-    ``features(p, x)`` returns the index ``z`` ``(m,)`` and its Jacobian ``dz/dp`` ``(m, P)``.
     ``g`` is refitted by least squares for every ``p`` and ``p`` is found by trust-region
     least squares on the projected residual (Golub & Pereyra 1973, with Kaufman's 1975
-    Jacobian).
+    Jacobian). The Jacobian is only ever asked for at the point of the last residual (trust
+    region steps), so the index and the fit of ``g`` there are kept and reused.
     """
 
     from scipy.optimize import least_squares  # here: `import market` stays light for the CLI
@@ -41,22 +48,27 @@ def _projected_fit(
     def basis(z: FloatArray) -> FloatArray:
         return np.vander(z, degree + 1, increasing=True)
 
+    last: dict[bytes, tuple[FloatArray, FloatArray, FloatArray]] = {}
+
     def link(p: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        z, dz = features(p, x)
-        b = basis(z)
-        coef: FloatArray = np.linalg.lstsq(b, y, rcond=None)[0].astype(np.float64)
-        return b, coef, dz
+        key = p.tobytes()
+        if key not in last:
+            z = index(p, x)
+            b = basis(z)
+            coef: FloatArray = np.linalg.lstsq(b, y, rcond=None)[0].astype(np.float64)
+            last.clear()
+            last[key] = (z, b, coef)
+        return last[key]
 
     def residual(p: FloatArray) -> FloatArray:
-        b, coef, _ = link(p)
+        _, b, coef = link(p)
         out: FloatArray = b @ coef - y
         return out
 
     def jacobian(p: FloatArray) -> FloatArray:
-        b, coef, dz = link(p)
-        z = b[:, 1]
-        slope = np.vander(z, degree, increasing=True) @ (coef[1:] * np.arange(1, degree + 1))
-        jac = slope[:, None] * dz
+        z, b, coef = link(p)
+        slope = np.vander(b[:, 1], degree, increasing=True) @ (coef[1:] * np.arange(1, degree + 1))
+        jac = slope[:, None] * gradient(p, x, z)
         out: FloatArray = jac - b @ np.linalg.lstsq(b, jac, rcond=None)[0]
         return out
 
@@ -69,10 +81,10 @@ def _projected_fit(
             )  # fmt: skip
             if fit.cost < best:
                 p, best = fit.x, float(fit.cost)
-    coef = np.linalg.lstsq(basis(features(p, x)[0]), y, rcond=None)[0]
+    coef = np.linalg.lstsq(basis(index(p, x)), y, rcond=None)[0]
 
     def predict(xq: FloatArray) -> FloatArray:
-        out: FloatArray = basis(features(p, xq)[0]) @ coef
+        out: FloatArray = basis(index(p, xq)) @ coef
         return out
 
     return predict
@@ -90,18 +102,22 @@ def fit_weighted_mean(x: FloatArray, y: FloatArray, degree: int = 2) -> Predicto
     spread = float(np.std(additive))
     v0 = (additive - additive.mean()) / (spread if spread > 1e-12 else 1.0)
 
-    def features(p: FloatArray, xq: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def index(p: FloatArray, xq: FloatArray) -> FloatArray:
+        w, v = np.exp(p[:n]), p[n:]
+        z: FloatArray = (xq @ (w * v)) / np.maximum(xq @ w, 1e-12)
+        return z
+
+    def gradient(p: FloatArray, xq: FloatArray, z: FloatArray) -> FloatArray:
         w, v = np.exp(p[:n]), p[n:]
         mass = np.maximum(xq @ w, 1e-12)
-        z = (xq @ (w * v)) / mass
         dz_log_w = xq * w * (v[None, :] - z[:, None]) / mass[:, None]
         dz_v = xq * w / mass[:, None]
-        return z, np.hstack([dz_log_w, dz_v])
+        return np.hstack([dz_log_w, dz_v])
 
     low = np.concatenate([np.full(n, -6.0), np.full(n, -np.inf)])
     high = np.concatenate([np.full(n, 6.0), np.full(n, np.inf)])
     start = np.concatenate([np.zeros(n), v0])
-    return _projected_fit(features, x, y, [start], degree, (low, high))
+    return _projected_fit(index, gradient, x, y, [start], degree, (low, high))
 
 
 def fit_direction(x: FloatArray, y: FloatArray, rank: int = 3, degree: int = 3) -> Predictor:
@@ -121,17 +137,25 @@ def fit_direction(x: FloatArray, y: FloatArray, rank: int = 3, degree: int = 3) 
     if rank > 1:  # a fixed, small spread off the axis (deterministic start)
         start[:, 1:] = 0.3 * np.cos(np.add.outer(np.arange(n), np.arange(1, rank)) * 1.7)
 
-    def features(p: FloatArray, xq: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def aggregate(p: FloatArray, xq: FloatArray) -> tuple[FloatArray, FloatArray]:
         total = xq @ p.reshape(n, rank)  # (m, rank)
-        norm = np.maximum(np.linalg.norm(total, axis=1), 1e-12)
-        z = total[:, 0] / norm
+        return total, np.maximum(np.linalg.norm(total, axis=1), 1e-12)
+
+    def index(p: FloatArray, xq: FloatArray) -> FloatArray:
+        total, norm = aggregate(p, xq)
+        z: FloatArray = total[:, 0] / norm
+        return z
+
+    def gradient(p: FloatArray, xq: FloatArray, z: FloatArray) -> FloatArray:
+        total, norm = aggregate(p, xq)
         d = -z[:, None] * total / norm[:, None]
         d[:, 0] += 1.0
         d /= norm[:, None]
-        return z, (xq[:, :, None] * d[:, None, :]).reshape(len(z), n * rank)
+        out: FloatArray = (xq[:, :, None] * d[:, None, :]).reshape(len(z), n * rank)
+        return out
 
     rng = np.random.default_rng(0)  # fixed: the fit is a deterministic function of the data
     starts = [start.ravel()] + [
         (start + rng.normal(0.0, 0.7, start.shape)).ravel() for _ in range(RESTARTS)
     ]
-    return _projected_fit(features, x, y, starts, degree)
+    return _projected_fit(index, gradient, x, y, starts, degree)

@@ -28,6 +28,10 @@ from market.types import FloatArray, IntArray
 
 Candidate = tuple[str, bool, "GPHyper | None"]
 """A surrogate candidate: base family, whether a GP corrects it, the GP hyperparameters."""
+Fits = dict[tuple[str, int], Predictor]
+"""Family fits already made in one :meth:`Stacker.build_oof`, keyed by family and training
+fold (``-1``: all rows); a fit is a deterministic function of its rows, so a GP candidate's
+base and the blend's members reuse the fits the families were scored with."""
 
 
 def fit_family(family: str, x: FloatArray, y: FloatArray, ridge: float) -> Predictor:
@@ -61,10 +65,23 @@ class Stacker:
     gp_fit_points: int
     combine: str
 
-    def fit(self, spec: Candidate, x: FloatArray, y: FloatArray) -> Predictor:
-        """Fit one candidate surrogate (a family, optionally with a fixed-hyper GP)."""
+    def fit(
+        self,
+        spec: Candidate,
+        x: FloatArray,
+        y: FloatArray,
+        fits: Fits | None = None,
+        fold: int = -1,
+    ) -> Predictor:
+        """Fit one candidate surrogate (a family, optionally with a fixed-hyper GP) on the
+        rows of training ``fold``, reusing and recording its family's fit in ``fits``."""
         base, use_gp, hyper = spec
-        mean = fit_family(base, x, y, self.ridge)
+        if fits is None:
+            mean = fit_family(base, x, y, self.ridge)
+        else:
+            if (base, fold) not in fits:
+                fits[base, fold] = fit_family(base, x, y, self.ridge)
+            mean = fits[base, fold]
         if not use_gp:
             return mean
         correction = gp_posterior(x, y - mean(x), hyper)
@@ -76,15 +93,21 @@ class Stacker:
         return predict
 
     def out_of_fold(
-        self, spec: Candidate, x: FloatArray, y: FloatArray, parts: list[IntArray]
+        self,
+        spec: Candidate,
+        x: FloatArray,
+        y: FloatArray,
+        parts: list[IntArray],
+        fits: Fits | None = None,
     ) -> FloatArray:
-        """K-fold out-of-fold predictions on the concatenated ``parts``."""
+        """K-fold out-of-fold predictions on the concatenated ``parts`` (training fold ``k``:
+        every row not in ``parts[k]``; ``fits`` as in :meth:`fit`)."""
         everything = np.arange(len(y))
         preds = []
-        for part in parts:
+        for k, part in enumerate(parts):
             train = np.setdiff1d(everything, part)
             try:
-                preds.append(self.fit(spec, x[train], y[train])(x[part]))
+                preds.append(self.fit(spec, x[train], y[train], fits, k)(x[part]))
             except np.linalg.LinAlgError:
                 return np.full(sum(len(p) for p in parts), np.inf)
         out: FloatArray = np.concatenate(preds)
@@ -113,7 +136,8 @@ class Stacker:
         parts = np.array_split(rng.permutation(holdout), self.folds)
         target = y[np.concatenate(parts)]
         specs: dict[str, Candidate] = {f: (f, False, None) for f in self.families}
-        oof = {k: self.out_of_fold(spec, x, y, parts) for k, spec in specs.items()}
+        fits: Fits = {}
+        oof = {k: self.out_of_fold(spec, x, y, parts, fits) for k, spec in specs.items()}
         sse = {k: float(np.sum((p - target) ** 2)) for k, p in oof.items()}
         family = min(sse, key=lambda k: sse[k] if math.isfinite(sse[k]) else math.inf)
         if self.gp and len(y) <= self.max_gp_points:
@@ -126,7 +150,7 @@ class Stacker:
                     continue
                 label = f"{base}+gp"
                 specs[label] = (base, True, hyper)
-                oof[label] = self.out_of_fold(specs[label], x, y, parts)
+                oof[label] = self.out_of_fold(specs[label], x, y, parts, fits)
                 sse[label] = float(np.sum((oof[label] - target) ** 2))
         usable = [k for k in specs if math.isfinite(sse[k])]
         if not usable:
@@ -137,7 +161,7 @@ class Stacker:
             raw, _ = nnls(np.column_stack([oof[k] for k in usable]), target)
             if raw.sum() > 0:
                 weights = {k: float(w) for k, w in zip(usable, raw, strict=True) if w > 1e-6}
-        fitted = [(w, self.fit(specs[k], x, y)) for k, w in weights.items()]
+        fitted = [(w, self.fit(specs[k], x, y, fits)) for k, w in weights.items()]
 
         def blend(xq: FloatArray) -> FloatArray:
             out: FloatArray = sum((w * f(xq) for w, f in fitted), np.zeros(xq.shape[0]))
