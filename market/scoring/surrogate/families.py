@@ -119,15 +119,15 @@ def isotonic(z: FloatArray, y: FloatArray) -> FloatArray:
     order = np.argsort(z, kind="stable")
     means: list[float] = []
     counts: list[int] = []
-    for value in y[order].tolist():
-        means.append(value)
-        counts.append(1)
-        while len(means) > 1 and means[-2] > means[-1]:
-            total = counts[-2] + counts[-1]
-            means[-2] = (means[-2] * counts[-2] + means[-1] * counts[-1]) / total
-            counts[-2] = total
-            means.pop()
-            counts.pop()
+    for mean in y[order].tolist():  # the new block is pooled before it is stored
+        count = 1
+        while means and means[-1] > mean:
+            before, weight = means.pop(), counts.pop()
+            total = weight + count
+            mean = (before * weight + mean * count) / total
+            count = total
+        means.append(mean)
+        counts.append(count)
     return np.repeat(np.array(means), np.array(counts))
 
 
