@@ -111,15 +111,13 @@ def voting_runners(ablation: bool) -> tuple[dict[str, Runner], str]:
         return run
 
     runners: dict[str, Runner] = {
-        "ours:surrogate (default: strata + null checks from 14% of 2^n, walks below)": ours(
-            "surrogate"
-        ),
+        "ours:surrogate (default: strata from 20% of 2^n, walks below)": ours("surrogate"),
     }
     if ablation:
         runners["ours:surrogate (walks)"] = ours("surrogate", sampler="walks")
         runners["ours:surrogate (strata)"] = ours("surrogate", sampler="strata")
-        runners["ours:surrogate (strata, no null checks)"] = ours(
-            "surrogate", sampler="strata", check_per_null=0
+        runners["ours:surrogate (strata, null checks)"] = ours(
+            "surrogate", sampler="strata", check_per_null=2
         )
         runners["ours:surrogate (walks, no baseline: beta G)"] = ours(
             "surrogate", sampler="walks", baseline="none"

@@ -46,7 +46,7 @@ from market.scoring.surrogate.strata import strata_estimate
 from market.types import FloatArray, IntArray
 
 MAX_PLAYERS = 20
-STRATA_FROM = 0.14
+STRATA_FROM = 0.2
 """The fraction of the ``2**n`` coalitions from which ``sampler="auto"`` uses strata."""
 
 
@@ -90,7 +90,10 @@ class SurrogateShapley(Estimator):
             vs walks 0.385 (0.399) and strata without checks 0.372 (0.468).
         check_per_null: evaluations kept back, per player that looks null after the border,
             to check the apparent nulls of the strata (:mod:`.checks`): a true null passes
-            every check and scores exactly 0; 0 turns the checks off.
+            every check and scores exactly 0; 0 (default) turns the checks off. As the
+            default with strata from 14% (bench/results/voting_games_null_checks.md, eval
+            seeds 2000+): 0.405 at 15% (walks 0.436, SVARM 0.284) but 0.127 at 30% (0.105
+            without), so it is off.
         check_share: the most of the sampling budget the checks may keep back (tuned on the
             voting games, seeds 3000+, 15%: 2 per null and 5% cut the false nulls per run
             from 3.0 to about 0.6; 3 and 8% were no better, 0.467).
@@ -113,7 +116,7 @@ class SurrogateShapley(Estimator):
     coefficient: str = "fitted"
     baseline: str = "additive"
     sampler: str = "auto"
-    check_per_null: int = 2
+    check_per_null: int = 0
     check_share: float = 0.05
 
     def __post_init__(self) -> None:

@@ -34,7 +34,7 @@ tuning games, 0.326 vs 0.329 at 15%). Tried and dropped: the mean of a stratum's
 (a ratio estimator) instead of Horvitz-Thompson, biased by the strata no sample falls in
 (56% of the test game's runs had one) and no more accurate (0.333 at 15%).
 
-Null checks (``check_per_null > 0``, the estimator's default): before sampling,
+Null checks (``check_per_null > 0``; off by default, see the estimator): before sampling,
 ``check_per_null`` evaluations per player that looks null on the border (at most
 ``check_share`` of the budget) are kept back; after sampling they check the apparent nulls
 (:func:`.checks.check_nulls`) and serve the null decision only (they are chosen from the
