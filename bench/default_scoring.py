@@ -116,6 +116,9 @@ def voting_runners(ablation: bool) -> tuple[dict[str, Runner], str]:
     if ablation:
         runners["ours:surrogate (walks)"] = ours("surrogate", sampler="walks")
         runners["ours:surrogate (strata)"] = ours("surrogate", sampler="strata")
+        runners["ours:surrogate (strata, null checks)"] = ours(
+            "surrogate", sampler="strata", check_per_null=2
+        )
         runners["ours:surrogate (walks, no baseline: beta G)"] = ours(
             "surrogate", sampler="walks", baseline="none"
         )

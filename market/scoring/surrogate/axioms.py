@@ -37,13 +37,14 @@ def _partner_values(
     return found, sorted_values[at[found]]
 
 
-def _atol(values: FloatArray) -> float:
+def tolerance(values: FloatArray) -> float:
+    """The absolute tolerance of value equality: ``1e-12 * max(max|u|, 1)``."""
     return 1e-12 * max(float(np.max(np.abs(values))), 1.0) if values.size else 0.0
 
 
 def null_players(masks: IntArray, values: FloatArray, n_players: int) -> list[int]:
     """Players with at least one evaluated pair ``(S, S + i)`` and a zero marginal on all."""
-    atol = _atol(values)
+    atol = tolerance(values)
     out = []
     for i in range(n_players):
         bit = np.int64(1) << i
@@ -56,7 +57,7 @@ def null_players(masks: IntArray, values: FloatArray, n_players: int) -> list[in
 
 def symmetric_classes(masks: IntArray, values: FloatArray, players: list[int]) -> list[list[int]]:
     """Classes (of size >= 2) of ``players`` that the evaluations cannot tell apart."""
-    atol = _atol(values)
+    atol = tolerance(values)
     parent = {p: p for p in players}
 
     def root(p: int) -> int:

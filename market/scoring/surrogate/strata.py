@@ -33,6 +33,19 @@ unbiased, so the equal share adds no bias (shares by estimated variance: no bett
 tuning games, 0.326 vs 0.329 at 15%). Tried and dropped: the mean of a stratum's samples
 (a ratio estimator) instead of Horvitz-Thompson, biased by the strata no sample falls in
 (56% of the test game's runs had one) and no more accurate (0.333 at 15%).
+
+Null checks (``check_per_null > 0``; off by default, see the estimator): before sampling,
+``check_per_null`` evaluations per player that looks null on the border (at most
+``check_share`` of the budget) are kept back; after sampling they check the apparent nulls
+(:func:`.checks.check_nulls`) and serve the null decision only (they are chosen from the
+samples, so using them in the strata would bias them; the sample size is fixed before any
+value is seen, so the estimate stays unbiased given the null decision). A true null passes
+every check. Measured on the test's voting game (budget 40, 600 seeds, up to 5 checks): the
+mean's error falls from 0.111 to 0.060 of ``|phi|`` (RMSE 0.99 to 0.77; the weight-1 player's
+mean 0.055 for 0.067); on the tuning voting games at 15% (n = 10, 8 x 2 runs, 6 checks) the
+false nulls per run fall from 3.0 to about 0.6 and the median error from 0.372 to 0.340.
+Each fold's control is clipped to its training values' range (:func:`clip_to_range`): one
+fold's surrogate reached -1442 on a 0/1 game and the estimate's error 35.
 """
 
 from __future__ import annotations
@@ -43,6 +56,7 @@ import numpy as np
 
 from market.game import Game, player_bits, popcounts
 from market.scoring.surrogate.axioms import null_players
+from market.scoring.surrogate.checks import check_nulls, reserve
 from market.scoring.surrogate.control import complete
 from market.scoring.surrogate.stacking import Stacker
 from market.types import FloatArray, IntArray
@@ -103,6 +117,17 @@ def mix_coefficient(y: FloatArray, g_oof: FloatArray, a_oof: FloatArray) -> floa
     return float(np.clip(du @ dg / spread, 0.0, 1.0)) if spread > 1e-300 else 0.0
 
 
+def clip_to_range(h: FloatArray, y_train: FloatArray, margin: float = 0.1) -> FloatArray:
+    """``h`` clipped to the training values' range widened by ``margin`` of its spread: a
+    fixed function of the training data (so the estimate stays unbiased) that equals ``u``
+    on the training coalitions and keeps a surrogate's wild extrapolation (measured: -1442
+    on a voting game of values 0/1) out of the unsampled coalitions."""
+    low, high = float(y_train.min()), float(y_train.max())
+    pad = margin * (high - low)
+    out: FloatArray = np.clip(h, low - pad, high + pad)
+    return out
+
+
 def residual_terms(members: FloatArray, weighted: FloatArray) -> FloatArray:
     """Each sampled coalition's residual term in each player's stratum (rows: coalitions,
     columns: players; ``members`` 1 where the coalition is in the player's stratum)."""
@@ -126,17 +151,26 @@ def strata_estimate(
     folds: int = 8,
     adaptive: bool = True,
     baseline: bool = True,
+    check_per_null: int = 0,
+    check_share: float = 0.0,
 ) -> tuple[FloatArray, FloatArray, dict[str, float | int | str]]:
-    """Values, standard errors and diagnostics of the cross-fitted stratified estimator."""
+    """Values, standard errors and diagnostics of the cross-fitted stratified estimator
+    (``check_per_null`` evaluations per apparent null after the border, at most
+    ``check_share`` of the budget left, are kept back for :func:`.checks.check_nulls`)."""
     n = game.n_players
-    game.values(border.tolist())
-    sampled = draw(n, game.remaining, rng)
+    y_border = game.values(border.tolist())
+    kept = reserve(
+        len(null_players(border, y_border, n)), game.remaining, check_per_null, check_share
+    )
+    sampled = draw(n, game.remaining - kept, rng)
     y_sampled = game.values(sampled.tolist())
     fold_of = rng.permutation(len(sampled)) % folds
-    y_border = game.values(border.tolist())
-    nulls = null_players(
-        np.concatenate([border, sampled]), np.concatenate([y_border, y_sampled]), n
+    before = game.evaluations
+    checked, y_checked = check_nulls(
+        game, np.concatenate([border, sampled]), np.concatenate([y_border, y_sampled]), kept
     )
+    checks = game.evaluations - before
+    nulls = null_players(checked, y_checked, n)
     full = np.arange(1 << n, dtype=np.int64)
     sizes = popcounts(n)
     s_sampled = sizes[sampled]
@@ -168,6 +202,7 @@ def strata_estimate(
         h = beta * fit.table(full)
         if baseline:
             h = h + (1.0 - beta) * fit.baseline(full)
+        h = clip_to_range(h, y_train)
         mine_drawn = np.bincount(sizes[mine], minlength=n + 1).astype(float)
         # fold k's share of each level's samples (1 / K for the levels nobody samples)
         share = np.divide(mine_drawn, drawn, out=np.full(n + 1, 1.0 / k_used), where=drawn > 0)
@@ -208,6 +243,7 @@ def strata_estimate(
         "sampled": len(sampled),
         "folds": k_used,
         "null_players": len(nulls),
+        "checks": checks,
     }
     if betas:
         info["beta"] = float(np.mean(betas))
