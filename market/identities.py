@@ -42,6 +42,12 @@ as this round's work. Isotropic noise ``r`` (Fraboni et al. 2021's disguise) put
 ``R^d``, mean ``k/d``; an honest update's residual lies largely in the span of the round's
 other updates, because gradients of one model on one task share a small subspace
 (Gur-Ari, Roberts & Dyer 2018, "Gradient descent happens in a tiny subspace")."""
+MAX_SPAN = 64
+"""Most directions the noise test compares a residual with (and at most a quarter of ``d``).
+With at most this many other updates the span is theirs (left out: the update itself);
+with more, it is the round's principal directions that stand above the noise bulk, at most
+this many. Without the cap the span of ``d`` or more updates is all of ``R^d``, where noise
+and work look alike (chance fraction 1)."""
 
 
 def replica_groups(updates: FloatArray, *, threshold: float = REPLICA_SIMILARITY) -> IntArray:
@@ -103,6 +109,45 @@ def _chance_fraction(k: int, d: int, z: float) -> float:
     return min(mean + z * sd, 1.0)
 
 
+def _principal_basis(rows: FloatArray, unit: FloatArray, limit: int) -> FloatArray:
+    """Orthonormal rows: the principal directions of ``rows`` off ``unit`` that stand above
+    the noise bulk, at most ``limit``.
+
+    Each row is projected off ``unit`` and scaled to norm 1; a direction is kept when its
+    eigenvalue of ``X^T X`` exceeds the Marchenko-Pastur edge ``(sqrt(m) + sqrt(d-1))^2 /
+    (d-1)`` that ``m`` isotropic unit rows reach (the spiked model, Johnstone 2001, "On the
+    distribution of the largest eigenvalue in principal components analysis"). One row's own
+    direction adds about 1, below that edge, so no update vouches for itself.
+    """
+    off = rows - np.outer(rows @ unit, unit)
+    lengths = np.linalg.norm(off, axis=1)
+    off = off[lengths > 0] / lengths[lengths > 0, None]
+    m, dim = off.shape[0], rows.shape[1] - 1
+    if m == 0 or dim <= 0:
+        return np.zeros((0, rows.shape[1]))
+    values, vectors = np.linalg.eigh(off.T @ off)
+    edge = (np.sqrt(m) + np.sqrt(dim)) ** 2 / dim
+    order = np.argsort(values)[::-1][:limit]
+    order = order[values[order] > edge]
+    return np.ascontiguousarray(vectors[:, order].T)
+
+
+def _cosines(
+    vectors: FloatArray, norms: FloatArray, step: FloatArray, shares: Sequence[FloatArray | None]
+) -> tuple[FloatArray, list[FloatArray | None]]:
+    """Each update's cosine with ``step`` less its own share, and that unit step (``None``:
+    the step less the share is zero)."""
+    cosines = np.zeros(vectors.shape[0])
+    units: list[FloatArray | None] = []
+    for i, share in enumerate(shares):
+        own = step if share is None else step - np.asarray(share, dtype=np.float64)
+        length = float(np.linalg.norm(own))
+        units.append(own / length if length > 0 else None)
+        if length > 0 and norms[i] > 0:
+            cosines[i] = float(vectors[i] @ own) / (length * norms[i])
+    return cosines, units
+
+
 def free_rider_reasons(
     updates: FloatArray,
     last_step: FloatArray | None,
@@ -112,21 +157,25 @@ def free_rider_reasons(
     replay_similarity: float = REPLAY_SIMILARITY,
     stale_similarity: float = STALE_SIMILARITY,
     noise_z: float = NOISE_Z,
+    max_span: int = MAX_SPAN,
 ) -> list[str]:
     """Why each update looks like free riding (``""``: it does not).
 
-    Two tests on what the server sees in the clear, against the attacks of Lin et al. 2019
-    ("Free-riders in federated learning: attacks and defenses") and Fraboni et al. 2021
-    ("Free-rider attacks on model aggregation in federated learning", AISTATS):
+    Free riders in FL submit updates that carry no local training (Fraboni, Vidal & Lorenzi
+    2021, "Free-rider attacks on model aggregation in federated learning", AISTATS). Two
+    screens:
 
-    * *empty*: norm below ``min_relative_norm`` x the round's median norm (zero updates, or
-      tiny ones whose only effect is to shrink the average step);
+    * *empty*: norm at most ``min_relative_norm`` x the round's median norm (zero updates,
+      tiny ones that only shrink the average step, and a tiny copy of any public direction,
+      such as an older global step, that would pass the replay test);
     * *replay*: cosine similarity ``c`` with ``last_step`` (the server's own last global step
       minus the identity's own FedAvg share of it, ``own_shares[i]``) at least
       ``stale_similarity``, or at least ``replay_similarity`` while the update's residual
-      off that step is noise: the fraction of the residual's energy in the span of the
-      round's other updates and the step is within ``noise_z`` standard deviations of what
-      isotropic noise puts there (see :data:`NOISE_Z`).
+      off that step is noise: the fraction of the residual's energy in the round's span is
+      within ``noise_z`` standard deviations of what isotropic noise puts there (see
+      :data:`NOISE_Z`). The span: the other non-empty updates and the step while there are
+      at most ``min(max_span, d // 4)`` others; beyond, the round's principal directions
+      off the last step above the noise bulk (:func:`_principal_basis`), computed once.
 
     Honest updates can point along the last step: a client that trains to convergence (many
     local steps) continues the step, and so does a strongly label-skewed one. The earlier rule
@@ -140,10 +189,10 @@ def free_rider_reasons(
     with one or two local steps (``speed * deadline_s`` near ``min_samples``) sends mostly
     its carried AdamW momentum, the class-prior push the last step also was, and is flagged
     as a replay (cosine 0.92-0.99, remainder noise-like). *empty*: the smallest honest
-    relative norm measured was 0.19 on MiniLM; on the 66-parameter tiny head a 2-step
-    client reached 0.04 beside many-step ones and was flagged (13 updates in 66 dimensions
-    leave chance 0.2 +- 0.07 of any vector, so the span test cannot vouch for it). An
-    adaptive rider that builds its update from older global steps is not covered.
+    relative norm measured was 0.19 on MiniLM (a 2-step client on the 66-parameter tiny head
+    reached 0.04 and is flagged). Riders that collude, adding noise drawn from one shared
+    subspace, make that subspace a principal direction and pass; an adaptive rider that
+    builds its update from older global steps at full size is not covered.
 
     Args:
         updates: ``(n, d)`` updates of one round.
@@ -153,66 +202,62 @@ def free_rider_reasons(
         replay_similarity: the least cosine at which a noise-like residual is a replay.
         stale_similarity: the cosine at which an update is a replay whatever it adds.
         noise_z: standard deviations above chance a residual's explained fraction must reach.
+        max_span: the most directions a residual is compared with (see :data:`MAX_SPAN`).
     """
     vectors = np.asarray(updates, dtype=np.float64)
     if vectors.ndim != 2 or not np.all(np.isfinite(vectors)):
         raise ValueError("updates must be a finite (n, d) array")
+    if max_span < 1:
+        raise ValueError(f"max_span must be a positive integer, got {max_span}")
     n, d = vectors.shape
     shares = [None] * n if own_shares is None else list(own_shares)
     if len(shares) != n:
         raise ValueError(f"own_shares must have {n} entries")
     norms = np.linalg.norm(vectors, axis=1)
     median = float(np.median(norms))
-    step_all = None if last_step is None else np.asarray(last_step, dtype=np.float64)
     reasons = [""] * n
-    for i in range(n):
-        if norms[i] == 0:
-            reasons[i] = f"empty update (norm 0, round median {median:.3g})"
-        elif norms[i] <= min_relative_norm * median:
-            basis = [vectors[j] for j in range(n) if j != i and norms[j] > 0]
-            if step_all is not None and np.any(step_all):
-                basis.append(step_all)
-            stacked = np.vstack(basis) if basis else np.zeros((0, d))
-            rank = int(np.linalg.matrix_rank(stacked)) if basis else 0
-            explained = _explained(vectors[i], stacked)
-            if explained <= _chance_fraction(rank, d, noise_z):
-                reasons[i] = (
-                    f"empty update (norm {norms[i]:.3g}, round median {median:.3g}, "
-                    f"{explained:.3f} of it in this round's span)"
-                )
-    if last_step is None:
+    for i in np.flatnonzero((norms <= min_relative_norm * median) | (norms == 0)).tolist():
+        reasons[i] = f"empty update (norm {norms[i]:.3g}, round median {median:.3g})"
+    step = None if last_step is None else np.asarray(last_step, dtype=np.float64)
+    if step is None or not np.any(step):
         return reasons
+    cosines, units = _cosines(vectors, norms, step, shares)
     for i in range(n):
-        if reasons[i]:
-            continue
-        step = np.asarray(last_step, dtype=np.float64)
-        if shares[i] is not None:
-            step = step - np.asarray(shares[i], dtype=np.float64)
-        step_norm = float(np.linalg.norm(step))
-        if step_norm == 0:
-            continue
-        unit = step / step_norm
-        similarity = float(vectors[i] @ unit) / norms[i]
-        if similarity >= stale_similarity:
-            reasons[i] = f"replays the last global step (cosine {similarity:.2f})"
-            continue
-        if similarity < replay_similarity:
+        if not reasons[i] and cosines[i] >= stale_similarity:
+            reasons[i] = f"replays the last global step (cosine {cosines[i]:.2f})"
+    candidates = [i for i in range(n) if not reasons[i] and cosines[i] >= replay_similarity]
+    if not candidates:
+        return reasons
+    limit = max(1, min(max_span, d // 4))
+    live = np.flatnonzero(norms > 0)
+    shared: FloatArray | None = None
+    if len(live) - 1 > limit:  # one basis for the round
+        kept = np.array([not r for r in reasons])  # the candidates and the other clean ones
+        shared = _principal_basis(vectors[kept], step / np.linalg.norm(step), limit)
+    for i in candidates:
+        unit = units[i]
+        if unit is None:  # the step less the share is zero: nothing to replay
             continue
         residual = vectors[i] - (vectors[i] @ unit) * unit
         residual -= (residual @ unit) * unit  # once more against rounding
-        others = [j for j in range(n) if j != i and norms[j] > 0]
-        span = np.vstack([vectors[others], unit[None, :]])
-        rank = int(np.linalg.matrix_rank(span))
-        explained = _explained(residual, span)
-        if explained <= _chance_fraction(rank, d, noise_z):
+        if shared is None:
+            span = np.vstack([vectors[live[live != i]], unit[None, :]])
+            rank, dim = int(np.linalg.matrix_rank(span)), d
+            explained = _explained(residual, span)
+        else:
+            inside = shared @ residual
+            rank, dim = shared.shape[0], d - 1
+            explained = float(inside @ inside) / float(residual @ residual)
+        if explained <= _chance_fraction(rank, dim, noise_z):
             reasons[i] = (
-                f"replays the last global step plus noise (cosine {similarity:.2f}, "
+                f"replays the last global step plus noise (cosine {cosines[i]:.2f}, "
                 f"{explained:.3f} of the rest in this round's span)"
             )
     return reasons
 
 
 __all__ = [
+    "MAX_SPAN",
     "MIN_RELATIVE_NORM",
     "REPLAY_SIMILARITY",
     "NOISE_Z",
