@@ -12,25 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
+
+from machine import cpu_name
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 RESULTS = Path(__file__).with_name("results") / "attack_matrix.md"
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    names = [line.split(":", 1)[1].strip() for line in out.splitlines() if "Model name" in line]
-    flags = " ".join(line for line in out.splitlines() if line.startswith("Flags"))
-    simd = [f for f in ("avx2", "avx512f") if f in flags.split()]
-    return f"{names[0] if names else 'unknown CPU'} ({', '.join(simd) or 'no AVX2'})"
 
 
 def _markdown(frame: object) -> str:

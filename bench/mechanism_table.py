@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import pathlib
-import platform
-import subprocess
 import textwrap
 
 import numpy as np
+from machine import cpu_name
 
 import market
 from market.games import SaturatingGame, fl_game
@@ -100,18 +99,6 @@ def table() -> str:
         lines.append(f"{name:13}  {valuation:9}  {s:+11.3f}  {r:+11.3f}  {f:11.4f}  {i:5.2f}")
     lines.append(rule)
     return "\n".join(line.rstrip() for line in lines)
-
-
-def cpu_name() -> str:
-    """``lscpu``'s model name and its AVX2 / AVX-512 flags."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    names = [line.split(":", 1)[1].strip() for line in out.splitlines() if "Model name" in line]
-    flags = " ".join(line for line in out.splitlines() if line.startswith("Flags")).split()
-    simd = [f for f in ("avx2", "avx512f") if f in flags]
-    return f"{names[0] if names else 'unknown CPU'} ({', '.join(simd) or 'no AVX2'})"
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ import argparse
 import os
 import subprocess
 import sys
-from pathlib import Path
+
+from machine import cpu_summary, load_average
 
 WORKLOAD = r"""
 import sys, time, torch
@@ -36,15 +37,6 @@ CONFIGS = {
     "2 threads, OMP_WAIT_POLICY=PASSIVE": ("2", "PASSIVE"),
     "1 thread": ("1", None),
 }
-
-
-def cpu() -> str:
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln), "?"
-    )
-    simd = "AVX-512" if "avx512f" in text else ("AVX2" if "avx2" in text else "no AVX2")
-    return f"{model} ({simd}), {os.cpu_count()} logical cores"
 
 
 def time_once(threads: str, policy: str | None, steps: int) -> float:
@@ -66,15 +58,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=100)
     args = parser.parse_args()
-    load = os.getloadavg()[0]
+    load = load_average()[0]
     seconds: dict[str, list[float]] = {name: [] for name in CONFIGS}
     for _ in range(args.repeats):
         for name, (threads, policy) in CONFIGS.items():
             seconds[name].append(time_once(threads, policy, args.steps))
     base = min(seconds["2 threads, default wait (spin)"])
     print(
-        f"## OpenMP wait policy (bench/omp_wait.py)\n\nCPU {cpu()}; load average {load:.1f} at "
-        f"start, {os.getloadavg()[0]:.1f} at end; {args.steps} steps, best and range of "
+        "## OpenMP wait policy (bench/omp_wait.py)\n\n"
+        f"CPU {cpu_summary()}; load average {load:.1f} at "
+        f"start, {load_average()[0]:.1f} at end; {args.steps} steps, best and range of "
         f"{args.repeats} alternations.\n"
     )
     print("| configuration | best s | range s | speed-up vs default (best) |\n|---|---|---|---|")

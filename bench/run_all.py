@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import psutil
+from machine import load_average, model_name, simd_level
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
@@ -58,23 +59,13 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
 }
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine() -> list[str]:
     import torch
 
     memory = psutil.virtual_memory().total / 2**30
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = ", ".join(f"{x:.1f}" for x in load_average())
     return [
-        f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores "
+        f"- CPU: {model_name()}, {os.cpu_count()} logical cores "
         f"({psutil.cpu_count(logical=False)} physical)",
         f"- memory: {memory:.1f} GiB",
         f"- Python {platform.python_version()}, torch {torch.__version__} "
@@ -82,17 +73,6 @@ def machine() -> list[str]:
         f"- load average (1, 5, 15 min) before the benches: {load}. Other processes may share "
         "these cores; every ratio below is measured within one run, alternately.",
     ]
-
-
-def cpu_flags() -> str:
-    """The SIMD level that matters for torch's CPU kernels: AVX-512, AVX2 or neither."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return "flags unknown"
-    if "avx512f" in flags:
-        return "AVX-512"
-    return "AVX2, no AVX-512" if "avx2" in flags else "no AVX2"
 
 
 def kept_sections(path: Path) -> dict[str, str]:
@@ -180,8 +160,8 @@ def main() -> None:
         body = [
             f"## bench/{name}.py: {about}",
             "",
-            f"Wall time {seconds:.0f} s, {status}; finished {ran} on {cpu_model()} "
-            f"({cpu_flags()}), load average {os.getloadavg()[0]:.1f}.",
+            f"Wall time {seconds:.0f} s, {status}; finished {ran} on {model_name()} "
+            f"({simd_level()}), load average {load_average()[0]:.1f}.",
             "",
         ]
         body.append(demote(stdout.strip()))
