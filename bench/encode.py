@@ -25,13 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-def cpu_name() -> str:
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    names = [ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln]
-    simd = "AVX-512" if "avx512f" in text else "AVX2" if "avx2" in text else "no AVX2"
-    return f"{names[0] if names else '?'}, {simd}, {os.cpu_count()} cores"
+from machine import cpu_summary  # noqa: E402 (bench/ on the path first)
 
 
 def main() -> None:
@@ -75,7 +71,7 @@ def main() -> None:
     median = {name: statistics.median(times) for name, times in seconds.items()}
     serial, parallel = median.values()
     lines = [
-        f"CPU {cpu_name()}; torch {torch.__version__}, {threads} threads; "
+        f"CPU {cpu_summary()}; torch {torch.__version__}, {threads} threads; "
         f"load average {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end.",
         "",
         f"Frozen prefix ({task.model.first_trainable_layer} of {task.model.n_layers} layers, "
