@@ -14,8 +14,9 @@ Shapley-style scoring evaluates many models that share everything but their trai
 * **stacked coalitions** (exact, off by default): ``K`` vectors share the frozen matmuls;
   measured *not* faster on the 2-core CPU (``bench/utility.py``), and with ``K > 1`` a
   vector's result matches its ``K = 1`` result to float rounding only, not bitwise;
-* **independent workers** (exact): example batches are spread over one single-threaded
-  torch worker per core instead of splitting every op across threads (CPU only);
+* **independent workers** (exact): the (vector, example batch) pairs of a call are spread
+  over one single-threaded torch worker per core instead of splitting every op across
+  threads (CPU only);
 * **token-budget batches** (exact): examples sorted by length, about ``batch_tokens``
   tokens per batch, so little padding is computed.
 
@@ -32,7 +33,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F  # noqa: N812 (the conventional torch alias)
 
-from fl_core.evaluators.base import StackEvaluator, UnsupportedModel, check_indices, check_option
+from fl_core.evaluators.base import (
+    StackEvaluator,
+    UnsupportedModel,
+    Vectors,
+    as_stack,
+    check_indices,
+    check_option,
+)
 from fl_core.evaluators.spec import (
     HeadStep,
     LayerSpec,
@@ -164,26 +172,43 @@ class SuffixEvaluator(StackEvaluator):
         return _Batch(hidden, mask, additive_mask(mask, hidden.dtype), labels, projections)
 
     def _compute(self, vectors: np.ndarray) -> list[Metrics]:
-        stack = torch.from_numpy(vectors).to(self.device)
+        return self._metrics_of_chunks([vectors])[0]
 
-        def run(batch: _Batch) -> np.ndarray:
+    def evaluate_many(self, vectors: Vectors) -> list[Metrics]:
+        """Metrics of each vector, ``max_coalitions`` at a time; on the CPU every (vectors,
+        example batch) pair is one task for the workers, so that they share the work of all
+        the vectors evenly (a vector's numbers are those of its own call: same tasks)."""
+        stack = as_stack(vectors, self.size)
+        step = self.max_coalitions
+        chunks = [stack[start : start + step] for start in range(0, len(stack), step)]
+        return [m for metrics in self._metrics_of_chunks(chunks) for m in metrics]
+
+    def _metrics_of_chunks(self, chunks: list[np.ndarray]) -> list[list[Metrics]]:
+        stacks = [torch.from_numpy(chunk).to(self.device) for chunk in chunks]
+        tasks = [(stack, batch) for stack in stacks for batch in self._batches]
+
+        def run(task: tuple[torch.Tensor, _Batch]) -> np.ndarray:
             with torch.inference_mode():  # thread-local: entered in each worker
-                return self._suffix(stack, batch).cpu().numpy()
+                return self._suffix(*task).cpu().numpy()
 
         threads = torch.get_num_threads()
-        workers = min(self.workers or threads, len(self._batches))
+        workers = min(self.workers or threads, len(tasks))
         if workers <= 1 or self.device.type != "cpu":
-            parts = [run(batch) for batch in self._batches]
+            parts = [run(task) for task in tasks]
         else:
             # one single-threaded worker per core, each on its own example batches: no
             # thread-pool barrier per op (see ``workers`` in the class docstring)
             torch.set_num_threads(1)
             try:
                 with ThreadPoolExecutor(workers) as pool:
-                    parts = list(pool.map(run, self._batches))
+                    parts = list(pool.map(run, tasks))
             finally:
                 torch.set_num_threads(threads)
-        return metrics_of_stack(np.concatenate(parts, axis=1), self._labels)
+        per_chunk = len(self._batches)
+        return [
+            metrics_of_stack(np.concatenate(parts[at : at + per_chunk], axis=1), self._labels)
+            for at in range(0, len(parts), per_chunk)
+        ]
 
     def _head_torch(self, stack: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
         out = pooled  # (K, B, H)
