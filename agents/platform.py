@@ -10,7 +10,8 @@ One round, in order (each a small method; the model calls them with a :class:`Ro
    aggregation the same check runs client-side before masking. Free riders are screened too
    (``market.free_rider_reasons``): an update far smaller than the round's median (a zero
    or diluting update) or a replay of the platform's own last global step (stale, or stale
-   plus noise: Fraboni et al. 2021) is rejected; the platform knows its last step and, in
+   plus noise: Fraboni et al. 2021, told from honest step-aligned work by a span test) is
+   rejected; the platform knows its last step and, in
    the clear, each identity's previous update, so the replay test excludes an identity's own
    share of that step.
 4. :meth:`aggregate` -- the plan's aggregator in the clear, or ``privacy.secure_aggregate``
