@@ -1,10 +1,11 @@
 """Regression: every example scenario, shrunk to the tiny model, gives the recorded tables.
 
 A refactor must not change what a scenario computes, and a new column must be recorded here
-before it counts as guarded (a column or summary key missing from the file fails the test). ``golden_examples.json`` holds the
-rounds, participants and summary of each shipped example run on the tiny random BERT for two
-rounds (timings left out). A change that alters the numbers *on purpose* (a new default
-mechanism, say) regenerates the file and says so in its commit:
+before it counts as guarded (a column or summary key missing from the file fails the test).
+``golden_examples.json`` holds the rounds, participants and summary of each shipped example
+run on the tiny random BERT for two rounds (timings left out). A change that alters the
+numbers *on purpose* (a new default mechanism, say) regenerates the file and says so in its
+commit:
 
     python tests/agents/test_regression_examples.py   # rewrites golden_examples.json
 """
