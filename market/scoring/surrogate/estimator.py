@@ -23,6 +23,7 @@ Minimum budget: ``min(2**n, 2n + 2)`` (sizes 0, 1, n-1 and n).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -245,28 +246,16 @@ class SurrogateShapley(Estimator):
         )
         folds, adaptive = self.cv_folds, self.coefficient == "fitted"
         baseline = self.baseline == "additive"
-        if strata:
-            values, stderr, info = strata_estimate(
-                game,
-                border,
-                self._stacker(),
-                rng,
-                folds=folds,
-                adaptive=adaptive,
-                baseline=baseline,
-                check_per_null=self.check_per_null,
-                check_share=self.check_share,
+        estimate_residual = (
+            partial(
+                strata_estimate, check_per_null=self.check_per_null, check_share=self.check_share
             )
-        else:
-            values, stderr, info = control_variate_estimate(
-                game,
-                border,
-                self._stacker(),
-                rng,
-                folds=folds,
-                adaptive=adaptive,
-                baseline=baseline,
-            )
+            if strata
+            else control_variate_estimate
+        )
+        values, stderr, info = estimate_residual(
+            game, border, self._stacker(), rng, folds=folds, adaptive=adaptive, baseline=baseline
+        )
         info = {**info, "tolerance": self.tolerance, "sampler": "strata" if strata else "walks"}
         return Contribution(
             values=values,
