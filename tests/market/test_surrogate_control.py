@@ -267,7 +267,7 @@ def test_strata_null_decision_bias_is_bounded() -> None:
     assert np.linalg.norm(draws.mean(axis=0) - truth) / np.linalg.norm(truth) < 0.2
 
 
-@pytest.mark.parametrize(("budget", "sampler"), [(153, "walks"), (205, "strata")])
+@pytest.mark.parametrize(("budget", "sampler"), [(153, "focused"), (205, "strata")])
 def test_auto_sampler_switches_at_strata_from(budget: int, sampler: str) -> None:
     est = market.estimate(
         VOTING_N10.table(), 10, "surrogate", budget=budget, rng=np.random.default_rng(0)

@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits
 from market.game import player_bits
 from market.games import WeightedVotingGame, fl_game
 from market.scoring.surrogate import SurrogateShapley
-from market.scoring.surrogate.families import FAMILIES
+from market.scoring.surrogate.families import DEFAULT_FAMILIES, FAMILIES
 from market.scoring.surrogate.gp import fit_gp_hyper, gp_posterior
 from market.scoring.surrogate.stacking import Stacker, fit_family
 
@@ -74,6 +74,13 @@ FAMILY_PINS = {
         0.3959775603976054,
         0.39763597581820914,
         0.8415822775335098,
+    ],
+    "threshold": [
+        0.7252526089695492,
+        0.7252526089695492,
+        0.5805462300755805,
+        0.40144487126649425,
+        0.8204021363820535,
     ],
     "iso": [
         0.5017223558688721,
@@ -173,6 +180,27 @@ ESTIMATE_PINS = {
         0.3691713431837945,
         0.0,
     ],
+    "fl8_focused": [
+        0.11623175998156073,
+        0.0638800479378223,
+        0.02753441883334755,
+        0.3314706862245591,
+        0.04834019844037407,
+        0.06243132312518955,
+        0.11041837890239982,
+        -0.013248403266935807,
+    ],
+    "vote9_focused": [
+        0.28830969690955616,
+        0.18007930641985428,
+        0.2116469903416273,
+        0.3199640063289622,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    ],
     "vote7_strata": [
         0.1039098074740763,
         0.3835194060093861,
@@ -249,7 +277,7 @@ def test_gp_is_pinned() -> None:
 def test_stacking_is_pinned() -> None:
     x, y = family_data()
     stacker = Stacker(
-        families=FAMILIES,
+        families=DEFAULT_FAMILIES,
         gp=True,
         folds=5,
         ridge=1e-2,
@@ -268,16 +296,19 @@ def test_stacking_is_pinned() -> None:
 
 
 def cases() -> dict[str, tuple[np.ndarray, int, int, dict[str, object]]]:
-    """(table, n, budget, options): walks below 20% of 2**n, strata from it, imputation."""
+    """(table, n, budget, options): focused below 20% of 2**n, strata from it, the walks,
+    imputation."""
     vote7 = WeightedVotingGame((4, 3, 3, 2, 1, 4, 0), 10).table()
     vote9 = WeightedVotingGame((6, 5, 4, 3, 3, 2, 1, 1, 0), 13).table()
     fl = fl_game(8, np.random.default_rng(1001), noise=0.01).table()
     power = fl_game(8, np.random.default_rng(1002), noise=0.01, link="power").table()
     impute = fl_game(8, np.random.default_rng(1003), noise=0.01).table()
     return {
-        "fl8_walks": (fl, 8, 38, {}),
+        "fl8_walks": (fl, 8, 38, {"sampler": "walks"}),
         "fl8_strata": (power, 8, 77, {}),
-        "vote9_walks": (vote9, 9, 76, {}),
+        "vote9_walks": (vote9, 9, 76, {"sampler": "walks"}),
+        "fl8_focused": (fl, 8, 38, {}),
+        "vote9_focused": (vote9, 9, 76, {}),
         "vote7_strata": (vote7, 7, 40, {}),
         "fl8_impute": (impute, 8, 60, {"control_variate": False}),
     }

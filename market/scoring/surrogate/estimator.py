@@ -41,12 +41,19 @@ from market.scoring.surrogate.axioms import (
 )
 from market.scoring.surrogate.control import control_variate_estimate
 from market.scoring.surrogate.design import design, impute
-from market.scoring.surrogate.families import FAMILIES, fit_additive
+from market.scoring.surrogate.families import (
+    DEFAULT_FAMILIES,
+    FAMILIES,
+    FOCUSED_FAMILIES,
+    fit_additive,
+)
+from market.scoring.surrogate.focused import focused_estimate
 from market.scoring.surrogate.stacking import Stacker
 from market.scoring.surrogate.strata import strata_estimate
 from market.types import FloatArray, IntArray
 
 MAX_PLAYERS = 20
+SAMPLERS = ("auto", "walks", "strata", "focused")
 STRATA_FROM = 0.2
 """The fraction of the ``2**n`` coalitions from which ``sampler="auto"`` uses strata."""
 
@@ -102,8 +109,8 @@ class SurrogateShapley(Estimator):
 
     name: ClassVar[str] = "surrogate"
     max_players: ClassVar[int | None] = MAX_PLAYERS
-    families: tuple[str, ...] = FAMILIES
-    gp: bool = True
+    families: tuple[str, ...] | None = None
+    gp: bool | None = None
     folds: int = 5
     ridge: float = 1e-2
     border_levels: int = 3
@@ -119,10 +126,12 @@ class SurrogateShapley(Estimator):
     sampler: str = "auto"
     check_per_null: int = 0
     check_share: float = 0.05
+    explore: float = 0.5
+    mix: float = 0.2
 
     def __post_init__(self) -> None:
-        unknown = [f for f in self.families if f not in FAMILIES]
-        if unknown or not self.families:
+        unknown = [f for f in self.families or FAMILIES if f not in FAMILIES]
+        if unknown or self.families == ():
             raise ValueError(f"families must be a non-empty subset of {FAMILIES}, got {unknown}")
         if self.folds < 2:
             raise ValueError(f"folds must be >= 2, got {self.folds}")
@@ -138,8 +147,12 @@ class SurrogateShapley(Estimator):
             raise ValueError(f"coefficient must be 'fitted' or 'one', got {self.coefficient!r}")
         if self.baseline not in ("additive", "none"):
             raise ValueError(f"baseline must be 'additive' or 'none', got {self.baseline!r}")
-        if self.sampler not in ("auto", "walks", "strata"):
-            raise ValueError(f"sampler must be 'auto', 'walks' or 'strata', got {self.sampler!r}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        if not 0.0 < self.explore < 1.0:
+            raise ValueError(f"explore must be in (0, 1), got {self.explore}")
+        if not 0.0 < self.mix <= 1.0:
+            raise ValueError(f"mix must be in (0, 1], got {self.mix}")
         if self.check_per_null < 0:
             raise ValueError(f"check_per_null must be >= 0, got {self.check_per_null}")
         if not 0.0 <= self.check_share < 1.0:
@@ -160,10 +173,16 @@ class SurrogateShapley(Estimator):
         border = border_coalitions(n_players)
         return border if budget >= len(border) else []
 
-    def _stacker(self) -> Stacker:
+    def _stacker(self, focused: bool = False) -> Stacker:
+        """The stacker, with the sampler's own candidates where ``families`` / ``gp`` are
+        None: :data:`FOCUSED_FAMILIES` without GP for the focused sampler (a GP's smooth
+        correction leaves a residual on every coalition, which the focus cannot localise;
+        measured at 15% on the tuning voting games, 8 x 2 runs: median 0.156 with GP
+        candidates, 0.142 without), :data:`DEFAULT_FAMILIES` with GP otherwise."""
+        default = FOCUSED_FAMILIES if focused else DEFAULT_FAMILIES
         return Stacker(
-            families=self.families,
-            gp=self.gp,
+            families=self.families or default,
+            gp=(not focused) if self.gp is None else self.gp,
             folds=self.folds,
             ridge=self.ridge,
             max_gp_points=self.max_gp_points,
@@ -241,9 +260,16 @@ class SurrogateShapley(Estimator):
     def _run_control(self, game: Game, rng: np.random.Generator) -> Contribution:
         n = game.n_players
         border, _, _ = design(n, self.minimum_budget(n), rng, border_levels=2)
-        strata = self.sampler == "strata" or (
-            self.sampler == "auto" and game.budget >= STRATA_FROM * (1 << n)
-        )
+        sampler = self.sampler
+        if sampler == "auto":
+            sampler = "strata" if game.budget >= STRATA_FROM * (1 << n) else "focused"
+        if sampler == "focused":
+            stacker = self._stacker(focused=True)
+            values, stderr, info = focused_estimate(
+                game, border, stacker, rng, self.cv_folds, self.explore, self.mix
+            )
+            return self._contribution(game, values, stderr, {**info, "sampler": "focused"})
+        strata = sampler == "strata"
         folds, adaptive = self.cv_folds, self.coefficient == "fitted"
         baseline = self.baseline == "additive"
         estimate_residual = (
@@ -256,7 +282,18 @@ class SurrogateShapley(Estimator):
         values, stderr, info = estimate_residual(
             game, border, self._stacker(), rng, folds=folds, adaptive=adaptive, baseline=baseline
         )
-        info = {**info, "tolerance": self.tolerance, "sampler": "strata" if strata else "walks"}
+        return self._contribution(
+            game, values, stderr, {**info, "sampler": "strata" if strata else "walks"}
+        )
+
+    def _contribution(
+        self,
+        game: Game,
+        values: FloatArray,
+        stderr: FloatArray,
+        info: dict[str, float | int | str],
+    ) -> Contribution:
+        info = {**info, "tolerance": self.tolerance}
         return Contribution(
             values=values,
             evaluations=game.evaluations,

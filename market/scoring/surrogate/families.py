@@ -13,8 +13,34 @@ import numpy as np
 
 from market.types import FloatArray
 
-FAMILIES = ("additive", "pairwise", "link2", "link3", "link4", "iso", "wmean2", "cos3")
+FAMILIES = (
+    "additive",
+    "pairwise",
+    "link2",
+    "link3",
+    "link4",
+    "iso",
+    "threshold",
+    "wmean2",
+    "cos3",
+)
 """Parametric families :func:`fit_family` knows (``"constant"`` is also accepted)."""
+DEFAULT_FAMILIES = ("additive", "pairwise", "link2", "link3", "link4", "iso", "wmean2", "cos3")
+"""The candidates of the walks, the strata and the imputation."""
+FOCUSED_FAMILIES = (
+    "additive",
+    "pairwise",
+    "link2",
+    "link3",
+    "link4",
+    "threshold",
+    "wmean2",
+    "cos3",
+)
+"""The candidates of the focused sampler: ``threshold`` in place of ``iso`` (the same monotone
+single-index model; the Isotron's index, picked by the selection on some voting games, left
+residuals on many coalitions: measured at 15% on the tuning voting games, 8 x 2 runs, median
+error 0.26 with it, 0.14 without)."""
 Predictor = Callable[[FloatArray], FloatArray]
 
 
@@ -158,6 +184,39 @@ def fit_isotron(x: FloatArray, y: FloatArray, iterations: int = 60) -> Predictor
     z = x @ weights
     order = np.argsort(z, kind="stable")
     knots, levels = z[order], isotonic(z, y)
+
+    def predict(xq: FloatArray) -> FloatArray:
+        out: FloatArray = np.interp(xq @ weights, knots, levels)
+        return out
+
+    return predict
+
+
+def fit_threshold_index(x: FloatArray, y: FloatArray, l1: float = 1e-3) -> Predictor:
+    """Monotone single-index model ``u(S) ~ g(sum_{i in S} w_i)`` whose index is a linear
+    classifier of the high and low utilities, ``g`` non-decreasing.
+
+    ``w`` is the L1-regularised soft-margin linear separator (the linear-programming SVM,
+    Bradley & Mangasarian 1998) of ``u > (min u + max u) / 2``; ``g`` is the isotonic fit of
+    ``u`` on ``x w``, interpolated between the evaluated coalitions. A weighted voting
+    (threshold) game is a separable such split, so its index is found exactly where the
+    Isotron's gradient steps need not converge; on smooth utilities the split is a coarse
+    view and the stacker weighs the family down.
+    """
+    from scipy.optimize import linprog  # here: `import market` stays light
+
+    m, n = x.shape
+    signs = np.where(y > 0.5 * (float(y.min()) + float(y.max())), 1.0, -1.0)
+    # variables: w+ (n), w- (n), offset, slacks (m); signs * (x w - offset) >= 1 - slack
+    cost = np.concatenate([np.full(2 * n, l1), [0.0], np.ones(m)])
+    rows = np.hstack([-signs[:, None] * x, signs[:, None] * x, signs[:, None], -np.eye(m)])
+    bounds = [(0.0, None)] * (2 * n) + [(None, None)] + [(0.0, None)] * m
+    solved = linprog(cost, A_ub=rows, b_ub=-np.ones(m), bounds=bounds, method="highs")
+    if solved.status != 0 or not np.any(np.abs(solved.x[: 2 * n]) > 1e-12):
+        return fit_isotron(x, y)
+    weights = solved.x[:n] - solved.x[n : 2 * n]
+    z = x @ weights
+    knots, levels = np.sort(z, kind="stable"), isotonic(z, y)
 
     def predict(xq: FloatArray) -> FloatArray:
         out: FloatArray = np.interp(xq @ weights, knots, levels)

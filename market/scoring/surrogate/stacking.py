@@ -21,6 +21,7 @@ from market.scoring.surrogate.families import (
     fit_isotron,
     fit_link,
     fit_pairwise,
+    fit_threshold_index,
 )
 from market.scoring.surrogate.fedavg import fit_direction, fit_weighted_mean
 from market.scoring.surrogate.gp import GPHyper, fit_gp_hyper, gp_posterior
@@ -29,9 +30,11 @@ from market.types import FloatArray, IntArray
 Candidate = tuple[str, bool, "GPHyper | None"]
 """A surrogate candidate: base family, whether a GP corrects it, the GP hyperparameters."""
 Fits = dict[tuple[str, int], Predictor]
-"""Family fits already made in one :meth:`Stacker.build_oof`, keyed by family and training
+"""Family fits already made in one :meth:`Stacker.choose`, keyed by family and training
 fold (``-1``: all rows); a fit is a deterministic function of its rows, so a GP candidate's
 base and the blend's members reuse the fits the families were scored with."""
+Blend = dict[str, tuple[float, Candidate]]
+"""A blend of candidates: label -> (non-negative weight, candidate)."""
 
 
 def fit_family(family: str, x: FloatArray, y: FloatArray, ridge: float) -> Predictor:
@@ -46,6 +49,8 @@ def fit_family(family: str, x: FloatArray, y: FloatArray, ridge: float) -> Predi
         return fit_link(x, y, int(family[4:]))
     if family == "iso":
         return fit_isotron(x, y)
+    if family == "threshold":
+        return fit_threshold_index(x, y)
     if family == "wmean2":
         return fit_weighted_mean(x, y, 2)
     if family == "cos3":
@@ -127,18 +132,52 @@ class Stacker:
     ) -> tuple[Predictor, str, float, IntArray, FloatArray]:
         """:meth:`build`, plus the rows that got an out-of-fold prediction and the blend's
         out-of-fold predictions on them (``y`` itself where no candidate could be scored)."""
+        blend, rows, stacked, fits = self.choose(x, y, holdout, rng)
+        fitted = [(w, self.fit(spec, x, y, fits)) for w, spec in blend.values()]
+
+        def predict(xq: FloatArray) -> FloatArray:
+            out: FloatArray = sum((w * f(xq) for w, f in fitted), np.zeros(xq.shape[0]))
+            return out
+
+        if not len(rows):  # nothing was scored: the one candidate kept, by its name
+            return predict, next(iter(blend)), math.nan, rows, stacked
+        rmse = math.sqrt(float(np.mean((stacked - y[rows]) ** 2)))
+        return predict, blend_label(blend), rmse, rows, stacked
+
+    def choose(
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        holdout: IntArray,
+        rng: np.random.Generator,
+        row_weights: FloatArray | None = None,
+    ) -> tuple[Blend, IntArray, FloatArray, Fits]:
+        """The candidates' blend (label -> weight, candidate), the rows scored out of fold,
+        the blend's out-of-fold predictions there and the fits made on the way.
+
+        Candidates are scored by their out-of-fold squared error; with ``row_weights`` by
+        their weighted absolute error ``sum_rows row_weights |u - prediction|`` instead, and
+        the best one is kept alone (``combine`` is then ignored)."""
         from scipy.optimize import nnls  # here: `import market` stays light
 
         none = np.zeros(0, dtype=np.int64)
         if len(holdout) < self.folds:
             family = self.families[0]
-            return fit_family(family, x, y, self.ridge), family, float("nan"), none, np.zeros(0)
+            return {family: (1.0, (family, False, None))}, none, np.zeros(0), {}
         parts = np.array_split(rng.permutation(holdout), self.folds)
-        target = y[np.concatenate(parts)]
+        scored = np.concatenate(parts).astype(np.int64)
+        target = y[scored]
+        weights_of_rows = None if row_weights is None else row_weights[scored]
+
+        def loss(prediction: FloatArray) -> float:
+            if weights_of_rows is None:
+                return float(np.sum((prediction - target) ** 2))
+            return float(np.sum(weights_of_rows * np.abs(prediction - target)))
+
         specs: dict[str, Candidate] = {f: (f, False, None) for f in self.families}
         fits: Fits = {}
         oof = {k: self.out_of_fold(spec, x, y, parts, fits) for k, spec in specs.items()}
-        sse = {k: float(np.sum((p - target) ** 2)) for k, p in oof.items()}
+        sse = {k: loss(p) for k, p in oof.items()}
         family = min(sse, key=lambda k: sse[k] if math.isfinite(sse[k]) else math.inf)
         if self.gp and len(y) <= self.max_gp_points:
             subset = rng.permutation(len(y))[: self.gp_fit_points]
@@ -151,23 +190,30 @@ class Stacker:
                 label = f"{base}+gp"
                 specs[label] = (base, True, hyper)
                 oof[label] = self.out_of_fold(specs[label], x, y, parts, fits)
-                sse[label] = float(np.sum((oof[label] - target) ** 2))
+                sse[label] = loss(oof[label])
         usable = [k for k in specs if math.isfinite(sse[k])]
         if not usable:
-            return fit_additive(x, y), "additive", float("nan"), none, np.zeros(0)
+            return {"additive": (1.0, ("additive", False, None))}, none, np.zeros(0), fits
         best = min(usable, key=lambda k: sse[k])
         weights = {best: 1.0}
-        if self.combine == "stack" and len(usable) > 1:
+        if self.combine == "stack" and row_weights is None and len(usable) > 1:
             raw, _ = nnls(np.column_stack([oof[k] for k in usable]), target)
             if raw.sum() > 0:
                 weights = {k: float(w) for k, w in zip(usable, raw, strict=True) if w > 1e-6}
-        fitted = [(w, self.fit(specs[k], x, y, fits)) for k, w in weights.items()]
+        stacked: FloatArray = sum((w * oof[k] for k, w in weights.items()), np.zeros(len(target)))
+        return {k: (w, specs[k]) for k, w in weights.items()}, scored, stacked, fits
 
-        def blend(xq: FloatArray) -> FloatArray:
+    def fit_blend(self, blend: Blend, x: FloatArray, y: FloatArray) -> Predictor:
+        """The ``blend`` refitted on ``(x, y)``."""
+        fitted = [(w, self.fit(spec, x, y)) for w, spec in blend.values()]
+
+        def predict(xq: FloatArray) -> FloatArray:
             out: FloatArray = sum((w * f(xq) for w, f in fitted), np.zeros(xq.shape[0]))
             return out
 
-        stacked: FloatArray = sum((w * oof[k] for k, w in weights.items()), np.zeros(len(target)))
-        rmse = math.sqrt(float(np.mean((stacked - target) ** 2)))
-        label = "+".join(f"{w:.2f}*{k}" for k, w in weights.items())
-        return blend, label, rmse, np.concatenate(parts).astype(np.int64), stacked
+        return predict
+
+
+def blend_label(blend: Blend) -> str:
+    """``"0.40*iso+0.60*threshold+gp"``: the blend's weights and candidates."""
+    return "+".join(f"{w:.2f}*{k}" for k, (w, _) in blend.items())
