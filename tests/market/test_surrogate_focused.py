@@ -223,7 +223,8 @@ def test_threshold_family_recovers_a_voting_game() -> None:
     threshold = fit_threshold_index(x[train], table[train])
     np.testing.assert_allclose(threshold(x[train]), table[train], atol=1e-9)
     wrong = np.mean(np.abs(threshold(x[rest]) - table[rest]) > 0.5)
-    isotron_wrong = np.mean(np.abs(fit_isotron(x[train], table[train])(x[rest]) - table[rest]) > 0.5)
+    isotron = fit_isotron(x[train], table[train])
+    isotron_wrong = np.mean(np.abs(isotron(x[rest]) - table[rest]) > 0.5)
     assert wrong < 0.05 and wrong < isotron_wrong
 
 
