@@ -20,6 +20,7 @@ import numpy as np
 
 from market.game import BudgetExhausted, Game, player_bits
 from market.scoring.surrogate.axioms import null_players, tolerance
+from market.scoring.surrogate.families import Predictor
 from market.types import FloatArray, IntArray
 
 
@@ -48,10 +49,12 @@ def pivot_scores(masks: IntArray, y: FloatArray, coef: FloatArray, i: int, n: in
 
 
 def check_nulls(
-    game: Game, masks: IntArray, y: FloatArray, budget: int
+    game: Game, masks: IntArray, y: FloatArray, budget: int, predict: Predictor | None = None
 ) -> tuple[IntArray, FloatArray]:
     """Evaluate up to ``budget`` partners of evaluated coalitions for the apparent nulls of
-    ``(masks, y)``; return every evaluated coalition and value (the checks appended)."""
+    ``(masks, y)``; return every evaluated coalition and value (the checks appended). With
+    ``predict`` (a surrogate of ``u`` on memberships) the pair where ``i`` is likeliest
+    pivotal is the largest ``|predict(S ^ {i}) - u(S)|``, else the linear fit's."""
     n = game.n_players
     pending = null_players(masks, y, n)
     if not pending or budget <= 0 or len(masks) == 0:
@@ -67,7 +70,11 @@ def check_nulls(
             if spent >= budget:
                 break
             partner = base ^ (np.int64(1) << i)
-            score = pivot_scores(base, values, coef, i, n)
+            score = (
+                pivot_scores(base, values, coef, i, n)
+                if predict is None
+                else np.abs(predict(player_bits(partner, n)) - values)
+            )
             fresh = np.array([int(p) not in known for p in partner.tolist()])
             if not fresh.any():
                 pending.remove(i)

@@ -96,17 +96,11 @@ class Surrogate(NamedTuple):
 
 
 def complete(
-    masks: IntArray,
-    y: FloatArray,
-    n: int,
-    stacker: Stacker,
-    rng: np.random.Generator,
-    drop_nulls: bool = True,
+    masks: IntArray, y: FloatArray, n: int, stacker: Stacker, rng: np.random.Generator
 ) -> Surrogate:
-    """Fit a surrogate without the apparent null players (with every player when not
-    ``drop_nulls``); return ``G``, ``Shapley(G)`` and the additive baseline ``A`` (both equal
-    to ``u`` on every training coalition)."""
-    nulls = set(null_players(masks, y, n)) if drop_nulls else set()
+    """Fit a surrogate without the apparent null players; return ``G``, ``Shapley(G)`` and
+    the additive baseline ``A`` (both equal to ``u`` on every training coalition)."""
+    nulls = set(null_players(masks, y, n))
     keep = [i for i in range(n) if i not in nulls]
     phi = np.zeros(n)
     if not keep:

@@ -1,8 +1,10 @@
 """Surrogate Shapley: a stacked surrogate model of the utility, used in one of two ways.
 
-* ``control_variate=True`` (default): the surrogate is a cross-fitted control variate inside
-  antithetic permutation sampling (:mod:`.control`): unbiased, efficient, a null player
-  exactly 0, symmetric players equal in expectation, with standard errors and ``converged``.
+* ``control_variate=True`` (default): the surrogate is a control variate inside an unbiased
+  sampler of the residual ``u - H``: below 20% of the coalitions drawn where the surrogate is
+  unsure (:mod:`.focused`), from 20% by size strata (:mod:`.strata`), or by antithetic
+  permutation walks (:mod:`.control`): efficient, a null player exactly 0, symmetric players
+  equal in expectation, with standard errors and ``converged``.
 * ``control_variate=False``: imputation, the most accurate per evaluation on smooth
   (FL-like) games but biased where the surrogate is wrong (threshold games). The coalitions of
 :func:`.design.design` are evaluated; a surrogate of ``u`` (:mod:`.stacking`: parametric
@@ -53,7 +55,7 @@ from market.scoring.surrogate.strata import strata_estimate
 from market.types import FloatArray, IntArray
 
 MAX_PLAYERS = 20
-SAMPLERS = ("auto", "walks", "strata", "focused")
+SAMPLERS = ("auto", "focused", "strata", "walks")
 STRATA_FROM = 0.2
 """The fraction of the ``2**n`` coalitions from which ``sampler="auto"`` uses strata."""
 
@@ -86,25 +88,34 @@ class SurrogateShapley(Estimator):
             ``beta * G + (1 - beta) * A``, both equal to ``u`` on the evaluated coalitions
             (so the border positions of a walk carry no variance whatever ``beta``);
             ``"none"`` uses ``beta * G``.
-        sampler: how the residual ``u - H`` is sampled: ``"walks"``, antithetic permutation
-            walks (:mod:`.control`); ``"strata"``, stratified SVARM by coalition size
-            (:mod:`.strata`); ``"auto"`` (default), strata from :data:`STRATA_FROM` of the
-            ``2**n`` coalitions, walks below (measured on the tuning voting games, seeds
-            3000+, n = 10, 4 x 2 runs, median relative L2 error walks / strata: 0.284 /
-            0.329 at 15%, 0.257 / 0.182 at 20%, 0.149 / 0.079 at 30%; on bench/shapley.py's
-            smooth fl-exp games, 3 x 1 runs: 0.031 / 0.018 at 15%, 0.018 / 0.008 at 30%).
-            With the null checks (below) and the control clipped to the training range, the
-            strata at 15% on the tuning voting games, 8 x 2 runs: median 0.340 (mean 0.355)
-            vs walks 0.385 (0.399) and strata without checks 0.372 (0.468).
-        check_per_null: evaluations kept back, per player that looks null after the border,
-            to check the apparent nulls of the strata (:mod:`.checks`): a true null passes
-            every check and scores exactly 0; 0 (default) turns the checks off. As the
-            default with strata from 14% (bench/results/voting_games_null_checks.md, eval
-            seeds 2000+): 0.405 at 15% (walks 0.436, SVARM 0.284) but 0.127 at 30% (0.105
-            without), so it is off.
-        check_share: the most of the sampling budget the checks may keep back (tuned on the
-            voting games, seeds 3000+, 15%: 2 per null and 5% cut the false nulls per run
-            from 3.0 to about 0.6; 3 and 8% were no better, 0.467).
+        sampler: how the residual ``u - H`` is sampled: ``"focused"``, uniform exploration,
+            then draws where a committee of refits disagrees, by Des Raj's estimator
+            (:mod:`.focused`); ``"walks"``, antithetic permutation walks (:mod:`.control`);
+            ``"strata"``, stratified SVARM by coalition size (:mod:`.strata`); ``"auto"``
+            (default), strata from :data:`STRATA_FROM` of the ``2**n`` coalitions, focused
+            below. Measured on the tuning voting games (seeds 3000+, n = 10, 8 x 4 runs,
+            median relative L2 error): focused 0.12 at 15% and 0.42 at 10% (walks 0.42 and
+            0.67); at 30% focused 0.034, strata 0.093. On FL-like games (fl-exp, fl-power,
+            seeds 5000+, 4 x 2 runs) focused 0.017 / 0.030 at 15% (walks 0.027 / 0.038) and
+            0.070 / 0.090 at 5% (walks 0.140 / 0.287), but strata are better at 30% (0.007 vs
+            0.010 on fl-exp), hence the switch.
+        check_per_null: evaluations kept back, per player that looks null, to check the
+            apparent nulls (:mod:`.checks`): a true null passes every check and scores
+            exactly 0; 0 turns the checks off. None (default): the sampler's own, 2 for the
+            focused sampler (targeted by its surrogate, after the exploration; measured at
+            15% on the tuning voting games: median 0.167 without, 0.116 with), 0 for the
+            strata (with strata from 14% they gave 0.405 at 15% on the bench's voting games
+            but 0.127 at 30%, 0.105 without: bench/results/voting_games_null_checks.md).
+        check_share: the most of the sampling budget the checks may keep back; None
+            (default): 0.1 for the focused sampler (0.05: median 0.136; 3 per null and 0.15:
+            0.136), 0.05 for the strata (2 per null and 5% cut their false nulls per run
+            from 3.0 to about 0.6).
+        explore: the focused sampler's share of the budget after the border spent on the
+            uniform exploration (tuned before the checks, with GP candidates, 8 x 2 runs: 0.4 /
+            0.5 / 0.6 / 0.7 gave 0.295 / 0.142 / 0.219 / 0.147 at 15% on the voting games; on
+            fl-exp at 5% 0.033 / 0.050 / 0.053 / 0.053).
+        mix: the share of the focused proposal spread over every unseen coalition by its
+            Shapley weight alone (the rest follows the committee); 1 turns the focus off.
     """
 
     name: ClassVar[str] = "surrogate"
@@ -124,8 +135,8 @@ class SurrogateShapley(Estimator):
     coefficient: str = "fitted"
     baseline: str = "additive"
     sampler: str = "auto"
-    check_per_null: int = 0
-    check_share: float = 0.05
+    check_per_null: int | None = None
+    check_share: float | None = None
     explore: float = 0.5
     mix: float = 0.2
 
@@ -153,9 +164,9 @@ class SurrogateShapley(Estimator):
             raise ValueError(f"explore must be in (0, 1), got {self.explore}")
         if not 0.0 < self.mix <= 1.0:
             raise ValueError(f"mix must be in (0, 1], got {self.mix}")
-        if self.check_per_null < 0:
+        if self.check_per_null is not None and self.check_per_null < 0:
             raise ValueError(f"check_per_null must be >= 0, got {self.check_per_null}")
-        if not 0.0 <= self.check_share < 1.0:
+        if self.check_share is not None and not 0.0 <= self.check_share < 1.0:
             raise ValueError(f"check_share must be in [0, 1), got {self.check_share}")
         if self.max_gp_points < 3 or self.gp_fit_points < 3:
             raise ValueError("max_gp_points and gp_fit_points must be >= 3")
@@ -266,7 +277,15 @@ class SurrogateShapley(Estimator):
         if sampler == "focused":
             stacker = self._stacker(focused=True)
             values, stderr, info = focused_estimate(
-                game, border, stacker, rng, self.cv_folds, self.explore, self.mix
+                game,
+                border,
+                stacker,
+                rng,
+                folds=self.cv_folds,
+                explore=self.explore,
+                mix=self.mix,
+                check_per_null=2 if self.check_per_null is None else self.check_per_null,
+                check_share=0.1 if self.check_share is None else self.check_share,
             )
             return self._contribution(game, values, stderr, {**info, "sampler": "focused"})
         strata = sampler == "strata"
@@ -274,7 +293,9 @@ class SurrogateShapley(Estimator):
         baseline = self.baseline == "additive"
         estimate_residual = (
             partial(
-                strata_estimate, check_per_null=self.check_per_null, check_share=self.check_share
+                strata_estimate,
+                check_per_null=self.check_per_null or 0,
+                check_share=0.05 if self.check_share is None else self.check_share,
             )
             if strata
             else control_variate_estimate

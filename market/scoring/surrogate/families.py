@@ -203,13 +203,16 @@ def fit_threshold_index(x: FloatArray, y: FloatArray, l1: float = 1e-3) -> Predi
     Isotron's gradient steps need not converge; on smooth utilities the split is a coarse
     view and the stacker weighs the family down.
     """
-    from scipy.optimize import linprog  # here: `import market` stays light
+    from scipy import sparse  # here: `import market` stays light
+    from scipy.optimize import linprog
 
     m, n = x.shape
     signs = np.where(y > 0.5 * (float(y.min()) + float(y.max())), 1.0, -1.0)
-    # variables: w+ (n), w- (n), offset, slacks (m); signs * (x w - offset) >= 1 - slack
+    # variables: w+ (n), w- (n), offset, slacks (m); signs * (x w - offset) >= 1 - slack;
+    # sparse, so that memory grows as m, not m**2
     cost = np.concatenate([np.full(2 * n, l1), [0.0], np.ones(m)])
-    rows = np.hstack([-signs[:, None] * x, signs[:, None] * x, signs[:, None], -np.eye(m)])
+    dense = np.hstack([-signs[:, None] * x, signs[:, None] * x, signs[:, None]])
+    rows = sparse.hstack([sparse.csr_matrix(dense), -sparse.eye(m, format="csr")], format="csr")
     bounds = [(0.0, None)] * (2 * n) + [(None, None)] + [(0.0, None)] * m
     solved = linprog(cost, A_ub=rows, b_ub=-np.ones(m), bounds=bounds, method="highs")
     if solved.status != 0 or not np.any(np.abs(solved.x[: 2 * n]) > 1e-12):
