@@ -111,7 +111,7 @@ def voting_runners(ablation: bool) -> tuple[dict[str, Runner], str]:
         return run
 
     runners: dict[str, Runner] = {
-        "ours:surrogate (default: strata from 20% of 2^n, walks below)": ours("surrogate"),
+        "ours:surrogate (default: focused below 20% of 2^n, strata from)": ours("surrogate"),
     }
     if ablation:
         runners["ours:surrogate (walks)"] = ours("surrogate", sampler="walks")
@@ -243,12 +243,14 @@ def main() -> None:
     print("\n".join(lines))
     if not args.quick:
         out = Path(__file__).resolve().parent / "results" / "voting_games.md"
-        flags = " --ablation" if args.ablation else ""
+        flags = (" --voting-only" if args.voting_only else "") + (
+            " --ablation" if args.ablation else ""
+        )
         note = (
             "Relative L2 error vs exact Shapley over games x seeds (game seeds 2000+; the "
             "estimator was tuned on seeds 3000+): median with a 95% bootstrap interval, mean; "
-            "null share = largest |phi_null| / max|phi|. Run: `python bench/default_scoring.py "
-            f"--voting-only{flags}` ({wall:.0f} s wall), on {cpu}.\n\n"
+            "null share = largest |phi_null| / max|phi|. Run: `python bench/default_scoring.py"
+            f"{flags}` ({wall:.0f} s wall), on {cpu}.\n\n"
         )
         out.write_text("# Weighted voting games: ours vs shapiq\n\n" + note + "\n".join(voting))
 

@@ -1,5 +1,6 @@
-"""Surrogate-imputed Shapley, as a package: design, families, GP correction, stacking,
-exact axiom handling and the estimator (:class:`SurrogateShapley`)."""
+"""Surrogate Shapley, as a package: design, families, GP correction, stacking, exact axiom
+handling, the unbiased samplers of the surrogate's residual (focused, strata, walks) and the
+estimator (:class:`SurrogateShapley`)."""
 
 from __future__ import annotations
 
