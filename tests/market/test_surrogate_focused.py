@@ -292,3 +292,11 @@ def test_all_players_looking_null_is_not_taken_for_a_fact() -> None:
             table, 10, "surrogate", budget=budget, rng=np.random.default_rng(0), sampler="focused"
         )
         assert est.values.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_a_budget_that_reaches_every_coalition_gives_exact_shapley() -> None:
+    table = VOTING.table()
+    for seed in range(3):
+        phi, stderr = run(table, seed, budget=1 << N)
+        np.testing.assert_allclose(phi, market.shapley_from_table(table), atol=1e-12)
+        assert np.all(stderr == 0.0)

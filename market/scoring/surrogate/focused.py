@@ -197,7 +197,10 @@ def focused_estimate(
         drawn = unseen[picks]
         y_drawn = np.asarray(game.values(drawn.tolist()), dtype=float)
         terms = (y_drawn - h[drawn])[:, None] * coefficients(drawn, n)
-        correction, variance = des_raj(terms, proposal[picks])
+        if count == len(unseen):  # every coalition evaluated: the residual is known
+            correction, variance = terms.sum(axis=0), np.zeros(n)
+        else:
+            correction, variance = des_raj(terms, proposal[picks])
         values = values + correction
     masks = np.concatenate([train, drawn])
     y_all = np.asarray(game.values(masks.tolist()), dtype=float)
