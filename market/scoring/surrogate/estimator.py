@@ -189,7 +189,8 @@ class SurrogateShapley(Estimator):
         None: :data:`FOCUSED_FAMILIES` without GP for the focused sampler (a GP's smooth
         correction leaves a residual on every coalition, which the focus cannot localise;
         measured at 15% on the tuning voting games, 8 x 2 runs: median 0.156 with GP
-        candidates, 0.142 without), :data:`DEFAULT_FAMILIES` with GP otherwise."""
+        candidates, 0.142 without; but on fedavg-ridge games, 4 x 2 runs, 0.066 with, 0.096
+        without), :data:`DEFAULT_FAMILIES` with GP otherwise."""
         default = FOCUSED_FAMILIES if focused else DEFAULT_FAMILIES
         return Stacker(
             families=self.families or default,
