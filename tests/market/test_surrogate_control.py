@@ -28,20 +28,16 @@ from market.games import WeightedVotingGame
 from market.scoring.surrogate import SurrogateShapley, checks, control, strata
 from market.scoring.surrogate.axioms import null_players
 from market.scoring.surrogate.design import design
-from market.scoring.surrogate.stacking import Stacker
-
-# a cheap stacker (no GP) so that hundreds of seeds stay fast
-STACKER = Stacker(
-    families=("additive",),
-    gp=False,
-    folds=3,
-    ridge=1e-2,
-    max_gp_points=10,
-    gp_fit_points=10,
-    combine="stack",
+from tests.market.conftest import (
+    CHEAP_STACKER,
+    SAMPLER_VOTING,
+    symmetric_gap,
+    true_null_of_sampler_voting,
+    z_against_exact,
 )
-# weights: player 6 is null, players 0 and 5 are symmetric
-VOTING = WeightedVotingGame((4, 3, 3, 2, 1, 4, 0), 10)
+
+STACKER = CHEAP_STACKER
+VOTING = SAMPLER_VOTING  # player 6 is null, players 0 and 5 are symmetric
 N = 7
 BUDGET = 40
 SEEDS = 600
@@ -81,15 +77,7 @@ def truncated_for_0(marginals, order, fit, beta, baseline):  # type: ignore[no-u
 
 def z_scores(table: np.ndarray, seeds: int) -> tuple[np.ndarray, np.ndarray]:
     draws = np.vstack([run(table, seed) for seed in range(seeds)])
-    mean = draws.mean(axis=0)
-    se = draws.std(axis=0, ddof=1) / np.sqrt(seeds) + 1e-12
-    return (mean - market.shapley_from_table(table)) / se, draws
-
-
-def symmetric_gap(draws: np.ndarray) -> float:
-    """The mean gap of symmetric players 0 and 5 in standard errors."""
-    diff = draws[:, 0] - draws[:, 5]
-    return float(abs(diff.mean()) / (diff.std(ddof=1) / np.sqrt(len(diff)) + 1e-12))
+    return z_against_exact(draws, table), draws
 
 
 def test_unbiased_and_symmetric_in_expectation() -> None:
@@ -204,12 +192,10 @@ def late_for_0(members, weighted):  # type: ignore[no-untyped-def]
 
 def strata_z(table: np.ndarray, seeds: int) -> tuple[np.ndarray, np.ndarray]:
     draws = np.vstack([run_strata(table, seed) for seed in range(seeds)])
-    se = draws.std(axis=0, ddof=1) / np.sqrt(seeds) + 1e-12
-    return (draws.mean(axis=0) - market.shapley_from_table(table)) / se, draws
+    return z_against_exact(draws, table), draws
 
 
-def true_nulls(masks: np.ndarray, values: np.ndarray, n: int) -> list[int]:
-    return [6]
+true_nulls = true_null_of_sampler_voting
 
 
 def test_strata_unbiased_and_symmetric_given_the_nulls(monkeypatch: pytest.MonkeyPatch) -> None:

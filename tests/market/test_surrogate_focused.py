@@ -31,20 +31,16 @@ from market.games import WeightedVotingGame
 from market.scoring.surrogate import focused
 from market.scoring.surrogate.design import design
 from market.scoring.surrogate.families import fit_isotron, fit_threshold_index
-from market.scoring.surrogate.stacking import Stacker
-
-# a cheap stacker (no GP) so that hundreds of seeds stay fast
-STACKER = Stacker(
-    families=("additive",),
-    gp=False,
-    folds=3,
-    ridge=1e-2,
-    max_gp_points=10,
-    gp_fit_points=10,
-    combine="select",
+from tests.market.conftest import (
+    CHEAP_STACKER,
+    SAMPLER_VOTING,
+    symmetric_gap,
+    true_null_of_sampler_voting,
+    z_against_exact,
 )
-# weights: player 6 is null, players 0 and 5 are symmetric
-VOTING = WeightedVotingGame((4, 3, 3, 2, 1, 4, 0), 10)
+
+STACKER = CHEAP_STACKER
+VOTING = SAMPLER_VOTING  # player 6 is null, players 0 and 5 are symmetric
 VOTING_N10 = WeightedVotingGame((5, 3, 7, 2, 1, 4, 6, 2, 5, 0), 21)
 N = 7
 BUDGET = 40
@@ -143,17 +139,10 @@ def test_coefficients_give_the_shapley_value_of_a_table() -> None:
 
 def draws_and_z(table: np.ndarray, seeds: int) -> tuple[np.ndarray, np.ndarray]:
     draws = np.vstack([run(table, seed)[0] for seed in range(seeds)])
-    se = draws.std(axis=0, ddof=1) / np.sqrt(seeds) + 1e-12
-    return draws, (draws.mean(axis=0) - market.shapley_from_table(table)) / se
+    return draws, z_against_exact(draws, table)
 
 
-def symmetric_gap(draws: np.ndarray) -> float:
-    diff = draws[:, 0] - draws[:, 5]
-    return float(abs(diff.mean()) / (diff.std(ddof=1) / np.sqrt(len(diff)) + 1e-12))
-
-
-def true_nulls(masks: np.ndarray, values: np.ndarray, n: int) -> list[int]:
-    return [6]
+true_nulls = true_null_of_sampler_voting
 
 
 def test_unbiased_and_symmetric_given_the_nulls(monkeypatch: pytest.MonkeyPatch) -> None:
