@@ -10,6 +10,7 @@ import pytest
 import market
 from market.games import AdditiveGame, fl_game
 from market.scoring import DEFAULT_BUDGET, DEFAULT_METHOD
+from market.scoring.surrogate.families import DEFAULT_FAMILIES
 
 
 def relative_error(estimate: np.ndarray, truth: np.ndarray) -> float:
@@ -283,7 +284,7 @@ def test_surrogate_learns_the_geometry_of_averaged_updates() -> None:
         table = latent_update_table(10, np.random.default_rng(300 + instance))
         truth = market.shapley_from_table(table)
         for label, options in (
-            ("all", {"control_variate": False}),
+            ("all", {"families": (*DEFAULT_FAMILIES, "cos3"), "control_variate": False}),
             ("without FedAvg families", {"families": older, "control_variate": False}),
         ):
             # Execute: a 15% budget

@@ -18,6 +18,14 @@ from market.types import FloatArray
 
 RESTARTS = 3
 """Extra random starts of the ``cos3`` fit (its least-squares problem has local minima)."""
+WMEAN_PRIOR = 1e-4
+"""Weight (per coalition) of ``wmean2``'s pull towards its start: the index is unchanged by a
+common shift of ``log w`` and by an affine map of ``v`` (the link absorbs it), so without a
+pull the solver drifts along those flat directions differently on every CPU (predictions
+differed by 3e-3 between two OpenBLAS kernels); with it every optimum is isolated."""
+CONVERGED = {"max_nfev": 500, "ftol": 1e-12, "xtol": 1e-12, "gtol": 1e-12}
+"""``least_squares`` options of a fit run to convergence (``wmean2`` stops after 100-200
+evaluations on the tables of ``tests/market``)."""
 
 
 Index = Callable[[FloatArray, FloatArray], FloatArray]
@@ -34,6 +42,9 @@ def _projected_fit(
     starts: list[FloatArray],
     degree: int,
     bounds: tuple[FloatArray, FloatArray] | None = None,
+    *,
+    prior: float = 0.0,
+    solver: dict[str, float] | None = None,
 ) -> Predictor:
     """Fit ``u(S) ~ g(z(S; p))``, ``g`` a polynomial of ``degree``, by variable projection.
 
@@ -41,6 +52,12 @@ def _projected_fit(
     least squares on the projected residual (Golub & Pereyra 1973, with Kaufman's 1975
     Jacobian). The Jacobian is only ever asked for at the point of the last residual (trust
     region steps), so the index and the fit of ``g`` there are kept and reused.
+
+    ``prior`` adds the residuals ``sqrt(prior * m) (p - starts[0])`` (a Tikhonov pull that
+    makes a gauge-free optimum isolated); ``solver`` overrides ``least_squares`` options
+    (default: at most 60 evaluations, the historical, unconverged setting of ``cos3``). Of
+    several starts, a later one replaces the best only if its cost is lower by more than a
+    relative ``1e-9``, so rounding never decides between two equally good fits.
     """
 
     from scipy.optimize import least_squares  # here: `import market` stays light for the CLI
@@ -60,9 +77,13 @@ def _projected_fit(
             last[key] = (z, b, coef)
         return last[key]
 
+    root, center = math.sqrt(prior * len(y)), starts[0]
+
     def residual(p: FloatArray) -> FloatArray:
         _, b, coef = link(p)
         out: FloatArray = b @ coef - y
+        if prior > 0.0:
+            out = np.concatenate([out, root * (p - center)])
         return out
 
     def jacobian(p: FloatArray) -> FloatArray:
@@ -70,16 +91,19 @@ def _projected_fit(
         slope = np.vander(b[:, 1], degree, increasing=True) @ (coef[1:] * np.arange(1, degree + 1))
         jac = slope[:, None] * gradient(p, x, z)
         out: FloatArray = jac - b @ np.linalg.lstsq(b, jac, rcond=None)[0]
+        if prior > 0.0:
+            out = np.vstack([out, root * np.eye(len(p))])
         return out
 
+    options = {"max_nfev": 60} if solver is None else solver
     p, best = starts[0], math.inf
     for start in starts:  # multi-start: the index model has local minima
         with contextlib.suppress(np.linalg.LinAlgError, ValueError):
             fit = least_squares(
-                residual, start, jac=jacobian, method="trf", max_nfev=60,
-                bounds=bounds if bounds is not None else (-np.inf, np.inf),
+                residual, start, jac=jacobian, method="trf",
+                bounds=bounds if bounds is not None else (-np.inf, np.inf), **options,
             )  # fmt: skip
-            if fit.cost < best:
+            if fit.cost < best * (1.0 - 1e-9):
                 p, best = fit.x, float(fit.cost)
     coef = np.linalg.lstsq(basis(index(p, x)), y, rcond=None)[0]
 
@@ -117,7 +141,9 @@ def fit_weighted_mean(x: FloatArray, y: FloatArray, degree: int = 2) -> Predicto
     low = np.concatenate([np.full(n, -6.0), np.full(n, -np.inf)])
     high = np.concatenate([np.full(n, 6.0), np.full(n, np.inf)])
     start = np.concatenate([np.zeros(n), v0])
-    return _projected_fit(index, gradient, x, y, [start], degree, (low, high))
+    return _projected_fit(
+        index, gradient, x, y, [start], degree, (low, high), prior=WMEAN_PRIOR, solver=CONVERGED
+    )
 
 
 def fit_direction(x: FloatArray, y: FloatArray, rank: int = 3, degree: int = 3) -> Predictor:

@@ -178,7 +178,7 @@ class Stacker:
         fits: Fits = {}
         oof = {k: self.out_of_fold(spec, x, y, parts, fits) for k, spec in specs.items()}
         sse = {k: loss(p) for k, p in oof.items()}
-        family = min(sse, key=lambda k: sse[k] if math.isfinite(sse[k]) else math.inf)
+        family = first_best({k: v if math.isfinite(v) else math.inf for k, v in sse.items()})
         if self.gp and len(y) <= self.max_gp_points:
             subset = rng.permutation(len(y))[: self.gp_fit_points]
             for base in dict.fromkeys([family, "additive", "constant"]):
@@ -194,7 +194,7 @@ class Stacker:
         usable = [k for k in specs if math.isfinite(sse[k])]
         if not usable:
             return {"additive": (1.0, ("additive", False, None))}, none, np.zeros(0), fits
-        best = min(usable, key=lambda k: sse[k])
+        best = first_best({k: sse[k] for k in usable})
         weights = {best: 1.0}
         if self.combine == "stack" and row_weights is None and len(usable) > 1:
             raw, _ = nnls(np.column_stack([oof[k] for k in usable]), target)
@@ -212,6 +212,19 @@ class Stacker:
             return out
 
         return predict
+
+
+TIE_MARGIN = 1e-9
+"""Relative margin within which two candidates' losses count as equal (then the one listed
+first wins), so that a last-bit difference between CPUs never flips the choice."""
+
+
+def first_best(losses: dict[str, float]) -> str:
+    """The first key (in insertion order) whose loss is within :data:`TIE_MARGIN` of the
+    smallest."""
+    low = min(losses.values())
+    edge = low + TIE_MARGIN * abs(low) if math.isfinite(low) else low
+    return next(k for k, v in losses.items() if v <= edge)
 
 
 def blend_label(blend: Blend) -> str:
