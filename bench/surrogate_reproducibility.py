@@ -73,7 +73,9 @@ def main() -> None:
     for sampler in ("focused", "strata", "walks", "impute"):
         keys = [k for k in first if k.startswith(sampler + "|")]
         gaps = [
-            float(np.abs(np.subtract(first[k], second[k])).max() / np.abs(first[k]).max())
+            float(
+                np.abs(np.subtract(first[k], second[k])).max() / max(np.abs(first[k]).max(), 1e-12)
+            )
             for k in keys
         ]
         agree = sum(g <= 1e-6 for g in gaps)
