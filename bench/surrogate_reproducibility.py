@@ -1,6 +1,7 @@
 """Do surrogate Shapley estimates depend on the CPU? The same estimates under two BLAS kernels.
 
-Run: ``python bench/surrogate_reproducibility.py [--games 18]`` (about 3 minutes on 2 cores).
+Run: ``python bench/surrogate_reproducibility.py [--games 18]`` (3.5 minutes on 2 cores; 7 for
+``--games 36``, the table in ``bench/results/surrogate_reproducibility.md``).
 
 Each of ``--games`` games (FL-like with exponential or power link, weighted voting; n 7-10) is
 estimated by the surrogate with each sampler (focused at 12%, strata at 30%, walks at 15%,

@@ -20,8 +20,9 @@ import pytest
 
 from market.game import player_bits
 from market.games import fl_game
-from market.scoring.surrogate.families import DEFAULT_FAMILIES, isotonic
-from market.scoring.surrogate.stacking import Fits, Stacker, first_best
+from market.scoring.surrogate.families import DEFAULT_FAMILIES, index_order, isotonic
+from market.scoring.surrogate.stacking import Fits, Stacker
+from market.scoring.surrogate.ties import first_argmax, first_best
 
 RTOL = 1e-6
 """Relative agreement of two BLAS configurations' estimates (README, "Reproducibility")."""
@@ -114,8 +115,9 @@ def test_stacker_fit_cache_check_catches_a_fold_blind_cache() -> None:
 
 
 def textbook_isotonic(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pool adjacent violators, the slow way: merge the first violating pair until none."""
-    blocks = [[float(v), 1] for v in y[np.argsort(z, kind="stable")]]
+    """Pool adjacent violators, the slow way: merge the first violating pair until none
+    (tied ``z`` in increasing ``y``: the least-squares fit over every order of the ties)."""
+    blocks = [[float(v), 1] for v in y[np.lexsort((y, z))]]
     merged = True
     while merged:
         merged = False
@@ -147,3 +149,34 @@ def test_first_best_breaks_near_ties_by_order_and_keeps_clear_winners() -> None:
     assert first_best(dict(reversed(near.items()))) == "additive"
     assert first_best(clear) == "additive"
     assert first_best({"a": float("inf"), "b": 2.0}) == "b"
+
+
+def rounded_differently(z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``z`` with last-bit noise, as another CPU computes the same index."""
+    out: np.ndarray = z * (1.0 + rng.uniform(-4e-16, 4e-16, z.shape))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_index_order_ignores_how_tied_indices_round(seed: int) -> None:
+    # Prepare: integer indices (coalitions of equal weight tie), rounded two ways
+    rng = np.random.default_rng(seed)
+    z = rng.integers(1, 6, 40).astype(float) * 0.1
+    y = rng.integers(0, 3, 40).astype(float)
+    other = rounded_differently(z, rng)
+    # Execute / Assert: the same order, so the same isotonic fit of the same coalitions
+    np.testing.assert_array_equal(index_order(other, y), index_order(z, y))
+    np.testing.assert_array_equal(isotonic(other, y), isotonic(z, y))
+    # ... where a plain sort lets the rounding order the ties
+    assert not np.array_equal(np.argsort(other, kind="stable"), np.argsort(z, kind="stable"))
+
+
+def test_first_argmax_breaks_near_ties_by_position() -> None:
+    # Prepare: two scores equal up to rounding, and a clearly larger one
+    near = np.array([0.3, 0.7 - 1e-16, 0.7, 0.1])
+    clear = np.array([0.3, 0.7, 0.7 + 1e-6])
+    # Execute / Assert: the first of the tied wins; a real difference decides
+    assert first_argmax(near) == 1
+    assert first_argmax(near[::-1]) == 1
+    assert first_argmax(clear) == 2
+    assert first_argmax(np.array([1e-17, 0.0]), scale=1.0) == 0

@@ -21,6 +21,7 @@ import numpy as np
 from market.game import BudgetExhausted, Game, player_bits
 from market.scoring.surrogate.axioms import null_players, tolerance
 from market.scoring.surrogate.families import Predictor
+from market.scoring.surrogate.ties import first_argmax
 from market.types import FloatArray, IntArray
 
 
@@ -61,6 +62,7 @@ def check_nulls(
         return masks, y
     coef = linear_fit(masks, y, n)
     atol = tolerance(y)
+    scale = float(np.max(np.abs(y)))
     known = {int(m): float(v) for m, v in zip(masks.tolist(), y.tolist(), strict=True)}
     order = np.argsort(masks, kind="stable")
     base, values = masks[order], y[order]
@@ -79,7 +81,8 @@ def check_nulls(
             if not fresh.any():
                 pending.remove(i)
                 continue
-            pick = int(np.flatnonzero(fresh)[np.argmax(score[fresh])])
+            # ties (two partners of the same weight) go to the first by mask, not rounding
+            pick = int(np.flatnonzero(fresh)[first_argmax(score[fresh], scale)])
             try:
                 value = game.value(int(partner[pick]))
             except BudgetExhausted:

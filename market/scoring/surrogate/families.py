@@ -7,11 +7,13 @@ predictor ``x -> u``. The two FedAvg-shaped families live in :mod:`.fedavg`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
-from market.types import FloatArray
+from market.scoring.surrogate.ties import TIE_MARGIN
+from market.types import FloatArray, IntArray
 
 FAMILIES = (
     "additive",
@@ -92,16 +94,27 @@ def fit_pairwise(x: FloatArray, y: FloatArray, ridge: float = 1e-2) -> Predictor
     return predict
 
 
-def fit_link(x: FloatArray, y: FloatArray, degree: int, iterations: int = 40) -> Predictor:
+LINK_PRIOR = 1e-4
+"""Weight (per coalition) of the ``link`` fits' pull of ``w`` towards the additive fit they
+start from: with few coalitions per weight, some directions of ``w`` barely change the fit,
+and Levenberg-Marquardt stopped somewhere along them differently on every CPU (held-out
+predictions differed by 1e-2 between two OpenBLAS kernels); the pull makes the optimum
+isolated."""
+
+
+def fit_link(x: FloatArray, y: FloatArray, degree: int, iterations: int = 200) -> Predictor:
     """Single-index model ``u(S) ~ g(sum_{i in S} w_i)``, ``g`` a polynomial of ``degree``.
 
-    Starts from the additive fit and refines ``w`` by Levenberg-Marquardt, refitting ``g`` by
-    least squares after every step (variable projection).
+    Starts from the additive fit ``w0`` and refines ``w`` by Levenberg-Marquardt, refitting
+    ``g`` by least squares after every step (variable projection), on the squared error plus
+    ``LINK_PRIOR * m * |w - w0|^2`` (:data:`LINK_PRIOR`), until a step no longer moves ``w``
+    (relative ``1e-12``) or ``iterations`` steps.
     """
     n = x.shape[1]
-    weights = lstsq(np.hstack([np.ones((len(y), 1)), x]), y, 1e-8)[1:]
-    if not np.any(np.abs(weights) > 1e-12):
-        weights = np.ones(n)
+    start = lstsq(np.hstack([np.ones((len(y), 1)), x]), y, 1e-8)[1:]
+    if not np.any(np.abs(start) > 1e-12):
+        start = np.ones(n)
+    root = np.sqrt(LINK_PRIOR * len(y))
 
     def link_fit(w: FloatArray) -> tuple[FloatArray, float, float, float]:
         z = x @ w
@@ -109,27 +122,29 @@ def fit_link(x: FloatArray, y: FloatArray, degree: int, iterations: int = 40) ->
         span = span if span > 1e-12 else 1.0
         basis = np.vander((z - low) / span, degree + 1, increasing=True)
         coef: FloatArray = np.linalg.lstsq(basis, y, rcond=None)[0].astype(np.float64)
-        sse = float(np.sum((basis @ coef - y) ** 2))
-        return coef, low, span, sse
+        loss = float(np.sum((basis @ coef - y) ** 2) + root**2 * np.sum((w - start) ** 2))
+        return coef, low, span, loss
 
-    coef, low, span, sse = link_fit(weights)
+    weights = start
+    coef, low, span, loss = link_fit(weights)
     damping = 1e-3
     for _ in range(iterations):
         zs = (x @ weights - low) / span
         powers = np.vander(zs, degree, increasing=True)
         slope = (powers @ (coef[1:] * np.arange(1, degree + 1))) / span
-        jac = x * slope[:, None]
-        residual = y - np.vander(zs, degree + 1, increasing=True) @ coef
+        jac = np.vstack([x * slope[:, None], root * np.eye(n)])
+        residual = np.concatenate(
+            [y - np.vander(zs, degree + 1, increasing=True) @ coef, root * (start - weights)]
+        )
         jtj = jac.T @ jac
         step = np.linalg.solve(jtj + damping * np.diag(np.diag(jtj) + 1e-12), jac.T @ residual)
+        if np.linalg.norm(step) <= 1e-12 * (1.0 + np.linalg.norm(weights)):
+            break
         candidate = weights + step
         new = link_fit(candidate)
-        if new[3] < sse:
-            improvement = (sse - new[3]) / max(sse, 1e-300)
-            weights, (coef, low, span, sse) = candidate, new
+        if new[3] <= loss:
+            weights, (coef, low, span, loss) = candidate, new
             damping = max(damping / 3.0, 1e-9)
-            if improvement < 1e-10:
-                break
         else:
             damping *= 10.0
             if damping > 1e8:
@@ -142,10 +157,27 @@ def fit_link(x: FloatArray, y: FloatArray, degree: int, iterations: int = 40) ->
     return predict
 
 
+TIED_INDEX = 1e-9
+"""Index values closer than this (relative to the largest) count as tied: two coalitions of
+the same total weight have the same index in exact arithmetic, and their order must not be
+left to rounding."""
+
+
+def index_order(z: FloatArray, y: FloatArray) -> IntArray:
+    """The order of ``z``, tied indices (:data:`TIED_INDEX`) by increasing ``y``; the order
+    that the isotonic fit and its interpolation knots follow."""
+    order = np.argsort(z, kind="stable")
+    scale = float(np.max(np.abs(z))) if len(z) else 0.0
+    tied = np.diff(z[order]) <= TIED_INDEX * scale
+    group = np.concatenate([[0], np.cumsum(~tied)])  # runs of tied neighbours
+    out: IntArray = order[np.lexsort((order, y[order], group))]
+    return out
+
+
 def isotonic(z: FloatArray, y: FloatArray) -> FloatArray:
     """Least-squares non-decreasing fit of ``y`` ordered by ``z`` (pool adjacent violators,
-    Ayer et al. 1955); returns the fitted values in the order of ``z``'s sort."""
-    order = np.argsort(z, kind="stable")
+    Ayer et al. 1955); returns the fitted values in :func:`index_order`."""
+    order = index_order(z, y)
     means: list[float] = []
     counts: list[int] = []
     for mean in y[order].tolist():  # the new block is pooled before it is stored
@@ -160,6 +192,24 @@ def isotonic(z: FloatArray, y: FloatArray) -> FloatArray:
     return np.repeat(np.array(means), np.array(counts))
 
 
+INDEX_BITS = 30
+"""Bits of resolution of the Isotron's weights (:func:`on_grid`)."""
+
+
+def on_grid(weights: FloatArray) -> FloatArray:
+    """``weights`` rounded to multiples of a power of two ``2**-INDEX_BITS`` times their
+    largest sum, so that every coalition's index ``x @ weights`` is exact whatever order a
+    CPU sums it in (each partial sum is an integer multiple of the step below ``2**53``):
+    the Isotron's isotonic steps depend on the order of the indices, and an order left to
+    rounding sent its iterates apart on two BLAS kernels (1.6e-3 in held-out predictions)."""
+    largest = float(np.abs(weights).sum())
+    if not np.isfinite(largest) or largest <= 0.0:
+        return weights
+    step = 2.0 ** (math.ceil(math.log2(largest)) - INDEX_BITS)
+    out: FloatArray = np.round(weights / step) * step
+    return out
+
+
 def fit_isotron(x: FloatArray, y: FloatArray, iterations: int = 60) -> Predictor:
     """Monotone single-index model ``u(S) ~ g(sum_{i in S} w_i)``, ``g`` non-decreasing.
 
@@ -171,22 +221,24 @@ def fit_isotron(x: FloatArray, y: FloatArray, iterations: int = 60) -> Predictor
     if not np.any(np.abs(weights) > 1e-12):
         weights = np.ones(x.shape[1])
     scale = float(np.abs(weights).sum())
+    weights = on_grid(weights)
     best: tuple[float, FloatArray] = (np.inf, weights)
     for _ in range(iterations):
         z = x @ weights
         fitted = np.empty(len(y))
-        fitted[np.argsort(z, kind="stable")] = isotonic(z, y)
+        fitted[index_order(z, y)] = isotonic(z, y)
         sse = float(np.sum((y - fitted) ** 2))
-        if sse < best[0]:
+        if sse < best[0] * (1.0 - TIE_MARGIN):  # tied iterates (equal fits): the earliest
             best = (sse, weights.copy())
         if sse <= 1e-24:
             break
         step = (y - fitted) @ x / len(y)
-        weights = weights + step * scale / max(float(np.abs(y).max() - np.abs(y).min()), 1e-12)
+        weights = on_grid(
+            weights + step * scale / max(float(np.abs(y).max() - np.abs(y).min()), 1e-12)
+        )
     weights = best[1]
     z = x @ weights
-    order = np.argsort(z, kind="stable")
-    knots, levels = z[order], isotonic(z, y)
+    knots, levels = z[index_order(z, y)], isotonic(z, y)
 
     def predict(xq: FloatArray) -> FloatArray:
         out: FloatArray = np.interp(xq @ weights, knots, levels)
@@ -222,7 +274,7 @@ def fit_threshold_index(x: FloatArray, y: FloatArray, l1: float = 1e-3) -> Predi
         return fit_isotron(x, y)
     weights = solved.x[:n] - solved.x[n : 2 * n]
     z = x @ weights
-    knots, levels = np.sort(z, kind="stable"), isotonic(z, y)
+    knots, levels = z[index_order(z, y)], isotonic(z, y)
 
     def predict(xq: FloatArray) -> FloatArray:
         out: FloatArray = np.interp(xq @ weights, knots, levels)

@@ -23,6 +23,9 @@ WMEAN_PRIOR = 1e-4
 common shift of ``log w`` and by an affine map of ``v`` (the link absorbs it), so without a
 pull the solver drifts along those flat directions differently on every CPU (predictions
 differed by 3e-3 between two OpenBLAS kernels); with it every optimum is isolated."""
+SYMMETRY_TILT = 1e-3
+"""Size of the fixed offset added to ``wmean2``'s start so that it never starts on a saddle
+(see :func:`fit_weighted_mean`)."""
 CONVERGED = {"max_nfev": 500, "ftol": 1e-12, "xtol": 1e-12, "gtol": 1e-12}
 """``least_squares`` options of a fit run to convergence (``wmean2`` stops after 100-200
 evaluations on the tables of ``tests/market``)."""
@@ -140,7 +143,11 @@ def fit_weighted_mean(x: FloatArray, y: FloatArray, degree: int = 2) -> Predicto
 
     low = np.concatenate([np.full(n, -6.0), np.full(n, -np.inf)])
     high = np.concatenate([np.full(n, 6.0), np.full(n, np.inf)])
-    start = np.concatenate([np.zeros(n), v0])
+    # symmetric players would start on a saddle that rounding breaks towards one of two
+    # mirror-image optima (differing by 0.5 between two BLAS kernels on a voting game): a
+    # fixed, generic tilt decides instead
+    tilt = SYMMETRY_TILT * np.cos(1.7 * np.arange(1, 2 * n + 1))
+    start = np.concatenate([np.zeros(n), v0]) + tilt
     return _projected_fit(
         index, gradient, x, y, [start], degree, (low, high), prior=WMEAN_PRIOR, solver=CONVERGED
     )

@@ -14,6 +14,14 @@ import numpy as np
 from market.scoring.surrogate.families import Predictor
 from market.types import FloatArray
 
+PRECISION_PRIOR_SD = 3.0
+"""Standard deviation of the Gaussian hyperprior on each log ARD precision, centred on the
+start ``log 0.3`` (maximum a posteriori type II, Rasmussen & Williams 2006, sec. 5.2). Where
+the likelihood is flat in a precision (the signal shrunk to nothing, or a dimension already
+split apart) the prior makes the optimum isolated; without it L-BFGS-B stopped at different
+points, even in different local optima, under two BLAS kernels (a 2.8e-4 difference in an
+imputation estimate)."""
+
 
 @dataclass(frozen=True, eq=False)
 class GPHyper:
@@ -33,7 +41,8 @@ def _sq_dist(a: FloatArray, b: FloatArray, precision: FloatArray) -> FloatArray:
 
 
 def fit_gp_hyper(x: FloatArray, r: FloatArray, maxiter: int = 500) -> GPHyper | None:
-    """Maximise the GP log marginal likelihood of residuals ``r`` (analytic gradient).
+    """Maximise the GP log marginal likelihood of residuals ``r`` (analytic gradient), with a
+    weak prior on the log precisions (:data:`PRECISION_PRIOR_SD`).
 
     Run to convergence (``ftol=1e-15``, ``gtol=1e-10``; ``maxiter`` only caps a runaway),
     so the result is the optimum and not a point on the way to it: stopped after 50
@@ -71,10 +80,13 @@ def fit_gp_hyper(x: FloatArray, r: FloatArray, maxiter: int = 500) -> GPHyper | 
         grad[n] = 0.5 * weighted.sum()
         grad[n + 1] = 0.5 * noise * np.trace(w)
         value = 0.5 * float(r @ alpha) + float(np.log(np.diag(chol)).sum())
+        deviation = p[:n] - centre
+        value += 0.5 * float(deviation @ deviation) / PRECISION_PRIOR_SD**2
+        grad[:n] += deviation / PRECISION_PRIOR_SD**2
         return value, grad
 
-    log_var = math.log(var)
-    start = np.concatenate([np.full(n, math.log(0.3)), [log_var - math.log(2)] * 2])
+    log_var, centre = math.log(var), math.log(0.3)
+    start = np.concatenate([np.full(n, centre), [log_var - math.log(2)] * 2])
     bounds = [(-6.0, 4.0)] * n + [(log_var - 10.0, log_var + 3.0)] * 2
     result = minimize(
         objective,

@@ -25,6 +25,7 @@ from market.scoring.surrogate.families import (
 )
 from market.scoring.surrogate.fedavg import fit_direction, fit_weighted_mean
 from market.scoring.surrogate.gp import GPHyper, fit_gp_hyper, gp_posterior
+from market.scoring.surrogate.ties import first_best
 from market.types import FloatArray, IntArray
 
 Candidate = tuple[str, bool, "GPHyper | None"]
@@ -158,8 +159,6 @@ class Stacker:
         Candidates are scored by their out-of-fold squared error; with ``row_weights`` by
         their weighted absolute error ``sum_rows row_weights |u - prediction|`` instead, and
         the best one is kept alone (``combine`` is then ignored)."""
-        from scipy.optimize import nnls  # here: `import market` stays light
-
         none = np.zeros(0, dtype=np.int64)
         if len(holdout) < self.folds:
             family = self.families[0]
@@ -197,7 +196,8 @@ class Stacker:
         best = first_best({k: sse[k] for k in usable})
         weights = {best: 1.0}
         if self.combine == "stack" and row_weights is None and len(usable) > 1:
-            raw, _ = nnls(np.column_stack([oof[k] for k in usable]), target)
+            columns = np.column_stack([oof[k] for k in usable])
+            raw = stack_weights(columns, target, usable.index(best))
             if raw.sum() > 0:
                 weights = {k: float(w) for k, w in zip(usable, raw, strict=True) if w > 1e-6}
         stacked: FloatArray = sum((w * oof[k] for k, w in weights.items()), np.zeros(len(target)))
@@ -214,17 +214,31 @@ class Stacker:
         return predict
 
 
-TIE_MARGIN = 1e-9
-"""Relative margin within which two candidates' losses count as equal (then the one listed
-first wins), so that a last-bit difference between CPUs never flips the choice."""
+STACK_RIDGE = 1e-3
+"""Ridge of the stacking weights towards the best candidate alone, relative to the mean
+squared norm of the candidates' out-of-fold predictions about the target's mean. The
+candidates' predictions are close to collinear (condition numbers 1e7 to 1e17 on the
+bench's games), so plain non-negative least squares split the weight between them by
+rounding: weights differed by 3e-2 between two BLAS kernels. The ridge makes the weights a
+well-conditioned function of the predictions while the blend still fits them
+(``bench/surrogate_reproducibility.py``); on the geometry games of ``tests/market`` the
+errors moved by under 2% of themselves."""
 
 
-def first_best(losses: dict[str, float]) -> str:
-    """The first key (in insertion order) whose loss is within :data:`TIE_MARGIN` of the
-    smallest."""
-    low = min(losses.values())
-    edge = low + TIE_MARGIN * abs(low) if math.isfinite(low) else low
-    return next(k for k, v in losses.items() if v <= edge)
+def stack_weights(predictions: FloatArray, target: FloatArray, best: int) -> FloatArray:
+    """Non-negative weights of the columns of ``predictions`` (Breiman 1996), regularised
+    towards column ``best`` alone by :data:`STACK_RIDGE`."""
+    from scipy.optimize import nnls  # here: `import market` stays light
+
+    k = predictions.shape[1]
+    scale = float(np.mean(np.sum((predictions - target.mean()) ** 2, axis=0)))
+    root = math.sqrt(STACK_RIDGE * scale) if math.isfinite(scale) and scale > 0 else 0.0
+    anchor = np.zeros(k)
+    anchor[best] = root
+    augmented = np.vstack([predictions, root * np.eye(k)])
+    weights, _ = nnls(augmented, np.concatenate([target, anchor]))
+    out: FloatArray = weights
+    return out
 
 
 def blend_label(blend: Blend) -> str:
