@@ -8,7 +8,12 @@ Run: ``python bench/default_scoring.py`` (about a minute on 2 cores; ``--quick``
    and on head-mode-like games (FedAvg of ridge heads, ``bench/shapley.py``'s
    ``fedavg_table``) at n = 6..10; the null player's value and whether efficiency holds.
    Also the same method below ``2**n`` (sampling), to show what the sampler alone gives.
-2. Weighted voting games (n = 10, a null player and two equal weights; 8 games x 3 seeds by
+2. The default above 10 identities (``--large``, on by default): ``DEFAULT_METHOD`` at
+   ``DEFAULT_BUDGET`` vs every shapiq SV approximator and our permutation sampler (the
+   default before) at the same budget, on weighted voting and FL-like games (exponential
+   and power links) with n = 12 and 14 (25% and 6% of the coalitions): median relative L2
+   error with a 95% bootstrap interval and the paired difference to shapiq's best.
+3. Weighted voting games (n = 10, a null player and two equal weights; 8 games x 3 seeds by
    default): relative L2 error of our surrogate (control variate, the default) vs every
    shapiq SV approximator at 15% and 30% of the coalitions: median with a 95% bootstrap
    interval, mean, each one's largest null-player share ``|phi_null| / max|phi|``, and the
@@ -31,7 +36,7 @@ import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
 from shapley import fedavg_table, minilm_tables, shapiq_estimators  # noqa: E402
 
 import market  # noqa: E402
-from market.games import WeightedVotingGame  # noqa: E402
+from market.games import WeightedVotingGame, fl_game  # noqa: E402
 from market.scoring import DEFAULT_BUDGET, DEFAULT_METHOD  # noqa: E402
 
 
@@ -198,6 +203,90 @@ def voting_rows(instances: int, seeds: int, n: int = 10, ablation: bool = False)
     return rows + [""]
 
 
+LARGE_SIZES = (12, 14)
+"""Numbers of identities of the comparison above 10 (the default budget covers 25% and 6%)."""
+
+
+def large_tables(kind: str, n: int, instances: int) -> list[np.ndarray]:
+    """``instances`` games of ``kind`` (voting, fl-exp, fl-power) with ``n`` players."""
+    if kind == "voting":
+        return voting_tables(instances, n, first_seed=2100)
+    link = "power" if kind == "fl-power" else "exp"
+    return [
+        fl_game(n, np.random.default_rng(2200 + k), noise=0.01, link=link).table()
+        for k in range(instances)
+    ]
+
+
+def large_rows(instances: int, seeds: int) -> list[str]:
+    """The default method at the default budget vs shapiq's best and our permutation
+    sampler, n = 12 and 14: per game kind, median [95% CI] and the paired comparison."""
+    runners: dict[str, Runner] = {}
+
+    def ours(method: str) -> Runner:
+        def run(table: np.ndarray, n: int, budget: int, seed: int) -> np.ndarray:
+            result = market.estimate(
+                table, n, method, budget=budget, rng=np.random.default_rng(seed)
+            )
+            assert result.evaluations <= budget
+            return result.values
+
+        return run
+
+    runners[f"ours:{DEFAULT_METHOD} (default)"] = ours(DEFAULT_METHOD)
+    runners["ours:permutation (the default before)"] = ours("permutation")
+    theirs, version = shapiq_estimators()
+    runners.update({k: v for k, v in theirs.items() if "SPEX" not in k})
+    rows = [
+        f"### The default above 10 identities: `{DEFAULT_METHOD}` at {DEFAULT_BUDGET} vs shapiq"
+        f" {version}, {instances} games x {seeds} seeds per cell",
+        "",
+        "| game | n | share of 2^n | ours: median [95% CI] | permutation (before) |"
+        " shapiq best: median [95% CI] | paired diff. ours - best [95% CI] | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    boot = np.random.default_rng(0)
+    default, before = list(runners)[:2]
+    for kind in ("voting", "fl-exp", "fl-power"):
+        for n in LARGE_SIZES:
+            tables = large_tables(kind, n, instances)
+            truths = [market.shapley_from_table(t) for t in tables]
+            errors = {
+                name: np.array(
+                    [
+                        rel(run(table, n, DEFAULT_BUDGET, seed), truth)
+                        for table, truth in zip(tables, truths, strict=True)
+                        for seed in range(seeds)
+                    ]
+                )
+                for name, run in runners.items()
+            }
+            best = min(
+                (k for k in runners if k.startswith("shapiq")),
+                key=lambda k: float(np.median(errors[k])),
+            )
+            diff = errors[default] - errors[best]
+            picks = boot.integers(0, len(diff), (2000, len(diff)))
+            low, high = np.quantile(np.median(diff[picks], axis=1), [0.025, 0.975])
+            ours_ci, best_ci = spread(errors[default], boot), spread(errors[best], boot)
+            met = np.median(errors[default]) <= np.median(errors[best])
+            rows.append(
+                f"| {kind} | {n} | {100 * DEFAULT_BUDGET / 2**n:.0f}% | "
+                f"{np.median(errors[default]):.4f} [{ours_ci[0]:.3f}, {ours_ci[1]:.3f}] | "
+                f"{np.median(errors[before]):.4f} | `{best.removeprefix('shapiq:')}` "
+                f"{np.median(errors[best]):.4f} [{best_ci[0]:.3f}, {best_ci[1]:.3f}] | "
+                f"{np.median(diff):+.4f} [{low:+.3f}, {high:+.3f}] | {'yes' if met else 'NO'} |"
+            )
+    return rows + [
+        "",
+        "Voting games: weights 1..9 with a null player and two equal weights (game seeds 2100+);"
+        " FL-like: `market.games.fl_game` (noise 0.01, a null player and a duplicate; seeds "
+        "2200+). Relative L2 error vs exact Shapley; the interval of the paired difference is "
+        "a bootstrap of its median over games x seeds.",
+        "",
+    ]
+
+
 def cpu_name() -> str:
     """The CPU model and its widest SIMD extension (from ``lscpu``)."""
     import subprocess
@@ -219,6 +308,9 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=8, help="voting games")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per voting game")
     parser.add_argument(
+        "--large-games", type=int, default=5, help="games per cell above 10 identities"
+    )
+    parser.add_argument(
         "--ablation", action="store_true", help="also the surrogate's earlier settings (slow)"
     )
     args = parser.parse_args()
@@ -234,6 +326,7 @@ def main() -> None:
     lines = ["## Default scoring and threshold games (bench/default_scoring.py)", ""]
     if not args.voting_only:
         lines += default_rows(seeds)
+        lines += large_rows(2 if args.quick else args.large_games, 1 if args.quick else 2)
     games, voting_seeds = (2, 1) if args.quick else (args.games, args.seeds)
     voting = voting_rows(games, voting_seeds, ablation=args.ablation)
     lines += voting

@@ -37,8 +37,9 @@ METHODS: Mapping[str, Callable[..., Estimator]] = MappingProxyType(
 ``tmc``, ``gtg``, ``loo`` n + 1; ``banzhaf`` 2; ``surrogate`` min(2**n, 2n + 2); ``cgsv`` 0."""
 
 DEFAULT_METHOD = "adaptive"
-"""The default scoring method: exact when ``2**n <= budget``, else unbiased antithetic
-permutation sampling; keeps efficiency, null player and symmetry (``bench/shapley.py``)."""
+"""The default scoring method: exact when ``2**n <= budget``, else the surrogate's unbiased
+control-variate sampler from 11 to 20 players and antithetic permutation sampling otherwise;
+keeps efficiency, null player and symmetry (``bench/default_scoring.py``)."""
 
 BEST_METHOD = "surrogate"
 """The most accurate estimator per evaluation on smooth games (see ``bench/shapley.py``)."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import market
-from market.games import AdditiveGame, fl_game
+from market.games import AdditiveGame, WeightedVotingGame, fl_game
 from market.scoring import DEFAULT_BUDGET, DEFAULT_METHOD
 from market.scoring.surrogate.families import DEFAULT_FAMILIES
 
@@ -352,3 +352,39 @@ def test_banzhaf_values_every_player_of_a_wide_game() -> None:
     # additive game: Banzhaf = Shapley = the weights, up to sampling error
     assert np.all(np.abs(result.values - weights) <= 6 * result.stderr + 1e-9)
     assert abs(result.values[63:].mean() - weights[63:].mean()) < 0.2
+
+
+def test_default_above_ten_identities_is_the_surrogate_and_beats_permutation_sampling() -> None:
+    # Prepare: a 12-player weighted voting game with a null player, at the default budget
+    # (25% of the coalitions), and the sampler the default used before (permutation)
+    weights = (6, 5, 4, 3, 3, 2, 1, 1, 2, 4, 5, 0)
+    table = WeightedVotingGame(weights, 19).table()
+    truth = market.shapley_from_table(table)
+    errors: dict[str, list[float]] = {"adaptive": [], "permutation": []}
+    for seed in range(4):
+        for method in errors:
+            # Execute
+            est = market.estimate(
+                table, 12, method, budget=DEFAULT_BUDGET, rng=np.random.default_rng(seed)
+            )
+            errors[method].append(relative_error(est.values, truth))
+            if method == "adaptive":
+                # Assert: the surrogate ran, within budget, with the axioms payments rest on
+                assert est.info["inner"] == "surrogate" and est.evaluations <= DEFAULT_BUDGET
+                assert est.values[-1] == 0.0
+                assert est.values.sum() == pytest.approx(table[-1] - table[0], abs=1e-12)
+    # Assert: well under half the permutation sampler's error (0.03-0.05 vs 0.24-0.36)
+    assert np.median(errors["adaptive"]) < 0.5 * np.median(errors["permutation"]), errors
+
+
+def test_default_falls_back_to_permutation_sampling_where_the_surrogate_cannot_run() -> None:
+    # Prepare: 21 players (beyond the surrogate), and 12 below its minimum budget 2n + 2
+    game = fl_game(21, np.random.default_rng(0), noise=0.0)
+    small = fl_game(12, np.random.default_rng(0), noise=0.0).table()
+    # Execute
+    above = market.estimate(game, 21, "adaptive", budget=400, rng=np.random.default_rng(0))
+    below = market.estimate(small, 12, "adaptive", budget=20, rng=np.random.default_rng(0))
+    # Assert: the unbiased permutation sampler, within budget
+    assert above.info["inner"] == below.info["inner"] == "permutation"
+    assert above.evaluations <= 400 and below.evaluations <= 20
+    assert len(market.make_estimator("adaptive").planned_coalitions(12, 1024)) == 26
