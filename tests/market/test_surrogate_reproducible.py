@@ -20,7 +20,7 @@ import pytest
 
 from market.game import player_bits
 from market.games import fl_game
-from market.scoring.surrogate.families import DEFAULT_FAMILIES, index_order, isotonic
+from market.scoring.surrogate.families import DEFAULT_FAMILIES, fit_isotron, index_order, isotonic
 from market.scoring.surrogate.stacking import Fits, Stacker
 from market.scoring.surrogate.ties import first_argmax, first_best
 
@@ -115,9 +115,9 @@ def test_stacker_fit_cache_check_catches_a_fold_blind_cache() -> None:
 
 
 def textbook_isotonic(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pool adjacent violators, the slow way: merge the first violating pair until none
-    (tied ``z`` in increasing ``y``: the least-squares fit over every order of the ties)."""
-    blocks = [[float(v), 1] for v in y[np.lexsort((y, z))]]
+    """Pool adjacent violators, the slow way: tied ``z`` pooled first (one value per index),
+    then merge the first violating pair of blocks until none."""
+    blocks = [[float(y[z == v].mean()), int(np.sum(z == v))] for v in np.unique(z)]
     merged = True
     while merged:
         merged = False
@@ -127,7 +127,7 @@ def textbook_isotonic(z: np.ndarray, y: np.ndarray) -> np.ndarray:
                 blocks[i : i + 2] = [[(m1 * c1 + m2 * c2) / (c1 + c2), c1 + c2]]
                 merged = True
                 break
-    return np.repeat([b[0] for b in blocks], [b[1] for b in blocks])
+    return np.repeat([b[0] for b in blocks], [int(b[1]) for b in blocks])
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -169,6 +169,15 @@ def test_index_order_ignores_how_tied_indices_round(seed: int) -> None:
     np.testing.assert_array_equal(isotonic(other, y), isotonic(z, y))
     # ... where a plain sort lets the rounding order the ties
     assert not np.array_equal(np.argsort(other, kind="stable"), np.argsort(z, kind="stable"))
+
+
+def test_tied_indices_get_one_fitted_value() -> None:
+    # Prepare: two coalitions with the same index and different utilities
+    x = np.array([[0.0], [1.0], [1.0], [2.0]])
+    y = np.array([0.0, 5.0, 1.0, 6.0])
+    # Execute / Assert: the least-squares monotone fit in the index gives both their mean
+    np.testing.assert_allclose(fit_isotron(x, y)(x), [0.0, 3.0, 3.0, 6.0], atol=1e-12)
+    np.testing.assert_allclose(isotonic(x[:, 0], y), [0.0, 3.0, 3.0, 6.0], atol=1e-12)
 
 
 def test_first_argmax_breaks_near_ties_by_position() -> None:

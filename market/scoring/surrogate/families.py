@@ -166,25 +166,48 @@ the same total weight have the same index in exact arithmetic, and their order m
 left to rounding."""
 
 
-def index_order(z: FloatArray, y: FloatArray) -> IntArray:
-    """The order of ``z``, tied indices (:data:`TIED_INDEX`) by increasing ``y``; the order
-    that the isotonic fit and its interpolation knots follow."""
+def tie_groups(z: FloatArray) -> tuple[IntArray, IntArray]:
+    """The order of ``z`` (stable) and, along it, the label of each run of tied indices
+    (neighbours within :data:`TIED_INDEX` of the largest ``|z|``)."""
     order = np.argsort(z, kind="stable")
     scale = float(np.max(np.abs(z))) if len(z) else 0.0
     tied = np.diff(z[order]) <= TIED_INDEX * scale
-    group = np.concatenate([[0], np.cumsum(~tied)])  # runs of tied neighbours
+    group: IntArray = np.concatenate([[0], np.cumsum(~tied)]).astype(np.int64)[: len(z)]
+    return order.astype(np.int64), group
+
+
+def index_order(z: FloatArray, y: FloatArray) -> IntArray:
+    """The order of ``z``, tied indices by increasing ``y`` (then position): an order that
+    rounding cannot change, followed by the isotonic fit and its interpolation knots."""
+    order, group = tie_groups(z)
     out: IntArray = order[np.lexsort((order, y[order], group))]
     return out
 
 
+def index_knots(z: FloatArray, y: FloatArray) -> FloatArray:
+    """``z`` in :func:`index_order`, each run of tied indices at its smallest value (so the
+    knots never decrease and a tie is one knot)."""
+    order, group = tie_groups(z)
+    smallest = np.minimum.reduceat(z[order], np.flatnonzero(np.diff(group, prepend=-1)))
+    out: FloatArray = smallest[group]
+    return out
+
+
 def isotonic(z: FloatArray, y: FloatArray) -> FloatArray:
-    """Least-squares non-decreasing fit of ``y`` ordered by ``z`` (pool adjacent violators,
-    Ayer et al. 1955); returns the fitted values in :func:`index_order`."""
-    order = index_order(z, y)
+    """Least-squares non-decreasing fit of ``y`` ordered by ``z`` in which tied indices get one
+    value (their mean to start with: de Leeuw's secondary approach to ties), by pool adjacent
+    violators (Ayer et al. 1955); returns the fitted values in :func:`index_order`."""
+    order, group = tie_groups(z)
+    ordered = y[index_order(z, y)]
+    starts = np.flatnonzero(np.diff(group, prepend=-1))
+    sizes = np.diff(np.append(starts, len(z)))
     means: list[float] = []
     counts: list[int] = []
-    for mean in y[order].tolist():  # the new block is pooled before it is stored
-        count = 1
+    for mean, count in zip(
+        (np.add.reduceat(ordered, starts) / sizes).tolist() if len(z) else [],
+        sizes.tolist(),
+        strict=True,
+    ):  # the new block is pooled before it is stored
         while means and means[-1] > mean:
             before, weight = means.pop(), counts.pop()
             total = weight + count
@@ -192,7 +215,7 @@ def isotonic(z: FloatArray, y: FloatArray) -> FloatArray:
             count = total
         means.append(mean)
         counts.append(count)
-    return np.repeat(np.array(means), np.array(counts))
+    return np.repeat(np.array(means), np.array(counts, dtype=np.int64))
 
 
 INDEX_BITS = 30
@@ -241,7 +264,7 @@ def fit_isotron(x: FloatArray, y: FloatArray, iterations: int = 60) -> Predictor
         )
     weights = best[1]
     z = x @ weights
-    knots, levels = z[index_order(z, y)], isotonic(z, y)
+    knots, levels = index_knots(z, y), isotonic(z, y)
 
     def predict(xq: FloatArray) -> FloatArray:
         out: FloatArray = np.interp(xq @ weights, knots, levels)
@@ -277,7 +300,7 @@ def fit_threshold_index(x: FloatArray, y: FloatArray, l1: float = 1e-3) -> Predi
         return fit_isotron(x, y)
     weights = solved.x[:n] - solved.x[n : 2 * n]
     z = x @ weights
-    knots, levels = z[index_order(z, y)], isotonic(z, y)
+    knots, levels = index_knots(z, y), isotonic(z, y)
 
     def predict(xq: FloatArray) -> FloatArray:
         out: FloatArray = np.interp(xq @ weights, knots, levels)

@@ -33,6 +33,9 @@ def first_argmax(scores: FloatArray, scale: float = 0.0) -> int:
     """The first index whose score is within :data:`TIE_MARGIN` of the largest, relative to
     ``max(|largest|, scale)`` (``scale``: the size of the quantities the scores are
     differences of, so that near-zero scores still tie)."""
-    high = float(np.max(scores))
-    edge = high - TIE_MARGIN * max(abs(high), scale)
-    return int(np.flatnonzero(scores >= edge)[0])
+    values = np.where(np.isnan(scores), -np.inf, scores)  # NaN never wins
+    high = float(np.max(values))
+    if not math.isfinite(high):  # all -inf / NaN: the first; some +inf: the first of those
+        return int(np.flatnonzero(values == high)[0])
+    edge = high - TIE_MARGIN * max(abs(high), scale if math.isfinite(scale) else 0.0)
+    return int(np.flatnonzero(values >= edge)[0])
