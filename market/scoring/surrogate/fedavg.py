@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from market.scoring.surrogate.families import Predictor, lstsq
+from market.scoring.surrogate.ties import TIE_MARGIN
 from market.types import FloatArray
 
 RESTARTS = 3
@@ -60,7 +61,8 @@ def _projected_fit(
     makes a gauge-free optimum isolated); ``solver`` overrides ``least_squares`` options
     (default: at most 60 evaluations, the historical, unconverged setting of ``cos3``). Of
     several starts, a later one replaces the best only if its cost is lower by more than a
-    relative ``1e-9``, so rounding never decides between two equally good fits.
+    relative :data:`~.ties.TIE_MARGIN` (1e-9), so rounding never decides between two
+    equally good fits.
     """
 
     from scipy.optimize import least_squares  # here: `import market` stays light for the CLI
@@ -106,7 +108,7 @@ def _projected_fit(
                 residual, start, jac=jacobian, method="trf",
                 bounds=bounds if bounds is not None else (-np.inf, np.inf), **options,
             )  # fmt: skip
-            if fit.cost < best * (1.0 - 1e-9):
+            if fit.cost < best * (1.0 - TIE_MARGIN):
                 p, best = fit.x, float(fit.cost)
     coef = np.linalg.lstsq(basis(index(p, x)), y, rcond=None)[0]
 
