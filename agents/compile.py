@@ -145,7 +145,7 @@ def compile_scenario(scenario: Scenario) -> RunPlan:
         identities=_identities(owners),
         estimator=market.make_estimator(scenario.market.scoring),
         scoring_budget=scenario.market.scoring_budget,
-        mechanism=market.make_mechanism(scenario.market.mechanism),
+        mechanism=_mechanism(scenario),
         reputation=market.ReputationPolicy(threshold=scenario.market.reputation_threshold),
         aggregator=make_aggregator(
             scenario.train.aggregator, **scenario.train.aggregator_options()
@@ -153,3 +153,19 @@ def compile_scenario(scenario: Scenario) -> RunPlan:
         access=privacy.access if privacy.secure_aggregation else "plaintext",
         secagg=secagg,
     )
+
+
+def _mechanism(scenario: Scenario) -> Any:
+    """The scenario's mechanism, with the ``[market]`` settings its constructor takes."""
+    import dataclasses
+
+    import market
+
+    cls = market.MECHANISMS[scenario.market.mechanism]
+    takes: set[str] = (
+        {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+    )
+    options = {
+        name: getattr(scenario.market, name) for name in ("full_budget_gain",) if name in takes
+    }
+    return market.make_mechanism(scenario.market.mechanism, **options)

@@ -82,6 +82,9 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         self.last_delta: np.ndarray | None = None  # the global step it applied last round
         self.last_shares: dict[int, np.ndarray] = {}  # pid -> its weighted share of that step
         self.marginals: dict[int, float] = {}  # pid -> u(N) - u(N - i) this round
+        self.stderr: dict[int, float] = {}  # pid -> standard error of its value this round
+        self.gain: tuple[float, float] | None = None  # this round's u(N) - u(empty), stderr
+        self.reserve = 0.0  # unpaid budget carried over (market.unspent = "carry")
 
     # ----- 1. selection -----
     @property
@@ -230,6 +233,9 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         if method != "cgsv" or valuation is not None:
             utility = self._utility(deltas, weights, context, ledger)
         budget = plan.estimator.effective_budget(m, plan.scoring_budget)
+        self.stderr, self.gain = {}, None
+        if getattr(plan.mechanism, "uses_valuation", False):
+            return self._score_valuation(included, context, ledger, report, started)
         if method == "cgsv":
             contribution = market.estimate(
                 None, m, "cgsv", updates=np.stack(deltas), weights=np.asarray(weights)
@@ -257,6 +263,48 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         report.scoring_evaluations = int(
             utility.evaluations if utility is not None else contribution.evaluations
         )
+        report.scoring_seconds = time.perf_counter() - started
+        leak = leak_report(plan.access, ledger.released, m)
+        report.exposed_clients = len(leak.exposed)
+        report.smallest_group = min(len(leak.smallest_group), m)
+        report.scoring_secagg_runs = ledger.runs
+        report.scoring_secagg_bytes = ledger.bytes_sent
+        return report
+
+    def _score_valuation(
+        self,
+        included: list[ParticipantAgent],
+        context: RoundContext,
+        ledger: SecAggLedger,
+        report: ScoringReport,
+        started: float,
+    ) -> ScoringReport:
+        """Score with the mechanism's own valuation, the one every report then shows:
+        Banzhaf values with standard errors over the validation examples
+        (:mod:`market.valuation`), exact when the scoring budget covers ``2**m`` coalitions,
+        else the ``banzhaf`` estimator (its own standard errors) with the gain measured."""
+        plan = self.plan
+        m = len(included)
+        deltas = [np.asarray(p.update, dtype=np.float32) for p in included]
+        weights = [p.declared_size for p in included]
+        utility = self._utility(deltas, weights, context, ledger)
+        budget = max(plan.scoring_budget, 2 * m + 2)
+        full = (1 << m) - 1
+        if m <= market.MAX_EXACT_PLAYERS and 2**m <= budget:
+            valuation = market.banzhaf_valuation(utility.example_values_of_masks(range(2**m)))
+        else:
+            estimate = market.estimate(
+                utility, m, "banzhaf", budget=budget, rng=context.scoring_rng
+            )
+            ends = utility.example_values_of_masks([full, 0])
+            valuation = market.gain_valuation(estimate.values, estimate.stderr, ends[0], ends[1])
+        for i, p in enumerate(included):
+            p.contribution = p.payment_value = float(valuation.values[i])
+            self.stderr[p.pid] = float(valuation.stderr[i])
+        self.gain = (valuation.gain, valuation.gain_stderr)
+        self.marginals = {}
+        report.sybil_gain_max = float("nan")
+        report.scoring_evaluations = int(utility.evaluations)
         report.scoring_seconds = time.perf_counter() - started
         leak = leak_report(plan.access, ledger.released, m)
         report.exposed_clients = len(leak.exposed)
@@ -357,6 +405,8 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             mask[p.pid] = True
             costs[p.pid] = p.cost_incurred
         if not mask.any():
+            if self.plan.scenario.market.unspent == "carry":
+                self.reserve += self.plan.scenario.market.round_budget
             return 0.0
         ids = np.array([p.pid for p in included])
         groups[ids] = ids[market.replica_groups(np.stack(updates))]
@@ -365,9 +415,19 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             marginals = np.zeros(n)
             for p in included:
                 marginals[p.pid] = self.marginals[p.pid]
+        stderr = None
+        if self.stderr:
+            stderr = np.zeros(n)
+            for p in included:
+                stderr[p.pid] = self.stderr[p.pid]
+        section = self.plan.scenario.market
+        reserve = self.reserve if section.unspent == "carry" else 0.0
         allocation = self.plan.mechanism.allocate(
             values,
-            budget=self.plan.scenario.market.round_budget,
+            budget=section.round_budget,
+            stderr=stderr,
+            gain=self.gain,
+            reserve=reserve,
             costs=costs,
             participants=mask,
             state=self.reputation,
@@ -378,6 +438,8 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         )
         assert allocation.ledger is not None  # allocate returns the ledger it was given
         self.ledger = allocation.ledger
+        if section.unspent == "carry":
+            self.reserve = max(section.round_budget + reserve - allocation.total, 0.0)
         for p in included:
             p.reward = float(allocation.payments[p.pid])
         self.reputation = self.plan.reputation.observe(self.reputation, contributions, mask)
@@ -398,6 +460,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             "ledger": self.ledger.to_arrays(),
             "last_delta": self.last_delta,
             "last_shares": dict(self.last_shares),
+            "reserve": self.reserve,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -406,6 +469,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             self.ledger = market.PaymentLedger.from_arrays(state["ledger"])
         self.last_delta = state.get("last_delta")
         self.last_shares = dict(state.get("last_shares") or {})
+        self.reserve = float(state.get("reserve", 0.0))
 
 
 def _valuation(

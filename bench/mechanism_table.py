@@ -85,10 +85,10 @@ def row(name: str) -> tuple[float, float, float, float]:
 
 def table() -> str:
     """The reStructuredText table, one line per mechanism."""
-    rule = "=" * 13 + "  " + "=" * 9 + "  " + "  ".join(["=" * 11] * 3) + "  " + "=" * 5
+    rule = "=" * 14 + "  " + "=" * 9 + "  " + "  ".join(["=" * 11] * 3) + "  " + "=" * 5
     lines = [
         rule,
-        f"{'mechanism':13}  {'valuation':9}  {'split x3':11}  "
+        f"{'mechanism':14}  {'valuation':9}  {'split x3':11}  "
         f"{'replicas x3':11}  {'free riders':11}  {'IR':5}",
         rule,
     ]
@@ -96,7 +96,7 @@ def table() -> str:
         s, r, f, i = row(name)
         valuation = market.MECHANISMS[name].valuation or "shapley"  # type: ignore[attr-defined]
         valuation = "-" if name == "flat" else valuation  # flat ignores contributions
-        lines.append(f"{name:13}  {valuation:9}  {s:+11.3f}  {r:+11.3f}  {f:11.4f}  {i:5.2f}")
+        lines.append(f"{name:14}  {valuation:9}  {s:+11.3f}  {r:+11.3f}  {f:11.4f}  {i:5.2f}")
     lines.append(rule)
     return "\n".join(line.rstrip() for line in lines)
 

@@ -36,9 +36,15 @@ def predict_logits(
 
 def metrics_from_logits(logits: torch.Tensor, labels: np.ndarray) -> Metrics:
     target = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    loss = float(nn.functional.cross_entropy(logits, target))
-    accuracy = float((logits.argmax(1) == target).double().mean())
-    return Metrics(accuracy=accuracy, loss=loss, n=len(target))
+    per_example = nn.functional.cross_entropy(logits, target, reduction="none")
+    hits = logits.argmax(1) == target
+    return Metrics(
+        accuracy=float(hits.double().mean()),
+        loss=float(nn.functional.cross_entropy(logits, target)),
+        n=len(target),
+        example_losses=per_example.numpy().astype(np.float32),
+        example_correct=hits.numpy().copy(),
+    )
 
 
 def evaluate(

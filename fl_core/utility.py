@@ -292,6 +292,27 @@ class CoalitionUtility:
     def _value(self, m: Metrics) -> float:
         return m.accuracy if self.metric == "accuracy" else -m.loss
 
+    def example_values_of_masks(self, masks: Sequence[int]) -> np.ndarray:
+        """Per-example utilities ``(len(masks), n_examples)``, float64: each row's mean is
+        ``u`` of that bitmask (minus the cross-entropy, or the 0/1 hit, of every validation
+        example). Evaluated like :meth:`values_of_masks` (same memo, same count).
+
+        Raises:
+            ValueError: the evaluator keeps no per-example results.
+        """
+        keys = [self._key_of_mask(int(m)) for m in masks]
+        self._fill(keys)
+        rows = []
+        for key in keys:
+            m = self._cache[key]
+            per = m.example_correct if self.metric == "accuracy" else m.example_losses
+            if per is None:
+                raise ValueError("evaluate: this evaluator keeps no per-example results")
+            rows.append(
+                per.astype(np.float64) if self.metric == "accuracy" else -per.astype(np.float64)
+            )
+        return np.stack(rows) if rows else np.zeros((0, 0))
+
     def __call__(self, coalition: Iterable[int]) -> float:
         return self._value(self.metrics(coalition))
 

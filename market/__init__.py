@@ -59,14 +59,26 @@ from market.scoring import (
     make_estimator,
     shapley_from_table,
 )
+from market.valuation import (
+    MAX_EXACT_PLAYERS,
+    RoundValuation,
+    banzhaf_valuation,
+    gain_valuation,
+    lower_bound,
+)
 
 __all__ = [
     "BEST_METHOD",
     "DEFAULT_BUDGET",
     "DEFAULT_METHOD",
     "DEFAULT_MECHANISM",
+    "MAX_EXACT_PLAYERS",
     "MECHANISMS",
     "METHODS",
+    "RoundValuation",
+    "banzhaf_valuation",
+    "gain_valuation",
+    "lower_bound",
     "Allocation",
     "BudgetExhausted",
     "Contribution",

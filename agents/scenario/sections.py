@@ -21,6 +21,7 @@ DEPRECATED_ACCESS = {"secure_evaluator": TRUSTED_EVALUATOR}
 """Old access-mode names, accepted with a ``DeprecationWarning``."""
 UTILITY_METRICS = ("accuracy", "neg_loss")
 SELECTIONS = ("all", "auction")
+UNSPENT = ("return", "carry")
 
 MAX_ROUND_BUDGET = 1e12
 """Keeps ``rounds * round_budget`` and every payment sum finite."""
@@ -174,6 +175,11 @@ class MarketSection:
         mechanism: a mechanism of ``market.MECHANISMS``; ``round_budget``: paid at most per round.
         reputation_threshold: exclude identities whose reputation falls below it (0: never).
         exploration, learning_rate: how participants decide to join (see ``participants``).
+        full_budget_gain: for mechanisms that pay for validated value (``verified_value``),
+            the lower-bound utility gain at which a round may pay its whole budget.
+        unspent: what a round does not pay is ``"return"``-ed to the platform or
+            ``"carry"``-ed over to later rounds (which may then pay more than their budget
+            for value they verify).
     """
 
     scoring: str = "adaptive"
@@ -185,6 +191,8 @@ class MarketSection:
     reputation_threshold: float = 0.0
     exploration: float = 0.1
     learning_rate: float = 0.5
+    full_budget_gain: float = 0.05
+    unspent: str = "return"
 
     def __post_init__(self) -> None:
         import market
@@ -238,6 +246,17 @@ class MarketSection:
             is_number(self.learning_rate) and 0 < self.learning_rate <= 1,
             "market.learning_rate",
             f"must be in (0, 1], got {self.learning_rate!r}",
+        )
+        require(
+            is_number(self.full_budget_gain) and 0 < self.full_budget_gain < 1e6,
+            "market.full_budget_gain",
+            f"must be > 0 (the utility gain that earns a whole round budget), "
+            f"got {self.full_budget_gain!r}",
+        )
+        require(
+            self.unspent in UNSPENT,
+            "market.unspent",
+            f"{self.unspent!r} is not one of {UNSPENT}",
         )
 
 

@@ -13,16 +13,17 @@ contributors; ``IR`` the share of honest positive contributors paid at least the
 
 .. mechanism-table-start
 
-=============  =========  ===========  ===========  ===========  =====
-mechanism      valuation  split x3     replicas x3  free riders  IR
-=============  =========  ===========  ===========  ===========  =====
-banzhaf_cover  banzhaf         -0.028       -1.000       0.0050   1.00
-proportional   shapley         +0.070       +1.226       0.0016   0.88
-shapley_fair   shapley         +0.025       +0.399       0.0008   1.00
-reputation     shapley         +0.025       +0.399       0.0008   1.00
-auction        shapley         -0.000       -0.626       0.0065   1.00
-flat           -               +3.475       +3.475       0.2500   0.83
-=============  =========  ===========  ===========  ===========  =====
+==============  =========  ===========  ===========  ===========  =====
+mechanism       valuation  split x3     replicas x3  free riders  IR
+==============  =========  ===========  ===========  ===========  =====
+banzhaf_cover   banzhaf         -0.028       -1.000       0.0050   1.00
+proportional    shapley         +0.070       +1.226       0.0016   0.88
+shapley_fair    shapley         +0.025       +0.399       0.0008   1.00
+reputation      shapley         +0.025       +0.399       0.0008   1.00
+auction         shapley         -0.000       -0.626       0.0065   1.00
+flat            -               +3.475       +3.475       0.2500   0.83
+verified_value  banzhaf         +0.002       -0.141       0.0003   1.00
+==============  =========  ===========  ===========  ===========  =====
 
 Computed on AMD EPYC (avx2); one round with no reputation history (so the cover is on the
 round's values alone), exact values: the numbers do not depend on the CPU.
@@ -37,6 +38,12 @@ round's values alone), exact values: the numbers do not depend on the CPU.
   ``u(N) - u(N - i)`` (Qi & Zhu 2024): split pieces substitute for one another, and replicas
   have marginal 0, so replicating earns the cover once and no surplus (payoff 0, gain -1);
   its free riders' share is noise (a zero-quality player's marginal on a noisy game).
+* ``verified_value`` (opt-in, issue 25) pays metered cost plus a posted price per unit of
+  cumulative Banzhaf value, only once that value's lower 95% bound is positive, from a pot
+  that follows the round's validated gain (a round without a significant gain pays
+  nothing). ``bench/value_pay.py`` compares it with the default on the issue's targets: it
+  cuts what poisoners and rounds without gain are paid, but its all-or-nothing evidence
+  gate makes the pay of identical owners *more* unequal, so it is not the default yet.
 * ``auction`` pays at most the escrow of its selection, released against the run's
   cumulative delivered value (full once a quarter of the declared share is delivered;
   replica groups released once): split pieces are escrowed what the whole is, and an
@@ -63,6 +70,7 @@ from market.mechanisms.ledger import PaymentLedger
 from market.mechanisms.proportional import Proportional
 from market.mechanisms.reputation import Reputation
 from market.mechanisms.shapley_fair import ShapleyFair
+from market.mechanisms.verified_value import VerifiedValue
 from market.registry import Registry
 from market.reputation import ReputationPolicy, ReputationState
 
@@ -75,6 +83,7 @@ MECHANISMS: Registry[Mechanism] = Registry(
         "reputation": Reputation,
         "auction": Auction,
         "flat": Flat,
+        "verified_value": VerifiedValue,
     },
 )
 """Reward mechanisms by name."""
@@ -108,6 +117,7 @@ __all__ = [
     "Round",
     "Selection",
     "ShapleyFair",
+    "VerifiedValue",
     "cover_then_share",
     "grand_marginals",
     "make_mechanism",

@@ -127,6 +127,11 @@ class Round:
             participants, ``u(N) - u(N - i)`` (0 for non-participants), if the caller gave
             them (see :attr:`Mechanism.uses_marginals`).
         ledger: the run totals before this round, if the caller keeps a :class:`PaymentLedger`.
+        stderr: the standard error of each contribution (0 for non-participants), if the
+            valuation has them (:class:`market.valuation.RoundValuation`).
+        gain: the round's utility gain ``u(N) - u(empty)`` and its standard error, if known.
+        reserve: what earlier rounds left unpaid and carried over (a rule that pays for
+            value may draw on it beyond ``budget``; the others ignore it).
     """
 
     contributions: FloatArray
@@ -138,6 +143,9 @@ class Round:
     selection: Selection | None
     marginals: FloatArray | None = None
     ledger: PaymentLedger | None = None
+    stderr: FloatArray | None = None
+    gain: tuple[float, float] | None = None
+    reserve: float = 0.0
 
     @property
     def positive(self) -> FloatArray:
@@ -210,6 +218,9 @@ class Mechanism(ABC):
         selection: Selection | None = None,
         marginals: FloatArray | None = None,
         ledger: PaymentLedger | None = None,
+        stderr: FloatArray | None = None,
+        gain: tuple[float, float] | None = None,
+        reserve: float = 0.0,
     ) -> Allocation:
         """Pay participants for one round.
 
@@ -227,6 +238,11 @@ class Mechanism(ABC):
                 coalition ``N`` (used where :attr:`uses_marginals`; ``NaN`` allowed for
                 non-participants).
             ledger: the run totals before this round (returned updated in the allocation).
+            stderr: standard error of each contribution (``>= 0`` for participants), where
+                the valuation has them.
+            gain: ``(gain, stderr)`` of the round's utility gain ``u(N) - u(empty)``.
+            reserve: unpaid budget carried over from earlier rounds (``>= 0``); payments
+                stay within ``budget + reserve``.
         """
         c = np.asarray(contributions, dtype=np.float64)
         if c.ndim != 1 or c.size < 1:
@@ -253,6 +269,22 @@ class Mechanism(ABC):
             margins = np.where(mask, margins, 0.0)
         if ledger is not None and ledger.n_players != n:
             raise ValueError(f"ledger must cover {n} players, got {ledger.n_players}")
+        errors = None
+        if stderr is not None:
+            errors = np.asarray(stderr, dtype=np.float64)
+            if (
+                errors.shape != (n,)
+                or not np.all(np.isfinite(errors[mask]))
+                or np.any(errors[mask] < 0)
+            ):
+                raise ValueError(f"stderr must have shape ({n},) and be finite and >= 0")
+            errors = np.where(mask, errors, 0.0)
+        if gain is not None and not (
+            len(gain) == 2 and np.isfinite(gain[0]) and np.isfinite(gain[1]) and gain[1] >= 0
+        ):
+            raise ValueError("gain must be (finite gain, finite stderr >= 0)")
+        if not (np.isfinite(reserve) and reserve >= 0):
+            raise ValueError(f"reserve must be finite and >= 0, got {reserve}")
         round_ = Round(
             contributions=np.where(mask, c, 0.0),
             budget=float(budget),
@@ -263,19 +295,29 @@ class Mechanism(ABC):
             selection=selection,
             marginals=margins,
             ledger=ledger,
+            stderr=errors,
+            gain=None if gain is None else (float(gain[0]), float(gain[1])),
+            reserve=float(reserve),
         )
         payments = np.where(mask, self._pay(round_), 0.0)
-        total = float(payments.sum())
-        if total > budget:  # floating-point guard; the rules themselves never exceed
-            payments *= budget / total
+        total, limit = float(payments.sum()), float(budget) + float(reserve)
+        if total > limit:  # floating-point guard; the rules themselves never exceed
+            payments *= limit / total
         if ledger is not None:  # the run totals after this round
             escrow = np.zeros(n) if selection is None else selection.escrow
-            ledger = ledger.after(mask, escrow, round_.contributions, payments)
+            ledger = ledger.after(
+                mask,
+                escrow,
+                round_.contributions,
+                payments,
+                variance=None if errors is None else errors**2,
+                cost=group_costs(round_),
+            )
         return Allocation(
             payments=payments,
             selected=payments > 0,
             mechanism=self.name,
-            budget=float(budget),
+            budget=float(budget) + float(reserve),
             ledger=ledger,
         )
 
@@ -351,6 +393,17 @@ def proportional_split(weights: FloatArray, amount: float) -> FloatArray:
     excess = float(out.sum())
     if excess > amount:  # guard against rounding up
         out *= amount / excess
+    return out
+
+
+def group_costs(round_: Round) -> FloatArray:
+    """Each participant's coverable cost: a replica group's cheapest metered cost, split
+    equally among its members (one training run produced their update)."""
+    out = np.zeros(round_.costs.size)
+    inside = round_.participants
+    for label in np.unique(round_.groups[inside]):
+        members = inside & (round_.groups == label)
+        out[members] = float(round_.costs[members].min()) / int(members.sum())
     return out
 
 

@@ -17,7 +17,9 @@ import numpy as np
 
 from market.types import BoolArray, FloatArray
 
-FIELDS = ("escrow", "value", "paid")
+FIELDS = ("escrow", "value", "paid", "variance", "cost")
+OPTIONAL = ("variance", "cost")
+"""Fields added later: a checkpoint without them starts them at 0."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,21 +30,31 @@ class PaymentLedger:
         escrow: escrow of the rounds the identity delivered in, ``>= 0``, shape ``(n,)``.
         value: sum of its scored contributions in those rounds (signed).
         paid: sum of its payments, ``>= 0``.
+        variance: sum of the variances of its scored contributions (their standard errors
+            squared, where the valuation has them; rounds taken as independent).
+        cost: sum of its metered costs in the rounds it delivered, ``>= 0``.
     """
 
     escrow: FloatArray
     value: FloatArray
     paid: FloatArray
+    variance: FloatArray | None = None
+    cost: FloatArray | None = None
 
     def __post_init__(self) -> None:
-        arrays = [np.array(getattr(self, name), dtype=np.float64) for name in FIELDS]
-        shape = arrays[0].shape
+        shape = np.shape(self.escrow)
+        arrays = [
+            np.zeros(shape)
+            if getattr(self, name) is None
+            else np.array(getattr(self, name), dtype=np.float64)
+            for name in FIELDS
+        ]
         if len(shape) != 1 or any(a.shape != shape for a in arrays):
-            raise ValueError("ledger escrow, value and paid must be 1-D arrays of equal shape")
+            raise ValueError("ledger arrays must be 1-D arrays of equal shape")
         if not all(np.all(np.isfinite(a)) for a in arrays):
-            raise ValueError("ledger escrow, value and paid must be finite")
-        if np.any(arrays[0] < 0) or np.any(arrays[2] < 0):
-            raise ValueError("ledger escrow and paid must be >= 0")
+            raise ValueError("ledger arrays must be finite")
+        if any(np.any(a < 0) for a in (arrays[0], *arrays[2:])):
+            raise ValueError("ledger escrow, paid, variance and cost must be >= 0")
         for name, array in zip(FIELDS, arrays, strict=True):
             array.flags.writeable = False
             object.__setattr__(self, name, array)
@@ -52,7 +64,7 @@ class PaymentLedger:
         """Nothing escrowed, delivered or paid yet."""
         if n_players < 1:
             raise ValueError(f"n_players must be >= 1, got {n_players}")
-        return cls(escrow=np.zeros(n_players), value=np.zeros(n_players), paid=np.zeros(n_players))
+        return cls(**{name: np.zeros(n_players) for name in FIELDS})
 
     @property
     def n_players(self) -> int:
@@ -60,13 +72,26 @@ class PaymentLedger:
         return int(self.escrow.size)
 
     def after(
-        self, delivered: BoolArray, escrow: FloatArray, value: FloatArray, paid: FloatArray
+        self,
+        delivered: BoolArray,
+        escrow: FloatArray,
+        value: FloatArray,
+        paid: FloatArray,
+        *,
+        variance: FloatArray | None = None,
+        cost: FloatArray | None = None,
     ) -> PaymentLedger:
-        """The totals once the ``delivered`` identities add this round's escrow, value and pay."""
+        """The totals once the ``delivered`` identities add this round's escrow, value and pay
+        (and, if given, the value's variance and the metered cost)."""
+        zero = np.zeros(self.n_players)
+        assert self.variance is not None and self.cost is not None  # set in __post_init__
         return PaymentLedger(
             escrow=self.escrow + np.where(delivered, escrow, 0.0),
             value=self.value + np.where(delivered, value, 0.0),
             paid=self.paid + np.where(delivered, paid, 0.0),
+            variance=self.variance
+            + np.where(delivered, zero if variance is None else variance, 0.0),
+            cost=self.cost + np.where(delivered, zero if cost is None else cost, 0.0),
         )
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -76,10 +101,16 @@ class PaymentLedger:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> PaymentLedger:
         """Rebuild a ledger written by :meth:`to_arrays`."""
-        missing = set(FIELDS) - set(arrays)
+        missing = set(FIELDS) - set(OPTIONAL) - set(arrays)
         if missing:
             raise ValueError(f"ledger arrays lack {sorted(missing)}")
-        return cls(escrow=arrays["escrow"], value=arrays["value"], paid=arrays["paid"])
+        return cls(
+            escrow=arrays["escrow"],
+            value=arrays["value"],
+            paid=arrays["paid"],
+            variance=arrays.get("variance"),
+            cost=arrays.get("cost"),
+        )
 
 
 __all__ = ["PaymentLedger"]

@@ -1,0 +1,182 @@
+"""Does pay follow value? Issue 25's targets, mechanism by mechanism, side by side.
+
+Three markets on MiniLM in head mode (default ``[market]`` otherwise, 3 rounds, one shared
+task, the same seeds for every mechanism):
+
+* ``identical``: the default scenario, six statistically identical owners of 300 reviews:
+  the coefficient of variation of their run pay (target <= 0.15);
+* ``graded``: four IID owners of 100/200/400/800 reviews: mean pay by size (target:
+  non-decreasing), Spearman of pay with data size and with the run's own valuation;
+* ``mixed``: four honest owners, a label-flipper (``noisy``), a sign-flipper and a boosted
+  poisoner: the share of pay to the poisoners, whether each poisoner earns less than every
+  clean honest owner, and clean-honest IR (run pay >= run cost);
+
+and per round: the share of the budget paid against the round's validation-loss gain.
+Every cell is a mean over seeds with a 95% t interval. Writes
+``bench/results/value_pay.md``.
+
+    python bench/value_pay.py [--seeds 20] [--mechanisms banzhaf_cover verified_value]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from machine import cpu_name
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+RESULTS = Path(__file__).with_name("results") / "value_pay.md"
+
+
+def interval(values: list[float]) -> str:
+    """``mean [low, high]`` with a 95% t interval (NaNs dropped)."""
+    from scipy import stats
+
+    data = np.asarray([v for v in values if np.isfinite(v)], dtype=np.float64)
+    if data.size == 0:
+        return "n/a"
+    mean = float(data.mean())
+    if data.size < 2:
+        return f"{mean:.3g}"
+    half = float(stats.t.ppf(0.975, data.size - 1) * data.std(ddof=1) / np.sqrt(data.size))
+    return f"{mean:.3g} [{mean - half:.3g}, {mean + half:.3g}]"
+
+
+def scenarios() -> dict[str, object]:
+    from agents import Scenario
+    from agents.scenario import ParticipantGroup
+
+    base = Scenario(name="value_pay", rounds=3).replace("model.mode", "head")
+    honest = base.participants[0]
+    from dataclasses import replace
+
+    graded = tuple(
+        replace(honest, name=f"size{size}", count=1, data_size=size)
+        for size in (100, 200, 400, 800)
+    )
+    mixed = (
+        replace(honest, count=4),
+        replace(honest, name="noisy", count=1, strategy="noisy", flip_rate=1.0),
+        ParticipantGroup(
+            name="sign_flip", count=1, data_size=300, strategy="poisoner", poison_scale=-1.0
+        ),
+        ParticipantGroup(
+            name="boost_x3", count=1, data_size=300, strategy="poisoner", poison_scale=3.0
+        ),
+    )
+    return {
+        "identical": base,
+        "graded": replace(base, participants=graded),
+        "mixed": replace(base, participants=mixed),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--mechanisms", nargs="+", default=["banzhaf_cover", "verified_value"])
+    args = parser.parse_args()
+
+    from scipy import stats
+
+    from agents.model import MarketModel
+    from agents.run import run
+
+    markets = scenarios()
+    task = MarketModel(markets["identical"]).task  # type: ignore[arg-type]
+    started = time.perf_counter()
+    rows: dict[str, dict[str, list[float]]] = {}
+    for mechanism in args.mechanisms:
+        cells: dict[str, list[float]] = {}
+        rows[mechanism] = cells
+
+        def add(name: str, value: float, cells: dict[str, list[float]] = cells) -> None:
+            cells.setdefault(name, []).append(float(value))
+
+        for seed in range(args.seeds):
+            results = {}
+            for label, scenario in markets.items():
+                s = scenario.replace("market.mechanism", mechanism).replace("seed", seed)  # type: ignore[attr-defined]
+                results[label] = run(s, model=MarketModel(s, task=task))
+            pay = results["identical"].participants.groupby("participant")["reward"].sum()
+            add(
+                "identical: CV of run pay",
+                float(pay.std(ddof=0) / pay.mean()) if pay.mean() > 0 else np.nan,
+            )
+            graded = results["graded"].participants
+            by_owner = graded.groupby("group").agg(
+                pay=("reward", "sum"), value=("contribution", "sum")
+            )
+            sizes = np.array([int(g[4:]) for g in by_owner.index])
+            order = np.argsort(sizes)
+            pays = by_owner["pay"].to_numpy()[order]
+            for size, p in zip(sizes[order], pays, strict=True):
+                add(f"graded: pay at {size}", p)
+            add("graded: adjacent steps down (of 3)", float(np.sum(np.diff(pays) < 0)))
+            add("graded: Spearman(pay, size)", stats.spearmanr(pays, sizes[order]).statistic)
+            add(
+                "graded: Spearman(pay, run valuation)",
+                stats.spearmanr(by_owner["pay"], by_owner["value"]).statistic,
+            )
+            mixed = results["mixed"].participants
+            owners = mixed.groupby("group").agg(pay=("reward", "sum"), cost=("cost", "sum"))
+            per_identity = mixed.groupby(["group", "participant"]).agg(
+                pay=("reward", "sum"), cost=("cost", "sum")
+            )
+            honest = per_identity.loc["honest"]
+            total = float(owners["pay"].sum())
+            add(
+                "mixed: poisoners' share of pay",
+                float(owners.loc[["sign_flip", "boost_x3"], "pay"].sum() / total)
+                if total > 0
+                else 0.0,
+            )
+            add(
+                "mixed: label-flipper's share",
+                float(owners.loc["noisy", "pay"] / total) if total > 0 else 0.0,
+            )
+            below = all(
+                float(owners.loc[g, "pay"] - owners.loc[g, "cost"])
+                < float((honest["pay"] - honest["cost"]).min())
+                for g in ("sign_flip", "boost_x3")
+            )
+            add("mixed: both poisoners below every honest (share of seeds)", float(below))
+            add(
+                "mixed: honest IR (share paid >= cost)",
+                float(np.mean(honest["pay"] >= honest["cost"] - 1e-9)),
+            )
+            rounds = results["identical"].rounds.iloc[1:]
+            gains = -np.diff(results["identical"].rounds["val_loss"].to_numpy())
+            for r, (paid, gain) in enumerate(zip(rounds["budget_paid"], gains, strict=True), 1):
+                add(f"identical: round {r} paid (val-loss gain)", paid)
+                add(f"identical: round {r} val-loss gain", gain)
+    seconds = time.perf_counter() - started
+    names = list(next(iter(rows.values())))
+    header = "| metric | " + " | ".join(rows) + " |\n|---|" + "---|" * len(rows)
+    lines = [header]
+    for name in names:
+        lines.append(f"| {name} | " + " | ".join(interval(rows[m][name]) for m in rows) + " |")
+    table = "\n".join(lines)
+    note = (
+        f"Seeds 0-{args.seeds - 1}, 3 rounds, head mode on MiniLM, default `[market]` but the "
+        f"mechanism; mean [95% t interval] over seeds. CPU: {cpu_name()}; {seconds:.0f} s."
+    )
+    print(note)
+    print(table)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        "# Does pay follow value? (written by `python bench/value_pay.py`)\n\n"
+        + note
+        + "\n\n"
+        + table
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

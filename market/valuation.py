@@ -1,0 +1,141 @@
+"""One noise-aware valuation per round: Banzhaf values with standard errors, and the gain.
+
+The coalition utility is a mean over validation examples, ``u(S) = mean_e u_e(S)``, and the
+Banzhaf value is linear in ``u``, so it is the mean of per-example Banzhaf values,
+``phi_i = mean_e phi_i(e)``. Their spread over the examples gives the standard error of
+``phi_i`` as an estimate of its value on the population the validation examples are drawn
+from: how much it would move on another validation sample of the same size. The same holds
+for the round's gain ``u(N) - u(empty)``. Data Banzhaf (Wang & Jia 2023, "Data Banzhaf: a
+robust data valuation framework for machine learning", AISTATS) is the semivalue whose
+ranking is most stable under such noise; without normalisation it is robust to replication
+on submodular games (Han et al. 2022, "Replication robust payoff allocation in submodular
+cooperative games", IEEE TAI).
+
+What the standard error does not cover: the randomness of training itself (another run of
+the same participant would send another update); that is what accumulating over rounds
+averages (:class:`market.mechanisms.PaymentLedger` keeps the sum and its variance, assuming
+the rounds' errors independent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from market.types import FloatArray
+
+MAX_EXACT_PLAYERS = 12
+"""Largest round whose per-example Banzhaf table (``2**n`` rows) is built in full."""
+CONFIDENCE_Z = 1.645
+"""One-sided 95% normal quantile: a value is *significantly positive* when
+``value - CONFIDENCE_Z * stderr > 0``."""
+
+
+@dataclass(frozen=True, eq=False)
+class RoundValuation:
+    """One round's valuation of its included participants.
+
+    Attributes:
+        values: Banzhaf value per participant (in the utility's units).
+        stderr: its standard error over the validation examples (``>= 0``).
+        gain: the round's utility gain ``u(N) - u(empty)`` of all included updates.
+        gain_stderr: its standard error over the validation examples.
+    """
+
+    values: FloatArray
+    stderr: FloatArray
+    gain: float
+    gain_stderr: float
+
+    def __post_init__(self) -> None:
+        values = np.asarray(self.values, dtype=np.float64)
+        stderr = np.asarray(self.stderr, dtype=np.float64)
+        if values.ndim != 1 or stderr.shape != values.shape:
+            raise ValueError("values and stderr must be 1-D arrays of equal shape")
+        if not (np.all(np.isfinite(values)) and np.all(stderr >= 0)):
+            raise ValueError("values must be finite and stderr >= 0")
+        if not (np.isfinite(self.gain) and self.gain_stderr >= 0):
+            raise ValueError("gain must be finite and gain_stderr >= 0")
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "stderr", stderr)
+
+    @property
+    def gain_lower(self) -> float:
+        """The gain's one-sided 95% lower confidence bound."""
+        return float(self.gain - CONFIDENCE_Z * self.gain_stderr)
+
+
+def banzhaf_matrix(n_players: int) -> FloatArray:
+    """``A`` with ``phi = A @ table`` for a table indexed by bitmask: ``A[i, S] =
+    (+1 if i in S else -1) / 2**(n - 1)``."""
+    if not 1 <= n_players <= MAX_EXACT_PLAYERS:
+        raise ValueError(f"n_players must be in 1..{MAX_EXACT_PLAYERS}, got {n_players}")
+    masks = np.arange(1 << n_players)
+    bits = (masks[None, :] >> np.arange(n_players)[:, None]) & 1
+    out: FloatArray = ((2.0 * bits - 1.0) / float(1 << (n_players - 1))).astype(np.float64)
+    return out
+
+
+def _mean_and_stderr(per_example: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Row means and their standard errors over the columns (examples)."""
+    count = per_example.shape[-1]
+    mean: FloatArray = per_example.mean(axis=-1)
+    if count < 2:
+        return mean, np.zeros_like(mean)
+    stderr: FloatArray = per_example.std(axis=-1, ddof=1) / np.sqrt(count)
+    return mean, stderr
+
+
+def banzhaf_valuation(example_table: FloatArray) -> RoundValuation:
+    """Exact Banzhaf values, their standard errors and the gain, from per-example utilities.
+
+    Args:
+        example_table: ``(2**n, E)``: row ``S`` (a bitmask, bit ``i`` = player ``i``) holds
+            ``u_e(S)`` for each of the ``E`` validation examples.
+    """
+    table = np.asarray(example_table, dtype=np.float64)
+    if table.ndim != 2 or table.shape[0] < 2 or table.shape[0] & (table.shape[0] - 1):
+        raise ValueError("example_table must have 2**n rows (one per coalition) and 2-D shape")
+    if not np.all(np.isfinite(table)):
+        raise ValueError("example_table must be finite")
+    n = int(table.shape[0]).bit_length() - 1
+    values, stderr = _mean_and_stderr(banzhaf_matrix(n) @ table)
+    gain, gain_se = _mean_and_stderr(table[-1] - table[0])
+    return RoundValuation(values, stderr, float(gain), float(gain_se))
+
+
+def gain_valuation(
+    values: FloatArray, stderr: FloatArray, grand: FloatArray, empty: FloatArray
+) -> RoundValuation:
+    """A valuation from estimated values and the estimator's own standard errors, with the
+    gain from the per-example utilities of the grand and the empty coalition.
+
+    A value without an error estimate (``stderr`` not finite) gets ``|value| / z``, so it is
+    never significantly positive on its own: no pay on an estimate that cannot be checked.
+    """
+    values = np.asarray(values, np.float64)
+    stderr = np.asarray(stderr, np.float64)
+    unknown = np.abs(values) / CONFIDENCE_Z
+    stderr = np.where(np.isfinite(stderr), stderr, unknown)
+    gain, gain_se = _mean_and_stderr(np.asarray(grand, np.float64) - np.asarray(empty, np.float64))
+    return RoundValuation(values, stderr, float(gain), float(gain_se))
+
+
+def lower_bound(value: FloatArray, variance: FloatArray) -> FloatArray:
+    """The one-sided 95% lower confidence bound ``value - z * sqrt(variance)``."""
+    out: FloatArray = np.asarray(value, np.float64) - CONFIDENCE_Z * np.sqrt(
+        np.clip(np.asarray(variance, np.float64), 0.0, None)
+    )
+    return out
+
+
+__all__ = [
+    "CONFIDENCE_Z",
+    "MAX_EXACT_PLAYERS",
+    "RoundValuation",
+    "banzhaf_matrix",
+    "banzhaf_valuation",
+    "gain_valuation",
+    "lower_bound",
+]

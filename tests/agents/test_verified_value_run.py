@@ -1,0 +1,54 @@
+"""``verified_value`` in a run: one valuation in every report, pay tied to the verified gain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents import ParticipantGroup, checkpoint, run
+from agents.model import MarketModel
+from agents.scenario import ScenarioError
+from tests.agents.conftest import tiny_scenario
+
+
+def scenario(**market: object):  # type: ignore[no-untyped-def]
+    return tiny_scenario(
+        ParticipantGroup("honest", count=3, data_size=60),
+        ParticipantGroup("flip", count=1, data_size=60, strategy="poisoner", poison_scale=-1.0),
+        rounds=3,
+        **{"mechanism": "verified_value", **market},
+    )
+
+
+def test_pay_stays_within_the_pot_and_the_reports_show_the_paid_valuation() -> None:
+    result = run(scenario())
+    rows = result.participants[result.participants["included"]]
+    # one valuation: the contribution column is what the mechanism paid on
+    assert np.allclose(rows["contribution"], rows["payment_value"])
+    assert (result.rounds["budget_paid"] <= 100.0 + 1e-9).all()
+    flipper = result.participants[result.participants["group"] == "flip"]
+    assert flipper["reward"].sum() == 0.0
+
+
+def test_a_huge_full_budget_gain_pays_almost_nothing() -> None:
+    """The pot follows the validated gain: asking 1000x the gain for the budget pays ~0."""
+    cheap = run(scenario(full_budget_gain=1e3))
+    assert cheap.rounds["budget_paid"].sum() <= 1.0
+
+
+def test_carry_keeps_what_a_round_did_not_pay_across_a_checkpoint(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    model = MarketModel(scenario(unspent="carry"))
+    model.step()
+    paid = float(model.record.budget_paid)
+    assert model.platform.reserve == pytest.approx(100.0 - paid)
+    checkpoint.save(model, tmp_path)
+    again = MarketModel(model.scenario, task=model.task)
+    again.load_state_dict(checkpoint.load(tmp_path, model.scenario))
+    assert again.platform.reserve == pytest.approx(model.platform.reserve)
+
+
+def test_bad_market_settings_name_the_field() -> None:
+    with pytest.raises(ScenarioError, match="market.unspent"):
+        scenario(unspent="keep")
+    with pytest.raises(ScenarioError, match="market.full_budget_gain"):
+        scenario(full_budget_gain=0.0)

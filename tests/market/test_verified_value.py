@@ -1,0 +1,130 @@
+"""The noise-aware valuation (Banzhaf with standard errors) and the ``verified_value`` rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import market
+from market.mechanisms.verified_value import VerifiedValue
+
+
+def example_table(per_player: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """An additive game per example: ``u_e(S) = sum_{i in S} a_ie`` with example noise."""
+    n, examples = per_player.shape[0], 400
+    contributions = per_player[:, None] + noise * rng.standard_normal((n, examples))
+    masks = np.arange(1 << n)
+    bits = (masks[:, None] >> np.arange(n)[None, :]) & 1
+    out: np.ndarray = bits @ contributions
+    return out
+
+
+def test_banzhaf_valuation_matches_the_exact_value_and_the_per_example_error() -> None:
+    # Prepare: an additive game, so Banzhaf = each player's mean contribution
+    rng = np.random.default_rng(0)
+    table = example_table(np.array([0.3, 0.0, -0.2]), rng, noise=1.0)
+    # Execute
+    valuation = market.banzhaf_valuation(table)
+    # Assert: the mean equals the table's exact Banzhaf value, the error is sd / sqrt(E)
+    assert np.allclose(valuation.values, market.banzhaf_from_table(table.mean(axis=1)))
+    assert np.allclose(valuation.stderr, 1.0 / np.sqrt(400), rtol=0.15)
+    assert valuation.gain == pytest.approx(table[-1].mean() - table[0].mean())
+
+
+def test_an_estimate_without_an_error_is_never_significant() -> None:
+    valuation = market.gain_valuation(
+        np.array([0.5, -0.1]), np.array([np.inf, 0.01]), np.ones(10), np.zeros(10)
+    )
+    assert market.lower_bound(valuation.values, valuation.stderr**2)[0] <= 1e-12
+
+
+def pay(
+    values: list[float],
+    stderr: list[float],
+    *,
+    gain: tuple[float, float] | None = (0.1, 0.0),
+    costs: list[float] | None = None,
+    ledger: market.PaymentLedger | None = None,
+    groups: list[int] | None = None,
+) -> market.Allocation:
+    n = len(values)
+    return VerifiedValue().allocate(
+        np.array(values),
+        budget=100.0,
+        costs=np.array(costs if costs is not None else [5.0] * n),
+        stderr=np.array(stderr),
+        gain=gain,
+        ledger=ledger or market.PaymentLedger.initial(n),
+        groups=None if groups is None else np.array(groups),
+    )
+
+
+def test_only_significantly_positive_value_is_paid_cover_included() -> None:
+    allocation = pay([0.02, 0.02, 0.0, -0.03], [0.005, 0.02, 0.005, 0.005])
+    # player 0 is 4 standard errors above 0; player 1 is 1: not verified, no cover either
+    assert allocation.payments[0] > 5.0
+    assert allocation.payments[1:].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_round_without_a_significant_gain_pays_nothing() -> None:
+    allocation = pay([0.02, 0.02], [0.001, 0.001], gain=(0.004, 0.003))
+    assert allocation.total == 0.0
+    # the pot follows the gain's lower bound: half the full-budget gain, half the budget
+    half = pay([0.02, 0.02], [0.001, 0.001], gain=(0.025, 0.0))
+    assert half.total == pytest.approx(50.0)
+
+
+def test_value_that_becomes_significant_later_is_paid_for_the_earlier_rounds() -> None:
+    ledger = market.PaymentLedger.initial(2)
+    first = pay([0.01, 0.05], [0.01, 0.005], ledger=ledger)
+    assert first.payments[0] == 0.0  # not yet verified
+    second = pay([0.01, 0.0], [0.001, 0.005], ledger=first.ledger)
+    # cumulative value 0.02, standard error ~0.01: verified now, both rounds' covers owed
+    assert second.payments[0] == pytest.approx(10.0 + 100 / 0.05 * 0.02)
+
+
+def test_monotone_in_value_and_symmetric() -> None:
+    allocation = pay([0.01, 0.02, 0.02, 0.04], [0.001] * 4, gain=(0.5, 0.0))
+    p = allocation.payments
+    assert p[0] < p[1] < p[3]
+    assert p[1] == pytest.approx(p[2])
+    assert allocation.total <= 100.0 + 1e-9
+
+
+def test_replicas_are_covered_once() -> None:
+    alone = pay([0.02, 0.02], [0.001, 0.001], gain=(1.0, 0.0))
+    copied = pay([0.02, 0.02], [0.001, 0.001], gain=(1.0, 0.0), groups=[0, 0])
+    assert copied.ledger is not None and alone.ledger is not None
+    assert copied.ledger.cost.sum() == pytest.approx(5.0)
+    assert alone.ledger.cost.sum() == pytest.approx(10.0)
+
+
+def test_carried_reserve_lets_a_round_pay_beyond_its_budget_for_value_only() -> None:
+    common = {
+        "budget": 100.0,
+        "costs": np.array([5.0, 5.0]),
+        "stderr": np.array([0.001, 0.001]),
+        "ledger": market.PaymentLedger.initial(2),
+    }
+    values = np.array([0.2, 0.2])
+    rich = VerifiedValue().allocate(values, gain=(1.0, 0.0), reserve=50.0, **common)
+    assert rich.total == pytest.approx(150.0)
+    none = VerifiedValue().allocate(values, gain=(0.0, 0.0), reserve=50.0, **common)
+    assert none.total == 0.0
+
+
+def test_a_broken_variant_that_ignores_the_error_pays_noise() -> None:
+    """The gate is what keeps noise unpaid: without the errors, a noisy value is paid."""
+    noisy = [0.02, 0.0]
+    with_errors = pay(noisy, [0.02, 0.001])
+    without = pay(noisy, [0.0, 0.0])
+    assert with_errors.payments[0] == 0.0 and without.payments[0] > 0.0
+
+
+def test_bad_settings_are_one_line_errors() -> None:
+    with pytest.raises(ValueError, match="full_budget_gain"):
+        VerifiedValue(full_budget_gain=0.0)
+    with pytest.raises(ValueError, match="stderr"):
+        pay([0.1], [-1.0])
+    with pytest.raises(ValueError, match="reserve"):
+        VerifiedValue().allocate(np.array([0.1]), budget=1.0, reserve=-1.0)
