@@ -42,6 +42,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "scale": ("head-mode participants at scale (issue 16)", [], ["--rounds", "2"]),
     "default_scoring": ("the default estimator at its default budget vs exact", [], ["--quick"]),
     "mechanism_table": ("mechanisms vs free riders, Sybils and IR on FL-like games", [], []),
+    "value_pay": ("does pay follow value? issue 25's targets by mechanism", [], ["--seeds", "3"]),
     "attack_matrix": (
         "attacker's gain over honest play, default market, MiniLM head mode",
         [],
