@@ -25,8 +25,9 @@ a bid (``declared_cost``) and a declared data size (``declared_size``).
   the compute.
 
 Misreporting (any strategy): the bid is ``bid_factor`` times the true cost and the declared
-size ``size_factor`` times the true size; the platform selects on (and weights aggregation
-by) the declared values, while the cost actually incurred and the training use the truth.
+size ``size_factor`` times the true size; the auction selects on the declared values, while
+the cost actually incurred, the training and the aggregation weight (the metered samples
+processed, :func:`agents.platform.metered_weight`) use the truth.
 
 Joining is a bandit-style choice: with probability ``exploration`` it joins anyway,
 otherwise it joins when its expected reward (an exponential moving average of the rewards it

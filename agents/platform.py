@@ -13,7 +13,8 @@ One round, in order (each a small method; the model calls them with a :class:`Ro
    plus noise: Fraboni et al. 2021, told from honest step-aligned work by a span test) is
    rejected; the platform knows its last step and, in
    the clear, each identity's previous update, so the replay test excludes an identity's own
-   share of that step.
+   share of that step. An update backed by no metered training (a copy of another's) is
+   rejected too: aggregation weights are the samples processed (:func:`metered_weight`).
 4. :meth:`aggregate` -- the plan's aggregator in the clear, or ``privacy.secure_aggregate``
    over the scenario's neighbour graph with its dropouts; an aborted secure round leaves the
    model unchanged.
@@ -50,6 +51,20 @@ SYBIL_ESTIMATE_COPIES = 3
 SYBIL_ESTIMATE_MAX_PLAYERS = 10
 """Largest round the replication estimate replays (its game has ``m + 2`` players, exact)."""
 SECAGG_STAGES = ("advertise_keys", "share_keys", "masked_input", "unmasking")
+
+
+def metered_weight(participant: ParticipantAgent) -> float:
+    """A participant's FedAvg weight: the samples it processed this round, as the platform
+    meters them, never the data size it declares.
+
+    Threat model: the platform meters local training (a trusted execution environment or a
+    proof-of-learning transcript, Jia et al. 2021, attests the samples processed); the
+    simulator stands in for that meter. A participant controls how much it trains, not what
+    the meter reads, so declaring more data buys no weight, and an update backed by no
+    training (a copy, a replay) has weight 0 and is rejected by :meth:`PlatformAgent.screen`.
+    Not covered: training on duplicated or synthetic filler data counts as processed samples.
+    """
+    return float(participant.samples)
 
 
 @dataclass
@@ -147,6 +162,8 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         )
         kept = []
         for p, reason in zip(accepted, reasons, strict=True):
+            if not reason and metered_weight(p) <= 0:
+                reason = "no metered training: the update is backed by 0 samples processed"
             if reason:
                 p.rejected_reason, p.update = reason, None
             else:
@@ -161,7 +178,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         report = AggregationReport()
         if not accepted:
             return report
-        weights = [p.declared_size for p in accepted]
+        weights = [metered_weight(p) for p in accepted]
         deltas = [np.asarray(p.update) for p in accepted]
         report.plain_bytes = 4 * len(accepted) * len(deltas[0])
         secagg = self.plan.secagg
@@ -195,7 +212,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         report.graph = result.graph
         report.members = [p for p in accepted if p.pid in result.included]
         if report.members:
-            total = sum(p.declared_size for p in report.members)
+            total = sum(metered_weight(p) for p in report.members)
             report.delta = (result.aggregate * scale / total).astype(np.float32)
         self.last_delta, self.last_shares = report.delta, {}  # no individual updates seen
         return report
@@ -225,7 +242,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         started = time.perf_counter()
         plan = self.plan
         deltas = [np.asarray(p.update, dtype=np.float32) for p in included]
-        weights = [p.declared_size for p in included]
+        weights = [metered_weight(p) for p in included]
         ledger = SecAggLedger()
         method = plan.scenario.market.scoring
         valuation = plan.mechanism.valuation
@@ -286,7 +303,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         plan = self.plan
         m = len(included)
         deltas = [np.asarray(p.update, dtype=np.float32) for p in included]
-        weights = [p.declared_size for p in included]
+        weights = [metered_weight(p) for p in included]
         utility = self._utility(deltas, weights, context, ledger)
         budget = max(plan.scoring_budget, 2 * m + 2)
         full = (1 << m) - 1

@@ -52,3 +52,35 @@ def test_bad_market_settings_name_the_field() -> None:
         scenario(unspent="keep")
     with pytest.raises(ScenarioError, match="market.full_budget_gain"):
         scenario(full_budget_gain=0.0)
+
+
+def test_declaring_more_data_buys_no_aggregation_weight() -> None:
+    """Weights are the metered samples processed: a 3x size claim changes nothing."""
+
+    def market(factor: float):  # type: ignore[no-untyped-def]
+        return tiny_scenario(
+            ParticipantGroup("a", count=2, data_size=60),
+            ParticipantGroup("b", count=1, data_size=60, size_factor=factor),
+            rounds=1,
+        )
+
+    honest, claims = run(market(1.0)), run(market(3.0))
+    assert claims.rounds["val_loss"].tolist() == honest.rounds["val_loss"].tolist()
+    assert claims.participants["reward"].tolist() == honest.participants["reward"].tolist()
+
+
+def test_an_update_backed_by_no_training_is_rejected() -> None:
+    copies = run(
+        tiny_scenario(
+            ParticipantGroup("honest", count=3, data_size=60),
+            ParticipantGroup(
+                "replicas", count=1, data_size=60, strategy="sybil", sybil_mode="replicate"
+            ),
+            rounds=1,
+        )
+    )
+    rows = copies.participants[copies.participants["group"] == "replicas"]
+    copied = rows[rows["samples"] == 0]
+    assert len(copied) == 2
+    assert copied["rejected_reason"].str.startswith("no metered training").all()
+    assert copied["reward"].sum() == 0.0
