@@ -25,6 +25,8 @@ ATTACKER = "attacker"
 """Name of the attacker group appended to the base scenario."""
 COLLUDERS = 3
 """Owners in a colluding group (and in its honest twin)."""
+LATE_ROUND = 3
+"""The round a ``late_joiner`` first shows up in (its twin is there from round 1)."""
 
 ATTACKS: Mapping[str, Mapping[str, Any]] = {
     "free_ride_zero": {"strategy": "free_rider", "free_ride": "zero"},
@@ -39,6 +41,19 @@ ATTACKS: Mapping[str, Mapping[str, Any]] = {
     "boost_x3": {"strategy": "poisoner", "poison_scale": 3.0},
     "label_flip": {"strategy": "noisy", "flip_rate": 1.0},
     "collude": {"strategy": "colluder", "count": COLLUDERS, "copy_noise": 0.2},
+    "copycat": {"strategy": "copycat", "copy_noise": 0.05},
+    "replay_old": {"strategy": "replay", "replay_lag": 2, "copy_noise": 0.1},
+    "plagiarist": {"strategy": "plagiarist"},
+    "lazy": {"strategy": "lazy", "lazy_samples": 16},
+    "size_misreport": {"size_factor": 3.0},
+    "cost_misreport": {"bid_factor": 3.0},
+    "complementary_split": {
+        "strategy": "sybil",
+        "sybil_identities": 3,
+        "sybil_mode": "complementary",
+    },
+    "subtle_poisoner": {"strategy": "poisoner", "poison_scale": -0.3},
+    "late_joiner": {"join_round": LATE_ROUND},
 }
 """Attack name -> the attacker group's fields (see ``agents.participants``)."""
 
@@ -48,7 +63,8 @@ COLUMNS = (
     "gain",
     "gain_std",
     "relative_gain",
-    "relative_gain_std",
+    "relative_low",
+    "relative_high",
     "attack_payoff",
     "honest_payoff",
     "seeds",
@@ -135,8 +151,9 @@ def attack_matrix(
     Returns:
         A DataFrame with :data:`COLUMNS`: ``gain`` (mean over seeds of attack payoff minus
         honest payoff), ``gain_std`` (its standard deviation over seeds), ``relative_gain``
-        (``gain / |honest payoff|`` per seed, averaged; NaN when the twin's payoff is 0),
-        the mean payoffs and the number of seeds.
+        (a ratio of means: ``mean gain / |mean honest payoff|``; NaN when that is 0) with
+        its 95% interval ``relative_low``/``relative_high`` (:func:`ratio_interval`, paired
+        bootstrap over seeds), the mean payoffs and the number of seeds.
     """
     import market
 
@@ -185,16 +202,44 @@ def attack_matrix(
     table = grouped.agg(
         gain=("gain", "mean"),
         gain_std=("gain", lambda s: float(np.std(s, ddof=1)) if len(s) > 1 else 0.0),
-        relative_gain=("relative", "mean"),
-        relative_gain_std=(
-            "relative",
-            lambda s: float(np.std(s, ddof=1)) if len(s) > 1 else 0.0,
-        ),
         attack_payoff=("attack_payoff", "mean"),
         honest_payoff=("honest_payoff", "mean"),
         seeds=("gain", "size"),
     ).reset_index()
+    intervals = [
+        ratio_interval(rows["attack_payoff"].to_numpy(), rows["honest_payoff"].to_numpy())
+        for _, rows in grouped
+    ]
+    table["relative_gain"] = [ratio for ratio, _, _ in intervals]
+    table["relative_low"] = [low for _, low, _ in intervals]
+    table["relative_high"] = [high for _, _, high in intervals]
     return table[list(COLUMNS)]
+
+
+BOOTSTRAP_SAMPLES = 2000
+
+
+def ratio_interval(attacked: Any, honest: Any) -> tuple[float, float, float]:
+    """``mean(attacked - honest) / |mean(honest)|`` and its 95% paired-bootstrap interval
+    (percentile, :data:`BOOTSTRAP_SAMPLES` resamples of the seeds, a fixed generator so the
+    table is reproducible); NaN where the mean honest payoff is 0."""
+    import numpy as np
+
+    a = np.asarray(attacked, dtype=np.float64)
+    h = np.asarray(honest, dtype=np.float64)
+
+    def ratio(x: Any, y: Any) -> Any:
+        scale = np.abs(y.mean(axis=-1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(scale > 1e-9, (x - y).mean(axis=-1) / scale, np.nan)
+
+    point = float(ratio(a, h))
+    if a.size < 2 or not np.isfinite(point):
+        return point, float("nan"), float("nan")
+    picks = np.random.default_rng(0).integers(0, a.size, size=(BOOTSTRAP_SAMPLES, a.size))
+    draws = ratio(a[picks], h[picks])
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return point, float(low), float(high)
 
 
 def plot_matrix(table: pd.DataFrame, path: str | Any, *, title: str | None = None) -> None:

@@ -119,6 +119,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         self.platform = PlatformAgent(self, self.plan)
         self.global_vector = self.task.initial_vector.copy()
         self.last_step: np.ndarray | None = None
+        self.global_steps: list[np.ndarray] = []  # every applied global step, in order
         self.graph: Any = None
         self.graphs: dict[int, Any] = {}
         """The neighbour graph of every round that ran secure aggregation, by round."""
@@ -172,12 +173,19 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             if group.strategy == "noisy":
                 own = flip_labels(own, group.flip_rate, n_classes, noise_rng)
             owner_labels.append(own)
+        for owner, group in enumerate(plan.owners):  # the same data under a second identity
+            if group.strategy == "plagiarist" and owner > 0:
+                shards[owner] = shards[0].copy()
+                owner_labels[owner] = owner_labels[0].copy()
         self.n_real_examples = len(labels)  # pool indices from here on are synthetic
         if any(g.synthetic_examples for g in plan.owners):
             self._add_synthetic(shards, owner_labels, data_rng.spawn(1)[0])
         id_shards, id_labels = [], []
         for spec in plan.identities:
-            part = np.array_split(np.arange(len(shards[spec.owner])), spec.parts)[spec.part]
+            order = np.arange(len(shards[spec.owner]))
+            if spec.group.sybil_mode == "complementary" and spec.group.strategy == "sybil":
+                order = np.argsort(owner_labels[spec.owner], kind="stable")  # by class
+            part = np.array_split(order, spec.parts)[spec.part]
             id_shards.append(shards[spec.owner][part])
             id_labels.append(owner_labels[spec.owner][part])
         market = self.scenario.market
@@ -271,7 +279,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             self.global_vector,
             [p.shard for p in trainers],
             [p.labels for p in trainers],
-            samples_per_second=[p.speed for p in trainers],
+            samples_per_second=[p.samples_per_second for p in trainers],
             rngs=[p.stream for p in trainers],
             optimizer_states=[p.optimizer_state for p in trainers],
         )
@@ -302,6 +310,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         if aggregation.delta is not None:
             new_vector = apply_update(self.global_vector, aggregation.delta)
             self.last_step = new_vector - self.global_vector
+            self.global_steps.append(self.last_step)
             self.global_vector = new_vector
         self.participants.do("learn")
         elapsed = time.perf_counter() - started
@@ -376,6 +385,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             "running": self.running,
             "global_vector": self.global_vector.copy(),
             "last_step": None if self.last_step is None else self.last_step.copy(),
+            "global_steps": [step.copy() for step in self.global_steps],
             # Mesa's DataCollector keeps agent-type records in a private dict (mesa < 4)
             "model_vars": {k: list(v) for k, v in collector.model_vars.items()},
             "agenttype_records": {
@@ -396,6 +406,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         self.running = bool(state["running"])
         self.global_vector = np.asarray(state["global_vector"], dtype=np.float32).copy()
         self.last_step = state["last_step"]
+        self.global_steps = [np.asarray(step) for step in state.get("global_steps", [])]
         collector = self.datacollector
         collector.model_vars = {k: list(v) for k, v in state["model_vars"].items()}
         collector._agenttype_records = {

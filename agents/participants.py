@@ -17,6 +17,14 @@ a bid (``declared_cost``) and a declared data size (``declared_size``).
   divides its data and compute over them (each trains honestly on its part);
   ``"replicate"`` shows all its data under every identity: the first selected identity
   trains, the others send its update (plus ``copy_noise``) at no compute cost;
+* ``copycat``: does not train; sends the update a random other identity sent in the last
+  round it was included, plus ``copy_noise`` (an eavesdropper or a colluder's leak);
+* ``replay``: does not train; sends the global step of ``replay_lag`` rounds back, rescaled
+  to the norm of the last step, plus ``copy_noise`` (a replay of any earlier step, not only
+  the last: what the stale-step screen cannot see);
+* ``plagiarist``: trains honestly, but on a copy of the first owner's data (the same data
+  under a second identity);
+* ``lazy``: trains only ``lazy_samples`` samples a round (its cost shrinks in proportion);
 * ``colluder``: the owners of one colluder group pool their data; the first selected one
   trains on the pool and every other selected one sends a near-copy of that update
   (relative Gaussian ``copy_noise``, e.g. 0.2 to evade a 0.995-cosine replica detector)
@@ -28,6 +36,8 @@ Misreporting (any strategy): the bid is ``bid_factor`` times the true cost and t
 size ``size_factor`` times the true size; the auction selects on the declared values, while
 the cost actually incurred, the training and the aggregation weight (the metered samples
 processed, :func:`agents.platform.metered_weight`) use the truth.
+
+A participant with ``join_round > 1`` is unavailable before that round (a late joiner).
 
 Joining is a bandit-style choice: with probability ``exploration`` it joins anyway,
 otherwise it joins when its expected reward (an exponential moving average of the rewards it
@@ -81,6 +91,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.cumulative_reward = 0.0
         self.cumulative_cost = 0.0
         self.rounds_joined = 0
+        self.last_sent: np.ndarray | None = None  # the update it sent when last included
         self.reset_round()
 
     # ----- checkpoint state -----
@@ -92,6 +103,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
             "cumulative_reward": self.cumulative_reward,
             "cumulative_cost": self.cumulative_cost,
             "rounds_joined": self.rounds_joined,
+            "last_sent": self.last_sent,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -101,6 +113,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.cumulative_reward = float(state["cumulative_reward"])
         self.cumulative_cost = float(state["cumulative_cost"])
         self.rounds_joined = int(state["rounds_joined"])
+        self.last_sent = state.get("last_sent")
 
     # ----- per-round bookkeeping -----
     def reset_round(self) -> None:
@@ -123,7 +136,15 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
     @property
     def trains(self) -> bool:
         """Whether this participant spends compute on real training."""
-        return self.strategy != "free_rider"
+        return self.strategy not in ("free_rider", "copycat", "replay")
+
+    @property
+    def samples_per_second(self) -> float:
+        """Its training speed this round: a lazy participant stops after ``lazy_samples``."""
+        if self.strategy != "lazy":
+            return self.speed
+        deadline = float(self.model.scenario.train.deadline_s)
+        return min(self.speed, self.params.lazy_samples / deadline)
 
     @property
     def copies_peers(self) -> bool:
@@ -172,6 +193,8 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         """Be available (by chance) and choose whether to join this round."""
         self.reset_round()
         self.available = bool(self.stream.random() < self.availability)
+        if self.model.round < self.params.join_round:
+            self.available = False
         if not self.available:
             return
         explore = bool(self.stream.random() < self.exploration)
@@ -179,6 +202,8 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
 
     def learn(self) -> None:
         """Update the expected reward from this round's outcome (only when it joined)."""
+        if self.included and self.update is not None:
+            self.last_sent = np.asarray(self.update, dtype=np.float32).copy()
         if not self.joined:
             return
         rate = self.learning_rate
@@ -197,6 +222,10 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
 
     def train(self, task: Any, global_vector: np.ndarray, last_step: np.ndarray | None) -> None:
         """Produce this round's update according to the strategy (real local training)."""
+        if self.strategy in ("copycat", "replay"):
+            self.samples = 0
+            self.update = self._copied(global_vector)
+            return
         if not self.trains:
             self.samples = 0
             mode = self.params.free_ride
@@ -221,11 +250,33 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
                 global_vector,
                 shard,
                 labels,
-                samples_per_second=self.speed,
+                samples_per_second=self.samples_per_second,
                 rng=self.stream,
                 optimizer_state=self.optimizer_state,
             )
         )
+
+    def _copied(self, global_vector: np.ndarray) -> np.ndarray:
+        """A copycat's or a replayer's update (zeros when there is nothing to copy yet)."""
+        source: np.ndarray | None = None
+        if self.strategy == "copycat":
+            peers = [
+                p.last_sent
+                for p in sorted(self.model.agents_by_type[type(self)], key=lambda p: p.pid)
+                if p is not self and p.last_sent is not None
+            ]
+            if peers:
+                source = peers[int(self.stream.integers(len(peers)))]
+        else:
+            steps = self.model.global_steps
+            if steps:
+                old = steps[max(len(steps) - self.params.replay_lag, 0)]
+                norm = float(np.linalg.norm(old))
+                scale = float(np.linalg.norm(steps[-1])) / norm if norm > 0 else 0.0
+                source = old * scale
+        if source is None:
+            return np.zeros_like(global_vector, dtype=np.float32)
+        return self._noisy(source, self.params.copy_noise)
 
     def receive(self, result: LocalResult) -> None:
         """Take this round's local training result (from ``train`` or a batched trainer)."""
@@ -233,6 +284,9 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.samples = result.samples_processed
         self.compute_seconds = result.compute_seconds
         self.cost_incurred = self.cost
+        if self.strategy == "lazy":  # it spends a share of a full round's compute
+            full = self.speed * float(self.model.scenario.train.deadline_s)
+            self.cost_incurred = self.cost * min(1.0, self.samples / full) if full > 0 else 0.0
         if result.straggler or result.delta is None:
             self.straggler = True
             return

@@ -1,11 +1,12 @@
 """The exploitability matrix of the default scenario in head mode on MiniLM.
 
-Every attack of ``agents.attacks.ATTACKS`` against every mechanism (the default market
-otherwise: adaptive scoring, budget 100 a round), 3 rounds, seeds 0 and 1: the attacker's
-payoff gain over the same owner playing honestly on the same seed. Prints the table and
+Every attack of ``agents.attacks.ATTACKS`` against the default mechanism and
+``verified_value`` (the default market otherwise: adaptive scoring, budget 100 a round),
+3 rounds, seeds 0-9: the attacker's payoff gain over the same owner playing honestly on the
+same seed, as a ratio of means with a 95% paired-bootstrap interval. Prints the table and
 writes ``bench/results/attack_matrix.md``.
 
-    python bench/attack_matrix.py [--rounds 3] [--seeds 0 1] [--mechanisms banzhaf_cover ...]
+    python bench/attack_matrix.py [--rounds 3] [--seeds 0 1 ...] [--mechanisms banzhaf_cover ...]
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def _markdown(frame: object) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--mechanisms", nargs="+", default=None)
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--mechanisms", nargs="+", default=["banzhaf_cover", "verified_value"])
     parser.add_argument("--attacks", nargs="+", default=None)
     args = parser.parse_args()
 
@@ -54,14 +55,15 @@ def main() -> None:
     shown = table.copy()
     for column in ("gain", "gain_std", "attack_payoff", "honest_payoff"):
         shown[column] = shown[column].map(lambda v: f"{v:+.2f}")
-    for column in ("relative_gain", "relative_gain_std"):
+    for column in ("relative_gain", "relative_low", "relative_high"):
         shown[column] = shown[column].map(lambda v: f"{v:+.1%}")
     header = (
         f"Attack matrix: default scenario (6 honest owners of 300 reviews, cost 5, budget 100 "
         f"a round), head mode on MiniLM, {args.rounds} rounds, seeds {args.seeds}; one attacker "
         f"owner (3 for collude) appended. gain = attacker payoff (reward - cost, summed over "
         f"its identities) minus the same owner's payoff playing honestly on the same seed; "
-        f"relative = gain / |honest payoff|, mean and std over seeds. "
+        f"relative = mean gain / |mean honest payoff| (a ratio of means) with its 95% "
+        f"paired-bootstrap interval over seeds. "
         f"CPU: {cpu_name()}; {seconds:.0f} s."
     )
     print(header)

@@ -6,9 +6,20 @@ from dataclasses import dataclass
 
 from agents.scenario.errors import is_integer, is_number, require
 
-STRATEGIES = ("honest", "free_rider", "noisy", "poisoner", "sybil", "colluder")
+STRATEGIES = (
+    "honest",
+    "free_rider",
+    "noisy",
+    "poisoner",
+    "sybil",
+    "colluder",
+    "copycat",
+    "replay",
+    "plagiarist",
+    "lazy",
+)
 FREE_RIDE = ("zero", "stale", "disguised")
-SYBIL_MODES = ("split", "replicate")
+SYBIL_MODES = ("split", "replicate", "complementary")
 MAX_SPEED = 1e9
 """Samples per second; with ``train.deadline_s <= 1e7`` the sample budget stays an int64."""
 MAX_CLASS_ALPHA = 1e6
@@ -33,7 +44,11 @@ class ParticipantGroup:
         strategy: honest, free_rider, noisy (trains on flipped labels), poisoner (sends a
             scaled or sign-flipped update), sybil (splits or replicates its data over several
             identities), colluder (the group's owners pool their data, one trains, all send
-            near-copies of that update; see ``agents.participants``).
+            near-copies of that update), copycat (sends a peer's previous update plus
+            ``copy_noise``, without training), replay (sends the global step of
+            ``replay_lag`` rounds back, rescaled to the last step's norm, plus
+            ``copy_noise``), plagiarist (trains honestly on a copy of the first owner's
+            data), lazy (trains ``lazy_samples`` samples only); see ``agents.participants``.
         flip_rate: share of labels a ``noisy`` participant flips.
         poison_scale: factor a ``poisoner`` multiplies its update by (negative: sign flip).
         sybil_identities: identities a ``sybil`` participant splits into.
@@ -43,13 +58,18 @@ class ParticipantGroup:
         free_ride: a free rider's update: ``zero``, ``stale`` (the last global step) or
             ``disguised`` (the last global step plus Gaussian noise, Fraboni et al. 2021).
         disguise_noise: a disguised free rider's noise norm, relative to the last step's.
-        sybil_mode: ``split`` (the data divided over the identities) or ``replicate`` (the
+        sybil_mode: ``split`` (the data divided over the identities), ``complementary``
+            (divided by label, so the pieces hold different classes) or ``replicate`` (the
             same data under every identity: one trains, the others send copies).
         copy_noise: Gaussian noise added to a copied update (replicas, colluders), relative
             to its norm: 0 sends exact copies, ~0.2 evades a 0.995 cosine replica detector.
         bid_factor: the cost it declares (its auction bid) over its true cost.
-        size_factor: the data size it declares over its true size (the platform selects and
-            weights aggregation on declared sizes; costs and training use the truth).
+        size_factor: the data size it declares over its true size (the auction selects on
+            declared sizes; aggregation weights, costs and training use the truth).
+        join_round: the first round it is available in (a late joiner: > 1).
+        replay_lag: rounds back a ``replay`` participant takes its global step from.
+        lazy_samples: samples a ``lazy`` participant trains on per round (its cost scales
+            down with them).
     """
 
     name: str
@@ -71,6 +91,9 @@ class ParticipantGroup:
     copy_noise: float = 0.0
     bid_factor: float = 1.0
     size_factor: float = 1.0
+    join_round: int = 1
+    replay_lag: int = 2
+    lazy_samples: int = 16
 
     @property
     def identities(self) -> int:
@@ -154,7 +177,18 @@ class ParticipantGroup:
             f"{at}.sybil_mode",
             f"{self.sybil_mode!r} is not one of {SYBIL_MODES}",
         )
-        for key, top in (
+        for key, low, top in (
+            ("join_round", 1, 100_000),
+            ("replay_lag", 1, 1_000),
+            ("lazy_samples", 1, 1_000_000),
+        ):
+            value = getattr(self, key)
+            require(
+                is_integer(value) and low <= value <= top,
+                f"{at}.{key}",
+                f"must be an integer in [{low}, {top}], got {value!r}",
+            )
+        for key, limit in (
             ("disguise_noise", 100.0),
             ("copy_noise", 100.0),
             ("bid_factor", 1000.0),
@@ -162,7 +196,7 @@ class ParticipantGroup:
         ):
             value = getattr(self, key)
             require(
-                is_number(value) and 0 <= value <= top,
+                is_number(value) and 0 <= value <= limit,
                 f"{at}.{key}",
-                f"must be a number in [0, {top:g}], got {value!r}",
+                f"must be a number in [0, {limit:g}], got {value!r}",
             )

@@ -121,6 +121,8 @@ st.dataframe(
     key="attack_table",
     column_config={
         "relative_gain": st.column_config.NumberColumn("relative gain", format="percent"),
+        "relative_low": st.column_config.NumberColumn("95% low", format="percent"),
+        "relative_high": st.column_config.NumberColumn("95% high", format="percent"),
         "gain": st.column_config.NumberColumn("gain (budget units)", format="%+.3f"),
     },
 )
