@@ -166,6 +166,8 @@ def _mechanism(scenario: Scenario) -> Any:
         {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
     )
     options = {
-        name: getattr(scenario.market, name) for name in ("full_budget_gain",) if name in takes
+        name: getattr(scenario.market, name)
+        for name in ("full_budget_gain", "confidence")
+        if name in takes
     }
     return market.make_mechanism(scenario.market.mechanism, **options)

@@ -110,6 +110,12 @@ FIELD: dict[str, str] = {
     "market.exploration": "Chance that a participant joins a round regardless of what it "
     "learned (explores).",
     "market.learning_rate": "How fast a participant's expected profit follows what it earned.",
+    "market.full_budget_gain": "verified_value: the validated utility gain at which a round "
+    "may pay its whole budget (less gain, proportionally less).",
+    "market.confidence": "verified_value: the one-sided confidence level at which a value "
+    "counts as verified and a gain as validated.",
+    "market.unspent": "What a round does not pay: returned to the platform, or carried over "
+    "to later rounds.",
     "privacy.secure_aggregation": "The server learns only the sum of masked updates "
     "(SecAgg, Bonawitz et al. 2017; SecAgg+ with a neighbour graph, Bell et al. 2020).",
     "privacy.neighbors": "0: every pair shares keys (SecAgg); k > 0: each client shares keys "
@@ -125,11 +131,21 @@ ATTACK: dict[str, str] = {
     "free_ride_disguised": "Trains nothing: sends small random noise shaped like a real update.",
     "underbid_cost": "Reports a cost of 0.2x its true cost (to win an auction).",
     "overbid_cost": "Reports 3x its true cost (to have a larger cost covered).",
-    "inflate_size": "Claims 3x the data it holds (size-weighted aggregation and payment).",
+    "inflate_size": "Claims 3x the data it holds (only the auction reads declared sizes).",
     "sybil_split": "Splits its data over 3 identities, each paid separately.",
     "sybil_replicate": "Sends the same update from 3 identities (replicas of one another).",
     "sign_flip": "Poisons: sends its honest update times -1.",
     "boost_x3": "Boosts: sends its honest update times 3 to dominate the average.",
     "label_flip": "Trains on flipped labels (every label wrong).",
     "collude": "3 owners send near-copies of one update (noise 0.2) to inflate its value.",
+    "copycat": "Trains nothing: sends a peer's last update plus 5% noise.",
+    "replay_old": "Trains nothing: replays the global step of 2 rounds back, rescaled, +10% noise.",
+    "plagiarist": "Trains honestly on a copy of another participant's data.",
+    "lazy": "Trains 16 samples a round instead of its full compute (and pays for 16).",
+    "size_misreport": "Claims 3x the data it holds.",
+    "cost_misreport": "Reports 3x its true cost.",
+    "complementary_split": "Splits its data by class over 3 identities (pieces that only "
+    "help together).",
+    "subtle_poisoner": "Sends its honest update times -0.3.",
+    "late_joiner": "Joins only from round 3, when the model has learned most of what it will.",
 }

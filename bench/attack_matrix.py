@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -37,19 +38,27 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--mechanisms", nargs="+", default=["banzhaf_cover", "verified_value"])
     parser.add_argument("--attacks", nargs="+", default=None)
+    parser.add_argument(
+        "--utility-subset", type=int, default=None, help="validation examples per coalition"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     from agents import Scenario
     from agents.attacks import attack_matrix
 
     base = Scenario(name="default_head", rounds=args.rounds).replace("model.mode", "head")
+    if args.utility_subset is not None:
+        base = base.replace("data.utility_subset", args.utility_subset)
     started = time.perf_counter()
     table = attack_matrix(
         base,
         mechanisms=args.mechanisms,
         attacks=args.attacks,
         seeds=args.seeds,
-        progress=lambda done, total, label: print(f"  [{done}/{total}] {label}", flush=True),
+        progress=lambda done, total, label: print(
+            f"  [{done}/{total}] {label}", file=sys.stderr, flush=True
+        ),
     )
     seconds = time.perf_counter() - started
     shown = table.copy()
@@ -63,13 +72,14 @@ def main() -> None:
         f"owner (3 for collude) appended. gain = attacker payoff (reward - cost, summed over "
         f"its identities) minus the same owner's payoff playing honestly on the same seed; "
         f"relative = mean gain / |mean honest payoff| (a ratio of means) with its 95% "
-        f"paired-bootstrap interval over seeds. "
+        f"paired-bootstrap interval over seeds; {base.data.utility_subset} validation "
+        f"examples score each coalition. "
         f"CPU: {cpu_name()}; {seconds:.0f} s."
     )
     print(header)
     print(shown.to_string(index=False))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
         "# Attack matrix (written by `python bench/attack_matrix.py`)\n\n"
         + header
         + "\n\n"

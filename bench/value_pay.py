@@ -15,7 +15,11 @@ and per round: the share of the budget paid against the round's validation-loss 
 Every cell is a mean over seeds with a 95% t interval. Writes
 ``bench/results/value_pay.md``.
 
-    python bench/value_pay.py [--seeds 20] [--mechanisms banzhaf_cover verified_value]
+    python bench/value_pay.py [--seeds 20] [--mechanisms banzhaf_cover verified_value:500]
+
+A mechanism written ``name:K`` runs with ``data.utility_subset = K`` validation examples
+(the default is 128; ``verified_value``'s standard errors shrink with more), and
+``name:K:C`` also with ``market.confidence = C``.
 """
 
 from __future__ import annotations
@@ -79,7 +83,17 @@ def scenarios() -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--mechanisms", nargs="+", default=["banzhaf_cover", "verified_value"])
+    parser.add_argument(
+        "--mechanisms",
+        nargs="+",
+        default=[
+            "banzhaf_cover",
+            "verified_value",
+            "verified_value:128:0.84",
+            "verified_value:500",
+            "verified_value:500:0.84",
+        ],
+    )
     args = parser.parse_args()
 
     from scipy import stats
@@ -100,8 +114,13 @@ def main() -> None:
 
         for seed in range(args.seeds):
             results = {}
+            name, *settings = mechanism.split(":")
             for label, scenario in markets.items():
-                s = scenario.replace("market.mechanism", mechanism).replace("seed", seed)  # type: ignore[attr-defined]
+                s = scenario.replace("market.mechanism", name).replace("seed", seed)  # type: ignore[attr-defined]
+                if settings:
+                    s = s.replace("data.utility_subset", int(settings[0]))
+                if len(settings) > 1:
+                    s = s.replace("market.confidence", float(settings[1]))
                 results[label] = run(s, model=MarketModel(s, task=task))
             pay = results["identical"].participants.groupby("participant")["reward"].sum()
             add(
@@ -164,7 +183,9 @@ def main() -> None:
     table = "\n".join(lines)
     note = (
         f"Seeds 0-{args.seeds - 1}, 3 rounds, head mode on MiniLM, default `[market]` but the "
-        f"mechanism; mean [95% t interval] over seeds. CPU: {cpu_name()}; {seconds:.0f} s."
+        f"mechanism (`name:K[:C]`: K validation examples score the round instead of 128, "
+        f"and the confidence level is C instead of 0.95); mean "
+        f"[95% t interval] over seeds. CPU: {cpu_name()}; {seconds:.0f} s."
     )
     print(note)
     print(table)

@@ -122,9 +122,9 @@ def gain_valuation(
     return RoundValuation(values, stderr, float(gain), float(gain_se))
 
 
-def lower_bound(value: FloatArray, variance: FloatArray) -> FloatArray:
-    """The one-sided 95% lower confidence bound ``value - z * sqrt(variance)``."""
-    out: FloatArray = np.asarray(value, np.float64) - CONFIDENCE_Z * np.sqrt(
+def lower_bound(value: FloatArray, variance: FloatArray, z: float = CONFIDENCE_Z) -> FloatArray:
+    """The one-sided lower confidence bound ``value - z * sqrt(variance)`` (95% by default)."""
+    out: FloatArray = np.asarray(value, np.float64) - z * np.sqrt(
         np.clip(np.asarray(variance, np.float64), 0.0, None)
     )
     return out

@@ -177,6 +177,8 @@ class MarketSection:
         exploration, learning_rate: how participants decide to join (see ``participants``).
         full_budget_gain: for mechanisms that pay for validated value (``verified_value``),
             the lower-bound utility gain at which a round may pay its whole budget.
+        confidence: for ``verified_value``, the one-sided confidence level at which a value
+            counts as verified and a gain as validated, in (0.5, 1).
         unspent: what a round does not pay is ``"return"``-ed to the platform or
             ``"carry"``-ed over to later rounds (which may then pay more than their budget
             for value they verify).
@@ -192,6 +194,7 @@ class MarketSection:
     exploration: float = 0.1
     learning_rate: float = 0.5
     full_budget_gain: float = 0.05
+    confidence: float = 0.95
     unspent: str = "return"
 
     def __post_init__(self) -> None:
@@ -252,6 +255,11 @@ class MarketSection:
             "market.full_budget_gain",
             f"must be > 0 (the utility gain that earns a whole round budget), "
             f"got {self.full_budget_gain!r}",
+        )
+        require(
+            is_number(self.confidence) and 0.5 < self.confidence < 1,
+            "market.confidence",
+            f"must be in (0.5, 1) (a one-sided confidence level), got {self.confidence!r}",
         )
         require(
             self.unspent in UNSPENT,

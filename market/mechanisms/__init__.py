@@ -38,12 +38,15 @@ round's values alone), exact values: the numbers do not depend on the CPU.
   ``u(N) - u(N - i)`` (Qi & Zhu 2024): split pieces substitute for one another, and replicas
   have marginal 0, so replicating earns the cover once and no surplus (payoff 0, gain -1);
   its free riders' share is noise (a zero-quality player's marginal on a noisy game).
-* ``verified_value`` (opt-in, issue 25) pays metered cost plus a posted price per unit of
-  cumulative Banzhaf value, only once that value's lower 95% bound is positive, from a pot
-  that follows the round's validated gain (a round without a significant gain pays
-  nothing). ``bench/value_pay.py`` compares it with the default on the issue's targets: it
-  cuts what poisoners and rounds without gain are paid, but its all-or-nothing evidence
-  gate makes the pay of identical owners *more* unequal, so it is not the default yet.
+* ``verified_value`` (opt-in, issue 25) allocates a pot that follows the round's
+  validated gain (``budget x LCB(gain) / full_budget_gain``: a round without a significant
+  gain allocates nothing) as metered-cost covers plus shares of the round's positive
+  Banzhaf values, and pays an identity only once the lower confidence bound of its
+  cumulative Banzhaf value is positive (until then its allocations are held; what is
+  still held at the end is never paid). ``bench/value_pay.py`` and
+  ``bench/attack_matrix.py`` compare it with the default: no pay in rounds without gain,
+  no gain from complementary splits, but on the default market honest owners barely
+  cover their costs (the gain comes in round 1), so it is not the default.
 * ``auction`` pays at most the escrow of its selection, released against the run's
   cumulative delivered value (full once a quarter of the declared share is delivered;
   replica groups released once): split pieces are escrowed what the whole is, and an

@@ -312,6 +312,7 @@ class Mechanism(ABC):
                 payments,
                 variance=None if errors is None else errors**2,
                 cost=group_costs(round_),
+                held=self._held_after(round_),
             )
         return Allocation(
             payments=payments,
@@ -352,6 +353,11 @@ class Mechanism(ABC):
     @abstractmethod
     def _pay(self, round_: Round) -> FloatArray:
         """Payments for validated inputs (non-participants' entries are ignored)."""
+
+    def _held_after(self, round_: Round) -> FloatArray | None:
+        """What every identity has been allocated but not paid after this round (``None``:
+        the rule holds nothing back)."""
+        return None
 
 
 def _inputs(

@@ -17,8 +17,8 @@ import numpy as np
 
 from market.types import BoolArray, FloatArray
 
-FIELDS = ("escrow", "value", "paid", "variance", "cost")
-OPTIONAL = ("variance", "cost")
+FIELDS = ("escrow", "value", "paid", "variance", "cost", "held")
+OPTIONAL = ("variance", "cost", "held")
 """Fields added later: a checkpoint without them starts them at 0."""
 
 
@@ -33,6 +33,8 @@ class PaymentLedger:
         variance: sum of the variances of its scored contributions (their standard errors
             squared, where the valuation has them; rounds taken as independent).
         cost: sum of its metered costs in the rounds it delivered, ``>= 0``.
+        held: what it was allocated but not yet paid, ``>= 0`` (a rule that pays only
+            verified value holds an identity's allocations until its value is verified).
     """
 
     escrow: FloatArray
@@ -40,6 +42,7 @@ class PaymentLedger:
     paid: FloatArray
     variance: FloatArray | None = None
     cost: FloatArray | None = None
+    held: FloatArray | None = None
 
     def __post_init__(self) -> None:
         shape = np.shape(self.escrow)
@@ -54,7 +57,7 @@ class PaymentLedger:
         if not all(np.all(np.isfinite(a)) for a in arrays):
             raise ValueError("ledger arrays must be finite")
         if any(np.any(a < 0) for a in (arrays[0], *arrays[2:])):
-            raise ValueError("ledger escrow, paid, variance and cost must be >= 0")
+            raise ValueError("ledger escrow, paid, variance, cost and held must be >= 0")
         for name, array in zip(FIELDS, arrays, strict=True):
             array.flags.writeable = False
             object.__setattr__(self, name, array)
@@ -80,9 +83,11 @@ class PaymentLedger:
         *,
         variance: FloatArray | None = None,
         cost: FloatArray | None = None,
+        held: FloatArray | None = None,
     ) -> PaymentLedger:
         """The totals once the ``delivered`` identities add this round's escrow, value and pay
-        (and, if given, the value's variance and the metered cost)."""
+        (and, if given, the value's variance and the metered cost); ``held`` replaces the
+        held amounts (every identity's, delivered or not) when given."""
         zero = np.zeros(self.n_players)
         assert self.variance is not None and self.cost is not None  # set in __post_init__
         return PaymentLedger(
@@ -92,6 +97,7 @@ class PaymentLedger:
             variance=self.variance
             + np.where(delivered, zero if variance is None else variance, 0.0),
             cost=self.cost + np.where(delivered, zero if cost is None else cost, 0.0),
+            held=self.held if held is None else held,
         )
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -110,6 +116,7 @@ class PaymentLedger:
             paid=arrays["paid"],
             variance=arrays.get("variance"),
             cost=arrays.get("cost"),
+            held=arrays.get("held"),
         )
 
 

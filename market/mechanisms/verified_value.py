@@ -1,73 +1,84 @@
-"""Verified value: pay metered cost and a posted price for value that is significantly positive.
+"""Verified value: allocate a round's validated gain, pay an identity once its value is verified.
 
-The rule reads one valuation per run, Data Banzhaf values with standard errors
-(:mod:`market.valuation`; Wang & Jia 2023), accumulated over the rounds in the
-:class:`~market.mechanisms.PaymentLedger` with their variances. Each round:
+The rule reads one valuation per run, Data Banzhaf values with standard errors over the
+validation examples (:mod:`market.valuation`; Wang & Jia 2023), accumulated over the rounds
+in the :class:`~market.mechanisms.PaymentLedger` with their variances. Each round:
 
-1. *Evidence.* A participant is *verified* when the lower 95% confidence bound of its
-   cumulative value is positive: ``V_i - z * sqrt(Var_i) > 0``. Null, harmful and noisy
-   contributions are not verified and get nothing, cover included.
-2. *Pot.* The round may pay at most ``budget * max(LCB(gain), 0) / full_budget_gain``
-   (and never more than the budget plus the ``reserve`` earlier rounds carried over, when
-   the scenario carries unspent budget rather than returning it): the
-   platform buys model improvement at the posted price ``budget / full_budget_gain`` per
-   unit of validated utility gain, so a round that adds nothing significant pays nothing,
-   and entering late, when the model has saturated, earns little.
-3. *Debts.* What a verified participant is owed over the run is its metered cost (the
-   cover) plus its cumulative value at the posted price, less what it was already paid.
-   The pot pays cover debts first, then value debts, each scaled down together when the
-   pot is short. A shortfall is paid by later pots (the debts are cumulative), so a
-   participant whose value only becomes significant after a few rounds is paid for those
-   rounds too.
+1. *Pot.* The round may pay at most ``budget * max(LCB(gain), 0) / full_budget_gain`` (and
+   never more than its budget plus the ``reserve`` earlier rounds carried over, where the
+   scenario carries unspent budget): the platform buys model improvement at the posted
+   price ``budget / full_budget_gain`` per unit of validated utility gain, so a round that
+   adds nothing significant pays nothing, and entering late, once the model has
+   saturated, earns little.
+2. *Allocation.* The pot first covers every participant's metered cost (replica groups
+   once; scaled down together when the pot is short), then the rest is split in
+   proportion to the round's positive Banzhaf values.
+3. *Verification.* An identity is *verified* once the lower 95% confidence bound of its
+   cumulative value is positive, ``V_i - z * sqrt(Var_i) > 0`` (``confidence``, 95%
+   by default). A verified identity is paid
+   its allocation, plus everything held for it; an unverified one's allocation is held
+   (:attr:`~market.mechanisms.PaymentLedger.held`) and paid in the round its evidence
+   suffices. What is still held when the run ends is never paid: null, harmful and
+   unverifiable contributions (a cover included) earn nothing.
 
-Strategic properties (each played in ``tests/market``):
+Holding instead of refusing is what keeps the rule from paying luck: an honest owner's value
+in one round is rarely significant on its own (z of about 1-2 on 128 validation examples),
+but its cumulative value usually is after a few rounds, and then it gets the rounds it was
+held for.
 
-* *Replication and splitting.* Prices are per unit of unnormalised Banzhaf value, which is
-  replication robust on submodular games (Han et al. 2022): copies add no value to one
-  another's coalitions, so the sum of a split's values is at most the whole's. Where the
-  pot binds, debts are scaled together, and the other participants' values (diluted by
-  extra identities) set the split's share; ``bench/value_pay.py`` measures what that gains.
-* *Timing.* The pot follows this round's validated gain, not the calendar.
-* *Costs.* The cover is the metered cost (0 for an identity that did not train), never a
-  bid; identities that send near-identical updates (a replica group) are covered once.
+Strategic properties (played in ``tests/market`` and by the gym, ``bench/attack_matrix.py``):
+
+* *Copies, replays, misreported sizes*: handled upstream (metered aggregation weights).
+* *Pieces that only help together* (a split by class): each piece's value has a large
+  spread over the examples (it helps one class and hurts the other), so it is rarely
+  verified.
+* *Timing*: the pot follows this round's validated gain, not the calendar.
+* *Costs*: the cover is the metered cost (0 for an identity that did not train), never a bid.
 
 Limits: the standard errors cover the choice of validation examples, not the luck of
-training; rounds are taken as independent when the variances are summed.
+training; rounds are taken as independent when the variances are summed. Splitting one's
+data over identities still dilutes the others' Banzhaf values (the surplus is a share);
+``bench/attack_matrix.py`` measures what that gains.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import ClassVar
 
 import numpy as np
 
-from market.mechanisms.base import Mechanism, Round, group_costs
+from market.mechanisms.base import Mechanism, Round, group_costs, proportional_split
 from market.mechanisms.ledger import PaymentLedger
-from market.types import FloatArray
-from market.valuation import CONFIDENCE_Z, lower_bound
+from market.types import BoolArray, FloatArray
+from market.valuation import lower_bound
 
 DEFAULT_FULL_BUDGET_GAIN = 0.05
+DEFAULT_CONFIDENCE = 0.95
 """Validated utility gain (``neg_loss`` or accuracy units) that earns a round's whole budget."""
 
 
-def _scaled(debts: FloatArray, available: float) -> FloatArray:
-    """``debts``, scaled down together when they exceed ``available``."""
-    total = float(debts.sum())
+def _scaled(amounts: FloatArray, available: float) -> FloatArray:
+    """``amounts``, scaled down together when they exceed ``available``."""
+    total = float(amounts.sum())
     if total <= available or total <= 0.0:
-        return debts
-    out: FloatArray = debts * (max(available, 0.0) / total)
+        return amounts
+    out: FloatArray = amounts * (max(available, 0.0) / total)
     return out
 
 
 @dataclass(frozen=True)
 class VerifiedValue(Mechanism):
-    """Cover and a posted price for significantly positive cumulative Banzhaf value, from a
-    pot that follows the round's validated gain (see the module docstring).
+    """A pot that follows the round's validated gain, allocated as cover plus Banzhaf
+    shares, paid once an identity's cumulative value is verified (see the module docstring).
 
     Attributes:
         full_budget_gain: the lower-bound utility gain at which a round may pay its whole
-            budget (the posted price is ``budget / full_budget_gain`` per unit of value).
+            budget (the posted price is ``budget / full_budget_gain`` per unit of gain).
+        confidence: the one-sided confidence level of the lower bounds (the gain's and the
+            verification's), in (0.5, 1). Lower verifies honest owners sooner and lets more
+            noise through: ``bench/value_pay.py`` measures both.
     """
 
     name: ClassVar[str] = "verified_value"
@@ -77,40 +88,64 @@ class VerifiedValue(Mechanism):
     )
     uses_valuation: ClassVar[bool] = True
     full_budget_gain: float = DEFAULT_FULL_BUDGET_GAIN
+    confidence: float = DEFAULT_CONFIDENCE
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.confidence, float | int) and 0.5 < self.confidence < 1):
+            raise ValueError(f"confidence must be in (0.5, 1), got {self.confidence!r}")
         if not (np.isfinite(self.full_budget_gain) and self.full_budget_gain > 0):
             raise ValueError(
                 f"full_budget_gain must be > 0, got {self.full_budget_gain!r}: the utility "
                 "gain at which a round pays its whole budget"
             )
 
+    @property
+    def z(self) -> float:
+        """The normal quantile of :attr:`confidence`."""
+        return NormalDist().inv_cdf(self.confidence)
+
     def pot(self, round_: Round) -> float:
-        """The most this round may pay: the budget scaled by the gain's lower bound."""
+        """The most this round may allocate: the budget scaled by the gain's lower bound."""
         pool = round_.budget + round_.reserve
         if round_.gain is None:  # no gain measured (a caller without a utility): no cap
             return pool
         gain, stderr = round_.gain
-        lower = gain - CONFIDENCE_Z * stderr
-        share = max(lower, 0.0) / self.full_budget_gain
+        share = max(gain - self.z * stderr, 0.0) / self.full_budget_gain
         return float(min(pool, round_.budget * share))
 
-    def _pay(self, round_: Round) -> FloatArray:
-        n = round_.contributions.size
-        ledger = round_.ledger if round_.ledger is not None else PaymentLedger.initial(n)
-        assert ledger.variance is not None and ledger.cost is not None  # filled on creation
-        errors = np.zeros(n) if round_.stderr is None else round_.stderr
+    def verified(self, round_: Round) -> BoolArray:
+        """Participants whose cumulative value, this round included, is verified."""
+        ledger = _ledger(round_)
+        assert ledger.variance is not None  # filled on creation
+        errors = np.zeros(round_.contributions.size) if round_.stderr is None else round_.stderr
         inside = round_.participants
         value = ledger.value + np.where(inside, round_.contributions, 0.0)
         variance = ledger.variance + np.where(inside, errors**2, 0.0)
-        verified = inside & (lower_bound(value, variance) > 0)
-        cost = ledger.cost + group_costs(round_)
-        price = round_.budget / self.full_budget_gain
-        owed_cover = np.where(verified, cost, 0.0)
-        owed = owed_cover + np.where(verified, price * np.clip(value, 0.0, None), 0.0)
-        pot = self.pot(round_)
-        cover = _scaled(np.clip(owed_cover - ledger.paid, 0.0, None), pot)
-        rest = pot - float(cover.sum())
-        extra = _scaled(np.clip(owed - ledger.paid - cover, 0.0, None), rest)
-        out: FloatArray = cover + extra
+        out: BoolArray = inside & (lower_bound(value, variance, self.z) > 0)
         return out
+
+    def allocated(self, round_: Round) -> FloatArray:
+        """This round's allocation: covers first, then shares of the positive values."""
+        pot = self.pot(round_)
+        cover = _scaled(group_costs(round_), pot)
+        rest = max(pot - float(cover.sum()), 0.0)
+        return cover + proportional_split(round_.positive, rest)
+
+    def _pay(self, round_: Round) -> FloatArray:
+        ledger = _ledger(round_)
+        assert ledger.held is not None  # filled on creation
+        due = ledger.held + np.where(round_.participants, self.allocated(round_), 0.0)
+        out: FloatArray = np.where(self.verified(round_), due, 0.0)
+        return out
+
+    def _held_after(self, round_: Round) -> FloatArray:
+        ledger = _ledger(round_)
+        assert ledger.held is not None  # filled on creation
+        due = ledger.held + np.where(round_.participants, self.allocated(round_), 0.0)
+        out: FloatArray = np.where(self.verified(round_), 0.0, due)
+        return out
+
+
+def _ledger(round_: Round) -> PaymentLedger:
+    n = round_.contributions.size
+    return round_.ledger if round_.ledger is not None else PaymentLedger.initial(n)

@@ -52,6 +52,8 @@ def test_bad_market_settings_name_the_field() -> None:
         scenario(unspent="keep")
     with pytest.raises(ScenarioError, match="market.full_budget_gain"):
         scenario(full_budget_gain=0.0)
+    with pytest.raises(ScenarioError, match="market.confidence"):
+        scenario(confidence=1.0)
 
 
 def test_declaring_more_data_buys_no_aggregation_weight() -> None:

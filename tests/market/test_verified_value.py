@@ -59,32 +59,42 @@ def pay(
     )
 
 
-def test_only_significantly_positive_value_is_paid_cover_included() -> None:
+def test_only_verified_value_is_paid_and_the_rest_is_held() -> None:
     allocation = pay([0.02, 0.02, 0.0, -0.03], [0.005, 0.02, 0.005, 0.005])
-    # player 0 is 4 standard errors above 0; player 1 is 1: not verified, no cover either
+    # player 0 is 4 standard errors above 0; player 1 is 1: held, not refused
     assert allocation.payments[0] > 5.0
     assert allocation.payments[1:].tolist() == [0.0, 0.0, 0.0]
+    assert allocation.ledger is not None and allocation.ledger.held is not None
+    held = allocation.ledger.held
+    assert held[1] == pytest.approx(allocation.payments[0])  # same value, same allocation
+    assert held[2] == pytest.approx(5.0) and held[3] == pytest.approx(5.0)  # covers only
+    assert allocation.total + held.sum() == pytest.approx(100.0)
 
 
-def test_a_round_without_a_significant_gain_pays_nothing() -> None:
+def test_a_round_without_a_significant_gain_allocates_nothing() -> None:
     allocation = pay([0.02, 0.02], [0.001, 0.001], gain=(0.004, 0.003))
     assert allocation.total == 0.0
+    assert allocation.ledger is not None and allocation.ledger.held is not None
+    assert allocation.ledger.held.sum() == 0.0
     # the pot follows the gain's lower bound: half the full-budget gain, half the budget
     half = pay([0.02, 0.02], [0.001, 0.001], gain=(0.025, 0.0))
     assert half.total == pytest.approx(50.0)
 
 
-def test_value_that_becomes_significant_later_is_paid_for_the_earlier_rounds() -> None:
-    ledger = market.PaymentLedger.initial(2)
-    first = pay([0.01, 0.05], [0.01, 0.005], ledger=ledger)
+def test_what_was_held_is_paid_once_the_value_is_verified() -> None:
+    first = pay([0.01, 0.05], [0.01, 0.005])
     assert first.payments[0] == 0.0  # not yet verified
+    assert first.ledger is not None and first.ledger.held is not None
+    held = float(first.ledger.held[0])
     second = pay([0.01, 0.0], [0.001, 0.005], ledger=first.ledger)
-    # cumulative value 0.02, standard error ~0.01: verified now, both rounds' covers owed
-    assert second.payments[0] == pytest.approx(10.0 + 100 / 0.05 * 0.02)
+    # cumulative value 0.02 with standard error ~0.01: verified now, round 1 paid too
+    assert second.payments[0] > held > 0.0
+    assert second.ledger is not None and second.ledger.held is not None
+    assert second.ledger.held[0] == 0.0
 
 
-def test_monotone_in_value_and_symmetric() -> None:
-    allocation = pay([0.01, 0.02, 0.02, 0.04], [0.001] * 4, gain=(0.5, 0.0))
+def test_symmetric_and_monotone_in_the_round_value() -> None:
+    allocation = pay([0.01, 0.02, 0.02, 0.04], [0.001] * 4)
     p = allocation.payments
     assert p[0] < p[1] < p[3]
     assert p[1] == pytest.approx(p[2])
@@ -92,14 +102,14 @@ def test_monotone_in_value_and_symmetric() -> None:
 
 
 def test_replicas_are_covered_once() -> None:
-    alone = pay([0.02, 0.02], [0.001, 0.001], gain=(1.0, 0.0))
-    copied = pay([0.02, 0.02], [0.001, 0.001], gain=(1.0, 0.0), groups=[0, 0])
+    alone = pay([0.02, 0.02], [0.001, 0.001])
+    copied = pay([0.02, 0.02], [0.001, 0.001], groups=[0, 0])
     assert copied.ledger is not None and alone.ledger is not None
     assert copied.ledger.cost.sum() == pytest.approx(5.0)
     assert alone.ledger.cost.sum() == pytest.approx(10.0)
 
 
-def test_carried_reserve_lets_a_round_pay_beyond_its_budget_for_value_only() -> None:
+def test_carried_reserve_lets_a_round_pay_beyond_its_budget_for_gain_only() -> None:
     common = {
         "budget": 100.0,
         "costs": np.array([5.0, 5.0]),
@@ -128,3 +138,19 @@ def test_bad_settings_are_one_line_errors() -> None:
         pay([0.1], [-1.0])
     with pytest.raises(ValueError, match="reserve"):
         VerifiedValue().allocate(np.array([0.1]), budget=1.0, reserve=-1.0)
+
+
+def test_a_lower_confidence_verifies_sooner() -> None:
+    common = {
+        "budget": 100.0,
+        "costs": np.array([5.0, 5.0]),
+        "stderr": np.array([0.01, 0.001]),
+        "gain": (0.1, 0.0),
+        "ledger": market.PaymentLedger.initial(2),
+    }
+    values = np.array([0.012, 0.05])  # z = 1.2 for player 0
+    strict = VerifiedValue().allocate(values, **common)
+    lenient = VerifiedValue(confidence=0.8).allocate(values, **common)
+    assert strict.payments[0] == 0.0 < lenient.payments[0]
+    with pytest.raises(ValueError, match="confidence"):
+        VerifiedValue(confidence=0.4)
