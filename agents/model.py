@@ -117,6 +117,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             on_progress=on_progress,
         )
         self.platform = PlatformAgent(self, self.plan)
+        self.platform.refused = self._register()
         self.global_vector = self.task.initial_vector.copy()
         self.last_step: np.ndarray | None = None
         self.global_steps: list[np.ndarray] = []  # every applied global step, in order
@@ -201,6 +202,28 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             learning_rate=market.learning_rate,
         )
         return replace
+
+    def _register(self) -> dict[int, str]:
+        """Register every identity's data, in identity order (:mod:`privacy.commitments`):
+        the identities refused because most of their examples were registered first by
+        another, with the reason. Off (``{}``) when the data were drawn with replacement,
+        where honest participants share examples by construction."""
+        from privacy.commitments import DataRegistry
+
+        limit = self.scenario.market.max_data_overlap
+        if self.replaced_data or limit >= 1:
+            return {}
+        registry = DataRegistry(limit)
+        texts = self.task.splits.train.texts
+        refused = {}
+        for p in sorted(self.participants, key=lambda p: p.pid):
+            admitted, share, earlier = registry.register(p.pid, (texts[i] for i in p.shard))
+            if not admitted:
+                refused[p.pid] = (
+                    f"refused at registration: {share:.0%} of its examples were registered "
+                    f"first by identity {earlier}"
+                )
+        return refused
 
     def _add_synthetic(
         self, shards: list[np.ndarray], owner_labels: list[np.ndarray], rng: np.random.Generator

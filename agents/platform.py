@@ -3,7 +3,9 @@
 One round, in order (each a small method; the model calls them with a :class:`RoundContext`):
 
 1. :meth:`select` -- all who joined and are not excluded, or, with the ``auction``
-   mechanism, the winners of a budget-feasible reverse auction (Zhang et al. 2021, RRAFL).
+   mechanism, the winners of a budget-feasible reverse auction (Zhang et al. 2021, RRAFL);
+   never an identity the data registry refused (the same examples registered first by
+   another identity: :mod:`privacy.commitments`).
 2. the selected train (``ParticipantAgent.train``: real local fine-tuning).
 3. :meth:`screen` -- an update that is NaN/Inf, of the wrong length, or whose norm exceeds
    ``train.max_update_norm`` is rejected with a reason and paid nothing. Under secure
@@ -54,8 +56,10 @@ SECAGG_STAGES = ("advertise_keys", "share_keys", "masked_input", "unmasking")
 
 
 def metered_weight(participant: ParticipantAgent) -> float:
-    """A participant's FedAvg weight: the samples it processed this round, as the platform
-    meters them, never the data size it declares.
+    """A participant's FedAvg weight: the distinct examples it trained on this round, as the
+    platform meters them (``min(samples processed, examples held)``: local training shuffles
+    its shard each epoch), never the data size it declares. FedAvg weighs by examples
+    (McMahan et al. 2017), so extra epochs over the same examples buy no weight.
 
     Threat model: the platform meters local training (a trusted execution environment or a
     proof-of-learning transcript, Jia et al. 2021, attests the samples processed); the
@@ -64,7 +68,7 @@ def metered_weight(participant: ParticipantAgent) -> float:
     training (a copy, a replay) has weight 0 and is rejected by :meth:`PlatformAgent.screen`.
     Not covered: training on duplicated or synthetic filler data counts as processed samples.
     """
-    return float(participant.samples)
+    return float(min(participant.samples, len(participant.shard)))
 
 
 @dataclass
@@ -100,6 +104,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         self.stderr: dict[int, float] = {}  # pid -> standard error of its value this round
         self.gain: tuple[float, float] | None = None  # this round's u(N) - u(empty), stderr
         self.reserve = 0.0  # unpaid budget carried over (market.unspent = "carry")
+        self.refused: dict[int, str] = {}  # pid -> why the data registry refused it
 
     # ----- 1. selection -----
     @property
@@ -114,6 +119,9 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         n = self.plan.n_identities
         candidates, bids, sizes = np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n)
         for p in joined:
+            if p.pid in self.refused:
+                p.rejected_reason = self.refused[p.pid]
+                continue
             candidates[p.pid] = True
             bids[p.pid] = p.declared_cost
             sizes[p.pid] = p.declared_size
@@ -126,11 +134,13 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             rng=rng,
         )
         for p in joined:
+            if p.pid in self.refused:
+                continue
             if self.selection.excluded[p.pid]:
                 p.rejected_reason = "excluded: reputation below threshold"
             elif self.selection.lost[p.pid]:
                 p.rejected_reason = "lost the auction"
-        return [p for p in joined if self.selection.selected[p.pid]]
+        return [p for p in joined if self.selection.selected[p.pid] and p.pid not in self.refused]
 
     # ----- 3. screening -----
     def screen(self, trained: list[ParticipantAgent], size: int) -> list[ParticipantAgent]:

@@ -179,6 +179,10 @@ class MarketSection:
             the lower-bound utility gain at which a round may pay its whole budget.
         confidence: for ``verified_value``, the one-sided confidence level at which a value
             counts as verified and a gain as validated, in (0.5, 1).
+        max_data_overlap: the data registry refuses an identity when at least this share
+            of its examples was registered first by another identity (the same data under
+            two identities, :mod:`privacy.commitments`); 1 turns the check off. Off anyway
+            when the data are drawn with replacement.
         unspent: what a round does not pay is ``"return"``-ed to the platform or
             ``"carry"``-ed over to later rounds (which may then pay more than their budget
             for value they verify).
@@ -195,6 +199,7 @@ class MarketSection:
     learning_rate: float = 0.5
     full_budget_gain: float = 0.05
     confidence: float = 0.95
+    max_data_overlap: float = 0.5
     unspent: str = "return"
 
     def __post_init__(self) -> None:
@@ -260,6 +265,11 @@ class MarketSection:
             is_number(self.confidence) and 0.5 < self.confidence < 1,
             "market.confidence",
             f"must be in (0.5, 1) (a one-sided confidence level), got {self.confidence!r}",
+        )
+        require(
+            is_number(self.max_data_overlap) and 0 < self.max_data_overlap <= 1,
+            "market.max_data_overlap",
+            f"must be in (0, 1] (1: no check), got {self.max_data_overlap!r}",
         )
         require(
             self.unspent in UNSPENT,

@@ -19,11 +19,13 @@ clients flagged as replays from round 2 on). Over recorded rounds of three mixes
 the previous rule flagged 18 honest updates in 234 and missed 29 riders in 224, this one 13
 and 1, the 13 in the limit pinned below.
 
-Limit pinned (``test_limit_where_honest_clients_are_flagged``): a round where every honest
-client is strongly skewed (``class_alpha = 0.05``): a one-class shard saturates, and a
-client with one or two local steps then sends mostly its carried AdamW momentum, the
-class-prior push the last global step also was (cosine 0.92-0.99 with it, its remainder
-noise-like).
+Limit (``test_limit_where_honest_clients_are_flagged``): a round where every honest client
+is strongly skewed (``class_alpha = 0.05``): a one-class shard saturates, and a client with
+one or two local steps then sends mostly its carried AdamW momentum, the class-prior push
+the last global step also was (cosine 0.92-0.99 with it, its remainder noise-like). It was
+flagged as a replay on seed 0 while FedAvg weighted by declared sizes; with metered weights
+(distinct examples trained on, so the two-step client weighs 32, not its 300 reviews) it is
+not on seed 0, and the test now pins only that no rider passes in that mix.
 """
 
 from __future__ import annotations
@@ -144,7 +146,8 @@ def test_honest_extremes_kept_every_free_rider_flagged(
 
 
 def test_limit_where_honest_clients_are_flagged(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every honest client skewed to one class, one of them with a single local step."""
+    """Every honest client skewed to one class, one of them with a single local step: every
+    rider is flagged (an honest client may be, see the module docstring)."""
     wrong = _wrong(_play(MIXES["skewed"] + RIDERS, 0, monkeypatch))
     print("\n", wrong)
-    assert wrong and not any(g in w for w in wrong for g in RIDER_GROUPS), wrong
+    assert not any(g in w for w in wrong for g in RIDER_GROUPS), wrong

@@ -75,14 +75,32 @@ def test_an_update_backed_by_no_training_is_rejected() -> None:
     copies = run(
         tiny_scenario(
             ParticipantGroup("honest", count=3, data_size=60),
-            ParticipantGroup(
-                "replicas", count=1, data_size=60, strategy="sybil", sybil_mode="replicate"
-            ),
-            rounds=1,
+            ParticipantGroup("copycat", count=1, data_size=60, strategy="copycat"),
+            rounds=2,
         )
     )
-    rows = copies.participants[copies.participants["group"] == "replicas"]
-    copied = rows[rows["samples"] == 0]
-    assert len(copied) == 2
+    rows = copies.participants[copies.participants["group"] == "copycat"]
+    copied = rows[rows["round"] == 2]
+    assert (copied["samples"] == 0).all()
     assert copied["rejected_reason"].str.startswith("no metered training").all()
-    assert copied["reward"].sum() == 0.0
+    assert rows["reward"].sum() == 0.0
+
+
+def test_the_same_data_under_a_second_identity_is_refused_at_registration() -> None:
+    def market(**market: object):  # type: ignore[no-untyped-def]
+        return tiny_scenario(
+            ParticipantGroup("honest", count=2, data_size=60),
+            ParticipantGroup("copy", count=1, data_size=60, strategy="plagiarist"),
+            rounds=1,
+            **market,
+        )
+
+    rows = run(market()).participants
+    copy = rows[rows["group"] == "copy"]
+    assert copy["rejected_reason"].str.startswith("refused at registration: 100%").all()
+    assert not copy["selected"].any() and copy["reward"].sum() == 0.0
+    # the broken variant: with the check off, the copy is paid
+    off = run(market(max_data_overlap=1.0)).participants
+    assert off[off["group"] == "copy"]["included"].all()
+    honest = rows[rows["group"] == "honest"]
+    assert (honest["rejected_reason"] == "").all() and honest["included"].all()
