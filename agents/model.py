@@ -120,7 +120,12 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         self.platform.refused = self._register()
         self.global_vector = self.task.initial_vector.copy()
         self.last_step: np.ndarray | None = None
-        self.global_steps: list[np.ndarray] = []  # every applied global step, in order
+        self.global_steps: list[np.ndarray] = []  # the last applied global steps, in order
+        self.keeps_sent = any(g.strategy == "copycat" for g in self.plan.owners)
+        """Whether identities' last sent updates are kept (a copycat reads them)."""
+        self._steps_kept = max(
+            [g.replay_lag for g in self.plan.owners if g.strategy == "replay"], default=1
+        )
         self.graph: Any = None
         self.graphs: dict[int, Any] = {}
         """The neighbour graph of every round that ran secure aggregation, by round."""
@@ -221,7 +226,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             if not admitted:
                 refused[p.pid] = (
                     f"refused at registration: {share:.0%} of its examples were registered "
-                    f"first by identity {earlier}"
+                    "first by another identity"
                 )
         return refused
 
@@ -307,6 +312,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             optimizer_states=[p.optimizer_state for p in trainers],
         )
         for p, result in zip(trainers, results, strict=True):
+            p.examples_trained = len(p.shard)
             p.receive(result)
         record.train_seconds = time.perf_counter() - train_started
         trained = [p for p in selected if p.update is not None]
@@ -334,6 +340,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             new_vector = apply_update(self.global_vector, aggregation.delta)
             self.last_step = new_vector - self.global_vector
             self.global_steps.append(self.last_step)
+            del self.global_steps[: -self._steps_kept]  # replayers need no older ones
             self.global_vector = new_vector
         self.participants.do("learn")
         elapsed = time.perf_counter() - started

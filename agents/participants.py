@@ -132,6 +132,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.cost_incurred = 0.0
         self.compute_seconds = 0.0
         self.trained_update: np.ndarray | None = None  # what it trained, before any copying
+        self.examples_trained = 0  # distinct examples its training could draw on this round
 
     @property
     def trains(self) -> bool:
@@ -144,7 +145,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         if self.strategy != "lazy":
             return self.speed
         deadline = float(self.model.scenario.train.deadline_s)
-        return min(self.speed, self.params.lazy_samples / deadline)
+        return min(self.speed, (self.params.lazy_samples + 0.5) / deadline)  # floor-safe
 
     @property
     def copies_peers(self) -> bool:
@@ -202,7 +203,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
 
     def learn(self) -> None:
         """Update the expected reward from this round's outcome (only when it joined)."""
-        if self.included and self.update is not None:
+        if self.included and self.update is not None and self.model.keeps_sent:
             self.last_sent = np.asarray(self.update, dtype=np.float32).copy()
         if not self.joined:
             return
@@ -245,6 +246,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         if self.strategy == "colluder" and peers:  # the leader trains on the pooled data
             shard = np.concatenate([p.shard for p in peers])
             labels = np.concatenate([p.labels for p in peers])
+        self.examples_trained = len(shard)
         self.receive(
             task.train_client(
                 global_vector,

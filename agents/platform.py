@@ -57,7 +57,7 @@ SECAGG_STAGES = ("advertise_keys", "share_keys", "masked_input", "unmasking")
 
 def metered_weight(participant: ParticipantAgent) -> float:
     """A participant's FedAvg weight: the distinct examples it trained on this round, as the
-    platform meters them (``min(samples processed, examples held)``: local training shuffles
+    platform meters them (``min(samples processed, examples trained on)``: local training shuffles
     its shard each epoch), never the data size it declares. FedAvg weighs by examples
     (McMahan et al. 2017), so extra epochs over the same examples buy no weight.
 
@@ -68,7 +68,7 @@ def metered_weight(participant: ParticipantAgent) -> float:
     training (a copy, a replay) has weight 0 and is rejected by :meth:`PlatformAgent.screen`.
     Not covered: training on duplicated or synthetic filler data counts as processed samples.
     """
-    return float(min(participant.samples, len(participant.shard)))
+    return float(min(participant.samples, participant.examples_trained))
 
 
 @dataclass
@@ -101,7 +101,8 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         self.last_delta: np.ndarray | None = None  # the global step it applied last round
         self.last_shares: dict[int, np.ndarray] = {}  # pid -> its weighted share of that step
         self.marginals: dict[int, float] = {}  # pid -> u(N) - u(N - i) this round
-        self.stderr: dict[int, float] = {}  # pid -> standard error of its value this round
+        self.stderr: dict[int, float] = {}  # pid -> sampling error of its value this round
+        self.examples: dict[int, np.ndarray] = {}  # pid -> its per-example values this round
         self.gain: tuple[float, float] | None = None  # this round's u(N) - u(empty), stderr
         self.reserve = 0.0  # unpaid budget carried over (market.unspent = "carry")
         self.refused: dict[int, str] = {}  # pid -> why the data registry refused it
@@ -260,7 +261,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         if method != "cgsv" or valuation is not None:
             utility = self._utility(deltas, weights, context, ledger)
         budget = plan.estimator.effective_budget(m, plan.scoring_budget)
-        self.stderr, self.gain = {}, None
+        self.stderr, self.examples, self.gain = {}, {}, None
         if getattr(plan.mechanism, "uses_valuation", False):
             return self._score_valuation(included, context, ledger, report, started)
         if method == "cgsv":
@@ -283,7 +284,8 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             p.payment_value = float(paid_on)
         self.marginals = {}
         if plan.mechanism.uses_marginals and utility is not None:
-            marginals = market.grand_marginals(utility, m)  # n + 1 coalitions, mostly memoised
+            helpful = np.asarray(values) > 0  # marginals to the coalition of those that help
+            marginals = market.grand_marginals(utility, m, helpful)  # mostly memoised
             self.marginals = {p.pid: float(v) for p, v in zip(included, marginals, strict=True)}
         report.sybil_gain_max = self._replication_gain(included, utility, m)
         # distinct coalitions evaluated this round, the mechanism's own valuation included
@@ -319,15 +321,18 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         full = (1 << m) - 1
         if m <= market.MAX_EXACT_PLAYERS and 2**m <= budget:
             valuation = market.banzhaf_valuation(utility.example_values_of_masks(range(2**m)))
-        else:
-            estimate = market.estimate(
-                utility, m, "banzhaf", budget=budget, rng=context.scoring_rng
-            )
+        else:  # maximum sample reuse on coalitions drawn uniformly (per example)
+            rows = market.sample_coalitions(m, budget - 2, context.scoring_rng)
+            masks = [sum(1 << i for i in np.flatnonzero(row).tolist()) for row in rows]
             ends = utility.example_values_of_masks([full, 0])
-            valuation = market.gain_valuation(estimate.values, estimate.stderr, ends[0], ends[1])
+            valuation = market.banzhaf_msr(
+                rows, utility.example_values_of_masks(masks), ends[0], ends[1]
+            )
+        assert valuation.per_example is not None and valuation.sampling_stderr is not None
         for i, p in enumerate(included):
             p.contribution = p.payment_value = float(valuation.values[i])
-            self.stderr[p.pid] = float(valuation.stderr[i])
+            self.stderr[p.pid] = float(valuation.sampling_stderr[i])
+            self.examples[p.pid] = valuation.per_example[i]
         self.gain = (valuation.gain, valuation.gain_stderr)
         self.marginals = {}
         report.sybil_gain_max = float("nan")
@@ -442,11 +447,14 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             marginals = np.zeros(n)
             for p in included:
                 marginals[p.pid] = self.marginals[p.pid]
-        stderr = None
+        stderr = examples = None
         if self.stderr:
             stderr = np.zeros(n)
+            width = len(next(iter(self.examples.values())))
+            examples = np.zeros((n, width))
             for p in included:
                 stderr[p.pid] = self.stderr[p.pid]
+                examples[p.pid] = self.examples[p.pid]
         section = self.plan.scenario.market
         reserve = self.reserve if section.unspent == "carry" else 0.0
         allocation = self.plan.mechanism.allocate(
@@ -455,6 +463,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             stderr=stderr,
             gain=self.gain,
             reserve=reserve,
+            example_values=examples,
             costs=costs,
             participants=mask,
             state=self.reputation,
@@ -464,9 +473,12 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             ledger=self.ledger,
         )
         assert allocation.ledger is not None  # allocate returns the ledger it was given
+        held_before = float(np.sum(self.ledger.held)) if self.ledger.held is not None else 0.0
         self.ledger = allocation.ledger
-        if section.unspent == "carry":
-            self.reserve = max(section.round_budget + reserve - allocation.total, 0.0)
+        if section.unspent == "carry":  # what is held stays earmarked, not carried twice
+            held_after = float(np.sum(self.ledger.held)) if self.ledger.held is not None else 0.0
+            spent = allocation.total + held_after - held_before
+            self.reserve = max(section.round_budget + reserve - spent, 0.0)
         for p in included:
             p.reward = float(allocation.payments[p.pid])
         self.reputation = self.plan.reputation.observe(self.reputation, contributions, mask)

@@ -62,9 +62,10 @@ from market.scoring import (
 from market.valuation import (
     MAX_EXACT_PLAYERS,
     RoundValuation,
+    banzhaf_msr,
     banzhaf_valuation,
-    gain_valuation,
     lower_bound,
+    sample_coalitions,
 )
 
 __all__ = [
@@ -76,9 +77,10 @@ __all__ = [
     "MECHANISMS",
     "METHODS",
     "RoundValuation",
+    "banzhaf_msr",
     "banzhaf_valuation",
-    "gain_valuation",
     "lower_bound",
+    "sample_coalitions",
     "Allocation",
     "BudgetExhausted",
     "Contribution",

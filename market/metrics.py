@@ -318,8 +318,8 @@ def sybil_gain(
     )
     margin_a = margin_b = None
     if mechanism.uses_marginals:
-        margin_a = grand_marginals(_callable(utility, n_players), n_players)
-        margin_b = grand_marginals(_callable(game_b, n_b), n_b)
+        margin_a = grand_marginals(_callable(utility, n_players), n_players, phi_a > 0)
+        margin_b = grand_marginals(_callable(game_b, n_b), n_b, phi_b > 0)
     pay_a = mechanism.run_round(
         phi_a, budget=budget, costs=cost_a, data_sizes=size_a, marginals=margin_a
     ).payments

@@ -12,9 +12,10 @@ on submodular games (Han et al. 2022, "Replication robust payoff allocation in s
 cooperative games", IEEE TAI).
 
 What the standard error does not cover: the randomness of training itself (another run of
-the same participant would send another update); that is what accumulating over rounds
-averages (:class:`market.mechanisms.PaymentLedger` keeps the sum and its variance, assuming
-the rounds' errors independent).
+the same participant would send another update). Every round is scored on the same
+validation examples, so rounds' errors are not independent: a mechanism sums the rounds'
+per-example values first and takes the error of the sum
+(:attr:`market.mechanisms.PaymentLedger.examples`).
 """
 
 from __future__ import annotations
@@ -38,15 +39,21 @@ class RoundValuation:
 
     Attributes:
         values: Banzhaf value per participant (in the utility's units).
-        stderr: its standard error over the validation examples (``>= 0``).
+        stderr: its standard error: over the validation examples, plus, for a sampled
+            estimate, the sampling error (``>= 0``).
         gain: the round's utility gain ``u(N) - u(empty)`` of all included updates.
         gain_stderr: its standard error over the validation examples.
+        per_example: ``(n, E)`` per-example values (their row means are ``values``), so
+            rounds scored on the same examples can be summed before the error is taken.
+        sampling_stderr: the part of ``stderr`` due to sampling coalitions (0 if exact).
     """
 
     values: FloatArray
     stderr: FloatArray
     gain: float
     gain_stderr: float
+    per_example: FloatArray | None = None
+    sampling_stderr: FloatArray | None = None
 
     def __post_init__(self) -> None:
         values = np.asarray(self.values, dtype=np.float64)
@@ -100,26 +107,49 @@ def banzhaf_valuation(example_table: FloatArray) -> RoundValuation:
     if not np.all(np.isfinite(table)):
         raise ValueError("example_table must be finite")
     n = int(table.shape[0]).bit_length() - 1
-    values, stderr = _mean_and_stderr(banzhaf_matrix(n) @ table)
+    per_example = banzhaf_matrix(n) @ table
+    values, stderr = _mean_and_stderr(per_example)
     gain, gain_se = _mean_and_stderr(table[-1] - table[0])
-    return RoundValuation(values, stderr, float(gain), float(gain_se))
+    return RoundValuation(values, stderr, float(gain), float(gain_se), per_example, np.zeros(n))
 
 
-def gain_valuation(
-    values: FloatArray, stderr: FloatArray, grand: FloatArray, empty: FloatArray
+def sample_coalitions(n_players: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``(count, n)`` membership rows, each player in with probability 1/2 (MSR sampling)."""
+    rows: np.ndarray = rng.random((count, n_players)) < 0.5
+    return rows
+
+
+def banzhaf_msr(
+    rows: np.ndarray, example_table: FloatArray, grand: FloatArray, empty: FloatArray
 ) -> RoundValuation:
-    """A valuation from estimated values and the estimator's own standard errors, with the
-    gain from the per-example utilities of the grand and the empty coalition.
+    """Banzhaf values estimated by maximum sample reuse (Wang & Jia 2023): ``phi_i =
+    mean(u(S) | i in S) - mean(u(S) | i not in S)`` over uniformly sampled coalitions, per
+    validation example; the standard error adds the spread over the examples and the
+    sampling error of the two means.
 
-    A value without an error estimate (``stderr`` not finite) gets ``|value| / z``, so it is
-    never significantly positive on its own: no pay on an estimate that cannot be checked.
+    Args:
+        rows: ``(K, n)`` bool membership of the sampled coalitions.
+        example_table: ``(K, E)`` per-example utilities of those coalitions.
+        grand, empty: ``(E,)`` per-example utilities of the grand and the empty coalition.
     """
-    values = np.asarray(values, np.float64)
-    stderr = np.asarray(stderr, np.float64)
-    unknown = np.abs(values) / CONFIDENCE_Z
-    stderr = np.where(np.isfinite(stderr), stderr, unknown)
+    members = np.asarray(rows, dtype=bool)
+    table = np.asarray(example_table, dtype=np.float64)
+    if members.ndim != 2 or table.shape[0] != members.shape[0]:
+        raise ValueError("rows and example_table must have one row per sampled coalition")
+    inside = members.sum(axis=0).astype(np.float64)
+    outside = members.shape[0] - inside
+    if np.any(inside < 2) or np.any(outside < 2):
+        raise ValueError("every player must be in and out of at least 2 sampled coalitions")
+    weights = members.T / inside[:, None] - (~members).T / outside[:, None]
+    per_example = weights @ table
+    values, example_se = _mean_and_stderr(per_example)
+    mean_u = table.mean(axis=1)
+    var_in = np.array([mean_u[members[:, i]].var(ddof=1) for i in range(members.shape[1])])
+    var_out = np.array([mean_u[~members[:, i]].var(ddof=1) for i in range(members.shape[1])])
+    sampling = np.sqrt(var_in / inside + var_out / outside)
     gain, gain_se = _mean_and_stderr(np.asarray(grand, np.float64) - np.asarray(empty, np.float64))
-    return RoundValuation(values, stderr, float(gain), float(gain_se))
+    stderr = np.sqrt(example_se**2 + sampling**2)
+    return RoundValuation(values, stderr, float(gain), float(gain_se), per_example, sampling)
 
 
 def lower_bound(value: FloatArray, variance: FloatArray, z: float = CONFIDENCE_Z) -> FloatArray:
@@ -136,6 +166,7 @@ __all__ = [
     "RoundValuation",
     "banzhaf_matrix",
     "banzhaf_valuation",
-    "gain_valuation",
+    "banzhaf_msr",
     "lower_bound",
+    "sample_coalitions",
 ]

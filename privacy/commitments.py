@@ -12,9 +12,16 @@ distributed over their authenticated channels) and the platform does not hold; t
 platform, as registrar, sees only tags. It cannot test a guessed text against them (it lacks
 the key), and a participant, who holds the key, never sees the registry. A registrar that
 colludes with any participant can run a dictionary attack on the tags: stopping that needs
-a private set intersection protocol instead. Only exact duplicates after normalisation (case
-and whitespace) are caught: a paraphrased or augmented copy is not, and neither is an owner
-who registers first with another's data (first come, first registered). A key serves one
+a private set intersection protocol instead. The tags must come from the same trusted meter
+that attests the training (:func:`agents.platform.metered_weight`) and be bound to the
+examples it trains on; tags a participant computes itself could be of anything. Only
+duplicates after normalisation (Unicode, case, punctuation, whitespace) are caught: a
+paraphrased or
+augmented copy is not; a copy padded with enough new examples to stay under the threshold is
+admitted (its copied examples still weigh in aggregation); an owner who registers first
+with another's data gets the honest owner refused (first come, first registered); and a
+refusal tells the refused party that most of its data is held by someone (a membership
+signal: a registry should rate-limit and require a minimum dataset size). A key serves one
 registry and is never reused. (The simulator holds the key inside :class:`DataRegistry`,
 standing in for the participants' tagging.)
 """
@@ -22,6 +29,7 @@ standing in for the participants' tagging.)
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Iterable
 
 from cryptography.hazmat.primitives import hashes, hmac
@@ -37,8 +45,11 @@ def new_registration_key() -> bytes:
 
 
 def normalise(text: str) -> bytes:
-    """Lower-cased, whitespace-collapsed UTF-8: what a tag is computed on."""
-    return " ".join(text.lower().split()).encode("utf-8")
+    """What a tag is computed on: NFKC-normalised, case-folded, the words only (letters and
+    digits, punctuation and whitespace dropped), UTF-8."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    words = "".join(c if c.isalnum() else " " for c in folded).split()
+    return " ".join(words).encode("utf-8")
 
 
 def commit(texts: Iterable[str], key: bytes) -> frozenset[bytes]:

@@ -35,6 +35,10 @@ class PaymentLedger:
         cost: sum of its metered costs in the rounds it delivered, ``>= 0``.
         held: what it was allocated but not yet paid, ``>= 0`` (a rule that pays only
             verified value holds an identity's allocations until its value is verified).
+        examples: ``(n, E)`` sum of its per-example values over the rounds it delivered in,
+            where the valuation has them (rounds are scored on the same ``E`` validation
+            examples, so the error of a run's value is taken on these sums); ``None``
+            until a round brings them.
     """
 
     escrow: FloatArray
@@ -43,6 +47,7 @@ class PaymentLedger:
     variance: FloatArray | None = None
     cost: FloatArray | None = None
     held: FloatArray | None = None
+    examples: FloatArray | None = None
 
     def __post_init__(self) -> None:
         shape = np.shape(self.escrow)
@@ -61,6 +66,12 @@ class PaymentLedger:
         for name, array in zip(FIELDS, arrays, strict=True):
             array.flags.writeable = False
             object.__setattr__(self, name, array)
+        if self.examples is not None:
+            table = np.array(self.examples, dtype=np.float64)
+            if table.ndim != 2 or table.shape[0] != shape[0] or not np.all(np.isfinite(table)):
+                raise ValueError("ledger examples must be a finite (n, E) array, one row each")
+            table.flags.writeable = False
+            object.__setattr__(self, "examples", table)
 
     @classmethod
     def initial(cls, n_players: int) -> PaymentLedger:
@@ -84,10 +95,12 @@ class PaymentLedger:
         variance: FloatArray | None = None,
         cost: FloatArray | None = None,
         held: FloatArray | None = None,
+        examples: FloatArray | None = None,
     ) -> PaymentLedger:
         """The totals once the ``delivered`` identities add this round's escrow, value and pay
         (and, if given, the value's variance and the metered cost); ``held`` replaces the
-        held amounts (every identity's, delivered or not) when given."""
+        held amounts (every identity's, delivered or not) when given; ``examples`` (``(n,
+        E)``) adds the delivered identities' per-example values."""
         zero = np.zeros(self.n_players)
         assert self.variance is not None and self.cost is not None  # set in __post_init__
         return PaymentLedger(
@@ -98,11 +111,31 @@ class PaymentLedger:
             + np.where(delivered, zero if variance is None else variance, 0.0),
             cost=self.cost + np.where(delivered, zero if cost is None else cost, 0.0),
             held=self.held if held is None else held,
+            examples=self._examples_after(delivered, examples),
         )
+
+    def _examples_after(
+        self, delivered: BoolArray, examples: FloatArray | None
+    ) -> FloatArray | None:
+        if examples is None:
+            return self.examples
+        rows = np.where(np.asarray(delivered)[:, None], np.asarray(examples, np.float64), 0.0)
+        if self.examples is None:
+            return rows
+        if self.examples.shape != rows.shape:
+            raise ValueError(
+                f"examples: every round must be scored on the same {self.examples.shape[1]} "
+                f"validation examples, got {rows.shape[1]}"
+            )
+        out: FloatArray = self.examples + rows
+        return out
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The ledger as plain arrays (for a checkpoint)."""
-        return {name: getattr(self, name).copy() for name in FIELDS}
+        out = {name: getattr(self, name).copy() for name in FIELDS}
+        if self.examples is not None:
+            out["examples"] = self.examples.copy()
+        return out
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> PaymentLedger:
@@ -117,6 +150,7 @@ class PaymentLedger:
             variance=arrays.get("variance"),
             cost=arrays.get("cost"),
             held=arrays.get("held"),
+            examples=arrays.get("examples"),
         )
 
 

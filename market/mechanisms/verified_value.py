@@ -114,13 +114,25 @@ class VerifiedValue(Mechanism):
         return float(min(pool, round_.budget * share))
 
     def verified(self, round_: Round) -> BoolArray:
-        """Participants whose cumulative value, this round included, is verified."""
+        """Participants whose cumulative value, this round included, is verified.
+
+        With per-example values, the rounds' values are summed per validation example and
+        the error is taken on the sums (the rounds share their examples, so their errors are
+        not independent), plus the rounds' sampling errors (``stderr``, independent draws);
+        without, the rounds' variances are summed."""
         ledger = _ledger(round_)
         assert ledger.variance is not None  # filled on creation
         errors = np.zeros(round_.contributions.size) if round_.stderr is None else round_.stderr
         inside = round_.participants
         value = ledger.value + np.where(inside, round_.contributions, 0.0)
         variance = ledger.variance + np.where(inside, errors**2, 0.0)
+        if round_.example_values is not None:
+            sums = round_.example_values
+            if ledger.examples is not None:
+                sums = ledger.examples + sums
+            count = sums.shape[1]
+            spread = sums.var(axis=1, ddof=1) / count if count > 1 else np.zeros(len(sums))
+            variance = variance + spread  # ``stderr`` carries the sampling error only
         out: BoolArray = inside & (lower_bound(value, variance, self.z) > 0)
         return out
 

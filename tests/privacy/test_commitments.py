@@ -33,3 +33,11 @@ def test_max_overlap_one_admits_everyone() -> None:
     assert registry.register(1, ["a"])[0]
     with pytest.raises(ValueError, match="max_overlap"):
         DataRegistry(max_overlap=0.0)
+
+
+def test_punctuation_and_unicode_forms_do_not_evade_the_tags() -> None:
+    """Review finding: a trailing '.' or another Unicode form gave overlap 0."""
+    key = new_registration_key()
+    assert commit(["Café, great!"], key) == commit(["cafe\u0301 great."], key)
+    assert commit(["Great coffee."], key) == commit(["great   COFFEE"], key)
+    assert commit(["ﬁne coffee"], key) == commit(["fine coffee"], key)  # NFKC ligature
