@@ -8,15 +8,16 @@ Each class lists the properties it guarantees in ``guarantees`` (tested in
 
 Attacks on FL-like saturating games (table written by ``python bench/mechanism_table.py``;
 8 players, exact values, 10 seeds; gains are the attacker's payoff, payment minus cost, over
-playing as one identity; ``free riders`` is the share of the budget paid to two zero
-contributors; ``IR`` the share of honest positive contributors paid at least their cost):
+playing as one identity, as a ratio of means over the seeds; ``free riders`` is the share
+of the budget paid to two zero contributors; ``IR`` the share of honest positive
+contributors paid at least their cost):
 
 .. mechanism-table-start
 
 ==============  =========  ===========  ===========  ===========  =====
 mechanism       valuation  split x3     replicas x3  free riders  IR
 ==============  =========  ===========  ===========  ===========  =====
-banzhaf_cover   banzhaf         -0.028       -1.000       0.0050   1.00
+banzhaf_cover   banzhaf         +0.935       -1.000       0.0050   1.00
 proportional    shapley         +0.070       +1.226       0.0016   0.88
 shapley_fair    shapley         +0.025       +0.399       0.0008   1.00
 reputation      shapley         +0.025       +0.399       0.0008   1.00
