@@ -165,11 +165,11 @@ def _check_round(model: MarketModel, base: np.ndarray, last_step: np.ndarray | N
         assert np.array_equal(model.global_vector, base) and row["budget_paid"] == 0.0
         return
     event("secure round finished" if secure else "plaintext round finished")
-    weights = np.array([float(len(p.shard)) for p in included])
+    weights = np.array([metered(p) for p in included])
     updates = np.stack([np.asarray(p.update, dtype=np.float64) for p in included])
     bound = 0.0
     if secure:  # clients clip their update, pre-weighted by w / (the largest w sent), then mask
-        clip, scale = scenario.privacy.clip, max(float(len(p.shard)) for p in accepted)
+        clip, scale = scenario.privacy.clip, max(metered(p) for p in accepted)
         pre = np.clip(updates * (weights / scale)[:, None], -clip, clip)
         expected = pre.sum(axis=0) * scale / weights.sum()
         bound = quantization.max_error(
@@ -183,6 +183,11 @@ def _check_round(model: MarketModel, base: np.ndarray, last_step: np.ndarray | N
     eps = float(np.finfo(np.float32).eps)
     rounding = 2 * eps * (np.abs(expected) + np.abs(base) + np.abs(model.global_vector))
     assert np.all(np.abs(actual - expected) <= bound + rounding)
+
+
+def metered(p: ParticipantAgent) -> float:
+    """FedAvg's weight: the distinct examples the client trained on (no colluders here)."""
+    return float(min(p.samples, len(p.shard)))
 
 
 @given(scenario=scenarios())
