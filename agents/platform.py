@@ -292,8 +292,15 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         report.scoring_evaluations = int(
             utility.evaluations if utility is not None else contribution.evaluations
         )
+        return self._closed(report, ledger, m, started)
+
+    def _closed(
+        self, report: ScoringReport, ledger: SecAggLedger, m: int, started: float
+    ) -> ScoringReport:
+        """The report with the round's scoring time and exposure (the leak audit of what
+        scoring released under the access mode)."""
         report.scoring_seconds = time.perf_counter() - started
-        leak = leak_report(plan.access, ledger.released, m)
+        leak = leak_report(self.plan.access, ledger.released, m)
         report.exposed_clients = len(leak.exposed)
         report.smallest_group = min(len(leak.smallest_group), m)
         report.scoring_secagg_runs = ledger.runs
@@ -311,20 +318,19 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         """Score with the mechanism's own valuation, the one every report then shows:
         Banzhaf values with standard errors over the validation examples
         (:mod:`market.valuation`), exact when the scoring budget covers ``2**m`` coalitions,
-        else the ``banzhaf`` estimator (its own standard errors) with the gain measured."""
+        else maximum sample reuse per example, whose errors add the sampling error."""
         plan = self.plan
         m = len(included)
         deltas = [np.asarray(p.update, dtype=np.float32) for p in included]
         weights = [metered_weight(p) for p in included]
         utility = self._utility(deltas, weights, context, ledger)
         budget = max(plan.scoring_budget, 2 * m + 2)
-        full = (1 << m) - 1
         if m <= market.MAX_EXACT_PLAYERS and 2**m <= budget:
             valuation = market.banzhaf_valuation(utility.example_values_of_masks(range(2**m)))
         else:  # maximum sample reuse on coalitions drawn uniformly (per example)
             rows = market.sample_coalitions(m, budget - 2, context.scoring_rng)
             masks = [sum(1 << i for i in np.flatnonzero(row).tolist()) for row in rows]
-            ends = utility.example_values_of_masks([full, 0])
+            ends = utility.example_values_of_masks([(1 << m) - 1, 0])
             valuation = market.banzhaf_msr(
                 rows, utility.example_values_of_masks(masks), ends[0], ends[1]
             )
@@ -337,13 +343,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         self.marginals = {}
         report.sybil_gain_max = float("nan")
         report.scoring_evaluations = int(utility.evaluations)
-        report.scoring_seconds = time.perf_counter() - started
-        leak = leak_report(plan.access, ledger.released, m)
-        report.exposed_clients = len(leak.exposed)
-        report.smallest_group = min(len(leak.smallest_group), m)
-        report.scoring_secagg_runs = ledger.runs
-        report.scoring_secagg_bytes = ledger.bytes_sent
-        return report
+        return self._closed(report, ledger, m, started)
 
     def _replication_gain(
         self, included: list[ParticipantAgent], utility: CoalitionUtility | None, m: int

@@ -143,19 +143,20 @@ class VerifiedValue(Mechanism):
         rest = max(pot - float(cover.sum()), 0.0)
         return cover + proportional_split(round_.positive, rest)
 
-    def _pay(self, round_: Round) -> FloatArray:
+    def settle(self, round_: Round) -> tuple[FloatArray, FloatArray]:
+        """This round's payments and what stays held afterwards: a verified identity is paid
+        everything held for it plus its allocation; an unverified one's allocation is held."""
         ledger = _ledger(round_)
         assert ledger.held is not None  # filled on creation
         due = ledger.held + np.where(round_.participants, self.allocated(round_), 0.0)
-        out: FloatArray = np.where(self.verified(round_), due, 0.0)
-        return out
+        verified = self.verified(round_)
+        return np.where(verified, due, 0.0), np.where(verified, 0.0, due)
+
+    def _pay(self, round_: Round) -> FloatArray:
+        return self.settle(round_)[0]
 
     def _held_after(self, round_: Round) -> FloatArray:
-        ledger = _ledger(round_)
-        assert ledger.held is not None  # filled on creation
-        due = ledger.held + np.where(round_.participants, self.allocated(round_), 0.0)
-        out: FloatArray = np.where(self.verified(round_), 0.0, due)
-        return out
+        return self.settle(round_)[1]
 
 
 def _ledger(round_: Round) -> PaymentLedger:
