@@ -3,7 +3,8 @@
 ``Scenario`` (frozen, validated, TOML) -> ``compile_scenario(scenario) -> RunPlan`` (typed
 components, once) -> ``run(scenario) -> RunResult`` (pure, seeded) ->
 ``sweep(base, grid, seeds=...) -> DataFrame``. ``MarketModel`` is the Mesa model behind
-``run``; ``mesa.batch_run(MarketModel, parameters={"scenario": [...]})`` works too.
+``run``; ``batch_run(MarketModel, {"scenario": [...]})`` is Mesa's batch runner with every
+round reported (Mesa 3.3's own drops the last one).
 
 Names are imported on first use: ``import agents`` (and ``agents.scenario``) stays light,
 so a bad scenario file is rejected before torch is ever imported.
@@ -19,6 +20,7 @@ from agents.scenario import ParticipantGroup, Scenario, ScenarioError
 from agents.sweep import sweep
 
 _LAZY = {
+    "batch_run": "agents.batch",
     "MarketModel": "agents.model",
     "ParticipantAgent": "agents.participants",
     "PlatformAgent": "agents.platform",
@@ -36,6 +38,7 @@ __all__ = [
     "RunResult",
     "Scenario",
     "ScenarioError",
+    "batch_run",
     "compare",
     "compile_scenario",
     "run",
@@ -44,6 +47,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from agents.batch import batch_run
     from agents.compile import RunPlan, compile_scenario
     from agents.model import MarketModel
     from agents.participants import ParticipantAgent

@@ -7,7 +7,8 @@ training, secure-aggregation graphs and dropouts, and the scoring estimator. Rou
 staged over ``AgentSet``s (decide, train, screen, aggregate, score, pay, learn) and counted
 by Mesa's ``steps``; Mesa's ``DataCollector`` is the record: the ``rounds`` table is its
 model variables and the ``participants`` table its ``ParticipantAgent`` variables.
-``mesa.batch_run(MarketModel, parameters={"scenario": [...]})`` works as well.
+``agents.batch_run(MarketModel, {"scenario": [...]})`` is Mesa's batch runner with every
+round reported (Mesa 3.3's ``mesa.batch_run`` drops the last one: :mod:`agents.batch`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from agents.compile import RunPlan, compile_scenario
+from agents.economics import owner_economics, posted_rate
+from agents.join_policies import make_join_policy
 from agents.participants import ParticipantAgent
 from agents.platform import PlatformAgent, RoundContext
 from agents.reports import RoundRecord
@@ -44,6 +47,9 @@ PARTICIPANT_COLUMNS = {
     "rejected_reason": "rejected_reason",
     "n_examples": lambda p: len(p.shard),
     "n_synthetic": lambda p: int(np.count_nonzero(p.shard >= p.model.n_real_examples)),
+    "speed": "speed",
+    "quality": "quality",
+    "in_market": "in_market",
     "samples": "samples",
     "contribution": "contribution",
     "reward": "reward",
@@ -96,9 +102,9 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         self.scenario = scenario
         self.progress = progress
         self.plan: RunPlan = compile_scenario(scenario)
-        streams = self.rng.spawn(7)
+        streams = self.rng.spawn(8)
         task_rng, data_rng, agent_rng, self.secagg_rng, self.scoring_rng, subset_rng = streams[:6]
-        self.selection_rng = streams[6]
+        self.selection_rng, economics_rng = streams[6:]
         if on_progress is not None and task is None:
             on_progress(0, 1, "loading the model and the data")
         self.task = task or FederatedTask(
@@ -107,7 +113,9 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         self.utility_indices = stratified_subset(
             self.task.splits.val.labels, scenario.data.utility_subset, subset_rng
         )
-        self.replaced_data = self._create_participants(data_rng, agent_rng)
+        self.posted_rate = float("nan")
+        """The pay per metered example the platform posted last round (``nan``: none yet)."""
+        self.replaced_data = self._create_participants(data_rng, agent_rng, economics_rng)
         by_pid = sorted(self.participants, key=lambda p: p.pid)
         self._n_examples = [len(p.shard) for p in by_pid]
         self._n_synthetic = [int(np.count_nonzero(p.shard >= self.n_real_examples)) for p in by_pid]
@@ -154,7 +162,10 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
 
     # ----- construction -----
     def _create_participants(
-        self, data_rng: np.random.Generator, agent_rng: np.random.Generator
+        self,
+        data_rng: np.random.Generator,
+        agent_rng: np.random.Generator,
+        economics_rng: np.random.Generator,
     ) -> bool:
         """Allocate each owner's shard, split it over its identities, create the agents."""
         plan = self.plan
@@ -194,7 +205,20 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             part = np.array_split(order, spec.parts)[spec.part]
             id_shards.append(shards[spec.owner][part])
             id_labels.append(owner_labels[spec.owner][part])
-        market = self.scenario.market
+        true_labels = self.task.train_labels
+        quality = [
+            float(np.mean(own == true_labels[shard])) if len(shard) else 1.0
+            for shard, own in zip(id_shards, id_labels, strict=True)
+        ]
+        factors, arrivals = owner_economics(
+            self.scenario.economics, len(plan.owners), economics_rng
+        )
+        market, economics = self.scenario.market, self.scenario.economics
+        policy = make_join_policy(
+            economics.join_policy,
+            learning_rate=market.learning_rate,
+            **{k: getattr(economics, k) for k in ("ewa_phi", "ewa_delta", "ewa_rho", "ewa_lambda")},
+        )
         ParticipantAgent.create_agents(
             self,
             plan.n_identities,
@@ -202,9 +226,12 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             id_shards,
             id_labels,
             list(agent_rng.spawn(plan.n_identities)),
+            [factors[spec.owner] for spec in plan.identities],
+            [arrivals[spec.owner] for spec in plan.identities],
+            quality,
             prior_reward=plan.prior_reward,
             exploration=market.exploration,
-            learning_rate=market.learning_rate,
+            policy=policy,
         )
         return replace
 
@@ -342,6 +369,9 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             self.global_steps.append(self.last_step)
             del self.global_steps[: -self._steps_kept]  # replayers need no older ones
             self.global_vector = new_vector
+        self.posted_rate = posted_rate(included)
+        record.posted_rate = self.posted_rate
+        record.costs_incurred = float(sum(p.cost_incurred for p in ordered))
         self.participants.do("learn")
         elapsed = time.perf_counter() - started
         record.update_from(aggregation)
@@ -425,6 +455,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             "secagg_rng": self.secagg_rng.bit_generator.state,
             "scoring_rng": self.scoring_rng.bit_generator.state,
             "selection_rng": self.selection_rng.bit_generator.state,
+            "posted_rate": self.posted_rate,
             "platform": self.platform.state_dict(),
             "participants": {p.pid: p.state_dict() for p in self.participants},
             "graph": self.graph,
@@ -446,6 +477,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         self.secagg_rng.bit_generator.state = state["secagg_rng"]
         self.scoring_rng.bit_generator.state = state["scoring_rng"]
         self.selection_rng.bit_generator.state = state["selection_rng"]
+        self.posted_rate = float(state["posted_rate"])
         self.platform.load_state_dict(state["platform"])
         saved = state["participants"]
         for p in self.participants:

@@ -39,9 +39,19 @@ processed, :func:`agents.platform.metered_weight`) use the truth.
 
 A participant with ``join_round > 1`` is unavailable before that round (a late joiner).
 
-Joining is a bandit-style choice: with probability ``exploration`` it joins anyway,
-otherwise it joins when its expected reward (an exponential moving average of the rewards it
-received when it joined, starting from an even share of the round budget) covers its cost.
+Joining follows the scenario's :class:`agents.join_policies.JoinPolicy` (``economics``):
+by default a bandit-style rule (with probability ``exploration`` it joins anyway, otherwise
+when a moving average of its rewards, starting from an even share of the round budget,
+covers its cost and outside option); experience-weighted attraction and regret matching
+also learn from the pay the platform posts.
+
+Economics (``[economics]``): a round of training costs the group's fixed ``cost`` plus
+``compute_price`` per simulated second (``samples / speed``) plus ``data_price`` per distinct
+example trained on, all times a private factor drawn per owner (``cost_spread``). The
+platform meters the same formula without the private factor (``metered_cost``): it can
+verify the work, not a participant's private valuation of it. Staying out earns the
+``reservation``; an identity that keeps losing money leaves (``exit_after``), and
+``entrants`` arrive after round 1.
 """
 
 from __future__ import annotations
@@ -50,6 +60,8 @@ from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
+
+from agents.join_policies import Belief, JoinOutcome, JoinPolicy
 
 if TYPE_CHECKING:
     from agents.compile import IdentitySpec
@@ -66,10 +78,13 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         shard: np.ndarray,
         labels: np.ndarray,
         rng: np.random.Generator,
+        cost_factor: float,
+        arrival_round: int,
+        quality: float,
         *,
         prior_reward: float,
         exploration: float,
-        learning_rate: float,
+        policy: JoinPolicy,
     ) -> None:
         super().__init__(model)
         group = spec.group
@@ -84,9 +99,20 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.cost = spec.cost
         self.availability = group.availability
         self.exploration = exploration
-        self.learning_rate = learning_rate
         self.stream = rng
-        self.expected_reward = prior_reward
+        self.cost_factor = float(cost_factor)  # private: the platform never sees it
+        self.arrival_round = int(arrival_round)
+        self.quality = float(quality)  # share of its labels that are right
+        self.policy = policy
+        self.belief: Belief = policy.initial_belief(
+            prior_reward=prior_reward,
+            expected_cost=self.expected_cost,
+            reservation=self.reservation,
+        )
+        self.left = False  # it left the market for good (``economics.exit_after``)
+        self.losing_streak = 0
+        self.reward_estimate = 0.0  # its own pay when it joined (moving average)
+        self.rewards_seen = 0
         self.optimizer_state: dict[str, Any] | None = None
         self.cumulative_reward = 0.0
         self.cumulative_cost = 0.0
@@ -98,7 +124,11 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
     def state_dict(self) -> dict[str, Any]:
         return {
             "stream": self.stream.bit_generator.state,
-            "expected_reward": self.expected_reward,
+            "belief": dict(self.belief),
+            "left": self.left,
+            "losing_streak": self.losing_streak,
+            "reward_estimate": self.reward_estimate,
+            "rewards_seen": self.rewards_seen,
             "optimizer_state": self.optimizer_state,
             "cumulative_reward": self.cumulative_reward,
             "cumulative_cost": self.cumulative_cost,
@@ -108,7 +138,11 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.stream.bit_generator.state = state["stream"]
-        self.expected_reward = float(state["expected_reward"])
+        self.belief = dict(state["belief"])
+        self.left = bool(state["left"])
+        self.losing_streak = int(state["losing_streak"])
+        self.reward_estimate = float(state["reward_estimate"])
+        self.rewards_seen = int(state["rewards_seen"])
         self.optimizer_state = state["optimizer_state"]
         self.cumulative_reward = float(state["cumulative_reward"])
         self.cumulative_cost = float(state["cumulative_cost"])
@@ -130,6 +164,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.payment_value = float("nan")
         self.reward = 0.0
         self.cost_incurred = 0.0
+        self.metered_cost = 0.0  # the platform's meter: the cost without the private factor
         self.compute_seconds = 0.0
         self.trained_update: np.ndarray | None = None  # what it trained, before any copying
         self.examples_trained = 0  # distinct examples its training could draw on this round
@@ -154,8 +189,78 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         return replicating or self.strategy == "colluder"
 
     @property
+    def economics(self) -> Any:
+        return self.model.scenario.economics
+
+    @property
+    def in_market(self) -> bool:
+        """Whether it is in the market this round: arrived and not left."""
+        return self.model.round >= self.arrival_round and not self.left
+
+    @property
+    def reservation(self) -> float:
+        """The outside option: what a round spent out of the market earns it."""
+        return float(self.economics.reservation)
+
+    @property
+    def expected_reward(self) -> float:
+        """What it now expects joining to pay (its join policy's belief)."""
+        return self.policy.expected_reward(self.belief)
+
+    def expected_samples(self) -> int:
+        """Samples it would train on in a round: its compute bound or its epochs' worth."""
+        from fl_core.training import sample_budget
+
+        scenario = self.model.scenario
+        return sample_budget(
+            self.samples_per_second, scenario.train, len(self.shard), scenario.model.mode
+        )
+
+    def round_cost(self, samples: int, examples: int, share: float = 1.0) -> float:
+        """The metered cost of a round that trained ``samples`` samples on ``examples``
+        distinct examples (``share``: the part of the fixed cost spent, for a lazy one)."""
+        economics = self.economics
+        cost = self.cost * share
+        if economics.compute_price:
+            cost += economics.compute_price * samples / self.samples_per_second
+        if economics.data_price:
+            cost += economics.data_price * min(samples, examples)
+        return cost
+
+    @property
     def expected_cost(self) -> float:
-        return self.cost if self.trains else 0.0
+        """Its private cost of a round of training (0 for one that does not train)."""
+        if not self.trains:
+            return 0.0
+        plain = self.cost
+        if self.economics.compute_price or self.economics.data_price:
+            plain = self.round_cost(self.expected_samples(), len(self.shard))
+        return plain * self.cost_factor
+
+    def foregone_profit(self) -> float:
+        """What joining this round would have earned it, less its expected cost.
+
+        Its own experience once it has any (a moving average of the pay of the rounds it
+        joined, at ``market.learning_rate``); before that, the platform's posted pay per
+        metered example times the examples it would have trained on: how a newcomer learns
+        what its data are worth without paying to find out (``nan`` before anything is
+        posted, and for one that does not train).
+        """
+        if not self.trains:
+            return float("nan")
+        if self.rewards_seen:
+            return self.reward_estimate - self.expected_cost
+        rate = float(self.model.posted_rate)
+        if not np.isfinite(rate):
+            return float("nan")
+        metered = min(self.expected_samples(), len(self.shard))
+        return rate * metered - self.expected_cost
+
+    def _remember_pay(self) -> None:
+        """Update its own pay estimate after a round it joined."""
+        step = float(self.model.scenario.market.learning_rate) if self.rewards_seen else 1.0
+        self.reward_estimate += step * (self.reward - self.reward_estimate)
+        self.rewards_seen += 1
 
     @property
     def declared_cost(self) -> float:
@@ -194,24 +299,43 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         """Be available (by chance) and choose whether to join this round."""
         self.reset_round()
         self.available = bool(self.stream.random() < self.availability)
-        if self.model.round < self.params.join_round:
+        if self.model.round < max(self.params.join_round, self.arrival_round) or self.left:
             self.available = False
         if not self.available:
             return
-        explore = bool(self.stream.random() < self.exploration)
-        self.joined = explore or self.expected_reward >= self.expected_cost
+        self.joined = self.policy.decide(
+            self.belief,
+            expected_cost=self.expected_cost,
+            reservation=self.reservation,
+            exploration=self.exploration,
+            rng=self.stream,
+        )
 
     def learn(self) -> None:
         """Update the expected reward from this round's outcome (only when it joined)."""
         if self.included and self.update is not None and self.model.keeps_sent:
             self.last_sent = np.asarray(self.update, dtype=np.float32).copy()
+        if not self.available:
+            return
+        outcome = JoinOutcome(
+            joined=self.joined,
+            reward=self.reward,
+            profit=self.profit,
+            foregone=float("nan") if self.joined else self.foregone_profit(),
+            reservation=self.reservation,
+        )
+        self.policy.learn(self.belief, outcome)
         if not self.joined:
             return
-        rate = self.learning_rate
-        self.expected_reward = (1 - rate) * self.expected_reward + rate * self.reward
+        self._remember_pay()
         self.cumulative_reward += self.reward
         self.cumulative_cost += self.cost_incurred
         self.rounds_joined += 1
+        losing = self.profit < self.reservation
+        self.losing_streak = self.losing_streak + 1 if losing else 0
+        exit_after = self.economics.exit_after
+        if exit_after and self.losing_streak >= exit_after:
+            self.left = True
 
     @property
     def cumulative_profit(self) -> float:
@@ -285,10 +409,12 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.optimizer_state = result.optimizer_state
         self.samples = result.samples_processed
         self.compute_seconds = result.compute_seconds
-        self.cost_incurred = self.cost
+        share = 1.0
         if self.strategy == "lazy":  # it spends a share of a full round's compute
             full = self.speed * float(self.model.scenario.train.deadline_s)
-            self.cost_incurred = self.cost * min(1.0, self.samples / full) if full > 0 else 0.0
+            share = min(1.0, self.samples / full) if full > 0 else 0.0
+        self.metered_cost = self.round_cost(self.samples, self.examples_trained, share)
+        self.cost_incurred = self.metered_cost * self.cost_factor
         if result.straggler or result.delta is None:
             self.straggler = True
             return

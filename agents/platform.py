@@ -358,7 +358,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         """
         if utility is None or m > SYBIL_ESTIMATE_MAX_PLAYERS or utility.evaluations < 2**m:
             return float("nan")
-        costs = np.array([p.cost_incurred for p in included], dtype=np.float64)
+        costs = np.array([p.metered_cost for p in included], dtype=np.float64)
         table = np.array([utility(coalition_of(mask, m)) for mask in range(2**m)])
         gains = [
             market.sybil_gain(
@@ -435,7 +435,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             values[p.pid] = p.payment_value
             contributions[p.pid] = p.contribution
             mask[p.pid] = True
-            costs[p.pid] = p.cost_incurred
+            costs[p.pid] = p.metered_cost
         if not mask.any():
             if self.plan.scenario.market.unspent == "carry":
                 self.reserve += self.plan.scenario.market.round_budget

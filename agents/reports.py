@@ -62,6 +62,8 @@ class RoundRecord:
     aborted: bool = False
     abort_reason: str = ""
     budget_paid: float = 0.0
+    costs_incurred: float = 0.0  # participants' true (private) costs this round
+    posted_rate: float = float("nan")  # pay per metered example the platform posted
     scoring_method: str = ""
     scoring_evaluations: int = 0
     exposed_clients: int = 0

@@ -57,6 +57,7 @@ def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> 
     import numpy as np
 
     import market
+    from agents.economics import welfare_summary
 
     total_budget = scenario.market.round_budget * scenario.rounds
     per_id = parts.groupby("participant").agg(
@@ -110,6 +111,7 @@ def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> 
             ),
         }
     )
+    summary.update(welfare_summary(rounds, parts, scenario.economics))
     for strategy, frame in per_id.groupby("strategy"):
         summary[f"reward_share_{strategy}"] = float(frame["reward"].sum() / total_budget)
         owners = frame.groupby("owner")[["reward", "cost"]].sum()

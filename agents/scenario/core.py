@@ -14,6 +14,7 @@ from agents.scenario.groups import ParticipantGroup
 from agents.scenario.sections import (
     SECTIONS,
     DataSection,
+    EconomicsSection,
     MarketSection,
     ModelSection,
     PrivacySection,
@@ -76,6 +77,7 @@ class Scenario:
     train: TrainSection = field(default_factory=TrainSection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
     market: MarketSection = field(default_factory=MarketSection)
+    economics: EconomicsSection = field(default_factory=EconomicsSection)
     participants: tuple[ParticipantGroup, ...] = field(default_factory=_default_groups)
 
     def __post_init__(self) -> None:

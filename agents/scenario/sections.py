@@ -1,4 +1,5 @@
-"""The sections of a scenario: ``model``, ``data``, ``train``, ``privacy``, ``market``.
+"""The sections of a scenario: ``model``, ``data``, ``train``, ``privacy``, ``market``,
+``economics``.
 
 ``model``, ``data`` and ``train`` *are* the ``fl_core`` configs (subclasses that add only
 what the marketplace needs), so every bound of a training field lives in ``fl_core.config``
@@ -278,11 +279,100 @@ class MarketSection:
         )
 
 
+@dataclass(frozen=True)
+class EconomicsSection:
+    """What participating costs, what staying out is worth, and how participants learn.
+
+    The defaults reproduce the original market: a fixed cost per round (the group's
+    ``cost``), no outside option, the ``ema`` join rule, everyone in the market from round 1.
+
+    Attributes:
+        join_policy: how a participant decides to join (:mod:`agents.join_policies`):
+            ``ema`` (a moving average of its own rewards against its cost), ``ewa``
+            (experience-weighted attraction, Camerer & Ho 1999) or ``regret`` (regret
+            matching, Hart & Mas-Colell 2000); the last two also learn from what joining
+            would have paid (the platform's posted pay per metered example).
+        compute_price: cost per simulated second of training (``samples / speed``): a slow
+            participant pays more for the same work.
+        data_price: cost per distinct example trained on (the data's opportunity cost).
+        cost_spread: each identity's costs are multiplied by a private log-normal factor
+            ``exp(N(0, cost_spread^2))`` drawn from the run's seed (0: no spread).
+        reservation: the outside option, earned in every round a participant stays out.
+        exit_after: an identity that lost money (pay below cost plus outside option) in this
+            many consecutive rounds it joined leaves the market for good (0: never).
+        entrants: the share of identities (drawn from the seed) that are not in the market
+            at round 1 and arrive later; ``entry_rate``: each one's chance to arrive per round.
+        value_per_accuracy: what one unit of test accuracy (1.0 = 100 points) is worth to
+            society, in budget units; social welfare is its product with the accuracy gain
+            less the costs and the outside options given up.
+        ewa_phi, ewa_delta, ewa_rho, ewa_lambda: EWA's attraction decay, the weight of
+            foregone payoffs, the experience decay and the logit sensitivity (per budget unit).
+    """
+
+    join_policy: str = "ema"
+    compute_price: float = 0.0
+    data_price: float = 0.0
+    cost_spread: float = 0.0
+    reservation: float = 0.0
+    exit_after: int = 0
+    entrants: float = 0.0
+    entry_rate: float = 0.3
+    value_per_accuracy: float = 1000.0
+    ewa_phi: float = 0.9
+    ewa_delta: float = 0.5
+    ewa_rho: float = 0.9
+    ewa_lambda: float = 0.3
+
+    def __post_init__(self) -> None:
+        from agents.join_policies import JOIN_POLICIES
+
+        require(
+            self.join_policy in JOIN_POLICIES,
+            "economics.join_policy",
+            f"{self.join_policy!r} is not one of {sorted(JOIN_POLICIES)}",
+        )
+        for name in ("compute_price", "data_price", "reservation", "value_per_accuracy"):
+            value = getattr(self, name)
+            require(
+                is_number(value) and 0 <= value <= MAX_ROUND_BUDGET,
+                f"economics.{name}",
+                f"must be in [0, {MAX_ROUND_BUDGET:g}], got {value!r}",
+            )
+        require(
+            is_number(self.cost_spread) and 0 <= self.cost_spread <= 5,
+            "economics.cost_spread",
+            f"must be in [0, 5] (a log-normal sigma), got {self.cost_spread!r}",
+        )
+        require(
+            is_integer(self.exit_after) and 0 <= self.exit_after <= 10_000,
+            "economics.exit_after",
+            f"must be an integer >= 0 (0: nobody leaves), got {self.exit_after!r}",
+        )
+        for name in ("entrants", "ewa_phi", "ewa_delta", "ewa_rho"):
+            value = getattr(self, name)
+            require(
+                is_number(value) and 0 <= value <= 1,
+                f"economics.{name}",
+                f"must be in [0, 1], got {value!r}",
+            )
+        require(
+            is_number(self.entry_rate) and 0 < self.entry_rate <= 1,
+            "economics.entry_rate",
+            f"must be in (0, 1], got {self.entry_rate!r}",
+        )
+        require(
+            is_number(self.ewa_lambda) and 0 < self.ewa_lambda <= 100,
+            "economics.ewa_lambda",
+            f"must be in (0, 100] (logit sensitivity per budget unit), got {self.ewa_lambda!r}",
+        )
+
+
 SECTIONS: dict[str, type] = {
     "model": ModelSection,
     "data": DataSection,
     "train": TrainSection,
     "privacy": PrivacySection,
     "market": MarketSection,
+    "economics": EconomicsSection,
 }
 """Scenario sections by their TOML table name."""
