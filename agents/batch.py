@@ -7,7 +7,9 @@ never reported (mesa issue #2514, fixed upstream after 3.3). It also reads only
 ``agent_reporters``, not the ``agenttype_reporters`` our participants are recorded with.
 This function takes the same arguments and returns the same list of dicts (``RunId``,
 ``iteration``, ``Step``, the parameters, the model variables and, per participant,
-``AgentID`` and its variables), reading every record the ``DataCollector`` holds.
+``AgentID`` and its variables), reading every record the ``DataCollector`` holds. As in
+Mesa, a participant variable named like a round variable (``joined``, ``included``) takes
+its place in that participant's row.
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ def collected_steps(n_records: int, period: int) -> list[int]:
     if not steps or steps[-1] != last:
         steps.append(last)
     return steps
+
+
+def _check_period(period: int) -> None:
+    if not isinstance(period, int) or period == 0 or period < -1:
+        raise ValueError(
+            f"data_collection_period: give -1 (the last step only) or a positive integer, "
+            f"got {period!r}"
+        )
 
 
 def _one_run(
@@ -93,6 +103,7 @@ def batch_run(
     """
     from tqdm.auto import tqdm
 
+    _check_period(data_collection_period)
     if model_cls is None:
         from agents.model import MarketModel
 

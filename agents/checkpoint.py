@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from agents.model import MarketModel
     from agents.scenario import Scenario
 
-FORMAT = "fedmarket-checkpoint-2"
+FORMAT = "fedmarket-checkpoint-3"
 """Raised whenever the saved state's layout changes (2: two optimiser groups, adapters and
 head, since ``train.head_lr``), so an older file fails with one line instead of a traceback."""
 FORMAT_PREFIX = "fedmarket-checkpoint-"

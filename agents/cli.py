@@ -245,6 +245,60 @@ def sweep(
     typer.echo(f"sweep table written to {out} ({len(frame)} runs, every column)")
 
 
+@app.command(name="study")
+def study_command(
+    spec: Annotated[
+        Path,
+        typer.Argument(help="Study TOML (base, mechanisms, [settings.NAME] tables, seeds)."),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the tables, figures and report.md.")] = Path(
+        "results/study"
+    ),
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help="auto (serial up to 8 runs, else process), process, ray or serial "
+            "(overrides the file)."
+        ),
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(help="Override the file's seeds: a count (5: seeds 0-4) or a list (0,1,7)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Compare mechanisms across heterogeneity settings and seeds; write a report."""
+    from agents.scenario import ScenarioError
+    from agents.study import load_study, parse_seeds
+
+    try:  # the study and every scenario in it are validated before torch is imported
+        plan = load_study(spec)
+        changes: dict[str, object] = {}
+        if seeds is not None:
+            changes["seeds"] = parse_seeds(seeds)
+        if backend is not None:
+            changes["backend"] = backend
+        if workers is not None:
+            changes["workers"] = workers
+        if address is not None:
+            changes["address"] = address
+        plan = plan.replace(**changes) if changes else plan
+    except ScenarioError as error:
+        fail(str(error))
+    from agents.study import study as run_study
+    from fl_core.data import DataError
+
+    try:
+        result = run_study(plan, progress=not quiet)
+        report = result.write(out)
+    except (ValueError, DataError) as error:
+        fail(str(error).splitlines()[0])
+    typer.echo(f"study {plan.name}: {len(result.runs)} runs; tables and figures in {out}")
+    typer.echo(f"report: {report}")
+
+
 @app.command(name="app")
 def app_command(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501,

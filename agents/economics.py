@@ -8,9 +8,11 @@ Definitions (per run; the tables give the same per round):
   (payments are transfers and cancel; a participant that joins gives up its reservation);
 * participants' surplus: pay less cost less outside options given up (over joined rounds);
 * participation by type: the share of a type's identities that joined, where a type is a
-  tercile (``low``/``mid``/``high``) of data size, data quality (the share of right labels)
-  or compute (samples per second); an attribute with <= 3 distinct values uses them as the
-  levels, and one that does not vary has the single level ``all``.
+  tercile (``low``/``mid``/``high``, by average rank, so tied identities share a level) of
+  data size, data quality (the share of right labels) or compute (samples per second); an
+  attribute with <= 3 distinct values uses them as the levels, and one that does not vary
+  has the single level ``all``. Types are per identity: a Sybil owner's identities each
+  show their part of its data and compute (per-group participation is reported too).
 """
 
 from __future__ import annotations
@@ -73,8 +75,10 @@ def type_levels(values: pd.Series) -> pd.Series:
     if len(distinct) <= 3:
         rank = {v: labels[i] for i, v in enumerate(distinct)}
         return values.astype(float).map(rank)
-    dense = values.rank(method="dense")
-    return pd.qcut(dense, 3, labels=labels).astype(str)
+    rank = values.rank(method="average").to_numpy()  # ties share a rank, hence a level
+    n = len(rank)
+    level = np.where(rank <= n / 3, "low", np.where(rank > 2 * n / 3, "high", "mid"))
+    return pd.Series(level, index=values.index)
 
 
 def participation_by_type(participants: pd.DataFrame) -> pd.DataFrame:
@@ -102,7 +106,8 @@ def welfare_summary(
     rounds: pd.DataFrame, participants: pd.DataFrame, economics: Any
 ) -> dict[str, float]:
     """Run totals: accuracy gain, platform utility, social welfare, participants' surplus,
-    and participation by type over the run (``participation_<attribute>_<level>``)."""
+    and participation over the run by scenario group (``participation_group_<name>``) and
+    by type (``participation_<attribute>_<level>``)."""
     gain = float(rounds["test_accuracy"].iloc[-1] - rounds["test_accuracy"].iloc[0])
     paid = float(rounds["budget_paid"].sum())
     joined = participants[participants["joined"]]
@@ -115,6 +120,8 @@ def welfare_summary(
         "participant_surplus": float(joined["reward"].sum()) - costs - given_up,
         "total_cost": costs,
     }
+    for group, frame in participants.groupby("group"):
+        out[f"participation_group_{group}"] = float(frame["joined"].mean())
     shares = participation_by_type(participants)
     if not shares.empty:
         means = shares.groupby(["attribute", "level"])["participation"].mean()

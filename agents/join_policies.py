@@ -16,6 +16,9 @@ included), then the outcome:
 
 Policies are registered by name in :data:`JOIN_POLICIES` (``economics.join_policy``); a
 user's subclass registered with :func:`register_join_policy` works from TOML like these.
+Register it at import time of a module (not under ``if __name__ == "__main__":``): the
+``process`` and ``ray`` sweep backends build scenarios in fresh interpreters.
+``market.exploration`` applies to ``ema`` only; the others explore through their own rule.
 """
 
 from __future__ import annotations
@@ -116,8 +119,8 @@ class ExperienceWeightedAttraction(JoinPolicy):
     ``N <- rho N + 1``; ``A_j <- (phi N_old A_j + (delta + (1 - delta) [j chosen]) pi_j) / N``;
     join with the logit probability ``1 / (1 + exp(-lambda (A_join - A_out)))``. The payoff
     of staying out is the reservation; the payoff of joining when out is the foregone
-    estimate (skipped while nothing is posted). ``delta = 0`` is reinforcement learning,
-    ``delta = 1`` belief learning.
+    estimate (while nothing is known, its attraction stays as it is). ``delta = 0`` is
+    reinforcement learning, ``delta = 1`` belief learning.
     """
 
     name = "ewa"
@@ -154,9 +157,9 @@ class ExperienceWeightedAttraction(JoinPolicy):
         join_payoff = outcome.profit if outcome.joined else outcome.foregone
         payoff["attraction_join"] = (outcome.joined, join_payoff)
         for key, (chosen, value) in payoff.items():
-            weight = 1.0 if chosen else delta
             if not math.isfinite(value):
-                weight, value = 0.0, 0.0
+                continue  # nothing known of this action's payoff: its attraction stays
+            weight = 1.0 if chosen else delta
             belief[key] = (phi * old * belief[key] + weight * value) / new
         belief["experience"] = new
         if outcome.joined:
@@ -165,7 +168,9 @@ class ExperienceWeightedAttraction(JoinPolicy):
 
 class RegretMatching(JoinPolicy):
     """Regret matching (Hart & Mas-Colell 2000, "A simple adaptive procedure leading to
-    correlated equilibrium", Econometrica 68(5)), on unconditional regrets.
+    correlated equilibrium", Econometrica 68(5)), on unconditional regrets: the variant
+    whose play approaches the Hannan set (coarse correlated equilibria), not the
+    conditional one that approaches correlated equilibria.
 
     The regret of an action is the summed payoff it would have earned minus what was
     earned; join with probability ``R+_join / (R+_join + R+_out)``, and repeat the last

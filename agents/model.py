@@ -114,7 +114,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             self.task.splits.val.labels, scenario.data.utility_subset, subset_rng
         )
         self.posted_rate = float("nan")
-        """The pay per metered example the platform posted last round (``nan``: none yet)."""
+        """The last pay per metered example the platform posted (``nan``: none yet)."""
         self.replaced_data = self._create_participants(data_rng, agent_rng, economics_rng)
         by_pid = sorted(self.participants, key=lambda p: p.pid)
         self._n_examples = [len(p.shard) for p in by_pid]
@@ -369,8 +369,9 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             self.global_steps.append(self.last_step)
             del self.global_steps[: -self._steps_kept]  # replayers need no older ones
             self.global_vector = new_vector
-        self.posted_rate = posted_rate(included)
-        record.posted_rate = self.posted_rate
+        record.posted_rate = posted_rate(included)
+        if np.isfinite(record.posted_rate):  # a round that paid nobody posts nothing new
+            self.posted_rate = record.posted_rate
         record.costs_incurred = float(sum(p.cost_incurred for p in ordered))
         self.participants.do("learn")
         elapsed = time.perf_counter() - started

@@ -168,6 +168,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.compute_seconds = 0.0
         self.trained_update: np.ndarray | None = None  # what it trained, before any copying
         self.examples_trained = 0  # distinct examples its training could draw on this round
+        self.in_market = False  # arrived and not left, as the round starts
 
     @property
     def trains(self) -> bool:
@@ -193,14 +194,10 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         return self.model.scenario.economics
 
     @property
-    def in_market(self) -> bool:
-        """Whether it is in the market this round: arrived and not left."""
-        return self.model.round >= self.arrival_round and not self.left
-
-    @property
     def reservation(self) -> float:
-        """The outside option: what a round spent out of the market earns it."""
-        return float(self.economics.reservation)
+        """The outside option: what a round spent out of the market earns it (an owner's,
+        shared by its identities like its cost)."""
+        return float(self.economics.reservation) / self.params.identities
 
     @property
     def expected_reward(self) -> float:
@@ -221,8 +218,8 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         distinct examples (``share``: the part of the fixed cost spent, for a lazy one)."""
         economics = self.economics
         cost = self.cost * share
-        if economics.compute_price:
-            cost += economics.compute_price * samples / self.samples_per_second
+        if economics.compute_price:  # seconds on the owner's hardware, whatever its pace
+            cost += economics.compute_price * samples / self.params.speed
         if economics.data_price:
             cost += economics.data_price * min(samples, examples)
         return cost
@@ -299,7 +296,9 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         """Be available (by chance) and choose whether to join this round."""
         self.reset_round()
         self.available = bool(self.stream.random() < self.availability)
-        if self.model.round < max(self.params.join_round, self.arrival_round) or self.left:
+        arrived = self.model.round >= max(self.params.join_round, self.arrival_round)
+        self.in_market = arrived and not self.left  # at the start of the round
+        if not self.in_market:
             self.available = False
         if not self.available:
             return

@@ -106,34 +106,56 @@ def sweep(
     """
     runs = expand(base, grid, seeds)
     backend = choose_backend(backend, len(runs), workers)
-    scenarios = [scenario for _, scenario in runs]
     bar = None
     if progress or on_run is not None:
         bar = _Progress(len(runs), progress, on_run, [params for params, _ in runs])
-    summaries: list[dict[str, Any]]
-    if backend == "serial":
-        summaries = []
-        for scenario in scenarios:
-            summaries.append(run_summary(scenario))
-            if bar is not None:
-                bar.update(1, summaries[-1])
-    elif backend == "process":
-        context = get_context("spawn")  # torch is not fork-safe
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(run_summary, s) for s in scenarios]
-            summaries = []
-            for future in futures:
-                summaries.append(future.result())
-                if bar is not None:
-                    bar.update(1, summaries[-1])
-    else:
-        summaries = _ray_map(scenarios, address, bar)
-    if bar is not None:
-        bar.close()
+    try:
+        summaries = map_runs(
+            [scenario for _, scenario in runs], backend, workers=workers, address=address, bar=bar
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     import pandas as pd
 
     rows = [{**params, **summary} for (params, _), summary in zip(runs, summaries, strict=True)]
     return pd.DataFrame(rows)
+
+
+def map_runs(
+    scenarios: Sequence[Scenario],
+    backend: str,
+    *,
+    worker: Callable[[Scenario], Any] = run_summary,
+    workers: int | None = None,
+    address: str | None = None,
+    bar: _Progress | None = None,
+) -> list[Any]:
+    """``[worker(s) for s in scenarios]`` on a resolved backend (``serial``, ``process`` or
+    ``ray``), in order; ``bar`` advances as each result arrives.
+
+    ``worker`` must be a module-level function (worker processes and Ray pickle it by name).
+    """
+    if backend == "serial":
+        out = []
+        for scenario in scenarios:
+            out.append(worker(scenario))
+            if bar is not None:
+                bar.update(1, out[-1])
+        return out
+    if backend == "process":
+        context = get_context("spawn")  # torch is not fork-safe
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(worker, s) for s in scenarios]
+            out = []
+            for future in futures:
+                out.append(future.result())
+                if bar is not None:
+                    bar.update(1, out[-1])
+            return out
+    if backend == "ray":
+        return _ray_map(list(scenarios), address, bar, worker)
+    raise ScenarioError("backend", f"{backend!r} is not one of {BACKENDS[1:]} (resolve 'auto')")
 
 
 class _Progress:
@@ -143,20 +165,21 @@ class _Progress:
         self,
         total: int,
         show: bool,
-        on_run: Callable[[dict[str, Any], dict[str, Any]], None] | None,
+        on_run: Callable[[dict[str, Any], Any], None] | None,
         params: list[dict[str, Any]],
+        desc: str = "sweep",
     ) -> None:
         self.bar = None
         if show:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, desc="sweep", unit="run")
+            self.bar = tqdm(total=total, desc=desc, unit="run")
         self.on_run = on_run
         self.params = params
         self.done = 0
         self.summaries: list[dict[str, Any]] = []
 
-    def update(self, _: int = 1, summary: dict[str, Any] | None = None) -> None:
+    def update(self, _: int = 1, summary: Any = None) -> None:
         if self.on_run is not None and summary is not None:
             self.on_run(self.params[self.done], summary)
         self.done += 1
@@ -168,7 +191,12 @@ class _Progress:
             self.bar.close()
 
 
-def _ray_map(scenarios: list[Scenario], address: str | None, bar: Any) -> list[dict[str, Any]]:
+def _ray_map(
+    scenarios: list[Scenario],
+    address: str | None,
+    bar: Any,
+    worker: Callable[[Scenario], Any] = run_summary,
+) -> list[Any]:
     try:
         import ray
     except ImportError:
@@ -178,7 +206,7 @@ def _ray_map(scenarios: list[Scenario], address: str | None, bar: Any) -> list[d
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    remote = ray.remote(run_summary)
+    remote = ray.remote(worker)
     try:
         refs = [remote.remote(s) for s in scenarios]
         out = []

@@ -291,13 +291,15 @@ class EconomicsSection:
             ``ema`` (a moving average of its own rewards against its cost), ``ewa``
             (experience-weighted attraction, Camerer & Ho 1999) or ``regret`` (regret
             matching, Hart & Mas-Colell 2000); the last two also learn from what joining
-            would have paid (the platform's posted pay per metered example).
-        compute_price: cost per simulated second of training (``samples / speed``): a slow
-            participant pays more for the same work.
+            would have paid (the platform's posted pay per metered example), and ignore
+            ``market.exploration``.
+        compute_price: cost per simulated second of training (``samples / speed``, on the
+            owner's hardware): a slow participant pays more for the same work.
         data_price: cost per distinct example trained on (the data's opportunity cost).
         cost_spread: each identity's costs are multiplied by a private log-normal factor
             ``exp(N(0, cost_spread^2))`` drawn from the run's seed (0: no spread).
-        reservation: the outside option, earned in every round a participant stays out.
+        reservation: the outside option of an owner, earned in every round it stays out
+            (a Sybil owner's identities share it, as they share its cost).
         exit_after: an identity that lost money (pay below cost plus outside option) in this
             many consecutive rounds it joined leaves the market for good (0: never).
         entrants: the share of identities (drawn from the seed) that are not in the market
@@ -327,7 +329,7 @@ class EconomicsSection:
         from agents.join_policies import JOIN_POLICIES
 
         require(
-            self.join_policy in JOIN_POLICIES,
+            isinstance(self.join_policy, str) and self.join_policy in JOIN_POLICIES,
             "economics.join_policy",
             f"{self.join_policy!r} is not one of {sorted(JOIN_POLICIES)}",
         )

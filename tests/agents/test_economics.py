@@ -71,10 +71,8 @@ def test_ewa_leaves_after_losses_and_ignores_unposted_rates() -> None:
         )
     assert _join_rate(policy, belief) < 0.4  # logit: a 4-unit loss at lambda 0.3
     frozen = dict(belief)
-    policy.learn(belief, _out(foregone=math.nan))  # nothing posted: joining is not updated
-    assert belief["attraction_join"] == pytest.approx(
-        frozen["attraction_join"] * 0.9 * frozen["experience"] / belief["experience"]
-    )
+    policy.learn(belief, _out(foregone=math.nan))  # nothing known: joining keeps its value
+    assert belief["attraction_join"] == frozen["attraction_join"]
 
 
 def test_regret_matching_switches_towards_the_better_action() -> None:
@@ -221,6 +219,7 @@ def test_types_welfare_and_participation_by_type() -> None:
         {
             "round": [1, 1, 2, 2],
             "participant": [0, 1, 0, 1],
+            "group": ["small", "large", "small", "large"],
             "n_examples": [60, 600, 60, 600],
             "quality": [1.0, 1.0, 1.0, 1.0],
             "speed": [3.2, 3.2, 3.2, 3.2],
@@ -241,6 +240,8 @@ def test_types_welfare_and_participation_by_type() -> None:
     assert out["social_welfare"] == pytest.approx(200.0 - 35.0 - 3 * 2.0)
     assert out["participant_surplus"] == pytest.approx(140.0 - 35.0 - 6.0)
     assert out["participation_data_size_high"] == pytest.approx(0.5)
+    assert out["participation_group_large"] == pytest.approx(0.5)
+    assert out["participation_group_small"] == pytest.approx(1.0)
 
 
 def test_bad_economics_gets_one_line_naming_the_field() -> None:
@@ -255,3 +256,62 @@ def test_bad_economics_gets_one_line_naming_the_field() -> None:
         with pytest.raises(ScenarioError, match=path.replace(".", r"\.")) as error:
             Scenario().replace(path, value)
         assert "\n" not in str(error.value)
+
+
+def test_compute_is_charged_on_the_owner_hardware_for_lazy_and_split_identities() -> None:
+    """Seconds are ``samples / the owner's speed``: a lazy participant pays for the samples
+    it trained, and splitting one owner's data and compute over three identities does not
+    triple the compute it is metered (and reimbursed) for."""
+    from agents.model import MarketModel
+
+    def metered(*groups: ParticipantGroup) -> dict[str, float]:
+        scenario = tiny_scenario(*groups, rounds=1, exploration=1.0)
+        model = MarketModel(scenario.replace("economics.compute_price", 1.0))
+        model.step()
+        out: dict[str, float] = {}
+        for p in model.participants:
+            out[p.group] = out.get(p.group, 0.0) + p.metered_cost
+        return out
+
+    lazy = metered(
+        ParticipantGroup("honest", count=2, data_size=300, cost=0.0),
+        ParticipantGroup("lazy", count=1, data_size=300, cost=0.0, strategy="lazy"),
+    )
+    assert lazy["lazy"] == pytest.approx(16 / 3.2) and lazy["honest"] == pytest.approx(2 * 60.0)
+    split = metered(
+        ParticipantGroup("honest", count=2, data_size=300, cost=0.0),
+        ParticipantGroup("sybil", count=1, data_size=300, cost=0.0, strategy="sybil"),
+    )
+    assert split["sybil"] == pytest.approx(split["honest"] / 2, rel=0.05)
+
+
+def test_a_sybil_owner_shares_one_outside_option_over_its_identities() -> None:
+    from agents.model import MarketModel
+
+    scenario = tiny_scenario(
+        ParticipantGroup("honest", count=1, data_size=60),
+        ParticipantGroup("sybil", count=1, data_size=60, strategy="sybil", sybil_identities=3),
+    ).replace("economics.reservation", 3.0)
+    model = MarketModel(scenario)
+    by_group = {p.group: p.reservation for p in model.participants}
+    assert by_group == {"honest": 3.0, "sybil": 1.0}
+
+
+def test_heavy_ties_share_a_level_and_never_crash() -> None:
+    values = pd.Series([7.0] * 30 + [1, 2, 3, 4, 5, 6])
+    levels = type_levels(values)
+    assert set(levels[:30]) == {"mid"} and set(levels[30:]) == {"low"}
+    speeds = pd.Series([3.2] * 6 + [3.2 / 3] * 3 + [1.0, 2.0])
+    assert type_levels(speeds).groupby(speeds).nunique().max() == 1  # ties: one level each
+    result = run(
+        tiny_scenario(
+            ParticipantGroup("a", count=6, data_size=60),
+            ParticipantGroup("b", count=1, data_size=80),
+            ParticipantGroup("c", count=1, data_size=100),
+            ParticipantGroup("d", count=1, data_size=120),
+            rounds=1,
+        )
+    )
+    # six tied at 60 (average rank 3.5 of 9) are "mid", the three larger ones "high"
+    assert result.summary["participation_data_size_mid"] == 1.0
+    assert "participation_data_size_high" in result.summary
