@@ -2,7 +2,8 @@
 
 ``Scenario`` (frozen, validated, TOML) -> ``compile_scenario(scenario) -> RunPlan`` (typed
 components, once) -> ``run(scenario) -> RunResult`` (pure, seeded) ->
-``sweep(base, grid, seeds=...) -> DataFrame``. ``MarketModel`` is the Mesa model behind
+``sweep(base, grid, seeds=...) -> DataFrame`` -> ``study(load_study(path))`` (mechanisms x
+settings x seeds, with a report). ``MarketModel`` is the Mesa model behind
 ``run``; ``batch_run(MarketModel, {"scenario": [...]})`` is Mesa's batch runner with every
 round reported (Mesa 3.3's own drops the last one).
 
@@ -21,6 +22,8 @@ from agents.sweep import sweep
 
 _LAZY = {
     "batch_run": "agents.batch",
+    "load_study": "agents.study",
+    "study": "agents.study",
     "MarketModel": "agents.model",
     "ParticipantAgent": "agents.participants",
     "PlatformAgent": "agents.platform",
@@ -41,7 +44,9 @@ __all__ = [
     "batch_run",
     "compare",
     "compile_scenario",
+    "load_study",
     "run",
+    "study",
     "summarize",
     "sweep",
 ]
@@ -51,6 +56,7 @@ if TYPE_CHECKING:
     from agents.compile import RunPlan, compile_scenario
     from agents.model import MarketModel
     from agents.participants import ParticipantAgent
+    from agents.study import load_study, study
     from agents.platform import PlatformAgent
 
 

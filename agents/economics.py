@@ -102,6 +102,30 @@ def participation_by_type(participants: pd.DataFrame) -> pd.DataFrame:
     return out[["round", "attribute", "level", "participation"]]
 
 
+def round_economics(
+    rounds: pd.DataFrame, participants: pd.DataFrame, economics: Any
+) -> pd.DataFrame:
+    """Per round (from 1): accuracy gain, pay, costs, outside options given up, platform
+    utility, social welfare and participants' surplus (the run's totals are their sums,
+    platform utility aside)."""
+    import pandas as pd
+
+    acc = rounds.set_index("round")["test_accuracy"]
+    paid = rounds.set_index("round")["budget_paid"]
+    joined = participants[participants["joined"]]
+    per_round = joined.groupby("round").agg(costs=("cost", "sum"), joined=("joined", "size"))
+    out = pd.DataFrame({"round": acc.index[1:]}).set_index("round")
+    out["accuracy_gain"] = acc.diff().iloc[1:]
+    out["paid"] = paid.iloc[1:]
+    out = out.join(per_round).fillna({"costs": 0.0, "joined": 0})
+    out["outside_options"] = float(economics.reservation) * out["joined"]
+    out["platform_utility"] = out["accuracy_gain"] / out["paid"].where(out["paid"] > 0)
+    value = float(economics.value_per_accuracy) * out["accuracy_gain"]
+    out["social_welfare"] = value - out["costs"] - out["outside_options"]
+    out["participant_surplus"] = out["paid"] - out["costs"] - out["outside_options"]
+    return out.drop(columns="joined").reset_index()
+
+
 def welfare_summary(
     rounds: pd.DataFrame, participants: pd.DataFrame, economics: Any
 ) -> dict[str, float]:

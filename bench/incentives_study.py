@@ -60,6 +60,16 @@ def headline(runs: pd.DataFrame) -> list[str]:
             f"- {setting}: best accuracy {best}, worst {worst}: difference {diff:+.3f} "
             f"[{low:+.3f}, {high:+.3f}] ({sig})"
         )
+        welfare = frame.groupby("mechanism")["social_welfare"].mean().sort_values()
+        top, bottom = welfare.index[-1], welfare.index[0]
+        a = frame[frame["mechanism"] == top].sort_values("seed")["social_welfare"]
+        b = frame[frame["mechanism"] == bottom].sort_values("seed")["social_welfare"]
+        diff, low, high = paired_difference(a.to_numpy(), b.to_numpy())
+        sig = "significant" if low > 0 or high < 0 else "inside the noise"
+        verdicts.append(
+            f"  - social welfare highest under {top}, lowest under {bottom}: "
+            f"{diff:+.0f} [{low:+.0f}, {high:+.0f}] ({sig})"
+        )
         for column, name in zip(groups, names, strict=True):
             share = frame.groupby("mechanism")[column].mean().sort_values()
             lo_m, hi_m = share.index[0], share.index[-1]
@@ -72,6 +82,61 @@ def headline(runs: pd.DataFrame) -> list[str]:
                 f"{100 * diff:+.0f} points [{100 * low:+.0f}, {100 * high:+.0f}] ({sig})"
             )
     return lines + [""] + verdicts
+
+
+def headline_figure(runs: pd.DataFrame, out: Path) -> Path:
+    """Who joins under which mechanism: each group's share of rounds joined, mean over seeds
+    with 95% intervals, one panel per setting (PNG and SVG under ``out``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    groups = sorted(c for c in runs if c.startswith("participation_group_"))
+    settings = list(dict.fromkeys(runs["setting"]))
+    mechanisms = list(dict.fromkeys(runs["mechanism"]))
+    fig = Figure(figsize=(4.0 * len(settings) + 1.0, 3.6), layout="constrained")
+    axes = fig.subplots(1, len(settings), sharey=True, squeeze=False)[0]
+    markers = ["o", "s", "^", "D"]
+    for ax, setting in zip(axes, settings, strict=True):
+        frame = runs[runs["setting"] == setting]
+        for k, column in enumerate(groups):
+            means, lows, highs = [], [], []
+            for mechanism in mechanisms:
+                mean, low, high = mean_interval(frame[frame["mechanism"] == mechanism][column])
+                means.append(100 * mean)
+                lows.append(100 * (mean - max(low, 0.0)))
+                highs.append(100 * (min(high, 1.0) - mean))
+            y = [i + 0.18 * (k - (len(groups) - 1) / 2) for i in range(len(mechanisms))]
+            ax.errorbar(
+                means,
+                y,
+                xerr=[lows, highs],
+                fmt=markers[k % len(markers)],
+                capsize=3,
+                label=column.removeprefix("participation_group_"),
+            )
+        ax.set_yticks(range(len(mechanisms)), mechanisms)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("rounds joined (%)")
+        ax.set_title(setting.replace("_", " "))
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].legend(title="owners", loc="lower right", fontsize=8)
+    out.mkdir(parents=True, exist_ok=True)
+    for fmt in ("png", "svg"):
+        fig.savefig(
+            out / f"headline.{fmt}",
+            dpi=110,
+            metadata={"Software": None} if fmt == "png" else {"Date": None},
+        )
+    return out / "headline.png"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def main() -> None:
@@ -94,9 +159,11 @@ def main() -> None:
         f"({wall / len(runs):.2f} s a run, serial, one process; includes embedding any seed's "
         "data split not yet in the disk cache)."
     )
-    print(f"Report, figures and tables: {args.out}")
+    print(f"Report, figures and tables: {_shown(Path(args.out))}")
     print()
     print("\n".join(headline(runs)))
+    print()
+    print(f"Figure: {_shown(headline_figure(runs, Path(args.out)))}")
 
 
 if __name__ == "__main__":

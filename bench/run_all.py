@@ -48,6 +48,11 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--rounds", "2", "--seeds", "0", "--mechanisms", "banzhaf_cover"],
     ),
+    "incentives_study": (
+        "the incentives study: participation, accuracy, welfare by mechanism (issue 26)",
+        [],
+        ["--seeds", "2", "--out", "/tmp/fedmarket-incentives-quick"],
+    ),
     "encode": (
         "frozen-prefix cache: one worker per core vs one pass",
         ["--out", "bench/results/encode.md"],

@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 
 from agents import ParticipantGroup, run
-from agents.economics import participation_by_type, type_levels, welfare_summary
+from agents.economics import (
+    participation_by_type,
+    round_economics,
+    type_levels,
+    welfare_summary,
+)
 from agents.join_policies import (
     JOIN_POLICIES,
     ExperienceWeightedAttraction,
@@ -241,6 +246,12 @@ def test_types_welfare_and_participation_by_type() -> None:
     assert out["participant_surplus"] == pytest.approx(140.0 - 35.0 - 6.0)
     assert out["participation_data_size_high"] == pytest.approx(0.5)
     assert out["participation_group_large"] == pytest.approx(0.5)
+    rounds["round"] = [0, 1, 2]
+    per_round = round_economics(rounds, parts, EconomicsSection(reservation=2.0))
+    assert list(per_round["round"]) == [1, 2]
+    assert per_round["social_welfare"].sum() == pytest.approx(out["social_welfare"])
+    assert per_round["participant_surplus"].sum() == pytest.approx(out["participant_surplus"])
+    assert per_round["platform_utility"].iloc[0] == pytest.approx(0.1 / 50.0)
     assert out["participation_group_small"] == pytest.approx(1.0)
 
 
