@@ -264,11 +264,13 @@ def round_records(rounds: pd.DataFrame, participants: pd.DataFrame) -> list[dict
     """Per round: test accuracy, budget paid, identities joined, ``participation`` (the share
     of identities that joined; NaN in round 0, before anyone could) and, where the participants
     table has the types, ``participation_<attribute>_<level>``."""
+    from agents.economics import participation_by_type
+
     table = rounds[["round", "test_accuracy", "budget_paid", "joined"]].copy()
     overall = participants.groupby("round")["joined"].mean().astype(float)
     table["participation"] = table["round"].map(overall)
-    by_type = _participation_by_type(participants)
-    if by_type is not None and not by_type.empty:
+    by_type = participation_by_type(participants)
+    if not by_type.empty:
         wide = by_type.pivot_table(
             index="round", columns=["attribute", "level"], values="participation"
         )
@@ -276,14 +278,6 @@ def round_records(rounds: pd.DataFrame, participants: pd.DataFrame) -> list[dict
             column = f"participation_{attribute}_{level}"
             table[column] = table["round"].map(wide[(attribute, level)])
     return [{k: _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
-
-
-def _participation_by_type(participants: pd.DataFrame) -> pd.DataFrame | None:
-    try:
-        from agents.economics import participation_by_type
-    except ImportError:  # an older tree: overall participation only
-        return None
-    return participation_by_type(participants)
 
 
 def _plain(value: Any) -> Any:
