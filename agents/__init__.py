@@ -56,8 +56,8 @@ if TYPE_CHECKING:
     from agents.compile import RunPlan, compile_scenario
     from agents.model import MarketModel
     from agents.participants import ParticipantAgent
-    from agents.study import load_study, study
     from agents.platform import PlatformAgent
+    from agents.study import load_study, study
 
 
 def __getattr__(name: str) -> Any:

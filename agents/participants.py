@@ -222,7 +222,14 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
             cost += economics.compute_price * samples / self.params.speed
         if economics.data_price:
             cost += economics.data_price * min(samples, examples)
-        return cost
+        return cost + self.privacy_cost()
+
+    def privacy_cost(self) -> float:
+        """The round's cost of the privacy it gives up: the hook differential privacy
+        (issue 29) fills in, e.g. a price per unit of epsilon its accountant spends. Without
+        DP every update leaves through secure aggregation or in the clear as the scenario
+        says, and no budget is spent, so it is 0."""
+        return 0.0
 
     @property
     def expected_cost(self) -> float:

@@ -5,7 +5,8 @@ per heterogeneity setting and mechanism, the final test accuracy and the partici
 each participant group, mean over seeds with 95% t-intervals, and which differences are
 significant (paired by seed).
 
-Run: ``python bench/incentives_study.py [--seeds N] [--out bench/results/incentives]``.
+Run: ``python bench/incentives_study.py [--seeds N] [--out bench/results/incentives]``;
+``--tables-only`` reprints the headline from an earlier run's ``runs.csv``.
 The first run of a seed also embeds its data split once (cached on disk afterwards); the
 wall time printed says whether the cache was cold.
 """
@@ -27,8 +28,11 @@ from agents.intervals import mean_interval, paired_difference  # noqa: E402
 from agents.study import load_study, study  # noqa: E402
 
 
-def _cell(values: pd.Series, digits: int = 3) -> str:
+def _cell(values: pd.Series, digits: int = 3, share: bool = False) -> str:
+    """Mean [95% t-interval]; a share's interval is clipped to [0, 1]."""
     mean, low, high = mean_interval(values.to_numpy())
+    if share:
+        low, high = max(low, 0.0), min(high, 1.0)
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
@@ -48,7 +52,7 @@ def headline(runs: pd.DataFrame) -> list[str]:
         for mechanism, rows in frame.groupby("mechanism", sort=False):
             rows = rows.sort_values("seed")
             cells = [_cell(rows["final_test_accuracy"])]
-            cells += [_cell(rows[c], 2) for c in groups]
+            cells += [_cell(rows[c], 2, share=True) for c in groups]
             cells.append(_cell(rows["social_welfare"], 0))
             lines.append(f"| {setting} | {mechanism} | " + " | ".join(cells) + " |")
         worst, best = means.index[0], means.index[-1]
@@ -144,7 +148,18 @@ def main() -> None:
     parser.add_argument("--study", default=str(ROOT / "examples/studies/incentives.toml"))
     parser.add_argument("--seeds", type=int, default=None, help="override: seeds 0..N-1")
     parser.add_argument("--out", default=str(ROOT / "bench/results/incentives"))
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="print the headline from --out's runs.csv (an earlier run) without running",
+    )
     args = parser.parse_args()
+    if args.tables_only:
+        runs = pd.read_csv(Path(args.out) / "runs.csv")
+        print(f"# Study tables from {_shown(Path(args.out) / 'runs.csv')}: {len(runs)} runs")
+        print()
+        print("\n".join(headline(runs)))
+        return
     plan = load_study(args.study)
     if args.seeds is not None:
         plan = plan.replace(seeds=tuple(range(args.seeds)))
