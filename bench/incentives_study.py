@@ -36,6 +36,18 @@ def _cell(values: pd.Series, digits: int = 3, share: bool = False) -> str:
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def _extremes(frame: pd.DataFrame, column: str) -> tuple[str, str, float, float, float, str]:
+    """The mechanisms with the highest and lowest mean ``column``, and their difference
+    paired by seed with its 95% interval and whether it excludes 0."""
+    means = frame.groupby("mechanism")[column].mean().sort_values()
+    top, bottom = str(means.index[-1]), str(means.index[0])
+    a = frame[frame["mechanism"] == top].sort_values("seed")[column]
+    b = frame[frame["mechanism"] == bottom].sort_values("seed")[column]
+    diff, low, high = paired_difference(a.to_numpy(), b.to_numpy())
+    sig = "significant" if low > 0 or high < 0 else "inside the noise"
+    return top, bottom, diff, low, high, sig
+
+
 def headline(runs: pd.DataFrame) -> list[str]:
     """The README table: accuracy and group participation by setting and mechanism."""
     groups = sorted(c for c in runs if c.startswith("participation_group_"))
@@ -48,39 +60,24 @@ def headline(runs: pd.DataFrame) -> list[str]:
     ]
     verdicts = []
     for setting, frame in runs.groupby("setting", sort=False):
-        means = frame.groupby("mechanism")["final_test_accuracy"].mean().sort_values()
         for mechanism, rows in frame.groupby("mechanism", sort=False):
             rows = rows.sort_values("seed")
             cells = [_cell(rows["final_test_accuracy"])]
             cells += [_cell(rows[c], 2, share=True) for c in groups]
             cells.append(_cell(rows["social_welfare"], 0))
             lines.append(f"| {setting} | {mechanism} | " + " | ".join(cells) + " |")
-        worst, best = means.index[0], means.index[-1]
-        a = frame[frame["mechanism"] == best].sort_values("seed")["final_test_accuracy"]
-        b = frame[frame["mechanism"] == worst].sort_values("seed")["final_test_accuracy"]
-        diff, low, high = paired_difference(a.to_numpy(), b.to_numpy())
-        sig = "significant" if low > 0 or high < 0 else "inside the noise"
+        best, worst, diff, low, high, sig = _extremes(frame, "final_test_accuracy")
         verdicts.append(
             f"- {setting}: best accuracy {best}, worst {worst}: difference {diff:+.3f} "
             f"[{low:+.3f}, {high:+.3f}] ({sig})"
         )
-        welfare = frame.groupby("mechanism")["social_welfare"].mean().sort_values()
-        top, bottom = welfare.index[-1], welfare.index[0]
-        a = frame[frame["mechanism"] == top].sort_values("seed")["social_welfare"]
-        b = frame[frame["mechanism"] == bottom].sort_values("seed")["social_welfare"]
-        diff, low, high = paired_difference(a.to_numpy(), b.to_numpy())
-        sig = "significant" if low > 0 or high < 0 else "inside the noise"
+        top, bottom, diff, low, high, sig = _extremes(frame, "social_welfare")
         verdicts.append(
             f"  - social welfare highest under {top}, lowest under {bottom}: "
             f"{diff:+.0f} [{low:+.0f}, {high:+.0f}] ({sig})"
         )
         for column, name in zip(groups, names, strict=True):
-            share = frame.groupby("mechanism")[column].mean().sort_values()
-            lo_m, hi_m = share.index[0], share.index[-1]
-            a = frame[frame["mechanism"] == hi_m].sort_values("seed")[column]
-            b = frame[frame["mechanism"] == lo_m].sort_values("seed")[column]
-            diff, low, high = paired_difference(a.to_numpy(), b.to_numpy())
-            sig = "significant" if low > 0 or high < 0 else "inside the noise"
+            hi_m, lo_m, diff, low, high, sig = _extremes(frame, column)
             verdicts.append(
                 f"  - {name} joined most under {hi_m}, least under {lo_m}: "
                 f"{100 * diff:+.0f} points [{100 * low:+.0f}, {100 * high:+.0f}] ({sig})"
