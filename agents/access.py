@@ -55,6 +55,7 @@ def secure_sum(
     dropouts: Mapping[str, Sequence[int]] | None = None,
     dropout_rate: float = 0.0,
     failure_probability: float = 1e-6,
+    threat_model: str = "semi_honest",
 ) -> privacy.SecAggResult:
     """One secure-aggregation run with the scenario's graph and threshold rules.
 
@@ -62,7 +63,8 @@ def secure_sum(
     ceil(threshold_share * n)). A positive ``neighbors`` is the smallest SecAgg+ degree the
     round may use: ``privacy.secaggplus_parameters`` raises it (up to the complete graph) until
     the abort bound for ``dropout_rate`` meets ``failure_probability``, with t = max(2,
-    ceil(threshold_share * (k + 1))). Raises ``privacy.TooFewSurvivors`` for fewer than 2
+    ceil(threshold_share * (k + 1))). ``threat_model`` ("semi_honest" or "malicious") is
+    passed to ``privacy.secure_aggregate``. Raises ``privacy.TooFewSurvivors`` for fewer than 2
     clients and any ``privacy.SecAggAborted`` of the run.
     """
     n = len(updates)
@@ -78,6 +80,7 @@ def secure_sum(
             failure_probability=failure_probability,
             threshold_share=threshold_share,
             min_neighbors=neighbors,
+            threat_model=threat_model,
         )
         degree, threshold = chosen.neighbors, chosen.threshold
     return privacy.secure_aggregate(
@@ -88,6 +91,7 @@ def secure_sum(
         clip=clip,
         bits=bits,
         rng=rng,
+        threat_model=privacy.check_threat_model(threat_model),
     )
 
 
@@ -103,6 +107,7 @@ def coalition_aggregator(
     rng: np.random.Generator,
     ledger: SecAggLedger,
     dropout_rate: float = 0.0,
+    threat_model: str = "semi_honest",
 ) -> Callable[[frozenset[int]], np.ndarray]:
     """``coalition -> FedAvg delta`` where each coalition sum is a real secure run.
 
@@ -129,6 +134,7 @@ def coalition_aggregator(
             bits=bits,
             rng=rng,
             dropout_rate=dropout_rate,
+            threat_model=threat_model,
         )
         ledger.runs += 1
         ledger.bytes_sent += int(sum(sum(v.values()) for v in result.bytes_sent.values()))

@@ -26,8 +26,15 @@ app = typer.Typer(
 
 
 def fail(message: str) -> NoReturn:
-    """Print one line to stderr and exit with status 2."""
-    typer.echo(f"error: {message}", err=True)
+    """Print one line to stderr and exit with status 2.
+
+    The message may quote user input (a file name, a value): it is printed as one line with
+    every control character escaped (no ANSI sequence reaches the terminal) and its middle
+    cut when long (:func:`agents.scenario.limits.printable_line`).
+    """
+    from agents.scenario.limits import printable_line
+
+    typer.echo(f"error: {printable_line(message)}", err=True)
     raise typer.Exit(code=2)
 
 
@@ -166,6 +173,11 @@ def run(
         fail(str(error))
     if seeds > 1 and (checkpoint_dir is not None or resume):
         fail("seeds: --seeds runs several scenarios; use --checkpoint-dir with one seed")
+    if quiet:  # (the progress bar prints them otherwise)
+        from agents.notices import run_notices
+
+        for notice in run_notices(loaded):
+            typer.echo(f"notice: {notice}", err=True)
     from agents.results_io import write_tables
     from agents.run import run as run_scenario
     from agents.run import run_seeds
@@ -217,10 +229,12 @@ def sweep(
 ) -> None:
     """Run a parameter sweep (grid x seeds) and write one row per run."""
     from agents.scenario import ScenarioError
+    from agents.scenario.limits import check_runs
     from agents.sweep import expand, load_sweep
 
     try:  # the sweep and every scenario in it are validated before torch is imported
         plan = load_sweep(spec)
+        check_runs(plan.grid, plan.seeds, "sweep.grid")  # before the product is expanded
         expand(plan.base, plan.grid, plan.seeds)
     except ScenarioError as error:
         fail(str(error))
@@ -301,10 +315,14 @@ def study_command(
 
 @app.command(name="app")
 def app_command(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8501,
 ) -> None:
-    """Open the Streamlit scenario explorer on 127.0.0.1."""
-    import subprocess
+    """Open the Streamlit scenario explorer on 127.0.0.1.
+
+    Streamlit runs as a child process bound to loopback only; SIGTERM, SIGINT and SIGHUP sent
+    to this command are passed on to it and the command waits until it has exited, so the
+    port is free when ``fedmarket app`` returns.
+    """
 
     page = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
     if not page.is_file():
@@ -325,8 +343,43 @@ def app_command(
         "false",
         "--client.toolbarMode",
         "minimal",
+        "--server.maxUploadSize",
+        "1",  # MB; a scenario file is at most 256 KiB (agents.scenario.limits)
     ]
-    raise typer.Exit(subprocess.call(command))
+    raise typer.Exit(run_forwarding_signals(command))
+
+
+def run_forwarding_signals(command: list[str], grace_s: float = 10.0) -> int:
+    """Run ``command`` as a child, pass SIGTERM, SIGINT and SIGHUP on to it, and wait.
+
+    The exit status is the child's (``128 + N`` when signal ``N`` ended it). Should this
+    process leave the wait early (an exception), the child is terminated, then killed after
+    ``grace_s`` seconds: it never outlives the command holding a port.
+    """
+    import signal
+    import subprocess
+
+    child = subprocess.Popen(command)
+
+    def forward(signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, forward) for sig in forwarded}
+    try:
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    return 128 - code if code < 0 else code
 
 
 @app.command(name="attack-matrix")
@@ -391,10 +444,25 @@ def attack_matrix_command(
 
 
 def main() -> None:
+    """The ``fedmarket`` entry point: a bad option or argument is one line with exit 2 too."""
+    import click
+
+    from agents.scenario.limits import printable_line
+
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="fedmarket")
     except KeyboardInterrupt:
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as error:  # bare `fedmarket`: the help text
+        error.show()
+        sys.exit(error.exit_code)
+    except click.ClickException as error:  # usage errors: one line, never Rich's box
+        command = f"{error.ctx.command_path}: " if getattr(error, "ctx", None) else ""
+        print(f"error: {printable_line(command + error.format_message())}", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

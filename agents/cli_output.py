@@ -157,21 +157,27 @@ def print_run(result: object, rounds_table: bool = True) -> None:
 
 def print_privacy(result: object) -> None:
     """One line on what the server could learn in this run (issue: privacy by default)."""
-    from agents.run import RunResult
+    from agents.run import RunResult, smallest_group_range
 
     assert isinstance(result, RunResult)
     privacy, summary = result.scenario.privacy, result.summary
-    smallest, exposed = summary["server_smallest_group"], int(summary["exposed_clients_total"])
+    exposed = int(summary["exposed_clients_total"])
     if not privacy.secure_aggregation:
         typer.echo("privacy: no secure aggregation; the server saw every update in the clear")
         return
-    seen = "no round included anyone" if smallest != smallest else f"{int(smallest)} clients"
     line = (
-        f"privacy: secure aggregation on (scoring access {privacy.access}); the smallest group "
-        f"whose summed update the server could compute: {seen}; exposed clients: {exposed}"
+        f"privacy: secure aggregation on ({privacy.threat_model} server; scoring access "
+        f"{privacy.access}); smallest group the server could compute: "
+        f"{smallest_group_range(summary)}; exposed clients: {exposed}"
     )
     if privacy.access == "trusted_evaluator":
-        line += " (scores come from a trusted evaluator that sees every update: a trust assumption)"
+        reads = int(summary["evaluator_reads_total"])
+        line += (
+            f" (a trusted evaluator read {reads} updates to screen and score them: a trust "
+            "assumption)"
+        )
+    elif privacy.access == "secure_coalitions":
+        line += " (free-rider screen and replica grouping off: they read individual updates)"
     typer.echo(line)
 
 

@@ -52,6 +52,7 @@ class SecAggConfig:
     clip: float
     bits: int
     dropout_rate: float
+    threat_model: str = "semi_honest"
 
     def secure_sum_options(self) -> dict[str, Any]:
         """Keyword arguments of ``agents.access.secure_sum`` / ``coalition_aggregator``."""
@@ -61,6 +62,7 @@ class SecAggConfig:
             "clip": self.clip,
             "bits": self.bits,
             "dropout_rate": self.dropout_rate,
+            "threat_model": self.threat_model,
         }
 
 
@@ -124,9 +126,16 @@ def _identities(owners: Sequence[ParticipantGroup]) -> tuple[IdentitySpec, ...]:
 
 
 def compile_scenario(scenario: Scenario) -> RunPlan:
-    """The plan of ``scenario``: every component built once, nothing drawn at random."""
+    """The plan of ``scenario``: every component built once, nothing drawn at random.
+
+    The scenario's budget (:func:`agents.scenario.limits.check_budget`: identities, examples,
+    estimated peak memory) is checked again first, under the memory limit in force now.
+    """
     import market
+    from agents.scenario.limits import check_budget
     from fl_core.aggregation import make_aggregator
+
+    check_budget(scenario)  # before one identity or shard is built
 
     privacy = scenario.privacy
     secagg = None
@@ -137,6 +146,7 @@ def compile_scenario(scenario: Scenario) -> RunPlan:
             clip=privacy.clip,
             bits=privacy.bits,
             dropout_rate=privacy.dropout_rate,
+            threat_model=privacy.threat_model,
         )
     owners = tuple(g for g in scenario.participants for _ in range(g.count))
     return RunPlan(

@@ -30,6 +30,7 @@ from agents.participants import ParticipantAgent
 from agents.platform import PlatformAgent, RoundContext
 from agents.reports import RoundRecord
 from agents.scenario import Scenario
+from agents.update_store import EVALUATOR, SERVER, UpdateStore
 from fl_core import FederatedTask, allocate, apply_update, flip_labels, stratified_subset
 from fl_core.compression import sent_bytes
 
@@ -344,7 +345,11 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         record.train_seconds = time.perf_counter() - train_started
         trained = [p for p in selected if p.update is not None]
         record.bytes_sent = len(trained) * sent_bytes(len(self.global_vector), self.scenario.train)
-        accepted = platform.screen(trained, len(self.global_vector))
+        # what the clients submit: read only as the access mode declares (agents.update_store)
+        store = UpdateStore(
+            self.plan.access, {p.pid: p.update for p in trained if p.update is not None}
+        )
+        accepted = platform.screen(trained, len(self.global_vector), store)
         rejected = [p for p in trained if p.update is None]
         platform.penalise(rejected)
         context = RoundContext(
@@ -354,15 +359,15 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             secagg_rng=self.secagg_rng,
             scoring_rng=self.scoring_rng,
         )
-        aggregation = platform.aggregate(accepted, context)
+        aggregation = platform.aggregate(accepted, context, store)
         if aggregation.graph is not None:
             self.graph = aggregation.graph
             self.graphs[self.round] = aggregation.graph
         included = aggregation.members
         for p in included:
             p.included = True
-        scoring = platform.score(included, context)
-        record.budget_paid = platform.pay(included, [np.asarray(p.update) for p in included])
+        scoring = platform.score(included, context, store)
+        record.budget_paid = platform.pay(included, store)
         if aggregation.delta is not None:
             new_vector = apply_update(self.global_vector, aggregation.delta)
             self.last_step = new_vector - self.global_vector
@@ -377,6 +382,10 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         elapsed = time.perf_counter() - started
         record.update_from(aggregation)
         record.update_from(scoring)
+        server_read = store.reads(SERVER)
+        record.server_reads, record.evaluator_reads = len(server_read), len(store.reads(EVALUATOR))
+        exposed = {included[i].pid for i in scoring.exposed_positions} | server_read
+        record.exposed_clients = len(exposed)  # every individual update the server could see
         record.available = sum(p.available for p in ordered)
         record.joined = len(joined)
         record.selected = len(selected)
@@ -464,9 +473,16 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if not isinstance(state["round"], int) or not isinstance(state["running"], bool):
+            raise TypeError("round must be an int and running a bool")
         self.steps = int(state["round"])
         self.running = bool(state["running"])
-        self.global_vector = np.asarray(state["global_vector"], dtype=np.float32).copy()
+        vector = np.asarray(state["global_vector"], dtype=np.float32)
+        if vector.shape != self.global_vector.shape:
+            raise ValueError(
+                f"global_vector has shape {vector.shape}, not {self.global_vector.shape}"
+            )
+        self.global_vector = vector.copy()
         self.last_step = state["last_step"]
         self.global_steps = [np.asarray(step) for step in state.get("global_steps", [])]
         collector = self.datacollector

@@ -62,6 +62,8 @@ import mesa
 import numpy as np
 
 from agents.join_policies import Belief, JoinOutcome, JoinPolicy
+from agents.validity import update_fault
+from fl_core.optimizer_state import state_from_numpy, state_to_numpy
 
 if TYPE_CHECKING:
     from agents.compile import IdentitySpec
@@ -129,7 +131,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
             "losing_streak": self.losing_streak,
             "reward_estimate": self.reward_estimate,
             "rewards_seen": self.rewards_seen,
-            "optimizer_state": self.optimizer_state,
+            "optimizer_state": state_to_numpy(self.optimizer_state),  # no torch in a checkpoint
             "cumulative_reward": self.cumulative_reward,
             "cumulative_cost": self.cumulative_cost,
             "rounds_joined": self.rounds_joined,
@@ -143,7 +145,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.losing_streak = int(state["losing_streak"])
         self.reward_estimate = float(state["reward_estimate"])
         self.rewards_seen = int(state["rewards_seen"])
-        self.optimizer_state = state["optimizer_state"]
+        self.optimizer_state = state_from_numpy(state["optimizer_state"])
         self.cumulative_reward = float(state["cumulative_reward"])
         self.cumulative_cost = float(state["cumulative_cost"])
         self.rounds_joined = int(state["rounds_joined"])
@@ -188,6 +190,14 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         """A replicating Sybil identity or a colluder: it may send a peer's update."""
         replicating = self.strategy == "sybil" and self.params.sybil_mode == "replicate"
         return replicating or self.strategy == "colluder"
+
+    def check_own_update(self, size: int, bound: float) -> str:
+        """The client-side validity check before masking (:mod:`agents.validity`): why its
+        own update may not be sent (``""``: it may). A poisoner, which deviates on purpose,
+        skips it and sends its update anyway (the check only stops faulty clients)."""
+        if self.strategy == "poisoner" or self.update is None:
+            return ""
+        return update_fault(self.update, size, bound)
 
     @property
     def economics(self) -> Any:

@@ -40,6 +40,8 @@ import numpy as np
 import market
 from agents.access import SecAggLedger, coalition_aggregator, leak_report, secure_sum
 from agents.reports import AggregationReport, ScoringReport
+from agents.update_store import UpdateStore
+from agents.validity import update_fault
 from fl_core import CoalitionUtility
 from market.game import coalition_of
 
@@ -144,56 +146,78 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         return [p for p in joined if self.selection.selected[p.pid] and p.pid not in self.refused]
 
     # ----- 3. screening -----
-    def screen(self, trained: list[ParticipantAgent], size: int) -> list[ParticipantAgent]:
-        """The updates that pass the server's checks (the others are dropped with a reason)."""
+    def screen(
+        self, trained: list[ParticipantAgent], size: int, store: UpdateStore
+    ) -> list[ParticipantAgent]:
+        """The updates that pass the checks (the others are dropped with a reason).
+
+        The validity check (:func:`agents.validity.update_fault`) is run by the access mode's
+        declared reader (:mod:`agents.update_store`), or, under ``secure_coalitions``, by each
+        client on its own update before masking. The free-rider screen needs every update:
+        under ``secure_coalitions`` it is off (the plan's notice says so).
+        """
         bound = self.plan.scenario.train.max_update_norm
-        accepted = []
+        valid = []
         for p in trained:
-            update = p.update
-            if update is None:
+            if p.pid not in store:
                 continue
-            if update.shape != (size,):
-                p.rejected_reason = f"wrong length {update.shape[0]} (expected {size})"
-            elif not np.all(np.isfinite(update)):
-                p.rejected_reason = "update contains NaN or Inf"
-            elif float(np.linalg.norm(update)) > bound:
-                p.rejected_reason = (
-                    f"update norm {float(np.linalg.norm(update)):.3g} exceeds {bound:g}"
-                )
+            if store.readable:
+                update = store.read(p.pid, purpose="validity check")
+                reason = update_fault(np.asarray(update), size, bound)
             else:
-                accepted.append(p)
-                continue
-            p.update = None
-        if not accepted:
-            return accepted
+                reason = p.check_own_update(size, bound)
+            if reason:
+                self._reject(p, reason, store)
+            else:
+                valid.append(p)
+        if not valid or not store.readable:
+            return [p for p in valid if not self._unmetered(p, store)]
         reasons = market.free_rider_reasons(
-            np.stack([np.asarray(p.update) for p in accepted]),
+            np.stack(
+                [
+                    np.asarray(u)
+                    for u in store.read_many([p.pid for p in valid], purpose="free-rider screen")
+                ]
+            ),
             self.last_delta,
-            own_shares=[self.last_shares.get(p.pid) for p in accepted],
+            own_shares=[self.last_shares.get(p.pid) for p in valid],
         )
         kept = []
-        for p, reason in zip(accepted, reasons, strict=True):
-            if not reason and metered_weight(p) <= 0:
-                reason = "no metered training: the update is backed by 0 samples processed"
+        for p, reason in zip(valid, reasons, strict=True):
             if reason:
-                p.rejected_reason, p.update = reason, None
-            else:
+                self._reject(p, reason, store)
+            elif not self._unmetered(p, store):
                 kept.append(p)
         return kept
 
+    def _unmetered(self, p: ParticipantAgent, store: UpdateStore) -> bool:
+        """Reject (and say so) an update backed by no metered training."""
+        if metered_weight(p) > 0:
+            return False
+        self._reject(p, "no metered training: the update is backed by 0 samples processed", store)
+        return True
+
+    @staticmethod
+    def _reject(p: ParticipantAgent, reason: str, store: UpdateStore) -> None:
+        p.rejected_reason, p.update = reason, None
+        store.discard(p.pid)
+
     # ----- 4. aggregation -----
     def aggregate(
-        self, accepted: list[ParticipantAgent], context: RoundContext
+        self, accepted: list[ParticipantAgent], context: RoundContext, store: UpdateStore
     ) -> AggregationReport:
         """The included participants and the aggregate delta of their updates."""
         report = AggregationReport()
         if not accepted:
             return report
         weights = [metered_weight(p) for p in accepted]
-        deltas = [np.asarray(p.update) for p in accepted]
-        report.plain_bytes = 4 * len(accepted) * len(deltas[0])
+        report.plain_bytes = 4 * len(accepted) * len(context.base_vector)
         secagg = self.plan.secagg
-        if secagg is None:
+        if secagg is None:  # updates travel in the clear (access plaintext): the server reads
+            deltas = [
+                np.asarray(u)
+                for u in store.read_many([p.pid for p in accepted], purpose="aggregation")
+            ]
             report.members = accepted
             report.delta = self.plan.aggregator(deltas, weights)
             self._remember(report.delta, accepted, deltas, weights)
@@ -202,8 +226,9 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
 
         rng = context.secagg_rng
         scale = max(weights)
+        inputs = store.secure_inputs(p.pid for p in accepted)
         scaled = {
-            p.pid: np.asarray(p.update, dtype=np.float64) * (w / scale)
+            p.pid: np.asarray(inputs[p.pid], dtype=np.float64) * (w / scale)
             for p, w in zip(accepted, weights, strict=True)
         }
         dropouts: dict[str, list[int]] = {}
@@ -216,7 +241,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         try:
             result = secure_sum(scaled, **secagg.secure_sum_options(), rng=rng, dropouts=dropouts)
         except privacy.SecAggAborted as error:
-            report.aborted, report.abort_reason = True, str(error).splitlines()[0]
+            report.record_abort(error)  # typed reason, message, and the graph if one was built
             return report
         report.secagg_bytes = int(sum(sum(v.values()) for v in result.bytes_sent.values()))
         report.secagg_seconds = float(sum(result.seconds.values()))
@@ -244,27 +269,33 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         }
 
     # ----- 5. scoring -----
-    def score(self, included: list[ParticipantAgent], context: RoundContext) -> ScoringReport:
-        """Each included participant's contribution (``p.contribution``)."""
+    def score(
+        self, included: list[ParticipantAgent], context: RoundContext, store: UpdateStore
+    ) -> ScoringReport:
+        """Each included participant's contribution (``p.contribution``).
+
+        Coalition utilities come through the access mode: from the updates read by its
+        declared reader, or, under ``secure_coalitions``, from one secure-aggregation run per
+        coalition (the server never holds an individual update)."""
         report = ScoringReport()
         m = len(included)
         if m == 0:
             return report
         started = time.perf_counter()
         plan = self.plan
-        deltas = [np.asarray(p.update, dtype=np.float32) for p in included]
         weights = [metered_weight(p) for p in included]
         ledger = SecAggLedger()
         method = plan.scenario.market.scoring
         valuation = plan.mechanism.valuation
         utility = None
         if method != "cgsv" or valuation is not None:
-            utility = self._utility(deltas, weights, context, ledger)
+            utility = self._utility(included, weights, context, ledger, store)
         budget = plan.estimator.effective_budget(m, plan.scoring_budget)
         self.stderr, self.examples, self.gain = {}, {}, None
         if getattr(plan.mechanism, "uses_valuation", False):
-            return self._score_valuation(included, context, ledger, report, started)
-        if method == "cgsv":
+            return self._score_valuation(included, context, ledger, report, started, store)
+        if method == "cgsv":  # cosine scores read every update (refused under secure_coalitions)
+            deltas = self._read(included, store, "cgsv scoring")
             contribution = market.estimate(
                 None, m, "cgsv", updates=np.stack(deltas), weights=np.asarray(weights)
             )
@@ -287,7 +318,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             helpful = np.asarray(values) > 0  # marginals to the coalition of those that help
             marginals = market.grand_marginals(utility, m, helpful)  # mostly memoised
             self.marginals = {p.pid: float(v) for p, v in zip(included, marginals, strict=True)}
-        report.sybil_gain_max = self._replication_gain(included, utility, m)
+        report.sybil_gain_max = self._replication_gain(included, utility, m, store.readable)
         # distinct coalitions evaluated this round, the mechanism's own valuation included
         report.scoring_evaluations = int(
             utility.evaluations if utility is not None else contribution.evaluations
@@ -302,7 +333,10 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         report.scoring_seconds = time.perf_counter() - started
         leak = leak_report(self.plan.access, ledger.released, m)
         report.exposed_clients = len(leak.exposed)
+        report.exposed_positions = frozenset(leak.exposed)
         report.smallest_group = min(len(leak.smallest_group), m)
+        report.smallest_group_at_least = min(leak.smallest_group_at_least, m)
+        report.smallest_group_exact = leak.exact
         report.scoring_secagg_runs = ledger.runs
         report.scoring_secagg_bytes = ledger.bytes_sent
         return report
@@ -314,6 +348,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         ledger: SecAggLedger,
         report: ScoringReport,
         started: float,
+        store: UpdateStore,
     ) -> ScoringReport:
         """Score with the mechanism's own valuation, the one every report then shows:
         Banzhaf values with standard errors over the validation examples
@@ -321,9 +356,8 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         else maximum sample reuse per example, whose errors add the sampling error."""
         plan = self.plan
         m = len(included)
-        deltas = [np.asarray(p.update, dtype=np.float32) for p in included]
         weights = [metered_weight(p) for p in included]
-        utility = self._utility(deltas, weights, context, ledger)
+        utility = self._utility(included, weights, context, ledger, store)
         budget = max(plan.scoring_budget, 2 * m + 2)
         if m <= market.MAX_EXACT_PLAYERS and 2**m <= budget:
             valuation = market.banzhaf_valuation(utility.example_values_of_masks(range(2**m)))
@@ -346,14 +380,19 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         return self._closed(report, ledger, m, started)
 
     def _replication_gain(
-        self, included: list[ParticipantAgent], utility: CoalitionUtility | None, m: int
+        self,
+        included: list[ParticipantAgent],
+        utility: CoalitionUtility | None,
+        m: int,
+        grouped: bool = True,
     ) -> float:
         """The most any included participant would have gained this round (payoff, budget
         units) by also submitting its update under :data:`SYBIL_ESTIMATE_COPIES` - 1 more
-        identities (:func:`market.sybil_gain` on the round's utility, the platform's replica
-        grouping on). Computed only when every coalition is already evaluated (``2**m``
-        memoised: no extra evaluation, and under secure coalitions no extra released sum);
-        ``nan`` otherwise. Splitting one's data cannot be replayed from the table: the gym
+        identities (:func:`market.sybil_gain` on the round's utility, with the platform's
+        replica grouping when ``grouped``: off under ``secure_coalitions``, where pay cannot
+        group). Computed only when every coalition is already evaluated (``2**m`` memoised: no
+        extra evaluation, and under secure coalitions no extra released sum); ``nan``
+        otherwise. Splitting one's data cannot be replayed from the table: the gym
         (:mod:`agents.attacks`) measures it.
         """
         if utility is None or m > SYBIL_ESTIMATE_MAX_PLAYERS or utility.evaluations < 2**m:
@@ -369,27 +408,39 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
                 self.plan.mechanism,
                 budget=self.plan.scenario.market.round_budget,
                 costs=costs,
-                group_clones=True,
+                group_clones=grouped,
                 clones_true_cost=float(costs[i]),
             ).gain
             for i in range(m)
         ]
         return float(max(gains))
 
+    @staticmethod
+    def _read(
+        included: list[ParticipantAgent], store: UpdateStore, purpose: str
+    ) -> list[np.ndarray]:
+        """The included updates, read by the access mode's declared reader."""
+        updates = store.read_many([p.pid for p in included], purpose=purpose)
+        return [np.asarray(u, dtype=np.float32) for u in updates]
+
     def _utility(
         self,
-        deltas: list[np.ndarray],
+        included: list[ParticipantAgent],
         weights: list[float],
         context: RoundContext,
         ledger: SecAggLedger,
+        store: UpdateStore,
     ) -> CoalitionUtility:
         """``u(S)``: the metric of the model updated by coalition S's aggregate."""
         plan = self.plan
         aggregate_fn = None
+        deltas: list[np.ndarray] | None = None
         if plan.access == "secure_coalitions" and plan.secagg is not None:
+            inputs = store.secure_inputs(p.pid for p in included)
             scale = max(weights)
             scaled = [
-                d.astype(np.float64) * (w / scale) for d, w in zip(deltas, weights, strict=True)
+                np.asarray(inputs[p.pid], dtype=np.float64) * (w / scale)
+                for p, w in zip(included, weights, strict=True)
             ]
             aggregate_fn = coalition_aggregator(
                 scaled,
@@ -399,11 +450,16 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
                 rng=context.secagg_rng,
                 ledger=ledger,
             )
-        elif plan.scenario.train.aggregator != "fedavg":
+        else:
+            deltas = self._read(included, store, "coalition utilities")
+            if plan.scenario.train.aggregator != "fedavg":
+                plain = deltas
 
-            def aggregate_fn(coalition: frozenset[int]) -> np.ndarray:
-                members = sorted(coalition)
-                return plan.aggregator([deltas[i] for i in members], [weights[i] for i in members])
+                def aggregate_fn(coalition: frozenset[int]) -> np.ndarray:
+                    members = sorted(coalition)
+                    return plan.aggregator(
+                        [plain[i] for i in members], [weights[i] for i in members]
+                    )
 
         # the task's cached, batched evaluator: exact, with a memo across rounds (next
         # round's start model is this round's grand coalition)
@@ -420,13 +476,15 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         )
 
     # ----- 6. payment and trust -----
-    def pay(self, included: list[ParticipantAgent], updates: list[np.ndarray]) -> float:
+    def pay(self, included: list[ParticipantAgent], store: UpdateStore) -> float:
         """Pay the included participants (``p.reward``) and update their reputation.
 
         The mechanism pays on ``p.payment_value`` (its own valuation, e.g. Banzhaf) and,
         where it uses them, on the round's grand-coalition marginals (:meth:`score`);
-        identities whose updates are near-identical form one replica group, covered once.
-        Reputation evidence is the scenario's contribution score. Returns the total paid.
+        identities whose updates are near-identical form one replica group, covered once
+        (the grouping reads every update: off under ``secure_coalitions``, where each
+        identity is its own group). Reputation evidence is the scenario's contribution
+        score. Returns the total paid.
         """
         n = self.plan.n_identities
         values, contributions, costs = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -441,7 +499,9 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
                 self.reserve += self.plan.scenario.market.round_budget
             return 0.0
         ids = np.array([p.pid for p in included])
-        groups[ids] = ids[market.replica_groups(np.stack(updates))]
+        if store.readable:
+            updates = self._read(included, store, "replica grouping")
+            groups[ids] = ids[market.replica_groups(np.stack(updates))]
         marginals = None
         if self.marginals:
             marginals = np.zeros(n)

@@ -26,8 +26,23 @@ class AggregationReport:
     plain_bytes: int = 0
     secagg_seconds: float = 0.0
     aborted: bool = False
-    abort_reason: str = ""
-    graph: Any = None
+    abort_reason: str = ""  # typed reason code of privacy.SecAggAborted ("too_few_survivors", ...)
+    abort_message: str = ""  # the abort's one-line message
+    graph: Any = None  # the round's neighbour graph (kept when the round aborts after building it)
+
+    def record_abort(self, error: Exception) -> None:
+        """Record a secure-aggregation abort (``privacy.SecAggAborted``): its typed reason code
+        (``error.reason``, else the exception class in snake_case), its one-line message, and
+        the round's neighbour graph when one was built before the abort (``error.graph``)."""
+        self.aborted = True
+        self.abort_reason = str(getattr(error, "reason", None) or _snake_case(type(error).__name__))
+        self.abort_message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        self.graph = getattr(error, "graph", None)
+
+
+def _snake_case(name: str) -> str:
+    """``"TooFewSurvivors"`` -> ``"too_few_survivors"``."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 @dataclass
@@ -37,10 +52,13 @@ class ScoringReport:
     scoring_evaluations: int = 0
     scoring_seconds: float = 0.0
     exposed_clients: int = 0
-    smallest_group: int = 0
+    smallest_group: int = 0  # a computable group of that size (the leak audit's witness)
+    smallest_group_at_least: int = 0  # no computable group is smaller (a proven lower bound)
+    smallest_group_exact: bool = False  # the two meet (False: nothing scored)
     scoring_secagg_runs: int = 0
     scoring_secagg_bytes: int = 0
     sybil_gain_max: float = float("nan")
+    exposed_positions: frozenset[int] = frozenset()  # positions in `included` the audit exposes
 
 
 @dataclass
@@ -60,14 +78,17 @@ class RoundRecord:
     dropouts: int = 0
     included: int = 0
     aborted: bool = False
-    abort_reason: str = ""
+    abort_reason: str = ""  # typed reason code of the secure-aggregation abort ("": none)
+    abort_message: str = ""  # its one-line message
     budget_paid: float = 0.0
     costs_incurred: float = 0.0  # participants' true (private) costs this round
     posted_rate: float = float("nan")  # pay per metered example the platform posted
     scoring_method: str = ""
     scoring_evaluations: int = 0
     exposed_clients: int = 0
-    smallest_group: int = 0
+    smallest_group: int = 0  # a computable group of that size: the server could sum it
+    smallest_group_at_least: int = 0  # no computable group is smaller (proven)
+    smallest_group_exact: bool = False  # smallest_group is proven smallest (False: nothing scored)
     secagg_bytes: int = 0
     plain_bytes: int = 0
     bytes_sent: int = 0  # update payloads sent this round, plaintext under train.compression
@@ -77,6 +98,8 @@ class RoundRecord:
     train_seconds: float = 0.0
     scoring_seconds: float = 0.0
     sybil_gain_max: float = float("nan")  # best replication gain any participant had (budget units)
+    server_reads: int = 0  # distinct clients whose individual update the server read
+    evaluator_reads: int = 0  # ... that the trusted evaluator read (privacy.access)
     round_seconds: float = 0.0
     overhead_seconds: float = 0.0
 

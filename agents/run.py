@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents import checkpoint
+from agents.notices import run_notices
 from agents.scenario import Scenario, ScenarioError
 
 if TYPE_CHECKING:  # imported where used: ``import agents`` stays light
@@ -98,7 +99,10 @@ def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> 
             else float("nan"),
             "rounds_aborted": float(rounds["aborted"].sum()),
             "exposed_clients_total": float(rounds["exposed_clients"].sum()),
-            "server_smallest_group": _smallest_group(rounds),
+            # individual updates read per round (agents.update_store), summed over the rounds
+            "server_reads_total": float(rounds["server_reads"].sum()),
+            "evaluator_reads_total": float(rounds["evaluator_reads"].sum()),
+            **_smallest_group(rounds),
             "scoring_evaluations_total": float(rounds["scoring_evaluations"].sum()),
             "train_seconds": float(rounds["train_seconds"].sum()),
             "scoring_seconds": float(rounds["scoring_seconds"].sum()),
@@ -127,11 +131,44 @@ def _mean_finite(column: pd.Series | None) -> float:
     return float(finite.mean()) if len(finite) else float("nan")
 
 
-def _smallest_group(rounds: pd.DataFrame) -> float:
-    """The fewest clients whose summed update the server could compute in any round (1: some
-    update was seen alone; NaN: no round included anyone)."""
-    scored = rounds.loc[rounds["included"] > 0, "smallest_group"]
-    return float(scored.min()) if len(scored) else float("nan")
+def _smallest_group(rounds: pd.DataFrame) -> dict[str, float]:
+    """What the leak audit says about the whole run, over the rounds that included anyone.
+
+    ``server_smallest_group``: the smallest computable group in any round (a group of that
+    many clients whose summed update the server could compute; 1: some update was seen alone);
+    ``server_smallest_group_at_least``: no computable group in any round is smaller (proven);
+    ``server_smallest_group_exact``: 1.0 when the two meet (the run's minimum is certified),
+    else 0.0. All NaN when no round included anyone.
+    """
+    scored = rounds.loc[rounds["included"] > 0]
+    if not len(scored):
+        nan = float("nan")
+        return {
+            "server_smallest_group": nan,
+            "server_smallest_group_at_least": nan,
+            "server_smallest_group_exact": nan,
+        }
+    witness = float(scored["smallest_group"].min())
+    bound = float(scored["smallest_group_at_least"].min())  # each round's bound <= its witness
+    return {
+        "server_smallest_group": witness,
+        "server_smallest_group_at_least": bound,
+        "server_smallest_group_exact": float(bound == witness),
+    }
+
+
+def smallest_group_range(summary: Mapping[str, float]) -> str:
+    """The leak audit's answer as a range: ``"3 (exact)"``, ``"between 2 and 5"`` (no
+    computable group has fewer than 2 clients; a group of 5 is computable), or ``"no round
+    included anyone"``."""
+    witness = summary.get("server_smallest_group", float("nan"))
+    bound = summary.get("server_smallest_group_at_least", float("nan"))
+    if witness != witness:  # NaN: nothing scored
+        return "no round included anyone"
+    if bound == witness:  # the run's minimum is certified (server_smallest_group_exact)
+        return f"{int(witness)} (exact)"
+    low = int(bound) if bound == bound else 1  # NaN: no bound recorded; 1 always holds
+    return f"between {low} and {int(witness)}"
 
 
 def run(
@@ -184,7 +221,15 @@ def _run_rounds(
 ) -> RunResult:
     """The round loop of :func:`run` on a built model."""
     if state is not None:
-        model.load_state_dict(state)
+        try:
+            model.load_state_dict(state)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+            detail = (str(error).splitlines() or [""])[0][:200]
+            raise checkpoint.CheckpointError(
+                "checkpoint: its state does not fit this scenario's model "
+                f"({type(error).__name__}: {detail}); rerun without --resume or use another "
+                "--checkpoint-dir"
+            ) from None
     if on_round is not None and model.round == 0:
         on_round(dataclasses.asdict(model.record))
     bar = None
@@ -192,6 +237,8 @@ def _run_rounds(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=scenario.rounds, desc=f"{scenario.name}", unit="round")
+        for notice in run_notices(scenario):
+            bar.write(f"notice: {notice}")
         row = dataclasses.asdict(model.record)
         bar.write(
             f"round 0: val acc {row['val_accuracy']:.3f}, test acc {row['test_accuracy']:.3f}"

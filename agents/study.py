@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents.scenario import Scenario, ScenarioError, list_examples, load_example
+from agents.scenario import Scenario, ScenarioError, limits, list_examples, load_example
 from agents.sweep import BACKENDS
 
 if TYPE_CHECKING:
@@ -143,6 +143,10 @@ def check_seeds(seeds: Any, path: str = "seeds") -> tuple[int, ...]:
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         if seeds < 1:
             raise ScenarioError(path, f"give a positive count or a list of seeds, got {seeds}")
+        if seeds > limits.MAX_RUNS:  # checked before the seeds are built
+            raise ScenarioError(
+                path, f"{seeds:,} seeds exceed the limit of {limits.MAX_RUNS:,} runs; use fewer"
+            )
         return tuple(range(seeds))
     if (
         isinstance(seeds, str)
@@ -161,7 +165,7 @@ def check_seeds(seeds: Any, path: str = "seeds") -> tuple[int, ...]:
 def parse_seeds(text: str) -> tuple[int, ...]:
     """``--seeds`` on the command line: ``"5"`` (range(5)) or ``"0,1,7"``."""
     parts = [p.strip() for p in text.split(",")]
-    if not all(p.isdigit() for p in parts):
+    if not all(p.isdigit() and len(p) <= 18 for p in parts):
         raise ScenarioError(
             "seeds", f"give a count (5) or a comma-separated list (0,1,7), got {text!r}"
         )

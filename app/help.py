@@ -43,22 +43,25 @@ MECHANISM: dict[str, str] = {
 
 #: What each access mode lets the server (or the scorer) see (``privacy.access``).
 ACCESS: dict[str, str] = {
-    "plaintext": "Scoring reads every update in the clear: the server sees each client's "
-    "update (every included client is exposed).",
+    "plaintext": "The server reads every update in the clear to screen, group replicas and "
+    "score: every client that sent an update is exposed, rejected ones included.",
     "secure_coalitions": "Every coalition aggregate that scoring needs is its own "
-    "secure-aggregation run; the server learns those sums. A coalition of one client "
-    "releases that client's update, so exact Shapley (which scores singletons) still exposes "
-    "clients: pick an estimator that avoids small coalitions to expose fewer.",
-    "trusted_evaluator": "A trusted party (e.g. a TEE) holds every plaintext update and "
-    "returns only utilities: nothing is exposed to the server, but this is a trust "
-    "assumption, not cryptography.",
+    "secure-aggregation run; the server learns those sums and never reads an update, so the "
+    "free-rider screen and replica grouping are off and each client checks its own update. "
+    "A coalition of one client releases that client's update, so exact Shapley (which scores "
+    "singletons) still exposes clients: pick an estimator that avoids small coalitions to "
+    "expose fewer.",
+    "trusted_evaluator": "A trusted party (e.g. a TEE) holds every plaintext update, screens "
+    "and scores them, and returns only verdicts and utilities: nothing is exposed to the "
+    "server, but this is a trust assumption, not cryptography.",
 }
 
 #: The caveat shown next to the exposure chart when the trusted evaluator is used.
 TRUSTED_EVALUATOR_CAVEAT = (
     "Access mode **trusted_evaluator**: zero exposed clients means the *server* saw no "
-    "individual update. A trusted party (such as a TEE) still holds every plaintext update; "
-    "that is a trust assumption, not cryptography."
+    "individual update. A trusted party (such as a TEE) still holds every plaintext update "
+    "(the rounds table's `evaluator_reads` counts them); that is a trust assumption, not "
+    "cryptography."
 )
 
 UTILITY_METRIC: dict[str, str] = {
@@ -122,6 +125,10 @@ FIELD: dict[str, str] = {
     "with k neighbours (SecAgg+, cheaper).",
     "privacy.threshold": "Share of a client's neighbours needed to unmask after dropouts.",
     "privacy.dropout_rate": "Chance a client drops during the protocol.",
+    "privacy.threat_model": "semi_honest: the server follows the protocol. malicious: it may "
+    "lie (substitute keys, tell clients different survivor sets); advertised keys are signed "
+    "(Ed25519, keys from a trusted setup) and a consistency-check round runs (Bonawitz et al. "
+    "2017), so such a round aborts instead of unmasking anyone.",
 }
 
 #: What each attack of ``agents.attacks.ATTACKS`` does, in one line (the Exploitability page).

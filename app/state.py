@@ -57,6 +57,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "market.mechanism": tuple(market.MECHANISMS),
     "market.utility_metric": UTILITY_METRICS,
     "privacy.access": ACCESS_MODES,
+    "privacy.threat_model": ("semi_honest", "malicious"),
     "train.aggregator": tuple(AGGREGATORS),
     "market.selection": SELECTIONS,
     "strategy": STRATEGIES,
@@ -98,6 +99,7 @@ WIDGETS: dict[str, str] = {
     "neighbors": "privacy.neighbors",
     "threshold": "privacy.threshold",
     "dropout_rate": "privacy.dropout_rate",
+    "threat_model": "privacy.threat_model",
 }
 #: Widgets whose value is a float (``st.number_input`` must not see an int there).
 FLOAT_WIDGETS = frozenset(

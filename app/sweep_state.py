@@ -24,6 +24,7 @@ SWEEP_FIELDS: tuple[str, ...] = (
     "market.exploration",
     "privacy.access",
     "privacy.dropout_rate",
+    "privacy.threat_model",
     "privacy.neighbors",
     "privacy.threshold",
     "model.mode",

@@ -38,6 +38,12 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "shapley": ("Shapley estimators vs shapiq, error vs budget", [], ["--quick"]),
     "early_stopping": ("early stopping (GTG, TMC) vs exact on real rounds", [], ["--seeds", "2"]),
     "secagg": ("secure aggregation: mask PRG and SecAgg+ rounds", [], ["--quick"]),
+    "secagg_malicious": (
+        "secure aggregation: semi-honest vs malicious-server round time and bytes",
+        ["--out", "bench/results/secagg_malicious.md"],
+        ["--quick", "--repeats", "1"],
+    ),
+    "leak_audit": ("leak audit: linear vs quadratic nested-witness search", [], ["--quick"]),
     "round": ("a default round split into its parts", [], ["--quick"]),
     "scale": ("head-mode participants at scale (issue 16)", [], ["--rounds", "2"]),
     "default_scoring": ("the default estimator at its default budget vs exact", [], ["--quick"]),

@@ -101,7 +101,9 @@ class CoalitionUtility:
     Args:
         evaluate: maps a trainable vector to validation :class:`Metrics`.
         base_vector: the round-start global vector (the empty coalition's model).
-        deltas: one update per player (players are positions 0..n-1).
+        deltas: one update per player (players are positions 0..n-1); ``None`` when
+            ``aggregate`` is the only way to a coalition's update (e.g. one secure-aggregation
+            run per coalition: the caller never holds an individual update).
         weights: FedAvg weights (sample counts) per player.
         metric: ``"accuracy"`` or ``"neg_loss"``.
         server_lr: server step size, as in the real round.
@@ -117,7 +119,7 @@ class CoalitionUtility:
         self,
         evaluate: Evaluate,
         base_vector: np.ndarray,
-        deltas: Sequence[np.ndarray],
+        deltas: Sequence[np.ndarray] | None,
         weights: Sequence[float],
         *,
         metric: str = "accuracy",
@@ -127,23 +129,29 @@ class CoalitionUtility:
     ) -> None:
         if metric not in ("accuracy", "neg_loss"):
             raise ValueError(f"metric: unknown utility metric {metric!r}; use accuracy or neg_loss")
-        if len(deltas) != len(weights):
+        if deltas is None and aggregate is None:
+            raise ValueError("deltas: needed unless an aggregate function gives coalition updates")
+        if deltas is not None and len(deltas) != len(weights):
             raise ValueError("weights: need one weight per update")
         self._evaluate = evaluate
         self.base_vector = np.asarray(base_vector, dtype=np.float32)
-        self.deltas = [np.asarray(d, dtype=np.float32) for d in deltas]
+        self.deltas = [np.asarray(d, dtype=np.float32) for d in deltas or []]
         self.weights = [float(w) for w in weights]
         self.metric = metric
         self.server_lr = server_lr
         self._aggregate = aggregate
         self._evaluate_many = evaluate_many
         self._cache: dict[bytes, Metrics] = {}
-        self._means = CoalitionMeans(self.deltas, np.asarray(self.weights, dtype=np.float64))
+        self._means = (
+            CoalitionMeans(self.deltas, np.asarray(self.weights, dtype=np.float64))
+            if deltas is not None
+            else None
+        )
         self._key_bytes = (self.n_players + 7) // 8
 
     @property
     def n_players(self) -> int:
-        return len(self.deltas)
+        return len(self.weights)
 
     @property
     def evaluations(self) -> int:
@@ -187,7 +195,8 @@ class CoalitionUtility:
     def _vector(self, row: np.ndarray) -> np.ndarray:
         if not row.any():
             return self.base_vector.copy()
-        if self._aggregate is not None:
+        if self._aggregate is not None or self._means is None:
+            assert self._aggregate is not None
             aggregate = self._aggregate(frozenset(np.flatnonzero(row).tolist()))
         else:
             aggregate = self._means.mean(row)
@@ -195,7 +204,7 @@ class CoalitionUtility:
 
     def _vectors(self, rows: np.ndarray) -> list[np.ndarray]:
         """Coalition vectors of the rows of a ``(k, n)`` matrix (one product when plain)."""
-        if self._aggregate is not None or not rows.any(axis=1).all():
+        if self._means is None or self._aggregate is not None or not rows.any(axis=1).all():
             return [self._vector(row) for row in rows]
         means = self._means.means(rows)
         return [apply_update(self.base_vector, m, self.server_lr) for m in means]
@@ -279,7 +288,7 @@ class CoalitionUtility:
             new = [k for k in range(start, end) if keys[k] not in self._cache]
             if not new:
                 continue
-            if self._aggregate is not None:
+            if self._means is None or self._aggregate is not None:
                 vectors = [self._vector(self._row_of_key(keys[k])) for k in new]
             else:
                 means = self._means.prefix_means(order, new[0], new[-1] + 1)

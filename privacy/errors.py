@@ -4,14 +4,35 @@ Every way a round can stop is a subclass of `SecAggAborted`, so a caller records
 type and can still tell the reasons apart (`reason`): too few parties, survivors that are not
 connected in the SecAgg+ graph, a tampered or malformed share, or a server caught lying by a
 client's own checks. The message always starts with "secure aggregation aborted".
+
+`reason` is a stable string code (one of `AbortReason`) on every instance, and `graph` is the
+round's neighbour graph (a networkx graph set by `privacy.secure_aggregate`, None when the round
+stopped before one was built), so a caller can record why a round stopped and on which graph.
+The client checks of the malicious-server model (`threat_model="malicious"`) raise subclasses
+of `ServerMisbehaved` with their own codes: "bad_signature" (key substitution),
+"inconsistent_survivors" (split or implausible survivor sets), "withheld_ciphertext",
+"forged_ciphertext" (a redirected, replayed or tampered share ciphertext),
+"too_few_signatures" and "bad_unmask_request".
 """
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 AbortReason: TypeAlias = Literal[
-    "too_few_survivors", "disconnected_survivors", "invalid_share", "server_misbehaved"
+    "too_few_survivors",
+    "disconnected_survivors",
+    "invalid_share",
+    "server_misbehaved",
+    "bad_signature",
+    "inconsistent_survivors",
+    "withheld_ciphertext",
+    "forged_ciphertext",
+    "too_few_signatures",
+    "bad_unmask_request",
 ]
 
 
@@ -20,9 +41,10 @@ class SecAggAborted(RuntimeError):
 
     Attributes:
         stage: the stage at which the round stopped.
-        reason: one of `AbortReason`.
+        reason: one of `AbortReason`: a stable code to record (the message is for people).
         survived: parties left for the check that failed (None when not a count).
         needed: parties needed (the Shamir threshold t; None when not a count).
+        graph: the round's neighbour graph (networkx), or None when none was built.
     """
 
     reason: AbortReason = "too_few_survivors"
@@ -33,6 +55,7 @@ class SecAggAborted(RuntimeError):
         self.stage = stage
         self.survived = survived
         self.needed = needed
+        self.graph: nx.Graph | None = None
         super().__init__(f"secure aggregation aborted at stage {stage!r}: {detail}")
 
 
@@ -87,3 +110,39 @@ class ServerMisbehaved(SecAggAborted):
     def __init__(self, stage: str, client: int, detail: str) -> None:
         self.client = client
         super().__init__(stage, f"client {client} refuses: {detail}")
+
+
+class BadSignature(ServerMisbehaved):
+    """An advertised key set carries no valid signature of its owner (key substitution)."""
+
+    reason: AbortReason = "bad_signature"
+
+
+class InconsistentSurvivors(ServerMisbehaved):
+    """The survivor set U3 is implausible or differs from the one the client signed."""
+
+    reason: AbortReason = "inconsistent_survivors"
+
+
+class WithheldCiphertext(ServerMisbehaved):
+    """Too few share ciphertexts reached the client (its input would be under-masked)."""
+
+    reason: AbortReason = "withheld_ciphertext"
+
+
+class ForgedCiphertext(ServerMisbehaved):
+    """A share ciphertext fails authentication: forged, redirected, replayed or tampered."""
+
+    reason: AbortReason = "forged_ciphertext"
+
+
+class TooFewSignatures(ServerMisbehaved):
+    """Fewer valid consistency-check signatures on the client's U3 than the quorum."""
+
+    reason: AbortReason = "too_few_signatures"
+
+
+class BadUnmaskRequest(ServerMisbehaved):
+    """The unmasking request asks for shares the protocol does not release."""
+
+    reason: AbortReason = "bad_unmask_request"

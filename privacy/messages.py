@@ -20,14 +20,16 @@ COUNT_BYTES: Final = 4
 
 @dataclass(frozen=True)
 class PublicKeys:
-    """advertise_keys, client -> server: the client's two X25519 public keys."""
+    """advertise_keys, client -> server: the client's two X25519 public keys, and in the
+    malicious model its Ed25519 signature of them (`privacy.signatures.keys_message`)."""
 
     sender: ClientId
     c_public: bytes
     s_public: bytes
+    signature: bytes = b""
 
     def wire_size(self) -> int:
-        return ID_BYTES + len(self.c_public) + len(self.s_public)
+        return ID_BYTES + len(self.c_public) + len(self.s_public) + len(self.signature)
 
 
 @dataclass(frozen=True)
@@ -74,17 +76,47 @@ class MaskedInput:
 
 
 @dataclass(frozen=True)
+class SurvivorSet:
+    """masked_input, server -> client (malicious model): U3, the clients whose masked input
+    arrived, for the client to check and sign."""
+
+    survivors: frozenset[ClientId]
+
+    def wire_size(self) -> int:
+        return COUNT_BYTES + ID_BYTES * len(self.survivors)
+
+
+@dataclass(frozen=True)
+class SurvivorSignature:
+    """consistency_check, client -> server (malicious model): its signature of (session, U3)."""
+
+    sender: ClientId
+    signature: bytes
+
+    def wire_size(self) -> int:
+        return ID_BYTES + len(self.signature)
+
+
+@dataclass(frozen=True)
 class UnmaskRequest:
-    """masked_input, server -> client: whose b-shares (masked input arrived) and whose
-    sk-shares (dropped neighbours) the server asks this client for."""
+    """masked_input (semi-honest) or consistency_check (malicious), server -> client: whose
+    b-shares (masked input arrived) and whose sk-shares (dropped neighbours) the server asks
+    this client for; in the malicious model also U3 and the signatures of it it collected."""
 
     self_mask_owners: frozenset[ClientId]
     secret_key_owners: frozenset[ClientId]
+    survivors: frozenset[ClientId] | None = None
+    signatures: Mapping[ClientId, bytes] | None = None
 
     def wire_size(self) -> int:
-        return 2 * COUNT_BYTES + ID_BYTES * (
+        size = 2 * COUNT_BYTES + ID_BYTES * (
             len(self.self_mask_owners) + len(self.secret_key_owners)
         )
+        if self.survivors is not None:
+            size += COUNT_BYTES + ID_BYTES * len(self.survivors)
+        if self.signatures is not None:
+            size += COUNT_BYTES + sum(ID_BYTES + len(s) for s in self.signatures.values())
+        return size
 
 
 @dataclass(frozen=True)

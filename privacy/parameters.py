@@ -14,8 +14,11 @@ graph H_{k,n}) with each client dropping independently with probability `dropout
   too-small survivor set aborts (`privacy.errors`): it never releases a partial sum.
 * collusion (privacy against colluding clients): n * P[Bin(k, c) >= t], c the corrupt fraction.
 
-Only the abort bound depends on the dropout rate; privacy against an honest-but-curious server
-holds for every choice with t >= 2 (the protocol aborts instead of releasing partial sums).
+In the malicious model (`privacy.config.SecAggConfig.quorum`) a client needs
+q = max(t, floor(holders / 2) + 1) live holders rather than t, so the abort bound is computed
+with q (`threat_model="malicious"`). Only the abort bound depends on the dropout rate;
+privacy against an honest-but-curious server holds for every choice with t >= 2 (the protocol
+aborts instead of releasing partial sums).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def failure_bounds(
     threshold: int,
     dropout_rate: float,
     corrupt_fraction: float = 0.0,
+    threat_model: str = "semi_honest",
 ) -> tuple[float, float]:
     """(abort bound, collusion bound) of one (k, t) choice; see the module docstring."""
     _check_rate("dropout_rate", dropout_rate, upper_open=True)
@@ -76,11 +80,18 @@ def failure_bounds(
             f"each secret to any single holder, got {threshold}"
         )
     alive = 1.0 - dropout_rate
-    abort = float(binom.cdf(threshold - 1, n, alive))
+    needed = threshold  # live holders a client's secrets need
+    if threat_model == "malicious":  # and a strict majority of them must sign the survivors
+        needed = max(threshold, holders // 2 + 1)
+    elif threat_model != "semi_honest":
+        raise ValueError(
+            f"threat_model: must be 'semi_honest' or 'malicious', got {threat_model!r}"
+        )
+    abort = float(binom.cdf(needed - 1, n, alive))
     if neighbors is None:
         collusion = float(binom.sf(threshold - 1, n - 1, corrupt_fraction))
     else:
-        abort += n * float(binom.cdf(threshold - 1, holders, alive))
+        abort += n * float(binom.cdf(needed - 1, holders, alive))
         h = neighbors // 2
         abort += (n - 2) * dropout_rate if h == 0 else math.comb(n, 2) * dropout_rate ** (2 * h)
         collusion = n * float(binom.sf(threshold - 1, neighbors, corrupt_fraction))
@@ -95,6 +106,7 @@ def secaggplus_parameters(
     corrupt_fraction: float = 0.0,
     threshold_share: float = 0.5,
     min_neighbors: int = 1,
+    threat_model: str = "semi_honest",
 ) -> SecAggParameters:
     """The smallest k >= min_neighbors (then the complete graph) whose bounds meet the target.
 
@@ -109,6 +121,8 @@ def secaggplus_parameters(
         corrupt_fraction: fraction of clients colluding with the server, in [0, 1).
         threshold_share: t as a share of the holders, in (0, 1].
         min_neighbors: the smallest k to consider (e.g. the scenario's degree).
+        threat_model: "semi_honest", or "malicious" (the abort bound counts the majority
+            quorum a malicious-model round needs).
     """
     if not (isinstance(failure_probability, int | float) and 0 < failure_probability <= 1):
         raise ValueError("failure_probability: must be a number in (0, 1]")
@@ -127,6 +141,7 @@ def secaggplus_parameters(
             threshold=t,
             dropout_rate=dropout_rate,
             corrupt_fraction=corrupt_fraction,
+            threat_model=threat_model,
         )
         meets = abort + collusion <= failure_probability
         choice = SecAggParameters(n_clients, k, t, abort, collusion, meets)

@@ -6,6 +6,15 @@ arrived are not connected in the neighbour graph (`DisconnectedSurvivors`): unma
 then release each connected component's sum, not only the total. It checks every rebuilt mask
 key against the public key its owner advertised and every share beyond the t it interpolates
 from, so a tampered or malformed share is a typed abort (`InvalidShare`), never a wrong sum.
+
+In the malicious model (`config.threat_model == "malicious"`) this honest server also runs the
+consistency check of Bonawitz et al. (2017, Sec. 4.2): after masked_input it announces U3
+(`SurvivorSet`), collects each client's signature of it and sends each client, with its
+unmasking request, the signatures its quorum check needs. It aborts (`TooFewSurvivors`)
+wherever an honest client's stricter check would refuse (`config.quorum(u)` live holders, and
+signers of U3, for each client u), so honest rounds never end in a client's
+`ServerMisbehaved`. Tests in `tests/privacy/test_secagg_malicious.py` play a server that
+deviates.
 """
 
 from __future__ import annotations
@@ -26,11 +35,13 @@ from privacy.messages import (
     PublicKeys,
     RevealedShares,
     ShareInbox,
+    SurvivorSet,
+    SurvivorSignature,
     UnmaskRequest,
 )
-from privacy.types import STAGES, ClientId, RingVector, Stage
+from privacy.types import ClientId, RingVector, Stage
 
-Received = PublicKeys | EncryptedShares | MaskedInput | RevealedShares
+Received = PublicKeys | EncryptedShares | MaskedInput | SurvivorSignature | RevealedShares
 
 
 class SecAggServer:
@@ -44,20 +55,22 @@ class SecAggServer:
         self.config = config
         self.view: list[Received] = []
         self._record_view = record_view
-        self._next: Stage | Literal["finished"] = STAGES[0]
+        self._stages = config.stages
+        self._next: Stage | Literal["finished"] = self._stages[0]
         self._keys: dict[ClientId, PublicKeys] = {}
         self._alive: frozenset[ClientId] = frozenset(config.neighbors)
         self._sent_input: frozenset[ClientId] = frozenset()
         self._key_owners: frozenset[ClientId] = frozenset()
         self._total: RingVector | None = None
+        self._requests: dict[ClientId, UnmaskRequest] = {}
         self.included: frozenset[ClientId] = frozenset()
 
     def _receive(self, stage: Stage, messages: Sequence[Received]) -> frozenset[ClientId]:
         if self._next != stage:
             raise RuntimeError(f"server: stage {stage!r} called, {self._next!r} expected")
-        index = STAGES.index(stage)
+        index = self._stages.index(stage)
         # after unmasking the round is over: a replayed batch is refused, never re-applied
-        self._next = STAGES[index + 1] if index + 1 < len(STAGES) else "finished"
+        self._next = self._stages[index + 1] if index + 1 < len(self._stages) else "finished"
         if self._record_view:
             self.view.extend(messages)
         senders = [m.sender for m in messages]
@@ -68,14 +81,21 @@ class SecAggServer:
             raise TooFewSurvivors(stage, len(senders), self.config.threshold)
         return self._alive
 
-    def _check_holders(self, stage: Stage, alive: frozenset[ClientId]) -> None:
+    def _check_holders(
+        self,
+        stage: Stage,
+        alive: frozenset[ClientId],
+        owners: frozenset[ClientId] | None = None,
+        what: str = "surviving holders",
+    ) -> None:
         """Abort before a client's own check would (Fig. 4: enough keys, ciphertexts, survivors):
-        every client still in the round keeps t share holders in the round."""
-        for v in sorted(alive):
+        every owner (default: every client still in the round) keeps `config.quorum` holders in
+        `alive` (t in the semi-honest model)."""
+        for v in sorted(alive if owners is None else owners):
             surviving = sum(u in alive for u in self.config.holders(v))
-            if surviving < self.config.threshold:
-                what = f"surviving holders of client {v}'s secrets"
-                raise TooFewSurvivors(stage, surviving, self.config.threshold, what)
+            needed = self.config.quorum(v)
+            if surviving < needed:
+                raise TooFewSurvivors(stage, surviving, needed, f"{what} of client {v}'s secrets")
 
     def advertise_keys(self, messages: Sequence[PublicKeys]) -> dict[ClientId, KeyRoster]:
         """Stage 1: forward to every client the keys of its neighbours that advertised."""
@@ -96,8 +116,11 @@ class SecAggServer:
                     inboxes[receiver][message.sender] = ciphertext
         return {u: ShareInbox(box) for u, box in inboxes.items()}
 
-    def masked_input(self, messages: Sequence[MaskedInput]) -> dict[ClientId, UnmaskRequest]:
-        """Stage 3: add up the masked inputs; ask survivors for the shares needed to unmask."""
+    def masked_input(
+        self, messages: Sequence[MaskedInput]
+    ) -> dict[ClientId, UnmaskRequest] | dict[ClientId, SurvivorSet]:
+        """Stage 3: add up the masked inputs; ask survivors for the shares needed to unmask
+        (malicious model: announce U3 for the consistency check first)."""
         shared = self._alive
         alive = self._receive("masked_input", messages)
         cfg = self.config
@@ -113,16 +136,46 @@ class SecAggServer:
         self._total = prg.reduce(total, cfg.bits)
         self._sent_input = alive
         self._key_owners = frozenset(u for u in shared - alive if cfg.neighbors[u] & alive)
-        return {
+        self._requests = {
             v: UnmaskRequest(
                 self_mask_owners=frozenset(u for u in cfg.holders(v) if u in alive),
                 secret_key_owners=frozenset(u for u in cfg.neighbors[v] if u in self._key_owners),
             )
             for v in alive
         }
+        if cfg.malicious:
+            return {v: SurvivorSet(alive) for v in alive}
+        return self._requests
+
+    def consistency_check(
+        self, messages: Sequence[SurvivorSignature]
+    ) -> dict[ClientId, UnmaskRequest]:
+        """Malicious model, stage 4: send each signer its request with U3 and the signatures of
+        U3 that its quorum check needs."""
+        cfg, survivors = self.config, self._sent_input
+        signers = self._receive("consistency_check", messages)
+        key_owners = self._key_owners
+        owners = survivors | key_owners | {w for u in key_owners for w in cfg.neighbors[u]}
+        self._check_holders("consistency_check", signers, owners, "holders that signed U3")
+        signed = {m.sender: m.signature for m in messages}
+        replies = {}
+        for v in signers:
+            request = self._requests[v]
+            seeds, keys = request.self_mask_owners, request.secret_key_owners
+            # the signatures v checks: of the holders of every client it reveals a share of,
+            # and of every neighbour of a mask-key owner (all of them with the complete graph)
+            relevant = seeds | keys | {w for u in keys for w in cfg.neighbors[u]}
+            wanted = {h for u in relevant for h in cfg.holders(u)}
+            replies[v] = UnmaskRequest(
+                seeds,
+                keys,
+                survivors=survivors,
+                signatures={u: sig for u, sig in signed.items() if u in wanted},
+            )
+        return replies
 
     def unmasking(self, messages: Sequence[RevealedShares]) -> RingVector:
-        """Stage 4: rebuild the seeds from t shares each and return sum_u x_u mod 2^bits."""
+        """Last stage: rebuild the seeds from t shares each and return sum_u x_u mod 2^bits."""
         self._receive("unmasking", messages)
         cfg = self.config
         t = cfg.threshold

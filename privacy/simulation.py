@@ -1,8 +1,10 @@
 """`secure_aggregate`: one simulated SecAgg / SecAgg+ round with dropouts and accounting.
 
 Bonawitz et al. (2017) on the complete graph, or SecAgg+ (Bell et al. 2020) on a random
-Harary graph. Every key, share, ciphertext and mask is really computed by the client that owns
-it; the server object sees only the protocol messages (`privacy.protocol`).
+Harary graph, against a semi-honest server (four stages) or a malicious one (signed keys and the
+consistency-check round: five stages). Every key, share, ciphertext, signature and mask is really
+computed by the client that owns it; the server object sees only the protocol messages
+(`privacy.protocol`).
 """
 
 from __future__ import annotations
@@ -11,19 +13,21 @@ import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol, TypedDict, TypeVar
+from typing import Protocol, TypedDict, TypeVar, cast
 
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
-from privacy import quantization
+from privacy import quantization, signatures
 from privacy.accounting import Ledger
 from privacy.client import SecAggClient
-from privacy.config import SecAggConfig
+from privacy.config import SecAggConfig, check_threat_model
+from privacy.errors import SecAggAborted
 from privacy.graph import neighbor_graph
+from privacy.messages import SurvivorSet, UnmaskRequest
 from privacy.server import SecAggServer
-from privacy.types import STAGES, ClientId, FloatVector, RingVector, Stage
+from privacy.types import STAGES, ClientId, FloatVector, RingVector, Stage, ThreatModel
 
 DEFAULT_CLIP = 1.0
 """Default clipping bound per coordinate. Per-round LoRA updates are far below 1 in magnitude,
@@ -71,6 +75,8 @@ class SecAggResult:
         max_error: bound on |aggregate - sum of the included clipped updates| per coordinate.
         plain_bytes_per_client: what a client sends in plain (unprotected) aggregation: its
             update as given (size times itemsize), for overhead ratios.
+        threat_model: "semi_honest" or "malicious"; `stages` lists the round's stages (the
+            malicious model adds "consistency_check"), the keys of the per-stage tables.
     """
 
     aggregate: FloatVector
@@ -87,6 +93,12 @@ class SecAggResult:
     bits: int
     max_error: float
     plain_bytes_per_client: int
+    threat_model: ThreatModel = "semi_honest"
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """The round's stages in protocol order."""
+        return tuple(self.bytes_sent)
 
     @property
     def neighbor_graph(self) -> nx.Graph:
@@ -95,7 +107,7 @@ class SecAggResult:
 
     def accounting_rows(self) -> list[AccountingRow]:
         """One row per (client, stage): client, stage, bytes_sent, bytes_received."""
-        clients = sorted(self.bytes_sent[STAGES[0]])
+        clients = sorted(self.bytes_sent[self.stages[0]])
         return [
             {
                 "client": u,
@@ -104,7 +116,7 @@ class SecAggResult:
                 "bytes_received": self.bytes_received[s][u],
             }
             for u in clients
-            for s in STAGES
+            for s in self.stages
         ]
 
     def stage_rows(self) -> list[StageRow]:
@@ -118,7 +130,7 @@ class SecAggResult:
                 "seconds": self.seconds[s],
                 "server_seconds": self.server_seconds[s],
             }
-            for s in STAGES
+            for s in self.stages
         ]
 
 
@@ -133,7 +145,8 @@ def run_round(
     A client with `drop_stage[u] = s` sends nothing from stage s on. Returns the server's ring
     sum and the senders of each stage; raises `SecAggAborted` when the server must abort.
     """
-    last = {u: STAGES.index(drop_stage[u]) if u in drop_stage else len(STAGES) for u in clients}
+    stages = server.config.stages
+    last = {u: stages.index(drop_stage[u]) if u in drop_stage else len(stages) for u in clients}
     senders: dict[Stage, frozenset[ClientId]] = {}
 
     def exchange(
@@ -144,7 +157,7 @@ def run_round(
     ) -> _AnswerT:
         """One stage: the still active clients of `previous` send, then the server answers;
         both parts are timed and what the clients sent is booked."""
-        index = STAGES.index(stage)
+        index = stages.index(stage)
         with ledger.timed(stage):
             chosen = [u for u in sorted(previous) if last[u] > index]
             senders[stage] = frozenset(chosen)
@@ -163,10 +176,21 @@ def run_round(
         "share_keys", rosters, lambda u: clients[u].share_keys(rosters[u]), server.share_keys
     )
     _book_replies(ledger, "share_keys", inboxes)
-    requests = exchange(
+    replies = exchange(
         "masked_input", inboxes, lambda u: clients[u].masked_input(inboxes[u]), server.masked_input
     )
-    _book_replies(ledger, "masked_input", requests)
+    _book_replies(ledger, "masked_input", replies)
+    if server.config.malicious:
+        announced = cast("dict[ClientId, SurvivorSet]", replies)
+        requests = exchange(
+            "consistency_check",
+            announced,
+            lambda u: clients[u].consistency_check(announced[u]),
+            server.consistency_check,
+        )
+        _book_replies(ledger, "consistency_check", requests)
+    else:
+        requests = cast("dict[ClientId, UnmaskRequest]", replies)
     total = exchange(
         "unmasking", requests, lambda u: clients[u].unmasking(requests[u]), server.unmasking
     )
@@ -200,6 +224,7 @@ def secure_aggregate(
     clip: float = DEFAULT_CLIP,
     bits: int = 32,
     rng: np.random.Generator | None = None,
+    threat_model: ThreatModel = "semi_honest",
 ) -> SecAggResult:
     """Securely sum `updates` (Bonawitz et al. 2017; SecAgg+ of Bell et al. 2020).
 
@@ -216,30 +241,49 @@ def secure_aggregate(
         clip: the per-coordinate clipping bound (> 0); default `DEFAULT_CLIP` = 1.0.
         bits: ring size; 2^(bits-1) - 1 must be >= n so that any subset sum decodes.
         rng: draws the graph's node permutation (None: OS entropy). Keys, seeds, Shamir
-            coefficients and nonces always come from the OS CSPRNG; the aggregate and
-            everything else in the result but the timings depend only on the updates, the
-            graph and who drops when, never on that randomness.
+            coefficients, nonces, signing keys and the session id always come from the OS
+            CSPRNG; the aggregate and everything else in the result but the timings depend
+            only on the updates, the graph and who drops when, never on that randomness. The
+            threat model does not change what is drawn from `rng`.
+        threat_model: "semi_honest" (default: the server follows the protocol) or "malicious"
+            (the server may deviate: Ed25519-signed keys under a PKI set up before the round,
+            and the consistency-check round of Bonawitz et al. 2017, Sec. 4.2; a round then
+            also needs a strict majority of each client's share holders through the
+            consistency check; "consistency_check" is a valid dropout stage).
 
     Returns:
         The aggregate of exactly the clients whose masked input arrived (at least t >= 2 of
         them, connected in the graph), and the accounting.
 
     Raises:
-        SecAggAborted: a subclass naming the reason: `TooFewSurvivors` (a stage or a needed
-            secret kept fewer than t), `DisconnectedSurvivors` (the included clients are not
-            connected in the graph), `InvalidShare`, `ServerMisbehaved` (a client's check).
-        ValueError: bad updates, threshold, neighbors, dropouts, clip or bits.
+        SecAggAborted: a subclass naming the reason (`reason`, with the round's `graph`
+            attached): `TooFewSurvivors` (a stage or a needed secret kept fewer than t, or
+            than the malicious model's quorum), `DisconnectedSurvivors` (the included clients
+            are not connected in the graph), `InvalidShare`, `ServerMisbehaved` (a client's
+            check; subclasses name the attack detected).
+        ValueError: bad updates, threshold, neighbors, dropouts, clip, bits or threat_model.
     """
+    check_threat_model(threat_model)
     prepared = build_round(
-        updates, threshold=threshold, neighbors=neighbors, clip=clip, bits=bits, rng=rng
+        updates,
+        threshold=threshold,
+        neighbors=neighbors,
+        clip=clip,
+        bits=bits,
+        rng=rng,
+        threat_model=threat_model,
     )
     ids = sorted(prepared.clients)
     n = len(ids)
-    drop_stage = _check_dropouts(dropouts, ids)
     graph, config, clients = prepared.graph, prepared.config, prepared.clients
+    drop_stage = _check_dropouts(dropouts, ids, config.stages)
     server = SecAggServer(config)
-    ledger = Ledger(ids)
-    total, senders = run_round(server, clients, drop_stage, ledger)
+    ledger = Ledger(ids, config.stages)
+    try:
+        total, senders = run_round(server, clients, drop_stage, ledger)
+    except SecAggAborted as error:
+        error.graph = graph
+        raise
     included = server.included
     aggregate = quantization.dequantize(total, clip=clip, bits=bits, n_summands=n)
     aggregate = aggregate.reshape(prepared.shape)
@@ -258,6 +302,7 @@ def secure_aggregate(
         bits=bits,
         max_error=quantization.max_error(clip=clip, bits=bits, n_summands=n, m=len(included)),
         plain_bytes_per_client=prepared.plain_bytes_per_client,
+        threat_model=threat_model,
     )
 
 
@@ -280,25 +325,32 @@ def build_round(
     clip: float = DEFAULT_CLIP,
     bits: int = 32,
     rng: np.random.Generator | None = None,
+    threat_model: ThreatModel = "semi_honest",
 ) -> PreparedRound:
     """Validate the arguments of `secure_aggregate` and create the graph, config and clients.
 
     Pair it with `SecAggServer(config, record_view=True)` and `run_round` to inspect the
-    server's view. Randomness is drawn exactly as documented in `secure_aggregate`.
+    server's view. Randomness is drawn exactly as documented in `secure_aggregate`. In the
+    malicious model the PKI (a fresh Ed25519 key per client, from the OS) is set up here,
+    before any server exists: the trusted setup the model assumes.
     """
+    check_threat_model(threat_model)
     ids, vectors, shape, plain_bytes = _check_updates(updates)
     n = len(ids)
     _check_threshold(threshold, n, neighbors)
     quantization.step(clip=clip, bits=bits, n_summands=n)
     graph = neighbor_graph(ids, neighbors, rng)
+    signing_keys, pki = signatures.trusted_setup(ids) if threat_model == "malicious" else ({}, {})
     config = SecAggConfig(
         threshold=threshold,
         bits=bits,
         clip=clip,
         length=vectors[ids[0]].size,
         neighbors={u: frozenset(graph[u]) for u in ids},
+        threat_model=threat_model,
+        verification_keys=pki,
     )
-    clients = {u: SecAggClient(u, vectors[u], config) for u in ids}
+    clients = {u: SecAggClient(u, vectors[u], config, signing_key=signing_keys.get(u)) for u in ids}
     return PreparedRound(graph, config, clients, shape, plain_bytes)
 
 
@@ -361,16 +413,18 @@ def _check_threshold(threshold: int, n: int, neighbors: int | None) -> None:
 
 
 def _check_dropouts(
-    dropouts: Mapping[str, Collection[int]] | None, ids: list[ClientId]
+    dropouts: Mapping[str, Collection[int]] | None,
+    ids: list[ClientId],
+    stages: tuple[Stage, ...] = STAGES,
 ) -> dict[ClientId, Stage]:
     drop_stage: dict[ClientId, Stage] = {}
     if dropouts is None:
         return drop_stage
     known = set(ids)
     for name in dropouts:
-        if name not in STAGES:
-            raise ValueError(f"dropouts: unknown stage {name!r}; use one of {', '.join(STAGES)}")
-    for stage in STAGES:
+        if name not in stages:
+            raise ValueError(f"dropouts: unknown stage {name!r}; use one of {', '.join(stages)}")
+    for stage in stages:
         for u in dropouts.get(stage, ()):
             if u not in known:
                 raise ValueError(f"dropouts[{stage!r}]: client {u!r} is not in updates")

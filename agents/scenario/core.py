@@ -11,6 +11,7 @@ from typing import Any
 from agents.scenario.errors import ScenarioError, is_integer, key_text, require
 from agents.scenario.fields import build, coerce, field_names, parse_toml, read_toml, to_table
 from agents.scenario.groups import ParticipantGroup
+from agents.scenario.limits import MAX_GROUPS, MAX_NAME_CHARS, check_budget, check_text
 from agents.scenario.sections import (
     SECTIONS,
     DataSection,
@@ -81,7 +82,10 @@ class Scenario:
     participants: tuple[ParticipantGroup, ...] = field(default_factory=_default_groups)
 
     def __post_init__(self) -> None:
-        require(isinstance(self.name, str), "name", f"must be a string, got {self.name!r}")
+        require(
+            isinstance(self.name, str), "name", f"must be a string, got {type(self.name).__name__}"
+        )
+        check_text(self.name, "name", MAX_NAME_CHARS)
         require(
             is_integer(self.rounds) and 1 <= self.rounds <= 10_000,
             "rounds",
@@ -112,6 +116,12 @@ class Scenario:
             "participants",
             "every group has count = 0; give at least one participant",
         )
+        for name in SECTIONS:  # paths, column names, labels: printable and bounded
+            section = getattr(self, name)
+            for f in dataclasses.fields(section):
+                if isinstance(value := getattr(section, f.name), str):
+                    check_text(value, f"{name}.{f.name}")
+        check_budget(self)  # before anything is compiled or allocated
         check_compatible(self)
 
     @property
@@ -210,6 +220,12 @@ class Scenario:
                 isinstance(groups, Mapping) and len(groups) > 0,
                 "participants",
                 "give at least one group as [participants.NAME]",
+            )
+            require(
+                len(groups) <= MAX_GROUPS,
+                "participants",
+                f"{len(groups):,} groups exceed the limit of {MAX_GROUPS}; merge groups that "
+                "share a profile (raise their count)",
             )
             for name in groups:
                 require(

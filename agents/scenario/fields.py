@@ -11,27 +11,62 @@ from pathlib import Path
 from typing import Any
 
 from agents.scenario.errors import ScenarioError, is_integer, is_number, key_text, require
+from agents.scenario.limits import MAX_FILE_BYTES, check_strings, check_toml_text, kib
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:
-    """The tables of a TOML file; a missing, broken or non-UTF-8 file is a one-line error
-    at ``what`` (``"scenario"``, ``"sweep"``)."""
+    """The tables of a TOML file; a missing, unreadable, oversized, empty, broken or
+    non-UTF-8 file is a one-line error at ``what`` (``"scenario"``, ``"sweep"``).
+
+    At most :data:`~agents.scenario.limits.MAX_FILE_BYTES` + 1 bytes are ever read.
+    """
     file = Path(path)
+    if file.is_dir():
+        raise ScenarioError(what, f"{path} is a folder, not a file; give a TOML file")
     if not file.is_file():
         raise ScenarioError(what, f"file not found: {path}; give a TOML file")
-    return parse_toml(file.read_bytes(), what, source=str(path))
+    try:
+        with file.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise ScenarioError(
+            what, f"cannot read {path} ({error.strerror}); give a readable TOML file"
+        ) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(
+            what,
+            f"{path} is {kib(file.stat().st_size)}, over the limit of {kib(MAX_FILE_BYTES)}; "
+            f"give a smaller {what} file",
+        )
+    raw = parse_toml(data, what, source=str(path))
+    if not raw:
+        raise ScenarioError(
+            what, f"{path} is empty (no keys or tables); give a {what} TOML file (see the examples)"
+        )
+    return raw
 
 
 def parse_toml(text: str | bytes, what: str, *, source: str = "") -> dict[str, Any]:
-    """Parse TOML text (from ``source``, a file name); errors are one line at ``what``."""
+    """Parse TOML text (from ``source``, a file name); errors are one line at ``what``.
+
+    The text's size and bracket nesting are checked before parsing, and every key and
+    string after it (:mod:`agents.scenario.limits`).
+    """
     subject = f"{source} is " if source else ""
+    check_toml_text(text, what, subject)
     try:
         decoded = text.decode("utf-8") if isinstance(text, bytes) else text
-        return tomllib.loads(decoded)
+        raw = tomllib.loads(decoded)
     except UnicodeDecodeError:
         raise ScenarioError(what, f"{subject}not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(what, f"{subject}not valid TOML: {error}") from None
+    except RecursionError:  # a nesting the pre-check missed (it counts outside strings)
+        raise ScenarioError(
+            what, f"{subject}nested too deeply; use flat lists and tables"
+        ) from None
+    check_strings(raw, "" if what == "scenario" else f"{what}.")
+    return raw
 
 
 def field_names(cls: type) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.scenario.errors import is_integer, is_number, require
+from agents.scenario.limits import MAX_NAME_CHARS, shown
 
 STRATEGIES = (
     "honest",
@@ -102,9 +103,12 @@ class ParticipantGroup:
 
     def __post_init__(self) -> None:
         require(
-            isinstance(self.name, str) and self.name.isidentifier(),
+            isinstance(self.name, str)
+            and self.name.isidentifier()
+            and len(self.name) <= MAX_NAME_CHARS,
             "participants",
-            f"group name {self.name!r} must be an identifier (letters, _, digits)",
+            f"group name {shown(str(self.name))} must be an identifier (letters, _, digits) "
+            f"of at most {MAX_NAME_CHARS} characters",
         )
         at = f"participants.{self.name}"
         require(

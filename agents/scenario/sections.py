@@ -114,6 +114,10 @@ class PrivacySection:
     evaluator (the server learns the round's total and scalar utilities, nothing finer);
     ``secure_aggregation = false`` gives ``plaintext``. ``access = "auto"`` (the default)
     makes that choice; it is resolved at construction.
+
+    ``threat_model``: ``semi_honest`` (default: the server follows the protocol) or
+    ``malicious`` (the server may deviate: signed keys under a PKI set up before each round and
+    the consistency-check round of Bonawitz et al. 2017; see SECURITY.md).
     """
 
     secure_aggregation: bool = True
@@ -123,6 +127,7 @@ class PrivacySection:
     clip: float = 1.0
     bits: int = 32
     dropout_rate: float = 0.0
+    threat_model: str = "semi_honest"
 
     def __post_init__(self) -> None:
         access = self.access
@@ -161,6 +166,11 @@ class PrivacySection:
             is_number(self.dropout_rate) and 0 <= self.dropout_rate < 1,
             "privacy.dropout_rate",
             f"must be in [0, 1), got {self.dropout_rate!r}",
+        )
+        require(
+            self.threat_model in ("semi_honest", "malicious"),
+            "privacy.threat_model",
+            f"must be 'semi_honest' or 'malicious', got {self.threat_model!r}",
         )
 
 

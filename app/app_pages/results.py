@@ -7,6 +7,7 @@ import time
 
 import streamlit as st
 
+from agents.run import smallest_group_range
 from app import charts, explain, privacy_charts, state
 from app import help as words
 
@@ -167,8 +168,11 @@ with c3:
         st.caption(f"**{access}**: {words.ACCESS.get(access, '')}")
     if "smallest_group" in rounds:
         st.caption(
-            "smallest_group: the smallest group of clients whose sum the server could compute "
-            "in a round (1 means one client's update was revealed)."
+            "Smallest group the server could compute over the run: "
+            f"**{smallest_group_range(summary)}**. Per round, smallest_group is a computable "
+            "group of that size (the server can sum its updates; 1 means one client's update "
+            "was revealed), smallest_group_at_least proves that no computable group is smaller, "
+            "and smallest_group_exact says the two meet."
         )
 
 st.subheader("Neighbour graph")

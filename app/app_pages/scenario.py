@@ -16,6 +16,7 @@ from typing import Any
 import streamlit as st
 
 from agents import ParticipantGroup, Scenario, ScenarioError
+from agents.notices import run_notices
 from agents.scenario import FREE_RIDE, STRATEGIES, list_examples, load_example
 from app import help as words
 from app import state
@@ -266,11 +267,20 @@ with c3:
     edited = edit(edited, "threshold", number, "Unmask threshold", disabled=not secure)
 with c4:
     edited = edit(edited, "dropout_rate", number, "Dropout rate", disabled=not secure)
+    edited = edit(
+        edited,
+        "threat_model",
+        lambda label, key, **kw: select(label, key, state.CHOICES["privacy.threat_model"], **kw),
+        "Server threat model",
+        disabled=not secure,
+    )
 st.info(
     f"**{edited.privacy.access}**: {words.ACCESS[edited.privacy.access]}"
     + ("" if edited.privacy.secure_aggregation else " Secure aggregation is off."),
     icon=":material/shield:",
 )
+for notice in run_notices(edited):
+    st.warning(notice, icon=":material/visibility_off:")
 
 st.subheader("Participant groups")
 st.caption(

@@ -82,9 +82,9 @@ def _play(groups: tuple[ParticipantGroup, ...], seed: int, monkeypatch: Any) -> 
     sent: list[tuple[str, np.ndarray]] = []
     rounds: list[Round] = []
 
-    def screen(self: PlatformAgent, trained: list[Any], size: int) -> list[Any]:
+    def screen(self: PlatformAgent, trained: list[Any], size: int, store: Any) -> list[Any]:
         sent[:] = [(p.group, np.array(p.update)) for p in trained if p.update is not None]
-        return real_screen(self, trained, size)
+        return real_screen(self, trained, size, store)
 
     def rule(updates: np.ndarray, last: np.ndarray | None, **kw: Any) -> list[str]:
         reasons = real_rule(updates, last, **kw)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privacy import exposed_clients, leak_report, rank
+from privacy import audit, exposed_clients, leak_report, rank
 
 
 def float_oracle(coalitions: list[frozenset[int]], n: int) -> frozenset[int]:
@@ -165,3 +165,198 @@ def test_full_row_rank_shortcut_agrees_with_the_gram_path() -> None:
             continue
         incidence = np.array([[1 if i in c else 0 for i in range(n)] for c in rows], dtype=np.int64)
         assert exposed_clients(coalitions, n) == rank._multi_modular(incidence.T @ incidence)
+
+
+# ----- the audit as a range: witness, proven bound, exact flag (issue 27 M2) -----
+
+
+def determined(group: frozenset[int], coalitions: list[frozenset[int]], n: int) -> bool:
+    """1_G in the rational row space, by `privacy.rank`'s exact test: add a player z = n and
+    release G + {z}; e_z is then determined iff some combination of the releases equals 1_G."""
+    return n in rank.unit_vectors_in_row_space([*coalitions, group | {n}], n + 1)
+
+
+def test_determined_helper_is_the_row_space_test() -> None:
+    assert determined(frozenset({0}), [frozenset({0, 1}), frozenset({1})], 2)
+    assert not determined(frozenset({0}), [frozenset({0, 1})], 2)
+    assert determined(frozenset({2, 3}), [frozenset({0, 1}), frozenset(range(4))], 4)
+
+
+@st.composite
+def releases(draw: st.DrawFn) -> tuple[int, list[frozenset[int]]]:
+    """Releases like the marketplace's: permutation walks (truncated), a chain of prefixes with
+    gaps, leave-one-out sets, random coalitions, and the round's total."""
+    n = draw(st.integers(1, 12))
+    players = st.permutations(list(range(n)))
+    released: list[frozenset[int]] = []
+    for order in draw(st.lists(players, max_size=3)):  # walks: consecutive prefixes
+        stop = draw(st.integers(1, n))
+        released += [frozenset(order[:j]) for j in range(1, stop + 1)]
+    if draw(st.booleans()):  # one chain with gaps
+        order = draw(players)
+        cuts = draw(st.sets(st.integers(1, n)))
+        released += [frozenset(order[:j]) for j in sorted(cuts)]
+    if draw(st.booleans()):  # leave-one-out
+        grand = frozenset(range(n))
+        released += [grand - {i} for i in draw(st.sets(st.integers(0, n - 1)))]
+    released += draw(st.lists(st.frozensets(st.integers(0, n - 1)), max_size=8))
+    if draw(st.booleans()):
+        released.append(frozenset(range(n)))
+    return n, released
+
+
+def check_range(n: int, released: list[frozenset[int]]) -> None:
+    """What a user of the report relies on: bound <= witness, and the witness is computable."""
+    report = leak_report(released, n)
+    rows = [c for c in set(released) if c]
+    assert report.smallest_group_at_least <= len(report.smallest_group)
+    assert bool(report.smallest_group) == bool(rows)
+    if rows:
+        assert report.smallest_group_at_least >= 1
+        assert determined(report.smallest_group, rows, n), sorted(report.smallest_group)
+    assert report.exact == (report.smallest_group_at_least == len(report.smallest_group))
+
+
+@pytest.mark.parametrize("all_pairs_up_to", [audit.ALL_PAIRS_UP_TO, 0])
+@given(case=releases())
+@settings(max_examples=150, deadline=None)
+def test_the_bound_never_exceeds_the_witness_and_the_witness_is_computable(
+    all_pairs_up_to: int, case: tuple[int, list[frozenset[int]]]
+) -> None:
+    """Both witness searches (every nested pair; the linear one, forced by a 0 threshold)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit, "ALL_PAIRS_UP_TO", all_pairs_up_to)
+        check_range(*case)
+
+
+def test_a_witness_search_without_the_subset_check_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Broken variant: difference each coalition with the previous one, nested or not; the
+    witness is then often not computable and `check_range` fails."""
+    monkeypatch.setattr(audit, "ALL_PAIRS_UP_TO", 0)
+    monkeypatch.setattr(
+        audit,
+        "_nested_differences",
+        lambda coalitions, n: [t - s for s, t in itertools.pairwise(coalitions) if t - s],
+    )
+    rng = np.random.default_rng(0)
+    caught = 0
+    for _ in range(50):
+        n = int(rng.integers(3, 9))
+        released = [frozenset(np.flatnonzero(rng.random(n) < 0.5).tolist()) for _ in range(4)]
+        try:
+            check_range(n, released)
+        except AssertionError:
+            caught += 1
+    assert caught > 0
+
+
+def smallest_determined_group(coalitions: list[frozenset[int]], n: int) -> int:
+    """Brute force over every group, with `privacy.rank`'s exact test (0: nothing released)."""
+    rows = [c for c in set(coalitions) if c]
+    if not rows:
+        return 0
+    for size in range(1, n + 1):
+        for group in itertools.combinations(range(n), size):
+            if determined(frozenset(group), rows, n):
+                return size
+    raise AssertionError("unreachable: every released coalition is a determined group")
+
+
+# The witness {0, 4, 6} = {0, 1, 3, 4, 6, 7} - {1, 3, 7} has 3 clients, but a group of 2 is
+# computable and the bound (the two smallest atoms) is 2: found by a random search at n = 8.
+NOT_EXACT = (8, [frozenset({0, 1, 2, 4, 6}), frozenset({0, 1, 3, 4, 6, 7}), frozenset({1, 3, 7})])
+
+
+def check_exact(n: int, released: list[frozenset[int]]) -> None:
+    """The bound and the witness bracket the true minimum; `exact` only when the witness is it."""
+    report = leak_report(released, n)
+    true_size = smallest_determined_group(released, n)
+    assert report.smallest_group_at_least <= true_size <= len(report.smallest_group)
+    if report.exact:
+        assert len(report.smallest_group) == true_size
+
+
+small_releases = st.integers(1, 8).flatmap(
+    lambda n: st.tuples(st.just(n), st.lists(st.frozensets(st.integers(0, n - 1)), max_size=6))
+)
+
+
+@given(case=small_releases)
+@settings(max_examples=80, deadline=None)
+def test_brute_force_minimum_is_bracketed_and_exact_means_it(
+    case: tuple[int, list[frozenset[int]]],
+) -> None:
+    check_exact(*case)
+
+
+def test_a_release_whose_witness_is_not_the_minimum_is_not_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    n, released = NOT_EXACT
+    report = leak_report(released, n)
+    assert (len(report.smallest_group), report.smallest_group_at_least) == (3, 2)
+    assert smallest_determined_group(released, n) == 2 and not report.exact
+    # broken variant: an audit that calls every witness exact fails check_exact here
+    monkeypatch.setattr(audit.LeakReport, "exact", property(lambda self: True))
+    with pytest.raises(AssertionError):
+        check_exact(n, released)
+
+
+def quadratic_smallest(coalitions: list[frozenset[int]]) -> int:
+    """The old witness search: the smallest release or difference of any nested pair."""
+    rows = [c for c in set(coalitions) if c]
+    return min(len(g) for g in [*rows, *(t - s for s in rows for t in rows if s < t)])
+
+
+def linear_smallest(coalitions: list[frozenset[int]], n: int) -> int:
+    """The linear search (what leak_report uses beyond ALL_PAIRS_UP_TO releases)."""
+    rows = sorted({c for c in coalitions if c}, key=lambda c: (len(c), sorted(c)))
+    return min(len(g) for g in [*rows, *audit._nested_differences(rows, n)])
+
+
+@st.composite
+def prefix_releases(draw: st.DrawFn) -> tuple[int, list[frozenset[int]]]:
+    """Permutation walks (Shapley, TMC: truncated), or one chain of prefixes with gaps; with
+    the round's total."""
+    n = draw(st.integers(2, 30))
+    players = st.permutations(list(range(n)))
+    released = [frozenset(range(n))]
+    if draw(st.booleans()):
+        for order in draw(st.lists(players, min_size=1, max_size=4)):
+            stop = draw(st.integers(1, n))
+            released += [frozenset(order[:j]) for j in range(1, stop + 1)]
+    else:
+        order = draw(players)
+        released += [frozenset(order[:j]) for j in sorted(draw(st.sets(st.integers(1, n))))]
+    return n, released
+
+
+@given(case=prefix_releases())
+@settings(max_examples=200, deadline=None)
+def test_nested_prefixes_give_the_quadratic_searchs_witness(
+    case: tuple[int, list[frozenset[int]]],
+) -> None:
+    n, released = case
+    assert linear_smallest(released, n) == quadratic_smallest(released)
+
+
+def test_nested_prefixes_beyond_the_all_pairs_threshold() -> None:
+    """Prefixes 101..200 of one permutation, every third prefix 99..300 of another (m > 64):
+    the audit finds the quadratic search's witness; a search using the released coalitions
+    only does not."""
+    rng = np.random.default_rng(1)
+    short, long = rng.permutation(200).tolist(), rng.permutation(300).tolist()
+    chains = {  # the larger half of each chain, so that no release is itself small
+        "prefixes": (200, [frozenset(short[:j]) for j in range(101, 201)]),
+        "gapped": (300, [frozenset(long[:j]) for j in range(99, 301, 3)]),
+    }
+    for n, released in chains.values():
+        assert len(set(released)) > audit.ALL_PAIRS_UP_TO
+        assert linear_smallest(released, n) == quadratic_smallest(released)
+        assert len(leak_report(released, n).smallest_group) == quadratic_smallest(released)
+    # broken variant: witnesses from the released coalitions alone are larger on prefixes
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit, "_nested_differences", lambda coalitions, n: list(coalitions))
+        assert all(linear_smallest(r, n) > quadratic_smallest(r) for n, r in chains.values())

@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents import ParticipantGroup, Scenario, ScenarioError
-from agents.scenario import check_compatible
+from agents.scenario import check_compatible, limits
 from tests.agents.conftest import tiny_scenario
 
 BASE = tiny_scenario(
@@ -38,6 +39,7 @@ BASE = tiny_scenario(
 
 SAYS_WHAT_IS_ALLOWED = re.compile(
     r"must|one of|allowed|give |use |needs|required|0 for|not valid TOML|not UTF-8|not found"
+    r"|limit|lower "
 )
 
 BAD_STRINGS = st.text(max_size=12).filter(lambda s: s != "file")
@@ -235,7 +237,12 @@ def test_keys_with_odd_characters_still_give_one_line(where: str, key: str) -> N
         load(tomli_w.dumps(raw))
     message = str(info.value)
     assert len(message.splitlines()) == 1, message
-    if where == "group":
+    assert limits.first_unsafe(message) is None, repr(message)
+    if limits.first_unsafe(key) is not None:  # refused before its table is read
+        section = "participants" if where == "group" else where
+        assert message.startswith(f"{section}." if section else ("'", '"'))
+        assert "holds a control character" in message
+    elif where == "group":
         assert message.startswith("participants: group name ") and "identifier" in message
     else:
         assert message.startswith("" if where == "" else f"{where}.")
@@ -360,11 +367,28 @@ def test_unreadable_files_are_one_line_scenario_errors(tmp_path: Path) -> None:
     for path, expected in (
         (binary, "is not UTF-8"),
         (tmp_path / "missing.toml", "file not found"),
-        (tmp_path, "file not found"),  # a folder
+        (tmp_path, "is a folder"),
     ):
         with pytest.raises(ScenarioError, match=expected) as info:
             Scenario.from_toml(path)
         assert str(info.value).startswith("scenario: ") and "\n" not in str(info.value)
+
+
+@given(name=st.text(max_size=260))
+@settings(max_examples=300, deadline=None)
+def test_a_name_is_accepted_only_when_short_and_printable(name: str) -> None:
+    # the rule restated: at most 200 characters, none of Unicode categories Cc (C0, DEL, C1),
+    # Cf (bidi overrides, zero-width), Cs (lone surrogates), Zl and Zp (line separators)
+    unsafe = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+    allowed = len(name) <= 200 and not any(unicodedata.category(c) in unsafe for c in name)
+    try:
+        scenario = Scenario.from_toml_string(tomli_w.dumps({**BASE, "name": name}))
+    except ScenarioError as error:
+        assert not allowed, error
+        assert error.path == "name" and "\n" not in str(error)
+        assert limits.first_unsafe(str(error)) is None, repr(str(error))
+    else:
+        assert allowed and scenario.name == name
 
 
 # ----- the real command line -----

@@ -12,17 +12,19 @@ resumed round repeat earlier keys, and the assertion on distinct keys fails (4 !
 
 from __future__ import annotations
 
-import pickle
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from agents import MarketModel, ParticipantGroup
+from agents import MarketModel, ParticipantGroup, checkpoint
 from privacy import key_agreement
 from tests.agents.conftest import tiny_scenario
 
 
-def test_resumed_rounds_use_keys_never_seen_before(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resumed_rounds_use_keys_never_seen_before(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     # Prepare: record the public half of every key pair a client generates
     seen: list[bytes] = []
     original = key_agreement.generate_key_pair
@@ -40,10 +42,10 @@ def test_resumed_rounds_use_keys_never_seen_before(monkeypatch: pytest.MonkeyPat
     # Execute: an uninterrupted run, and a run resumed from its round-1 checkpoint
     whole = MarketModel(scenario)
     whole.step()
-    checkpoint = pickle.loads(pickle.dumps(whole.state_dict()))  # as agents.checkpoint does
+    checkpoint.save(whole, tmp_path)
     whole.step()
     resumed = MarketModel(scenario)
-    resumed.load_state_dict(checkpoint)
+    resumed.load_state_dict(checkpoint.load(tmp_path, scenario))
     resumed.step()
 
     # Assert: every key is new, and the tables are the same

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 
 import numpy as np
 import pytest
@@ -145,7 +146,8 @@ def _check_round(model: MarketModel, base: np.ndarray, last_step: np.ndarray | N
     if row["aborted"]:
         event("round aborted")
         assert may_abort, f"aborted although every stage kept t clients: {row['abort_reason']}"
-        assert row["abort_reason"].startswith("secure aggregation aborted")
+        assert row["abort_message"].startswith("secure aggregation aborted")
+        assert row["abort_reason"] in typing.get_args(privacy.errors.AbortReason)
         assert row["included"] == 0 and row["budget_paid"] == 0.0
         assert not any(p.included for p in ordered)
         assert all(p.reward == 0.0 for p in ordered)
@@ -155,7 +157,7 @@ def _check_round(model: MarketModel, base: np.ndarray, last_step: np.ndarray | N
         )
         return
     assert not must_abort, "finished although a stage had fewer than t clients"
-    assert row["abort_reason"] == ""
+    assert row["abort_reason"] == "" and row["abort_message"] == ""
     included = [p for p in accepted if p.dropped_stage not in BEFORE_MASKED_INPUT]
     assert [p.pid for p in ordered if p.included] == [p.pid for p in included]
     assert row["included"] == len(included)
