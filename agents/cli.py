@@ -457,7 +457,8 @@ def main() -> None:
         error.show()
         sys.exit(error.exit_code)
     except click.ClickException as error:  # usage errors: one line, never Rich's box
-        command = f"{error.ctx.command_path}: " if getattr(error, "ctx", None) else ""
+        context = getattr(error, "ctx", None)  # a UsageError names its command
+        command = f"{context.command_path}: " if context is not None else ""
         print(f"error: {printable_line(command + error.format_message())}", file=sys.stderr)
         sys.exit(2)
     except click.exceptions.Abort:
