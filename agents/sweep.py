@@ -58,17 +58,16 @@ def expand(
     seed_list = list(seeds)
     if not seed_list:
         raise ScenarioError("seeds", "give at least one seed")
+    points = []  # every grid point is built (validated) once, before any seed is applied:
+    for combo in itertools.product(*(grid[k] for k in keys)):  # a bad value fails at once
+        scenario = base
+        for key, value in zip(keys, combo, strict=True):
+            scenario = scenario.replace(key, value)
+        points.append((dict(zip(keys, combo, strict=True)), scenario))
     runs = []
-    for combo in itertools.product(*(grid[k] for k in keys)):
+    for params, point in points:
         for seed in seed_list:
-            scenario = base
-            params: dict[str, Any] = {}
-            for key, value in zip(keys, combo, strict=True):
-                scenario = scenario.replace(key, value)
-                params[key] = value
-            scenario = scenario.replace("seed", int(seed))
-            params["seed"] = int(seed)
-            runs.append((params, scenario))
+            runs.append(({**params, "seed": int(seed)}, point.replace("seed", int(seed))))
     return runs
 
 

@@ -203,6 +203,23 @@ def test_cli_sweep_refuses_a_huge_grid_before_expanding_it(
     _assert_one_clean_line(done, "sweep.grid: the grid x seeds gives more than 10,000", startup_s)
 
 
+SLOW_GRID = (
+    "seeds = [{seeds}]\n[base]\nname = 'b'\n[grid]\n\"market.round_budget\" = [{values}]\n".format(
+        seeds=", ".join(str(s) for s in range(100)),
+        values=", ".join([f"{v}.0" for v in range(1, 100)] + ["-1.0"]),
+    )
+)
+"""100 grid values x 100 seeds = 10,000 runs (the limit), the one bad value last."""
+
+
+def test_cli_sweep_refuses_a_bad_grid_value_before_applying_seeds(
+    tmp_path: Path, startup_s: float
+) -> None:
+    path = _write(tmp_path, "sweep.toml", SLOW_GRID)
+    done = _fedmarket("sweep", str(path), "--quiet", "--out", str(tmp_path / "never"), cwd=tmp_path)
+    _assert_one_clean_line(done, "market.round_budget: must be > 0", startup_s)
+
+
 def test_without_the_run_cap_the_huge_grid_reaches_the_expansion(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
