@@ -174,6 +174,13 @@ with c3:
             "was revealed), smallest_group_at_least proves that no computable group is smaller, "
             "and smallest_group_exact says the two meet."
         )
+    if "server_reads_total" in summary:
+        st.caption(
+            "Individual updates read over the run (every read counts, per client and round): "
+            f"by the server **{int(summary['server_reads_total'])}**, by the trusted evaluator "
+            f"**{int(summary['evaluator_reads_total'])}** (columns server_reads, "
+            "evaluator_reads)."
+        )
 
 st.subheader("Neighbour graph")
 if result.graph is None:
