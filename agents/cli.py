@@ -63,12 +63,18 @@ def main_options(
 
 def load_scenario(source: Path | None) -> object:
     """A scenario file, or the name of a shipped example (``quickstart``), or the default."""
-    from agents.scenario import Scenario, list_examples, load_example
+    from agents.scenario import Scenario, ScenarioError, list_examples, load_example
 
     if source is None:
         return Scenario()
     if not source.exists() and str(source) in list_examples():
         return load_example(str(source))
+    if not source.exists() and "/" not in str(source) and source.suffix != ".toml":
+        raise ScenarioError(
+            "scenario",
+            f"{str(source)!r} is neither a file nor a shipped example; examples: "
+            + ", ".join(list_examples()),
+        )
     return Scenario.from_toml(source)
 
 

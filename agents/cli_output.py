@@ -17,18 +17,18 @@ KEY_METRICS: dict[str, str] = {
     "fair_free_rider_share": "rider share",
     "fair_gini": "gini",
     "ir_violation_rate": "IR viol.",
-    "exposed_clients_total": "exposed",
+    "exposed_clients_distinct": "exposed",
 }
 METRIC_NOTE = (
     "test acc: final test accuracy; paid: budget units paid; pearson: correlation of reward "
     "and contribution; rider share: budget share paid to free riders; gini: inequality of "
-    "rewards; IR viol.: joined rounds paid below cost; exposed: clients whose update the "
-    "server could read"
+    "rewards; IR viol.: joined rounds paid below cost; exposed: distinct clients whose update "
+    "the server could read in some round"
 )
 
 
 #: Decimals per key metric (counts and budget units need fewer than shares).
-DECIMALS = {"total_paid": 1, "exposed_clients_total": 1}
+DECIMALS = {"total_paid": 1, "exposed_clients_distinct": 1}
 
 
 def make_console() -> object:
@@ -161,7 +161,7 @@ def print_privacy(result: object) -> None:
 
     assert isinstance(result, RunResult)
     privacy, summary = result.scenario.privacy, result.summary
-    exposed = int(summary["exposed_clients_total"])
+    exposed = int(summary["exposed_clients_distinct"])
     if not privacy.secure_aggregation:
         typer.echo("privacy: no secure aggregation; the server saw every update in the clear")
         return

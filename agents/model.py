@@ -43,6 +43,7 @@ PARTICIPANT_COLUMNS = {
     "joined": "joined",
     "selected": "selected",
     "included": "included",
+    "exposed": "exposed",
     "straggler": "straggler",
     "dropped_stage": "dropped_stage",
     "rejected_reason": "rejected_reason",
@@ -386,6 +387,8 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         record.server_reads, record.evaluator_reads = len(server_read), len(store.reads(EVALUATOR))
         exposed = {included[i].pid for i in scoring.exposed_positions} | server_read
         record.exposed_clients = len(exposed)  # every individual update the server could see
+        for p in ordered:
+            p.exposed = p.pid in exposed
         record.available = sum(p.available for p in ordered)
         record.joined = len(joined)
         record.selected = len(selected)

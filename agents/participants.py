@@ -157,6 +157,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.joined = False
         self.selected = False
         self.included = False
+        self.exposed = False  # the server saw its individual update this round
         self.straggler = False
         self.dropped_stage = ""
         self.rejected_reason = ""

@@ -99,6 +99,8 @@ def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> 
             else float("nan"),
             "rounds_aborted": float(rounds["aborted"].sum()),
             "exposed_clients_total": float(rounds["exposed_clients"].sum()),
+            # distinct identities whose individual update the server saw in some round
+            "exposed_clients_distinct": float(parts.groupby("participant")["exposed"].any().sum()),
             # individual updates read per round (agents.update_store), summed over the rounds
             "server_reads_total": float(rounds["server_reads"].sum()),
             "evaluator_reads_total": float(rounds["evaluator_reads"].sum()),

@@ -247,6 +247,12 @@ def load_sweep(path: str | Any) -> SweepPlan:
         file = Path(str(example_path(str(path))))  # a shipped sweep, by name
     raw = read_toml(file if file.is_file() else path, "sweep")
     allowed = {"base", "seeds", "backend", "workers", "address", "grid"}
+    if "grid" not in raw and ("name" in raw or "participants" in raw or "market" in raw):
+        raise ScenarioError(
+            "sweep",
+            f"{path} is a scenario, not a sweep; run it with `fedmarket run {path}`, or give a "
+            "sweep file with [base] and [grid] tables",
+        )
     for key in raw:
         if key not in allowed:
             raise ScenarioError(f"sweep.{key}", f"unknown key; allowed are {sorted(allowed)}")

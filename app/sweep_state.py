@@ -125,7 +125,7 @@ SPREAD_METRICS: dict[str, str] = {
     "fair_free_rider_share": "free-rider share of budget",
     "fair_gini": "Gini of rewards",
     "ir_violation_rate": "IR violation rate",
-    "exposed_clients_total": "exposed clients (total)",
+    "exposed_clients_distinct": "exposed clients (distinct)",
 }
 
 

@@ -29,7 +29,7 @@ def show_pair(labels: tuple[str, str] | list[str], results: list[Any], prefix: s
             m1, m2, m3, m4 = st.columns(4)
             m1.metric("Final test accuracy", f"{result.summary['final_test_accuracy']:.3f}")
             m2.metric("Total paid (budget units)", f"{result.summary['total_paid']:.1f}")
-            m3.metric("Exposed clients", f"{result.summary['exposed_clients_total']:.0f}")
+            m3.metric("Exposed clients", f"{result.summary['exposed_clients_distinct']:.0f}")
             m4.metric("Secure-agg. seconds", f"{result.summary['secagg_seconds']:.2f}")
             for name, pair_of_figures in figures.items():
                 st.plotly_chart(pair_of_figures[index], key=f"{prefix}_{name}_{index}")

@@ -39,7 +39,12 @@ c1.metric("Initial test accuracy", f"{summary['initial_test_accuracy']:.3f}")
 c2.metric("Final test accuracy", f"{summary['final_test_accuracy']:.3f}")
 c3.metric("Total paid", f"{summary['total_paid']:.1f}")
 c4.metric("Budget share paid", f"{summary['budget_share_paid']:.2f}")
-c5.metric("Exposed clients (total)", f"{summary['exposed_clients_total']:.0f}")
+c5.metric(
+    "Exposed clients",
+    f"{summary['exposed_clients_distinct']:.0f}",
+    help="Distinct participants whose individual update the server saw in some round "
+    f"({summary['exposed_clients_total']:.0f} client-rounds).",
+)
 
 st.plotly_chart(charts.accuracy(rounds), key="accuracy")
 

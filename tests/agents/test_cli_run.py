@@ -54,3 +54,38 @@ def test_bad_scenario_is_one_line_with_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     line = done.stderr.strip()
     assert "\n" not in line and "market.mechanism" in line and "Traceback" not in line
+
+
+def test_an_unknown_name_lists_the_shipped_examples(tmp_path: Path) -> None:
+    from agents.scenario import list_examples
+
+    done = _fedmarket("run", "nosuch", "--quiet")
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
+    assert "neither a file nor a shipped example" in done.stderr
+    assert all(name in done.stderr for name in list_examples())
+
+
+def test_a_scenario_given_to_sweep_says_so(tmp_path: Path) -> None:
+    done = _fedmarket("sweep", "free_riders", "--quiet", "--out", str(tmp_path / "never"))
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
+    assert (
+        "is a scenario, not a sweep" in done.stderr and "fedmarket run free_riders" in done.stderr
+    )
+
+
+def test_exposed_clients_are_counted_once_per_participant() -> None:
+    """``exposed_clients_total`` sums client-rounds; ``_distinct`` counts participants."""
+    from agents.run import run
+
+    scenario = tiny_scenario(rounds=3).replace("privacy.secure_aggregation", False)
+    result = run(scenario)
+    parts = result.participants
+    exposed = parts[parts["exposed"]]
+    assert result.summary["exposed_clients_distinct"] == exposed["participant"].nunique() > 0
+    assert (
+        result.summary["exposed_clients_total"] == len(exposed) > exposed["participant"].nunique()
+    )
+    rounds = result.rounds.set_index("round")
+    assert (
+        exposed.groupby("round").size() == rounds.loc[exposed["round"].unique(), "exposed_clients"]
+    ).all()
