@@ -150,10 +150,11 @@ def attack_matrix(
 
     Returns:
         A DataFrame with :data:`COLUMNS`: ``gain`` (mean over seeds of attack payoff minus
-        honest payoff), ``gain_std`` (its standard deviation over seeds), ``relative_gain``
-        (a ratio of means: ``mean gain / |mean honest payoff|``; NaN when that is 0) with
-        its 95% interval ``relative_low``/``relative_high`` (:func:`ratio_interval`, paired
-        bootstrap over seeds), the mean payoffs and the number of seeds.
+        honest payoff), ``gain_std`` (its standard deviation over seeds; NaN for one seed),
+        ``relative_gain`` (a ratio of means: ``mean gain / |mean honest payoff|``; NaN when
+        that is 0) with its 95% interval ``relative_low``/``relative_high``
+        (:func:`ratio_interval`, paired bootstrap over seeds), the mean payoffs and the number
+        of seeds.
     """
     import market
 
@@ -201,7 +202,7 @@ def attack_matrix(
     grouped = frame.groupby(["mechanism", "attack"], sort=False)
     table = grouped.agg(
         gain=("gain", "mean"),
-        gain_std=("gain", lambda s: float(np.std(s, ddof=1)) if len(s) > 1 else 0.0),
+        gain_std=("gain", lambda s: float(np.std(s, ddof=1)) if len(s) > 1 else float("nan")),
         attack_payoff=("attack_payoff", "mean"),
         honest_payoff=("honest_payoff", "mean"),
         seeds=("gain", "size"),

@@ -442,7 +442,9 @@ def attack_matrix_command(
 
     write_tables(out, {"attack_matrix": table})
     plot_matrix(table, out / "attack_matrix.png")
-    typer.echo(table.to_string(index=False))
+    typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3g}", na_rep="n/a"))
+    if len(seeds) < 2:
+        typer.echo("(one seed: no spread or interval; give --seed twice or more)")
     typer.echo(f"attack matrix written to {out}")
 
 

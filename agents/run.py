@@ -238,7 +238,9 @@ def _run_rounds(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=scenario.rounds, desc=f"{scenario.name}", unit="round")
+        bar = tqdm(
+            total=scenario.rounds, desc=f"{scenario.name} seed {scenario.seed}", unit="round"
+        )
         for notice in run_notices(scenario):
             bar.write(f"notice: {notice}")
         row = dataclasses.asdict(model.record)

@@ -48,6 +48,8 @@ def test_matrix_on_tiny_model_reports_gains_against_the_twin() -> None:
     assert row.loc[("flat", "sybil_split"), "gain"] > 0
     # the screen rejects a zero update: paid nothing under the default mechanism
     assert row.loc[("banzhaf_cover", "free_ride_zero"), "attack_payoff"] == 0.0
+    # one seed has no spread: not a misleading 0.0
+    assert table["gain_std"].isna().all() and (table["seeds"] == 1).all()
 
 
 def test_cli_rejects_a_bad_attack_fast_without_torch(tmp_path: Path) -> None:
