@@ -170,18 +170,14 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
                 self._reject(p, reason, store)
             else:
                 valid.append(p)
-        if not valid or not store.readable:
-            return [p for p in valid if not self._unmetered(p, store)]
-        reasons = market.free_rider_reasons(
-            np.stack(
-                [
-                    np.asarray(u)
-                    for u in store.read_many([p.pid for p in valid], purpose="free-rider screen")
-                ]
-            ),
-            self.last_delta,
-            own_shares=[self.last_shares.get(p.pid) for p in valid],
-        )
+        reasons = [""] * len(valid)  # off under secure_coalitions (the plan's notice)
+        if valid and store.readable:
+            updates = store.read_many([p.pid for p in valid], purpose="free-rider screen")
+            reasons = market.free_rider_reasons(
+                np.stack([np.asarray(u) for u in updates]),
+                self.last_delta,
+                own_shares=[self.last_shares.get(p.pid) for p in valid],
+            )
         kept = []
         for p, reason in zip(valid, reasons, strict=True):
             if reason:
