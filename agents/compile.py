@@ -177,7 +177,7 @@ def _mechanism(scenario: Scenario) -> Any:
     )
     options = {
         name: getattr(scenario.market, name)
-        for name in ("full_budget_gain", "confidence")
+        for name in ("full_budget_gain", "confidence", "incentive_power")
         if name in takes
     }
     return market.make_mechanism(scenario.market.mechanism, **options)

@@ -371,7 +371,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             self.examples[p.pid] = valuation.per_example[i]
         self.gain = (valuation.gain, valuation.gain_stderr)
         self.marginals = {}
-        report.sybil_gain_max = float("nan")
+        report.sybil_gain_max = self._replication_gain(included, utility, m, store.readable)
         report.scoring_evaluations = int(utility.evaluations)
         return self._closed(report, ledger, m, started)
 
@@ -394,6 +394,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         if utility is None or m > SYBIL_ESTIMATE_MAX_PLAYERS or utility.evaluations < 2**m:
             return float("nan")
         costs = np.array([p.metered_cost for p in included], dtype=np.float64)
+        effort = np.array([metered_weight(p) for p in included], dtype=np.float64)
         table = np.array([utility(coalition_of(mask, m)) for mask in range(2**m)])
         gains = [
             market.sybil_gain(
@@ -404,6 +405,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
                 self.plan.mechanism,
                 budget=self.plan.scenario.market.round_budget,
                 costs=costs,
+                effort=effort,  # metered (a replica's copies: none)
                 group_clones=grouped,
                 clones_true_cost=float(costs[i]),
             ).gain
@@ -484,12 +486,14 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         """
         n = self.plan.n_identities
         values, contributions, costs = np.zeros(n), np.zeros(n), np.zeros(n)
+        effort = np.zeros(n)
         mask, groups = np.zeros(n, dtype=bool), np.arange(n)
         for p in included:
             values[p.pid] = p.payment_value
             contributions[p.pid] = p.contribution
             mask[p.pid] = True
             costs[p.pid] = p.metered_cost
+            effort[p.pid] = metered_weight(p)
         if not mask.any():
             if self.plan.scenario.market.unspent == "carry":
                 self.reserve += self.plan.scenario.market.round_budget
@@ -520,6 +524,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
             gain=self.gain,
             reserve=reserve,
             example_values=examples,
+            effort=effort,
             costs=costs,
             participants=mask,
             state=self.reputation,

@@ -27,8 +27,13 @@ SCORING: dict[str, str] = {
 
 #: The payment rule of each mechanism (``market.mechanism``), in one line.
 MECHANISM: dict[str, str] = {
+    "pooled_value": "Covers metered costs, then pays verified effort at the pool's rate plus a "
+    "tenth of one's own deviation (Banzhaf), from a pot tied to the validated gain; harm is "
+    "held, never paid. The default.",
     "banzhaf_cover": "Covers the metered cost of every positive contributor (replicas once), "
-    "then splits the surplus in proportion to the Banzhaf value. The default.",
+    "then splits the surplus by grand-coalition marginals.",
+    "verified_value": "A pot tied to the validated gain, paid once an identity's cumulative "
+    "Banzhaf value is significantly positive (held until then).",
     "proportional": "Splits the whole budget in proportion to max(contribution, 0); costs "
     "are not covered, so a low contributor can earn less than it spends.",
     "shapley_fair": "Covers the cost of every positive contributor, then splits the surplus "
@@ -117,6 +122,8 @@ FIELD: dict[str, str] = {
     "may pay its whole budget (less gain, proportionally less).",
     "market.confidence": "verified_value: the one-sided confidence level at which a value "
     "counts as verified and a gain as validated.",
+    "market.incentive_power": "pooled_value: the share of its own deviation from the pool's "
+    "rate a participant is paid (0: verified effort at the pool's rate; 1: realised value).",
     "market.unspent": "What a round does not pay: returned to the platform, or carried over "
     "to later rounds.",
     "privacy.secure_aggregation": "The server learns only the sum of masked updates "

@@ -7,9 +7,14 @@ task, the same seeds for every mechanism):
   the coefficient of variation of their run pay (target <= 0.15);
 * ``graded``: four IID owners of 100/200/400/800 reviews: mean pay by size (target:
   non-decreasing), Spearman of pay with data size and with the run's own valuation;
-* ``mixed``: four honest owners, a label-flipper (``noisy``), a sign-flipper and a boosted
-  poisoner: the share of pay to the poisoners, whether each poisoner earns less than every
-  clean honest owner, and clean-honest IR (run pay >= run cost);
+* ``mixed``: four honest owners, a label-flipper (``noisy``), a sign-flipper, a boosted
+  poisoner and a subtle one (update x -0.3): the share of pay to the poisoners, whether
+  each poisoner earns less than every clean honest owner, and clean-honest IR (run pay >=
+  run cost);
+* ``demo``: the default scenario as it ships (six owners of 300 reviews, 5 rounds), in head
+  mode: the coefficient of variation of run pay and Pearson(run pay, the run's valuation),
+  the summed ``contribution`` column (the mechanism's own valuation: Banzhaf for the
+  value-based rules, the scenario's Shapley scoring for ``banzhaf_cover``);
 
 and per round: the share of the budget paid against the round's validation-loss gain.
 Every cell is a mean over seeds with a 95% t interval. Writes
@@ -72,11 +77,15 @@ def scenarios() -> dict[str, object]:
         ParticipantGroup(
             name="boost_x3", count=1, data_size=300, strategy="poisoner", poison_scale=3.0
         ),
+        ParticipantGroup(
+            name="subtle", count=1, data_size=300, strategy="poisoner", poison_scale=-0.3
+        ),
     )
     return {
         "identical": base,
         "graded": replace(base, participants=graded),
         "mixed": replace(base, participants=mixed),
+        "demo": Scenario(name="value_pay_demo").replace("model.mode", "head"),
     }
 
 
@@ -86,13 +95,7 @@ def main() -> None:
     parser.add_argument(
         "--mechanisms",
         nargs="+",
-        default=[
-            "banzhaf_cover",
-            "verified_value",
-            "verified_value:128:0.84",
-            "verified_value:500",
-            "verified_value:500:0.84",
-        ],
+        default=["pooled_value", "banzhaf_cover", "verified_value", "verified_value:500:0.84"],
     )
     args = parser.parse_args()
 
@@ -134,8 +137,11 @@ def main() -> None:
             sizes = np.array([int(g[4:]) for g in by_owner.index])
             order = np.argsort(sizes)
             pays = by_owner["pay"].to_numpy()[order]
+            values = by_owner["value"].to_numpy()[order]
             for size, p in zip(sizes[order], pays, strict=True):
                 add(f"graded: pay at {size}", p)
+            for size, v in zip(sizes[order], values, strict=True):
+                add(f"graded: run valuation at {size}", v)
             add("graded: adjacent steps down (of 3)", float(np.sum(np.diff(pays) < 0)))
             add("graded: Spearman(pay, size)", stats.spearmanr(pays, sizes[order]).statistic)
             add(
@@ -149,11 +155,10 @@ def main() -> None:
             )
             honest = per_identity.loc["honest"]
             total = float(owners["pay"].sum())
+            poisoners = ["sign_flip", "boost_x3", "subtle"]
             add(
                 "mixed: poisoners' share of pay",
-                float(owners.loc[["sign_flip", "boost_x3"], "pay"].sum() / total)
-                if total > 0
-                else 0.0,
+                float(owners.loc[poisoners, "pay"].sum() / total) if total > 0 else 0.0,
             )
             add(
                 "mixed: label-flipper's share",
@@ -162,12 +167,29 @@ def main() -> None:
             below = all(
                 float(owners.loc[g, "pay"] - owners.loc[g, "cost"])
                 < float((honest["pay"] - honest["cost"]).min())
-                for g in ("sign_flip", "boost_x3")
+                for g in poisoners
             )
-            add("mixed: both poisoners below every honest (share of seeds)", float(below))
+            add("mixed: every poisoner below every honest (share of seeds)", float(below))
             add(
                 "mixed: honest IR (share paid >= cost)",
                 float(np.mean(honest["pay"] >= honest["cost"] - 1e-9)),
+            )
+            demo = (
+                results["demo"]
+                .participants.groupby("participant")
+                .agg(pay=("reward", "sum"), value=("contribution", "sum"))
+            )
+            add(
+                "demo: CV of run pay",
+                float(demo["pay"].std(ddof=0) / demo["pay"].mean())
+                if demo["pay"].mean() > 0
+                else np.nan,
+            )
+            add(
+                "demo: Pearson(pay, run valuation)",
+                float(np.corrcoef(demo["pay"], demo["value"])[0, 1])
+                if demo["pay"].std() > 0
+                else np.nan,
             )
             rounds = results["identical"].rounds.iloc[1:]
             gains = -np.diff(results["identical"].rounds["val_loss"].to_numpy())

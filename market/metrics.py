@@ -276,6 +276,8 @@ def sybil_gain(
     clones_true_cost: float | None = None,
     estimator_budget: int | None = None,
     rng: np.random.Generator | None = None,
+    effort: FloatArray | None = None,
+    clone_effort: FloatArray | None = None,
 ) -> SybilResult:
     """Reward and payoff of ``k`` identities of ``player`` against acting as one.
 
@@ -293,6 +295,12 @@ def sybil_gain(
             :func:`market.identities.replica_groups` has found them).
         clones_true_cost: what the identities really spend in total (default: the sum of
             ``clone_costs``); replicas that train once spend the original's cost.
+        effort: per-player metered effort in the original game, for mechanisms that pay on
+            it (:class:`~market.mechanisms.PooledValue`); default: the data sizes.
+        clone_effort: the identities' metered effort (``player`` first). Default: the
+            ``clone_sizes`` when given (a split meters its pieces), else the original's
+            effort for ``player`` and 0 for the others (replicas train once: one identity
+            trains, the others send its update).
     """
     check_n_players(n_players)
     if not 0 <= player < n_players or k < 1:
@@ -320,11 +328,25 @@ def sybil_gain(
     if mechanism.uses_marginals:
         margin_a = grand_marginals(_callable(utility, n_players), n_players, phi_a > 0)
         margin_b = grand_marginals(_callable(game_b, n_b), n_b, phi_b > 0)
+    effort_a = size_a if effort is None else _vector(effort, "effort")
+    if clone_effort is None:
+        clone_effort = (
+            np.asarray(clone_sizes, dtype=np.float64)
+            if clone_sizes is not None
+            else np.array([effort_a[player], *np.zeros(k - 1)])
+        )
+    effort_b = _extend(effort_a, clone_effort, player, k, "clone_effort")
     pay_a = mechanism.run_round(
-        phi_a, budget=budget, costs=cost_a, data_sizes=size_a, marginals=margin_a
+        phi_a, budget=budget, costs=cost_a, data_sizes=size_a, marginals=margin_a, effort=effort_a
     ).payments
     pay_b = mechanism.run_round(
-        phi_b, budget=budget, costs=cost_b, data_sizes=size_b, groups=groups, marginals=margin_b
+        phi_b,
+        budget=budget,
+        costs=cost_b,
+        data_sizes=size_b,
+        groups=groups,
+        marginals=margin_b,
+        effort=effort_b,
     ).payments
     original, clones = float(pay_a[player]), float(pay_b[identities].sum())
     if not (math.isfinite(original) and math.isfinite(clones)):

@@ -190,6 +190,9 @@ class MarketSection:
             the lower-bound utility gain at which a round may pay its whole budget.
         confidence: for ``verified_value``, the one-sided confidence level at which a value
             counts as verified and a gain as validated, in (0.5, 1).
+        incentive_power: for ``pooled_value``, the share of its own deviation from the
+            pool's rate that a participant in the pool is credited, in [0, 1] (0: pay
+            verified effort at the pool's rate only; 1: pay realised value).
         max_data_overlap: the data registry refuses an identity when at least this share
             of its examples was registered first by another identity (the same data under
             two identities, :mod:`privacy.commitments`); 1 turns the check off. Off anyway
@@ -202,7 +205,7 @@ class MarketSection:
     scoring: str = "adaptive"
     scoring_budget: int = 1024
     utility_metric: str = "neg_loss"
-    mechanism: str = "banzhaf_cover"
+    mechanism: str = "pooled_value"
     round_budget: float = 100.0
     selection: str = "all"
     reputation_threshold: float = 0.0
@@ -210,6 +213,7 @@ class MarketSection:
     learning_rate: float = 0.5
     full_budget_gain: float = 0.05
     confidence: float = 0.95
+    incentive_power: float = 0.1
     max_data_overlap: float = 0.5
     unspent: str = "return"
 
@@ -276,6 +280,12 @@ class MarketSection:
             is_number(self.confidence) and 0.5 < self.confidence < 1,
             "market.confidence",
             f"must be in (0.5, 1) (a one-sided confidence level), got {self.confidence!r}",
+        )
+        require(
+            is_number(self.incentive_power) and 0 <= self.incentive_power <= 1,
+            "market.incentive_power",
+            f"must be in [0, 1] (the share of a participant's deviation from the pool that is "
+            f"paid), got {self.incentive_power!r}",
         )
         require(
             is_number(self.max_data_overlap) and 0 < self.max_data_overlap <= 1,

@@ -134,6 +134,9 @@ class Round:
             value may draw on it beyond ``budget``; the others ignore it).
         example_values: ``(n, E)`` per-example contributions (rows of non-participants 0),
             where the valuation has them.
+        effort: each participant's metered effort (the distinct examples it trained on, as
+            the platform meters them; 0 for non-participants), where the caller meters it
+            (default: 1 per participant).
     """
 
     contributions: FloatArray
@@ -149,6 +152,7 @@ class Round:
     gain: tuple[float, float] | None = None
     reserve: float = 0.0
     example_values: FloatArray | None = None
+    effort: FloatArray | None = None
 
     @property
     def positive(self) -> FloatArray:
@@ -225,6 +229,7 @@ class Mechanism(ABC):
         gain: tuple[float, float] | None = None,
         reserve: float = 0.0,
         example_values: FloatArray | None = None,
+        effort: FloatArray | None = None,
     ) -> Allocation:
         """Pay participants for one round.
 
@@ -250,6 +255,8 @@ class Mechanism(ABC):
                 earlier rounds and released now).
             example_values: ``(n, E)`` per-example contributions whose row means are
                 ``contributions`` (where the valuation has them).
+            effort: metered effort per player (``>= 0``; the distinct examples trained on,
+                never a declared size), where the caller meters it.
         """
         c = np.asarray(contributions, dtype=np.float64)
         if c.ndim != 1 or c.size < 1:
@@ -300,6 +307,16 @@ class Mechanism(ABC):
             if not np.all(np.isfinite(per_example[mask])):
                 raise ValueError("example_values of participants must be finite")
             per_example = np.where(mask[:, None], per_example, 0.0)
+        metered = None
+        if effort is not None:
+            metered = np.asarray(effort, dtype=np.float64)
+            if (
+                metered.shape != (n,)
+                or not np.all(np.isfinite(metered[mask]))
+                or np.any(metered[mask] < 0)
+            ):
+                raise ValueError(f"effort must have shape ({n},) and be finite and >= 0")
+            metered = np.where(mask, metered, 0.0)
         round_ = Round(
             contributions=np.where(mask, c, 0.0),
             budget=float(budget),
@@ -314,6 +331,7 @@ class Mechanism(ABC):
             gain=None if gain is None else (float(gain[0]), float(gain[1])),
             reserve=float(reserve),
             example_values=per_example,
+            effort=metered,
         )
         payments = np.where(mask, self._pay(round_), 0.0)
         # money held back in earlier rounds (ledger.held) was allocated from their budgets:
@@ -335,6 +353,7 @@ class Mechanism(ABC):
                 cost=group_costs(round_),
                 held=self._held_after(round_),
                 examples=per_example,
+                **self._ledger_increments(round_),
             )
         return Allocation(
             payments=payments,
@@ -354,10 +373,11 @@ class Mechanism(ABC):
         groups: IntArray | None = None,
         rng: np.random.Generator | None = None,
         marginals: FloatArray | None = None,
+        effort: FloatArray | None = None,
     ) -> Allocation:
         """Select everyone who bids ``costs`` and declares ``data_sizes`` (default 1 each),
-        then pay the selected for delivering ``contributions`` (and ``marginals``, see
-        :meth:`allocate`; for tests and metrics)."""
+        then pay the selected for delivering ``contributions`` (and ``marginals`` and
+        ``effort``, see :meth:`allocate`; for tests and metrics)."""
         n = np.asarray(contributions).size
         sizes = np.ones(n) if data_sizes is None else data_sizes
         everyone = np.ones(n, dtype=bool)
@@ -370,6 +390,7 @@ class Mechanism(ABC):
             groups=groups,
             selection=selection,
             marginals=marginals,
+            effort=effort,
         )
 
     @abstractmethod
@@ -380,6 +401,11 @@ class Mechanism(ABC):
         """What every identity has been allocated but not paid after this round (``None``:
         the rule holds nothing back)."""
         return None
+
+    def _ledger_increments(self, round_: Round) -> dict[str, FloatArray]:
+        """This round's additions to the ledger's rule-specific totals (``expected``,
+        ``spread``: see :class:`PaymentLedger`); default none."""
+        return {}
 
 
 def _inputs(

@@ -17,8 +17,9 @@ import numpy as np
 
 from market.types import BoolArray, FloatArray
 
-FIELDS = ("escrow", "value", "paid", "variance", "cost", "held")
-OPTIONAL = ("variance", "cost", "held")
+FIELDS = ("escrow", "value", "paid", "variance", "cost", "held", "expected", "spread")
+OPTIONAL = ("variance", "cost", "held", "expected", "spread")
+SIGNED = ("value", "expected")
 """Fields added later: a checkpoint without them starts them at 0."""
 
 
@@ -35,6 +36,10 @@ class PaymentLedger:
         cost: sum of its metered costs in the rounds it delivered, ``>= 0``.
         held: what it was allocated but not yet paid, ``>= 0`` (a rule that pays only
             verified value holds an identity's allocations until its value is verified).
+        expected: sum of the value a rule expected of it in the rounds it delivered (signed;
+            :class:`~market.mechanisms.PooledValue`: its metered effort times the pool's
+            rate), so ``value - expected`` is its cumulative deviation from that expectation.
+        spread: sum of the variances of those deviations (``>= 0``).
         examples: ``(n, E)`` sum of its per-example values over the rounds it delivered in,
             where the valuation has them (rounds are scored on the same ``E`` validation
             examples, so the error of a run's value is taken on these sums); ``None``
@@ -47,6 +52,8 @@ class PaymentLedger:
     variance: FloatArray | None = None
     cost: FloatArray | None = None
     held: FloatArray | None = None
+    expected: FloatArray | None = None
+    spread: FloatArray | None = None
     examples: FloatArray | None = None
 
     def __post_init__(self) -> None:
@@ -61,8 +68,8 @@ class PaymentLedger:
             raise ValueError("ledger arrays must be 1-D arrays of equal shape")
         if not all(np.all(np.isfinite(a)) for a in arrays):
             raise ValueError("ledger arrays must be finite")
-        if any(np.any(a < 0) for a in (arrays[0], *arrays[2:])):
-            raise ValueError("ledger escrow, paid, variance, cost and held must be >= 0")
+        if any(np.any(a < 0) for name, a in zip(FIELDS, arrays, strict=True) if name not in SIGNED):
+            raise ValueError("ledger escrow, paid, variance, cost, held and spread must be >= 0")
         for name, array in zip(FIELDS, arrays, strict=True):
             array.flags.writeable = False
             object.__setattr__(self, name, array)
@@ -96,13 +103,17 @@ class PaymentLedger:
         cost: FloatArray | None = None,
         held: FloatArray | None = None,
         examples: FloatArray | None = None,
+        expected: FloatArray | None = None,
+        spread: FloatArray | None = None,
     ) -> PaymentLedger:
         """The totals once the ``delivered`` identities add this round's escrow, value and pay
-        (and, if given, the value's variance and the metered cost); ``held`` replaces the
+        (and, if given, the value's variance, the metered cost, the expected value and its
+        spread); ``held`` replaces the
         held amounts (every identity's, delivered or not) when given; ``examples`` (``(n,
         E)``) adds the delivered identities' per-example values."""
         zero = np.zeros(self.n_players)
         assert self.variance is not None and self.cost is not None  # set in __post_init__
+        assert self.expected is not None and self.spread is not None
         return PaymentLedger(
             escrow=self.escrow + np.where(delivered, escrow, 0.0),
             value=self.value + np.where(delivered, value, 0.0),
@@ -111,6 +122,9 @@ class PaymentLedger:
             + np.where(delivered, zero if variance is None else variance, 0.0),
             cost=self.cost + np.where(delivered, zero if cost is None else cost, 0.0),
             held=self.held if held is None else held,
+            expected=self.expected
+            + np.where(delivered, zero if expected is None else expected, 0.0),
+            spread=self.spread + np.where(delivered, zero if spread is None else spread, 0.0),
             examples=self._examples_after(delivered, examples),
         )
 
@@ -150,6 +164,8 @@ class PaymentLedger:
             variance=arrays.get("variance"),
             cost=arrays.get("cost"),
             held=arrays.get("held"),
+            expected=arrays.get("expected"),
+            spread=arrays.get("spread"),
             examples=arrays.get("examples"),
         )
 

@@ -11,15 +11,10 @@ deliberately broken variant that must FAIL it, in the same test:
 * Sybil splitting over 3 identities and replication over 3 identities gain <= 5% over one
   identity, as the mean gain over seeds relative to the mean honest payoff (a per-seed
   ratio explodes when one seed's honest payoff is near 0); broken: ``flat`` (+205% for
-  both), and for splitting also the previous default, the surplus split by Banzhaf values
-  instead of grand-coalition marginals (``BanzhafCover.uses_marginals`` off). Measured
-  over 20 seeds (0-19, 3 rounds, ``/tmp`` runs of the gym, see the commit): split gain
-  -0.37 +- 4.11 (standard error) on a mean honest payoff of 27.3, i.e. -1% +- 15%; the
-  previous rule +12.4 +- 3.0 on 29.1 (+43%). Seeds 0-1 alone: -18% vs +14%. The target
-  holds on the mean, but one 3-round run is noisy (std of the gain over seeds 18). With the
-  cover on evidence over rounds (a dip of the value within the participant's signed track
-  record is still covered, ``market.mechanisms.banzhaf_cover.covered_on_record``), same 20
-  seeds: -2.29 +- 3.77 on 27.9 (-8% +- 14%); paired per seed, the gain fell by 1.92 +- 0.99;
+  both), and for splitting also the default paying identities instead of metered work
+  (every identity one unit of effort). The gym over 20 seeds
+  (``bench/results/attack_matrix.md``): the default's split gain is -15% (95% interval -29%
+  to -3%); the previous default, ``banzhaf_cover``, measured -8% (-34% to +34%);
 * >= 80% of clean honest participants are paid at least their cost over a run
   (``summary["ir_rate_honest"]``, from ``market.ir_rate``); broken: the screen made
   paranoid (every update flagged), which pays nobody.
@@ -29,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -140,9 +136,11 @@ def test_sybil_gain_at_most_5_percent(
     monkeypatch.setattr(agents.model.MarketModel, "_register", lambda self: {})
     monkeypatch.setattr(agents.platform, "metered_weight", lambda p: p.declared_size)
     assert _gains(task, attack, ["flat"])["flat"] > 0.05
-    if attack == "sybil_split":  # broken variant: the previous default, the surplus on
-        # Banzhaf values and the cover on one round's value (+14% on seeds 0-1, +13.7% here);
-        # with the record cover kept on, the Banzhaf surplus alone measured +5.5% (2.14 on 38.9)
-        monkeypatch.setattr(market.mechanisms.BanzhafCover, "uses_marginals", False)
-        monkeypatch.setattr(market.mechanisms.BanzhafCover, "covers_on_record", False)
+    if attack == "sybil_split":  # broken variant: the default paying identities, not metered
+        # work (every identity one unit of effort): the split's three pieces draw three shares
+        monkeypatch.setattr(
+            market.mechanisms.PooledValue,
+            "_effort",
+            lambda self, round_: np.where(round_.participants, 1.0, 0.0),
+        )
         assert _gains(task, attack, [market.DEFAULT_MECHANISM])[market.DEFAULT_MECHANISM] > 0.05

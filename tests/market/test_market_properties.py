@@ -111,9 +111,12 @@ def instance(seed: int) -> tuple[FloatArray, FloatArray, np.ndarray, np.ndarray,
 
 
 def pay(mechanism: Mechanism, seed: int) -> tuple[FloatArray, FloatArray, FloatArray, np.ndarray]:
-    table, costs, honest, _, game = instance(seed)
+    table, costs, honest, riders, game = instance(seed)
     values = market.values_for(mechanism, table, N)
-    payments = mechanism.run_round(values, budget=BUDGET, costs=costs, data_sizes=game.sizes)
+    effort = np.where(riders, 0.0, game.sizes)  # what a meter reads: the free rider trains nothing
+    payments = mechanism.run_round(
+        values, budget=BUDGET, costs=costs, data_sizes=game.sizes, effort=effort
+    )
     return payments.payments, values, costs, honest
 
 

@@ -6,7 +6,7 @@ runs (same data, model and train sections as ``tests/slow/test_fairness_real.py`
 embedding cache is shared too). The payoffs are printed (``pytest -s``); the assertions pin
 what holds across the seeds we measured (0-3 for the payoffs, 0-5 for the Sybil split):
 
-* under the default market (``banzhaf_cover`` on ``adaptive`` scores), the free rider is paid
+* under the default market (``pooled_value`` on ``adaptive`` scores), the free rider is paid
   nothing (its empty update is screened out), a sign-flipped poisoner earns less than every
   honest participant and a label flipper less than the honest mean;
 * under the ``auction`` mechanism an owner split into 3 identities earns at most
@@ -87,13 +87,13 @@ ADVERSARIES = (
 def test_default_mechanism_payoff_to_each_adversary_type(task: FederatedTask, seed: int) -> None:
     # Prepare: the market section's defaults (mechanism and scoring method)
     s = scenario(*ADVERSARIES, seed=seed)
-    assert (s.market.mechanism, s.market.scoring) == ("banzhaf_cover", "adaptive")
+    assert (s.market.mechanism, s.market.scoring) == ("pooled_value", "adaptive")
     # Execute
     result = _run(s, task)
     # Report
     summary = result.summary
     strategies = sorted(k.removeprefix("reward_share_") for k in summary if "reward_share_" in k)
-    print(f"\ndefault mechanism (banzhaf_cover, adaptive scores), seed {seed}, 4 rounds")
+    print(f"\ndefault mechanism (pooled_value, adaptive scores), seed {seed}, 4 rounds")
     for strategy in strategies:
         print(
             f"  {strategy:11s} reward share {summary[f'reward_share_{strategy}']:.3f}, "
