@@ -26,7 +26,7 @@ import pandas as pd
 from agents.compile import RunPlan, compile_scenario
 from agents.economics import owner_economics, posted_rate
 from agents.join_policies import make_join_policy
-from agents.participants import ParticipantAgent
+from agents.participants import ParticipantAgent, distinct_examples
 from agents.platform import PlatformAgent, RoundContext
 from agents.reports import RoundRecord
 from agents.scenario import Scenario
@@ -341,7 +341,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             optimizer_states=[p.optimizer_state for p in trainers],
         )
         for p, result in zip(trainers, results, strict=True):
-            p.examples_trained = len(p.shard)
+            p.examples_trained = distinct_examples(p.shard)
             p.receive(result)
         record.train_seconds = time.perf_counter() - train_started
         trained = [p for p in selected if p.update is not None]

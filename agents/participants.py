@@ -70,6 +70,14 @@ if TYPE_CHECKING:
     from fl_core.training import LocalResult
 
 
+def distinct_examples(shard: np.ndarray) -> int:
+    """The distinct examples in a shard, as the platform's meter counts them: a shard padded
+    with copies of its own examples (the same index twice) counts each once, so repeating
+    one's data buys no metered effort (issue 25's review: a 4x padded shard was paid 2.4x an
+    honest owner). Copies under new indices (synthetic filler) are not caught here."""
+    return int(np.unique(shard).size)
+
+
 class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stubs
     """One identity the platform sees."""
 
@@ -387,7 +395,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         if self.strategy == "colluder" and peers:  # the leader trains on the pooled data
             shard = np.concatenate([p.shard for p in peers])
             labels = np.concatenate([p.labels for p in peers])
-        self.examples_trained = len(shard)
+        self.examples_trained = distinct_examples(shard)
         self.receive(
             task.train_client(
                 global_vector,

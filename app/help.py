@@ -28,7 +28,7 @@ SCORING: dict[str, str] = {
 #: The payment rule of each mechanism (``market.mechanism``), in one line.
 MECHANISM: dict[str, str] = {
     "pooled_value": "Covers metered costs, then pays verified effort at the pool's rate plus a "
-    "tenth of one's own deviation (Banzhaf), from a pot tied to the validated gain; harm is "
+    "fifth of one's own deviation (Banzhaf), from a pot tied to the validated gain; harm is "
     "held, never paid. The default.",
     "banzhaf_cover": "Covers the metered cost of every positive contributor (replicas once), "
     "then splits the surplus by grand-coalition marginals.",

@@ -35,8 +35,8 @@ def _markdown(frame: object) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
-    parser.add_argument("--mechanisms", nargs="+", default=["banzhaf_cover", "verified_value"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(20)))
+    parser.add_argument("--mechanisms", nargs="+", default=["pooled_value", "banzhaf_cover"])
     parser.add_argument("--attacks", nargs="+", default=None)
     parser.add_argument(
         "--utility-subset", type=int, default=None, help="validation examples per coalition"

@@ -44,6 +44,7 @@ def row(name: str) -> tuple[float, float, float, float]:
     for seed in range(SEEDS):
         game, costs, honest = instance(seed)
         c0, s0 = costs[0], game.sizes[0]
+        effort = np.where(honest, game.sizes, 0.0)  # metered: the free riders train nothing
         split.append(
             market.sybil_gain(
                 game,
@@ -54,6 +55,7 @@ def row(name: str) -> tuple[float, float, float, float]:
                 budget=BUDGET,
                 costs=costs,
                 data_sizes=game.sizes,
+                effort=effort,
                 cloned_utility=game.split_player(0, K),
                 clone_costs=np.full(K, c0 / K),
                 clone_sizes=np.full(K, s0 / K),
@@ -69,6 +71,7 @@ def row(name: str) -> tuple[float, float, float, float]:
                 budget=BUDGET,
                 costs=costs,
                 data_sizes=game.sizes,
+                effort=effort,
                 group_clones=True,
                 clones_true_cost=float(c0),
             )
@@ -76,7 +79,12 @@ def row(name: str) -> tuple[float, float, float, float]:
         values = market.values_for(mechanism, game, N)
         margins = market.grand_marginals(game, N) if mechanism.uses_marginals else None
         pay = mechanism.run_round(
-            values, budget=BUDGET, costs=costs, data_sizes=game.sizes, marginals=margins
+            values,
+            budget=BUDGET,
+            costs=costs,
+            data_sizes=game.sizes,
+            marginals=margins,
+            effort=effort,
         )
         riders.append(market.free_rider_share(pay.payments, ~honest, BUDGET))
         ir.append(market.ir_rate(pay.payments, costs, contributing=honest & (values > 0)))

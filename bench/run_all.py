@@ -52,7 +52,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "attack_matrix": (
         "attacker's gain over honest play, default market, MiniLM head mode",
         [],
-        ["--rounds", "2", "--seeds", "0", "--mechanisms", "banzhaf_cover"],
+        ["--rounds", "2", "--seeds", "0", "--mechanisms", "pooled_value"],
     ),
     "incentives_study": (
         "the incentives study: participation, accuracy, welfare by mechanism (issue 26)",

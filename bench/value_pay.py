@@ -23,8 +23,9 @@ Every cell is a mean over seeds with a 95% t interval. Writes
     python bench/value_pay.py [--seeds 20] [--mechanisms banzhaf_cover verified_value:500]
 
 A mechanism written ``name:K`` runs with ``data.utility_subset = K`` validation examples
-(the default is 128; ``verified_value``'s standard errors shrink with more), and
-``name:K:C`` also with ``market.confidence = C``.
+(the default is 128; ``verified_value``'s standard errors shrink with more), ``name:K:C``
+also with ``market.confidence = C``, and ``name:K:C:B`` (``C`` may be empty) with
+``market.incentive_power = B`` (``pooled_value``'s share of one's own deviation).
 """
 
 from __future__ import annotations
@@ -122,13 +123,20 @@ def main() -> None:
                 s = scenario.replace("market.mechanism", name).replace("seed", seed)  # type: ignore[attr-defined]
                 if settings:
                     s = s.replace("data.utility_subset", int(settings[0]))
-                if len(settings) > 1:
+                if len(settings) > 1 and settings[1]:
                     s = s.replace("market.confidence", float(settings[1]))
+                if len(settings) > 2:
+                    s = s.replace("market.incentive_power", float(settings[2]))
                 results[label] = run(s, model=MarketModel(s, task=task))
             pay = results["identical"].participants.groupby("participant")["reward"].sum()
             add(
                 "identical: CV of run pay",
                 float(pay.std(ddof=0) / pay.mean()) if pay.mean() > 0 else np.nan,
+            )
+            luck = results["identical"].participants.groupby("participant")["contribution"].sum()
+            add(
+                "identical: CV of the run valuation (their luck)",
+                float(luck.std(ddof=0) / abs(luck.mean())) if luck.mean() != 0 else np.nan,
             )
             graded = results["graded"].participants
             by_owner = graded.groupby("group").agg(
@@ -170,6 +178,17 @@ def main() -> None:
                 for g in poisoners
             )
             add("mixed: every poisoner below every honest (share of seeds)", float(below))
+            level = all(
+                float(owners.loc[g, "pay"] - owners.loc[g, "cost"])
+                <= float((honest["pay"] - honest["cost"]).min()) + 1e-9
+                for g in poisoners
+            )
+            add("mixed: every poisoner at or below every honest (share of seeds)", float(level))
+            profit = (owners["pay"] - owners["cost"]).clip(lower=0.0)
+            add(
+                "mixed: poisoners' share of profit (pay beyond cost)",
+                float(profit[poisoners].sum() / profit.sum()) if profit.sum() > 0 else 0.0,
+            )
             add(
                 "mixed: honest IR (share paid >= cost)",
                 float(np.mean(honest["pay"] >= honest["cost"] - 1e-9)),

@@ -395,8 +395,11 @@ def sybil_gain_estimate(
     for no new coalition) with each of ``players`` (default all) acting as ``k`` replicas,
     and returns their :attr:`SybilResult.relative_gain`. The attacker trains once but every
     replica declares the original's cost (the cheapest attack); ``group_clones``: the
-    platform pays detected replicas as one group. Average the rounds of a run for a per-run
-    figure.
+    platform pays detected replicas as one group, ``False`` replays *noisy* copies, which
+    evade the replica detector (the copies carry no metered effort, so a rule that pays
+    metered work gives them nothing). Splitting one's data cannot be replayed from a table
+    (the pieces train on their own): the gym (:mod:`agents.attacks`) plays it. Average the
+    rounds of a run for a per-run figure.
     """
     cost = np.zeros(n_players) if costs is None else _vector(costs, "costs")
     chosen = np.arange(n_players) if players is None else np.asarray(players, dtype=np.int64)

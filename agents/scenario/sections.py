@@ -213,7 +213,7 @@ class MarketSection:
     learning_rate: float = 0.5
     full_budget_gain: float = 0.05
     confidence: float = 0.95
-    incentive_power: float = 0.1
+    incentive_power: float = 0.2
     max_data_overlap: float = 0.5
     unspent: str = "return"
 

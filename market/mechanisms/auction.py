@@ -65,8 +65,9 @@ pool ``E``, and the server cannot verify it. Measured with the attack gym
 inflate_size sybil_split``, an owner declaring 3x its 300 reviews; AMD EPYC): it gained
 +11.8 +- 12.1 over honest play (+89%) with the previous rule (round by round, ``theta = 1``;
 honest payoff 6.8) and +33.7 +- 35.3 (+107%) with this one (honest payoff 23.2); splitting
-in 3 lost 5.3 and 16.9. The default mechanism (``banzhaf_cover``) pays without looking at
-declared sizes (FedAvg still weights by them: see bench/results/attack_matrix.md).
+in 3 lost 5.3 and 16.9. The value-based mechanisms (``pooled_value``, the default, and
+``banzhaf_cover``) pay without looking at declared sizes, and FedAvg weighs metered samples
+(see bench/results/attack_matrix.md).
 """
 
 from __future__ import annotations

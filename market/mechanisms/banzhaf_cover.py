@@ -1,6 +1,6 @@
 """Banzhaf cover: a cost cover decided by the Banzhaf value, a surplus paid on marginals.
 
-Two stages, the marketplace default:
+Two stages (the marketplace default until ``pooled_value``, issue 25):
 
 1. *Cover*: every participant whose Banzhaf value is positive is paid its metered cost
    (replica groups covered once). The Banzhaf value (Wang & Jia 2023, "Data Banzhaf: a

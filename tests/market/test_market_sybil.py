@@ -105,3 +105,30 @@ def test_default_mechanism_bounds_split_and_replication(game: market.games.Satur
         game.table(), N, market.make_mechanism("shapley_fair"), budget=BUDGET, costs=costs
     )
     assert shapley.max() > 0.05
+
+
+def test_noisy_copies_that_evade_replica_grouping_gain_nothing_under_metered_effort() -> None:
+    """Issue 25, part 5: the estimate also replays *noisy* copies, which the replica detector
+    cannot group (``group_clones=False``); copies are backed by no metered training, so the
+    default, which pays metered effort, gives them nothing, while a rule that pays identities
+    Shapley shares and covers each (``shapley_fair``) pays every copy."""
+    game = fl_game(N, np.random.default_rng(3), noise=0.003)
+    costs = 0.02 * np.ones(N)
+    effort = 100.0 * np.ones(N)
+    gains = {
+        name: market.sybil_gain(
+            game,
+            N,
+            0,
+            K,
+            market.make_mechanism(name),
+            budget=BUDGET,
+            costs=costs,
+            effort=effort,
+            group_clones=False,
+            clones_true_cost=0.02,  # one training run; the copies cost nothing
+        ).relative_gain
+        for name in ("pooled_value", "shapley_fair")
+    }
+    assert gains["pooled_value"] <= 0.05
+    assert gains["shapley_fair"] > 0.05
