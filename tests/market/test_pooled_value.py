@@ -269,3 +269,29 @@ def test_padding_effort_earns_no_more_than_its_own_value_allows() -> None:
 def test_bad_settings_are_refused_naming_the_field(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         PooledValue(**{field: value})
+
+
+def test_the_pool_predicts_each_member_from_the_others_only() -> None:
+    """The leave-one-out prediction (computed from sums, for 100,000-identity rounds) equals a
+    direct computation over the other reference members, so a member cannot pull its own
+    prediction towards itself."""
+    rng = np.random.default_rng(6)
+    for _ in range(50):
+        n = int(rng.integers(4, 12))
+        values, effort = rng.normal(0.02, 0.03, n), rng.choice([64.0, 100.0, 192.0], n)
+        inside = np.ones(n, dtype=bool)
+        pool = pool_of(values, effort, inside)
+        if not pool.exists:
+            continue
+        scaled = effort / effort.max()
+        rates = values / scaled
+        reference = values > 0
+        for i in range(n):
+            others = reference.copy()
+            others[i] = False
+            k = int(others.sum())
+            expected_rate = np.average(rates[others], weights=scaled[others])
+            expected_spread = np.std(rates[others], ddof=1) * np.sqrt(1 + 1 / k)
+            assert pool.others_rate[i] == pytest.approx(expected_rate, rel=1e-9)
+            assert pool.others_spread[i] == pytest.approx(expected_spread, rel=1e-6)
+            assert pool.others_df[i] == k - 1
