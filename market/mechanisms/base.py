@@ -283,16 +283,7 @@ class Mechanism(ABC):
             margins = np.where(mask, margins, 0.0)
         if ledger is not None and ledger.n_players != n:
             raise ValueError(f"ledger must cover {n} players, got {ledger.n_players}")
-        errors = None
-        if stderr is not None:
-            errors = np.asarray(stderr, dtype=np.float64)
-            if (
-                errors.shape != (n,)
-                or not np.all(np.isfinite(errors[mask]))
-                or np.any(errors[mask] < 0)
-            ):
-                raise ValueError(f"stderr must have shape ({n},) and be finite and >= 0")
-            errors = np.where(mask, errors, 0.0)
+        errors = _participants_nonnegative("stderr", stderr, mask)
         if gain is not None and not (
             len(gain) == 2 and np.isfinite(gain[0]) and np.isfinite(gain[1]) and gain[1] >= 0
         ):
@@ -307,16 +298,7 @@ class Mechanism(ABC):
             if not np.all(np.isfinite(per_example[mask])):
                 raise ValueError("example_values of participants must be finite")
             per_example = np.where(mask[:, None], per_example, 0.0)
-        metered = None
-        if effort is not None:
-            metered = np.asarray(effort, dtype=np.float64)
-            if (
-                metered.shape != (n,)
-                or not np.all(np.isfinite(metered[mask]))
-                or np.any(metered[mask] < 0)
-            ):
-                raise ValueError(f"effort must have shape ({n},) and be finite and >= 0")
-            metered = np.where(mask, metered, 0.0)
+        metered = _participants_nonnegative("effort", effort, mask)
         round_ = Round(
             contributions=np.where(mask, c, 0.0),
             budget=float(budget),
@@ -406,6 +388,21 @@ class Mechanism(ABC):
         """This round's additions to the ledger's rule-specific totals (``expected``,
         ``spread``: see :class:`PaymentLedger`); default none."""
         return {}
+
+
+def _participants_nonnegative(
+    name: str, values: FloatArray | None, mask: BoolArray
+) -> FloatArray | None:
+    """``values`` validated as one finite ``>= 0`` number per player (checked for the
+    participants in ``mask``, 0 elsewhere); ``None`` stays ``None``."""
+    if values is None:
+        return None
+    n = mask.size
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.shape != (n,) or not np.all(np.isfinite(arr[mask])) or np.any(arr[mask] < 0):
+        raise ValueError(f"{name} must have shape ({n},) and be finite and >= 0")
+    out: FloatArray = np.where(mask, arr, 0.0)
+    return out
 
 
 def _inputs(

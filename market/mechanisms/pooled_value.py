@@ -84,14 +84,12 @@ credit is clipped to its own value's interval.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import ClassVar
 
 import numpy as np
 
-from market.mechanisms.base import Mechanism, Round, group_costs, proportional_split
-from market.mechanisms.ledger import PaymentLedger
-from market.mechanisms.verified_value import DEFAULT_CONFIDENCE, DEFAULT_FULL_BUDGET_GAIN
+from market.mechanisms.base import Round, group_costs, proportional_split
+from market.mechanisms.gain_pot import GainPot, ledger_of, run_value
 from market.types import BoolArray, FloatArray
 
 DEFAULT_INCENTIVE_POWER = 0.2
@@ -174,7 +172,7 @@ def pool_of(values: FloatArray, effort: FloatArray, inside: BoolArray) -> Pool:
 
 
 @dataclass(frozen=True)
-class PooledValue(Mechanism):
+class PooledValue(GainPot):
     """Verified effort paid at the pool's verified rate plus ``incentive_power`` of one's own
     deviation, within a pot that follows the validated gain (see the module docstring).
 
@@ -196,39 +194,17 @@ class PooledValue(Mechanism):
         {"budget", "ir", "free_rider", "poisoner", "sybil"}
     )
     uses_valuation: ClassVar[bool] = True
-    full_budget_gain: float = DEFAULT_FULL_BUDGET_GAIN
-    confidence: float = DEFAULT_CONFIDENCE
     incentive_power: float = DEFAULT_INCENTIVE_POWER
     standing_confidence: float = DEFAULT_STANDING_CONFIDENCE
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.confidence, float | int) and 0.5 < self.confidence < 1):
-            raise ValueError(f"confidence must be in (0.5, 1), got {self.confidence!r}")
-        if not (np.isfinite(self.full_budget_gain) and self.full_budget_gain > 0):
-            raise ValueError(
-                f"full_budget_gain must be > 0, got {self.full_budget_gain!r}: the utility "
-                "gain at which a round pays its whole budget"
-            )
+        super().__post_init__()
         if not (isinstance(self.incentive_power, float | int) and 0 <= self.incentive_power <= 1):
             raise ValueError(f"incentive_power must be in [0, 1], got {self.incentive_power!r}")
         if not (0.5 < self.standing_confidence < 1):
             raise ValueError(
                 f"standing_confidence must be in (0.5, 1), got {self.standing_confidence!r}"
             )
-
-    @property
-    def z(self) -> float:
-        """The normal quantile of :attr:`confidence`."""
-        return NormalDist().inv_cdf(self.confidence)
-
-    def pot(self, round_: Round) -> float:
-        """The most this round may pay: the budget scaled by the gain's lower bound."""
-        pool = round_.budget + round_.reserve
-        if round_.gain is None:  # no gain measured (a caller without a utility): no cap
-            return pool
-        gain, stderr = round_.gain
-        share = max(gain - self.z * stderr, 0.0) / self.full_budget_gain
-        return float(min(pool, round_.budget * share))
 
     def _effort(self, round_: Round) -> FloatArray:
         """Metered effort relative to the round's largest (1 each without a meter)."""
@@ -262,7 +238,7 @@ class PooledValue(Mechanism):
         inside = round_.participants
         if not pool.exists or pool.rate <= 0:
             return np.zeros(inside.size, dtype=bool)
-        ledger = _ledger(round_)
+        ledger = ledger_of(round_)
         assert ledger.expected is not None and ledger.spread is not None
         deviation = ledger.value - ledger.expected + round_.contributions - expected
         variance = ledger.spread + spread
@@ -311,12 +287,12 @@ class PooledValue(Mechanism):
         (upper confidence bound below 0) has its allocation held; it is released, with
         everything held before, in the first round the bound is above 0, and never paid
         otherwise (nothing for a contribution that stays harmful)."""
-        ledger = _ledger(round_)
+        ledger = ledger_of(round_)
         assert ledger.held is not None  # filled on creation
         inside = round_.participants
         now = np.where(inside & ~self.harmful(round_), self.allocated(round_), 0.0)
         due = ledger.held + now
-        value, stderr = _run_value(round_, ledger)
+        value, stderr = run_value(round_, ledger)
         evidence = inside & (value + self.z * stderr > 0)
         return np.where(evidence, due, 0.0), np.where(evidence, 0.0, due)
 
@@ -348,28 +324,3 @@ def _stderr(round_: Round) -> FloatArray:
         variance = variance + round_.example_values.var(axis=1, ddof=1) / count
     out: FloatArray = np.sqrt(variance)
     return out
-
-
-def _run_value(round_: Round, ledger: PaymentLedger) -> tuple[FloatArray, FloatArray]:
-    """Each identity's run value, this round included, and its standard error over the
-    validation examples (the rounds' per-example values summed first: they share their
-    examples), plus the rounds' sampling errors."""
-    inside = round_.participants
-    value = ledger.value + np.where(inside, round_.contributions, 0.0)
-    assert ledger.variance is not None  # filled on creation
-    errors = np.zeros(value.size) if round_.stderr is None else round_.stderr
-    variance = ledger.variance + np.where(inside, errors**2, 0.0)
-    if round_.example_values is not None:
-        sums = round_.example_values
-        if ledger.examples is not None:
-            sums = ledger.examples + sums
-        count = sums.shape[1]
-        if count > 1:
-            variance = variance + sums.var(axis=1, ddof=1) / count
-    out: FloatArray = np.sqrt(variance)
-    return value, out
-
-
-def _ledger(round_: Round) -> PaymentLedger:
-    n = round_.contributions.size
-    return round_.ledger if round_.ledger is not None else PaymentLedger.initial(n)

@@ -44,19 +44,22 @@ data over identities still dilutes the others' Banzhaf values (the surplus is a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import ClassVar
 
 import numpy as np
 
-from market.mechanisms.base import Mechanism, Round, group_costs, proportional_split
-from market.mechanisms.ledger import PaymentLedger
+from market.mechanisms.base import Round, group_costs, proportional_split
+from market.mechanisms.gain_pot import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_FULL_BUDGET_GAIN,
+    GainPot,
+    ledger_of,
+    run_value,
+)
 from market.types import BoolArray, FloatArray
 from market.valuation import lower_bound
 
-DEFAULT_FULL_BUDGET_GAIN = 0.05
-DEFAULT_CONFIDENCE = 0.95
-"""Validated utility gain (``neg_loss`` or accuracy units) that earns a round's whole budget."""
+__all__ = ["DEFAULT_CONFIDENCE", "DEFAULT_FULL_BUDGET_GAIN", "VerifiedValue"]
 
 
 def _scaled(amounts: FloatArray, available: float) -> FloatArray:
@@ -69,7 +72,7 @@ def _scaled(amounts: FloatArray, available: float) -> FloatArray:
 
 
 @dataclass(frozen=True)
-class VerifiedValue(Mechanism):
+class VerifiedValue(GainPot):
     """A pot that follows the round's validated gain, allocated as cover plus Banzhaf
     shares, paid once an identity's cumulative value is verified (see the module docstring).
 
@@ -87,53 +90,13 @@ class VerifiedValue(Mechanism):
         {"budget", "ir", "free_rider", "poisoner", "sybil"}
     )
     uses_valuation: ClassVar[bool] = True
-    full_budget_gain: float = DEFAULT_FULL_BUDGET_GAIN
-    confidence: float = DEFAULT_CONFIDENCE
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.confidence, float | int) and 0.5 < self.confidence < 1):
-            raise ValueError(f"confidence must be in (0.5, 1), got {self.confidence!r}")
-        if not (np.isfinite(self.full_budget_gain) and self.full_budget_gain > 0):
-            raise ValueError(
-                f"full_budget_gain must be > 0, got {self.full_budget_gain!r}: the utility "
-                "gain at which a round pays its whole budget"
-            )
-
-    @property
-    def z(self) -> float:
-        """The normal quantile of :attr:`confidence`."""
-        return NormalDist().inv_cdf(self.confidence)
-
-    def pot(self, round_: Round) -> float:
-        """The most this round may allocate: the budget scaled by the gain's lower bound."""
-        pool = round_.budget + round_.reserve
-        if round_.gain is None:  # no gain measured (a caller without a utility): no cap
-            return pool
-        gain, stderr = round_.gain
-        share = max(gain - self.z * stderr, 0.0) / self.full_budget_gain
-        return float(min(pool, round_.budget * share))
 
     def verified(self, round_: Round) -> BoolArray:
-        """Participants whose cumulative value, this round included, is verified.
-
-        With per-example values, the rounds' values are summed per validation example and
-        the error is taken on the sums (the rounds share their examples, so their errors are
-        not independent), plus the rounds' sampling errors (``stderr``, independent draws);
-        without, the rounds' variances are summed."""
-        ledger = _ledger(round_)
-        assert ledger.variance is not None  # filled on creation
-        errors = np.zeros(round_.contributions.size) if round_.stderr is None else round_.stderr
+        """Participants whose run value, this round included, has a positive lower bound
+        (its error as :func:`market.mechanisms.gain_pot.run_value` takes it)."""
+        value, stderr = run_value(round_, ledger_of(round_))
         inside = round_.participants
-        value = ledger.value + np.where(inside, round_.contributions, 0.0)
-        variance = ledger.variance + np.where(inside, errors**2, 0.0)
-        if round_.example_values is not None:
-            sums = round_.example_values
-            if ledger.examples is not None:
-                sums = ledger.examples + sums
-            count = sums.shape[1]
-            spread = sums.var(axis=1, ddof=1) / count if count > 1 else np.zeros(len(sums))
-            variance = variance + spread  # ``stderr`` carries the sampling error only
-        out: BoolArray = inside & (lower_bound(value, variance, self.z) > 0)
+        out: BoolArray = inside & (lower_bound(value, stderr**2, self.z) > 0)
         return out
 
     def allocated(self, round_: Round) -> FloatArray:
@@ -146,7 +109,7 @@ class VerifiedValue(Mechanism):
     def settle(self, round_: Round) -> tuple[FloatArray, FloatArray]:
         """This round's payments and what stays held afterwards: a verified identity is paid
         everything held for it plus its allocation; an unverified one's allocation is held."""
-        ledger = _ledger(round_)
+        ledger = ledger_of(round_)
         assert ledger.held is not None  # filled on creation
         due = ledger.held + np.where(round_.participants, self.allocated(round_), 0.0)
         verified = self.verified(round_)
@@ -157,8 +120,3 @@ class VerifiedValue(Mechanism):
 
     def _held_after(self, round_: Round) -> FloatArray:
         return self.settle(round_)[1]
-
-
-def _ledger(round_: Round) -> PaymentLedger:
-    n = round_.contributions.size
-    return round_.ledger if round_.ledger is not None else PaymentLedger.initial(n)
