@@ -34,7 +34,7 @@ lint: setup
 	$(BIN)/mypy market privacy fl_core agents
 
 bench: setup           ## every benchmark; writes bench/RESULTS.md
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.run_all
 
 app: setup
 	$(BIN)/fedmarket app

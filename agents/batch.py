@@ -4,7 +4,7 @@ Mesa 3.3's ``mesa.batch_run`` reads a model's ``DataCollector`` at steps ``0 ..
 model.steps - 1``; a model that collects in ``__init__`` and after every step (Mesa's own
 idiom, and ours: row 0 is the initial model) has ``steps + 1`` records, so the final round is
 never reported (mesa issue #2514, fixed upstream after 3.3). It also reads only
-``agent_reporters``, not the ``agenttype_reporters`` our participants are recorded with.
+``agent_reporters``, not the ``participants`` table our participants are recorded in.
 This function takes the same arguments and returns the same list of dicts (``RunId``,
 ``iteration``, ``Step``, the parameters, the model variables and, per participant,
 ``AgentID`` and its variables), reading every record the ``DataCollector`` holds. As in
@@ -55,7 +55,7 @@ def _check_period(period: int) -> None:
 def _one_run(
     model_cls: type, run: tuple[int, int, dict[str, Any]], max_steps: int, period: int
 ) -> list[dict[str, Any]]:
-    from agents.participants import ParticipantAgent
+    from agents.participant_table import PARTICIPANTS_TABLE
 
     run_id, iteration, kwargs = run
     model = model_cls(**kwargs)
@@ -64,18 +64,21 @@ def _one_run(
     collector = model.datacollector
     model_vars = collector.model_vars
     n_records = len(next(iter(model_vars.values())))
-    agent_columns = list(collector.agenttype_reporters.get(ParticipantAgent, {}))
-    records = collector._agenttype_records  # mesa < 4 keeps them in a private dict
+    table = collector.tables.get(PARTICIPANTS_TABLE, {"round": []})
+    columns = [c for c in table if c not in ("round", "agent_id")]
+    by_step: dict[int, list[int]] = {}
+    for row, step in enumerate(table["round"]):
+        by_step.setdefault(int(step), []).append(row)
     rows: list[dict[str, Any]] = []
     for step in collected_steps(n_records, period):
         head = {"RunId": run_id, "iteration": iteration, "Step": step, **kwargs}
         head.update({name: values[step] for name, values in model_vars.items()})
-        agents = records.get(step, {}).get(ParticipantAgent, [])
+        agents = by_step.get(step, [])
         if not agents:
             rows.append(head)
-        for row in agents:  # (step, unique_id, *values)
+        for row in agents:
             rows.append(
-                {**head, "AgentID": row[1], **dict(zip(agent_columns, row[2:], strict=True))}
+                {**head, "AgentID": table["agent_id"][row], **{c: table[c][row] for c in columns}}
             )
     return rows
 

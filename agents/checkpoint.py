@@ -53,9 +53,10 @@ if TYPE_CHECKING:
 
 __all__ = ["FILENAME", "FORMAT", "CheckpointError", "load", "path_in", "save", "scenario_key"]
 
-FORMAT = "fedmarket-checkpoint-4"
+FORMAT = "fedmarket-checkpoint-5"
 """Raised whenever the saved layout changes (2: two optimiser groups, adapters and head, since
-``train.head_lr``; 4: JSON + npz instead of a pickle), so an older file fails with one line
+``train.head_lr``; 4: JSON + npz instead of a pickle; 5: the participants as Mesa's public
+``participants`` table), so an older file fails with one line
 instead of a traceback."""
 FORMAT_PREFIX = "fedmarket-checkpoint-"
 FILENAME = "checkpoint.json"

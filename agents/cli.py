@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -23,6 +25,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="fedmarket: an incentive and trust marketplace simulator for federated fine-tuning.",
 )
+Quiet = Annotated[bool, typer.Option(help="No progress bar.")]
+Backend = Annotated[
+    str | None,
+    typer.Option(
+        help="auto (serial up to 8 runs, else process), process, ray or serial "
+        "(overrides the file)."
+    ),
+]
+Workers = Annotated[int | None, typer.Option(help="Worker processes.")]
+Address = Annotated[str | None, typer.Option(help="Ray cluster address.")]
 
 
 def fail(message: str) -> NoReturn:
@@ -36,6 +48,16 @@ def fail(message: str) -> NoReturn:
 
     typer.echo(f"error: {printable_line(message)}", err=True)
     raise typer.Exit(code=2)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """A user error raised inside (a bad file, field or value: a ``ValueError``, which a
+    ``ScenarioError`` and a ``DataError`` are) ends the command: its first line, exit 2."""
+    try:
+        yield
+    except ValueError as error:
+        fail((str(error).splitlines() or [type(error).__name__])[0])
 
 
 def _version(show: bool) -> None:
@@ -61,23 +83,6 @@ def main_options(
     """fedmarket: an incentive and trust marketplace simulator for federated fine-tuning."""
 
 
-def load_scenario(source: Path | None) -> object:
-    """A scenario file, or the name of a shipped example (``quickstart``), or the default."""
-    from agents.scenario import Scenario, ScenarioError, list_examples, load_example
-
-    if source is None:
-        return Scenario()
-    if not source.exists() and str(source) in list_examples():
-        return load_example(str(source))
-    if not source.exists() and "/" not in str(source) and source.suffix != ".toml":
-        raise ScenarioError(
-            "scenario",
-            f"{str(source)!r} is neither a file nor a shipped example; examples: "
-            + ", ".join(list_examples()),
-        )
-    return Scenario.from_toml(source)
-
-
 @app.command()
 def fedavg(
     out: Annotated[Path, typer.Option(help="Folder for the Parquet/CSV tables.")] = Path(
@@ -100,13 +105,12 @@ def fedavg(
     positive_label: Annotated[
         str | None, typer.Option(help="Label value of class 1 in --data.")
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Plain federated fine-tuning (FedAvg), no market: per-round val/test accuracy."""
     from fl_core import DataConfig, FedAvgConfig, ModelConfig, TrainConfig, run_fedavg
-    from fl_core.data import DataError
 
-    try:
+    with user_errors():
         data_cfg = (
             DataConfig()
             if data is None
@@ -129,8 +133,6 @@ def fedavg(
             alpha=alpha,
         )
         result = run_fedavg(cfg, progress=not quiet)
-    except (ValueError, DataError) as error:
-        fail(str(error).splitlines()[0])
     from agents.results_io import write_tables
 
     written = write_tables(out, {"rounds": result.rounds, "clients": result.clients})
@@ -142,7 +144,10 @@ def fedavg(
 def run(
     scenario: Annotated[
         Path | None,
-        typer.Argument(help="Scenario TOML or example name (default: MiniLM LoRA on the reviews)."),
+        typer.Argument(
+            help="Scenario TOML or example name (default: MiniLM LoRA on the reviews); "
+            "`fedmarket fields` lists what a file may set."
+        ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the Parquet/CSV tables.")] = Path(
         "results/run"
@@ -163,20 +168,17 @@ def run(
             "and 95% interval of each summary metric.",
         ),
     ] = 1,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Run a marketplace scenario: real federated fine-tuning, scoring, payments."""
-    from agents.scenario import Scenario, ScenarioError
+    from agents.scenario import load_scenario
 
-    try:  # the scenario is validated before torch is imported: a bad file fails at once
+    with user_errors():  # the scenario is validated before torch is imported: fails at once
         loaded = load_scenario(scenario)
-        assert isinstance(loaded, Scenario)
         if seed is not None:
             loaded = loaded.replace("seed", seed)
         if rounds is not None:
             loaded = loaded.replace("rounds", rounds)
-    except ScenarioError as error:
-        fail(str(error))
     if seeds > 1 and (checkpoint_dir is not None or resume):
         fail("seeds: --seeds runs several scenarios; use --checkpoint-dir with one seed")
     if quiet:  # (the progress bar prints them otherwise)
@@ -187,14 +189,11 @@ def run(
     from agents.results_io import write_tables
     from agents.run import run as run_scenario
     from agents.run import run_seeds
-    from fl_core.data import DataError
 
     if seeds > 1:
         seed_list = [loaded.seed + k for k in range(seeds)]
-        try:
+        with user_errors():
             results, spread = run_seeds(loaded, seed_list, progress=not quiet)
-        except (ValueError, DataError) as error:
-            fail(str(error).splitlines()[0])
         written = 0
         for one in results:
             written += len(write_tables(out / f"seed_{one.scenario.seed}", one.tables()))
@@ -202,15 +201,12 @@ def run(
         printing.print_seeds(loaded.name, seed_list, spread)
         typer.echo(f"tables written to {out} ({written} files; one folder per seed)")
         return
-    try:
+    with user_errors():
         result = run_scenario(
             loaded, progress=not quiet, checkpoint_dir=checkpoint_dir, resume=resume
         )
-    except (ValueError, DataError) as error:
-        fail(str(error).splitlines()[0])
     written_files = write_tables(out, result.tables())
     printing.print_run(result, rounds_table=quiet)  # the progress bar already printed each round
-    printing.print_privacy(result)
     typer.echo(f"tables written to {out} ({len(written_files)} files)")
 
 
@@ -222,33 +218,23 @@ def sweep(
     out: Annotated[Path, typer.Option(help="Folder for sweep.parquet/csv.")] = Path(
         "results/sweep"
     ),
-    backend: Annotated[
-        str | None,
-        typer.Option(
-            help="auto (serial up to 8 runs, else process), process, ray or serial "
-            "(overrides the file)."
-        ),
-    ] = None,
-    address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    backend: Backend = None,
+    address: Address = None,
+    workers: Workers = None,
+    quiet: Quiet = False,
 ) -> None:
     """Run a parameter sweep (grid x seeds) and write one row per run."""
-    from agents.scenario import ScenarioError
     from agents.scenario.limits import check_runs
     from agents.sweep import expand, load_sweep
 
-    try:  # the sweep and every scenario in it are validated before torch is imported
+    with user_errors():  # the sweep and every scenario in it are validated before torch is
         plan = load_sweep(spec)
         check_runs(plan.grid, plan.seeds, "sweep.grid")  # before the product is expanded
         expand(plan.base, plan.grid, plan.seeds)
-    except ScenarioError as error:
-        fail(str(error))
     from agents.results_io import write_tables
     from agents.sweep import sweep as run_sweep
-    from fl_core.data import DataError
 
-    try:
+    with user_errors():
         frame = run_sweep(
             plan.base,
             plan.grid,
@@ -258,8 +244,6 @@ def sweep(
             address=address or plan.address,
             progress=not quiet,
         )
-    except (ValueError, DataError) as error:
-        fail(str(error).splitlines()[0])
     write_tables(out, {"sweep": frame})
     printing.print_sweep(frame, list(plan.grid))
     typer.echo(f"sweep table written to {out} ({len(frame)} runs, every column)")
@@ -274,47 +258,30 @@ def study_command(
     out: Annotated[Path, typer.Option(help="Folder for the tables, figures and report.md.")] = Path(
         "results/study"
     ),
-    backend: Annotated[
-        str | None,
-        typer.Option(
-            help="auto (serial up to 8 runs, else process), process, ray or serial "
-            "(overrides the file)."
-        ),
-    ] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
-    address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+    backend: Backend = None,
+    workers: Workers = None,
+    address: Address = None,
     seeds: Annotated[
         str | None,
         typer.Option(help="Override the file's seeds: a count (5: seeds 0-4) or a list (0,1,7)."),
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Compare mechanisms across heterogeneity settings and seeds; write a report."""
-    from agents.scenario import ScenarioError
     from agents.study import load_study, parse_seeds
 
-    try:  # the study and every scenario in it are validated before torch is imported
+    with user_errors():  # the study and every scenario in it are validated before torch is
         plan = load_study(spec)
-        changes: dict[str, object] = {}
+        options = {"backend": backend, "workers": workers, "address": address}
+        changes: dict[str, object] = {k: v for k, v in options.items() if v is not None}
         if seeds is not None:
             changes["seeds"] = parse_seeds(seeds)
-        if backend is not None:
-            changes["backend"] = backend
-        if workers is not None:
-            changes["workers"] = workers
-        if address is not None:
-            changes["address"] = address
         plan = plan.replace(**changes) if changes else plan
-    except ScenarioError as error:
-        fail(str(error))
     from agents.study import study as run_study
-    from fl_core.data import DataError
 
-    try:
+    with user_errors():
         result = run_study(plan, progress=not quiet)
         report = result.write(out)
-    except (ValueError, DataError) as error:
-        fail(str(error).splitlines()[0])
     typer.echo(f"study {plan.name}: {len(result.runs)} runs; tables and figures in {out}")
     typer.echo(f"report: {report}")
 
@@ -327,65 +294,28 @@ def app_command(
 
     Streamlit runs as a child process bound to loopback only; SIGTERM, SIGINT and SIGHUP sent
     to this command are passed on to it and the command waits until it has exited, so the
-    port is free when ``fedmarket app`` returns.
+    port is free when ``fedmarket app`` returns (:mod:`app.launch`).
     """
-
-    page = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
-    if not page.is_file():
-        fail(f"app: {page} not found; run from a source checkout")
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(page),
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--client.toolbarMode",
-        "minimal",
-        "--server.maxUploadSize",
-        "1",  # MB; a scenario file is at most 256 KiB (agents.scenario.limits)
-    ]
-    raise typer.Exit(run_forwarding_signals(command))
-
-
-def run_forwarding_signals(command: list[str], grace_s: float = 10.0) -> int:
-    """Run ``command`` as a child, pass SIGTERM, SIGINT and SIGHUP on to it, and wait.
-
-    The exit status is the child's (``128 + N`` when signal ``N`` ended it). Should this
-    process leave the wait early (an exception), the child is terminated, then killed after
-    ``grace_s`` seconds: it never outlives the command holding a port.
-    """
-    import signal
-    import subprocess
-
-    child = subprocess.Popen(command)
-
-    def forward(signum: int, _frame: object) -> None:
-        if child.poll() is None:
-            child.send_signal(signum)
-
-    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-    previous = {sig: signal.signal(sig, forward) for sig in forwarded}
     try:
-        code = child.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-    return 128 - code if code < 0 else code
+        from app.launch import launch
+    except ImportError:
+        fail("app: the explorer (the app package) is not installed; run from a source checkout")
+    raise typer.Exit(launch(port))
+
+
+@app.command(name="fields")
+def fields_command(
+    prefix: Annotated[
+        str, typer.Argument(help="Only fields whose path starts with this (market, participants).")
+    ] = "",
+) -> None:
+    """List every scenario field: its type, default, allowed values and what it does."""
+    from agents.scenario.catalog import describe
+
+    rows = describe(prefix)
+    if not rows:
+        fail(f"fields: no field starts with {prefix!r}; give a section (market) or a path")
+    printing.print_fields(rows)
 
 
 @app.command(name="attack-matrix")
@@ -405,7 +335,7 @@ def attack_matrix_command(
 ) -> None:
     """Play every attack against every mechanism: the attacker's gain over honest play."""
     from agents.attacks import games
-    from agents.scenario import ScenarioError
+    from agents.scenario import ScenarioError, load_scenario
 
     try:  # names and scenarios are validated before torch is imported
         base = load_scenario(scenario)
@@ -416,28 +346,21 @@ def attack_matrix_command(
 
         attacks = list(attack) if attack else list(ATTACKS)
         seeds = list(seed) if seed else [0, 1]
-        games(base, mechanisms, attacks, seeds)  # type: ignore[arg-type]
+        games(base, mechanisms, attacks, seeds)
     except ScenarioError as error:
         fail(str(error))
     except (OSError, ValueError) as error:
         fail(f"{scenario}: {str(error).splitlines()[0]}")
     from agents.attacks import attack_matrix, plot_matrix
-    from fl_core.data import DataError
 
     def report(done: int, total: int, label: str) -> None:
         if not quiet:
             typer.echo(f"[{done}/{total}] {label}", err=True)
 
-    try:
+    with user_errors():
         table = attack_matrix(
-            base,  # type: ignore[arg-type]
-            mechanisms=mechanisms,
-            attacks=attacks,
-            seeds=seeds,
-            progress=report,
+            base, mechanisms=mechanisms, attacks=attacks, seeds=seeds, progress=report
         )
-    except (ValueError, DataError) as error:
-        fail(str(error).splitlines()[0])
     from agents.results_io import write_tables
 
     write_tables(out, {"attack_matrix": table})
@@ -446,9 +369,6 @@ def attack_matrix_command(
     if len(seeds) < 2:
         typer.echo("(one seed: no spread or interval; give --seed twice or more)")
     typer.echo(f"attack matrix written to {out}")
-
-
-#: The summary metrics the CLI prints for a sweep or several seeds (all are in the tables).
 
 
 def main() -> None:

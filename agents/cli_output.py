@@ -10,6 +10,8 @@ import sys
 
 import typer
 
+from agents import columns
+
 KEY_METRICS: dict[str, str] = {
     "final_test_accuracy": "test acc",
     "total_paid": "paid",
@@ -19,12 +21,11 @@ KEY_METRICS: dict[str, str] = {
     "ir_violation_rate": "IR viol.",
     "exposed_clients_distinct": "exposed",
 }
-METRIC_NOTE = (
-    "test acc: final test accuracy; paid: budget units paid; pearson: correlation of reward "
-    "and contribution; rider share: budget share paid to free riders; gini: inequality of "
-    "rewards; IR viol.: joined rounds paid below cost; exposed: distinct clients whose update "
-    "the server could read in some round"
+METRIC_NOTE = "; ".join(
+    f"{short}: {columns.label(key, 'summary')} ({columns.unit(key, 'summary')})"
+    for key, short in KEY_METRICS.items()
 )
+"""What each short column name stands for, from the data dictionary (:mod:`agents.columns`)."""
 
 
 #: Decimals per key metric (counts and budget units need fewer than shares).
@@ -105,6 +106,7 @@ def print_sweep(frame: object, parameters: list[str]) -> None:
 
 
 def print_run(result: object, rounds_table: bool = True) -> None:
+    """The run's round table, payoff by strategy, fairness, accuracy and privacy line."""
     from rich.console import Console
     from rich.table import Table
 
@@ -153,6 +155,7 @@ def print_run(result: object, rounds_table: bool = True) -> None:
         f"test accuracy: round 0 {initial:.3f} -> final {final:.3f}; majority-class rate "
         f"{majority:.3f} ({100 * (final - majority):+.1f} points)"
     )
+    print_privacy(result)
 
 
 def print_privacy(result: object) -> None:
@@ -230,3 +233,20 @@ def print_rounds(frame: object) -> None:
         f"final test accuracy {final:.3f} vs majority-class rate {majority:.3f} "
         f"({100 * (final - majority):+.1f} points)"
     )
+
+
+def print_fields(rows: list[dict[str, str]]) -> None:
+    """``fedmarket fields``: a row per field (:func:`agents.scenario.catalog.describe`)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    columns = ("field", "type", "default", "allowed", "help")
+    table = Table(title=escape("scenario fields (participants.*: each [participants.NAME])"))
+    for column in columns:
+        table.add_column(column, no_wrap=column == "field", overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(row[c]) for c in columns))
+    console = make_console()
+    assert isinstance(console, Console)
+    console.print(table)

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from agents.metering import metered_weight
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -57,8 +59,6 @@ def posted_rate(included: Iterable[Any]) -> float:
     What the platform posts after paying, and what a participant that stayed out learns
     its data's worth from (:meth:`agents.participants.ParticipantAgent.foregone_profit`).
     """
-    from agents.platform import metered_weight
-
     paid = [(p.reward, metered_weight(p)) for p in included]
     examples = sum(w for _, w in paid)
     return float(sum(r for r, _ in paid) / examples) if examples > 0 else float("nan")

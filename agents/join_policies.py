@@ -29,6 +29,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from market.registry import Registry
+
 Belief = dict[str, Any]
 
 
@@ -43,6 +45,23 @@ class JoinOutcome:
     reservation: float
 
 
+@dataclass(frozen=True)
+class JoinSituation:
+    """What a participant weighs when it decides to join a round.
+
+    Attributes:
+        expected_cost: its private cost of a round of training.
+        reservation: its outside option (earned by staying out).
+        exploration: the chance to join anyway (``market.exploration``; ``ema`` only).
+        prior_reward: what a newcomer expects joining to pay (an even share of the budget).
+    """
+
+    expected_cost: float
+    reservation: float
+    exploration: float = 0.0
+    prior_reward: float = 0.0
+
+
 class JoinPolicy:
     """A rule for joining; subclasses set ``name`` and implement the three methods."""
 
@@ -51,21 +70,11 @@ class JoinPolicy:
     def __init__(self, **settings: float) -> None:
         self.settings = settings
 
-    def initial_belief(
-        self, *, prior_reward: float, expected_cost: float, reservation: float
-    ) -> Belief:
-        """The belief of a newcomer that expects ``prior_reward`` from joining."""
+    def initial_belief(self, situation: JoinSituation) -> Belief:
+        """The belief of a newcomer that expects ``situation.prior_reward`` from joining."""
         raise NotImplementedError
 
-    def decide(
-        self,
-        belief: Belief,
-        *,
-        expected_cost: float,
-        reservation: float,
-        exploration: float,
-        rng: np.random.Generator,
-    ) -> bool:
+    def decide(self, belief: Belief, situation: JoinSituation, rng: np.random.Generator) -> bool:
         """Whether to join this round (draw only from ``rng``)."""
         raise NotImplementedError
 
@@ -86,22 +95,14 @@ class MovingAverage(JoinPolicy):
 
     name = "ema"
 
-    def initial_belief(
-        self, *, prior_reward: float, expected_cost: float, reservation: float
-    ) -> Belief:
-        return {"expected_reward": float(prior_reward)}
+    def initial_belief(self, situation: JoinSituation) -> Belief:
+        return {"expected_reward": float(situation.prior_reward)}
 
-    def decide(
-        self,
-        belief: Belief,
-        *,
-        expected_cost: float,
-        reservation: float,
-        exploration: float,
-        rng: np.random.Generator,
-    ) -> bool:
-        explore = bool(rng.random() < exploration)
-        return explore or belief["expected_reward"] - expected_cost >= reservation
+    def decide(self, belief: Belief, situation: JoinSituation, rng: np.random.Generator) -> bool:
+        explore = bool(rng.random() < situation.exploration)
+        return (
+            explore or belief["expected_reward"] - situation.expected_cost >= situation.reservation
+        )
 
     def learn(self, belief: Belief, outcome: JoinOutcome) -> None:
         if outcome.joined:
@@ -125,25 +126,15 @@ class ExperienceWeightedAttraction(JoinPolicy):
 
     name = "ewa"
 
-    def initial_belief(
-        self, *, prior_reward: float, expected_cost: float, reservation: float
-    ) -> Belief:
+    def initial_belief(self, situation: JoinSituation) -> Belief:
         return {
             "experience": 1.0,
-            "attraction_join": float(prior_reward - expected_cost),
-            "attraction_out": float(reservation),
-            "expected_reward": float(prior_reward),
+            "attraction_join": float(situation.prior_reward - situation.expected_cost),
+            "attraction_out": float(situation.reservation),
+            "expected_reward": float(situation.prior_reward),
         }
 
-    def decide(
-        self,
-        belief: Belief,
-        *,
-        expected_cost: float,
-        reservation: float,
-        exploration: float,
-        rng: np.random.Generator,
-    ) -> bool:
+    def decide(self, belief: Belief, situation: JoinSituation, rng: np.random.Generator) -> bool:
         lam = float(self.settings["ewa_lambda"])
         edge = lam * (belief["attraction_join"] - belief["attraction_out"])
         probability = 1.0 / (1.0 + math.exp(-max(min(edge, 700.0), -700.0)))
@@ -180,25 +171,17 @@ class RegretMatching(JoinPolicy):
 
     name = "regret"
 
-    def initial_belief(
-        self, *, prior_reward: float, expected_cost: float, reservation: float
-    ) -> Belief:
+    def initial_belief(self, situation: JoinSituation) -> Belief:
         return {
             "regret_join": 0.0,
             "regret_out": 0.0,
-            "last_joined": bool(prior_reward - expected_cost >= reservation),
-            "expected_reward": float(prior_reward),
+            "last_joined": bool(
+                situation.prior_reward - situation.expected_cost >= situation.reservation
+            ),
+            "expected_reward": float(situation.prior_reward),
         }
 
-    def decide(
-        self,
-        belief: Belief,
-        *,
-        expected_cost: float,
-        reservation: float,
-        exploration: float,
-        rng: np.random.Generator,
-    ) -> bool:
+    def decide(self, belief: Belief, situation: JoinSituation, rng: np.random.Generator) -> bool:
         join, out = max(belief["regret_join"], 0.0), max(belief["regret_out"], 0.0)
         draw = rng.random()
         if join + out <= 0:
@@ -216,9 +199,11 @@ class RegretMatching(JoinPolicy):
             belief["expected_reward"] = outcome.reward
 
 
-JOIN_POLICIES: dict[str, type[JoinPolicy]] = {
-    cls.name: cls for cls in (MovingAverage, ExperienceWeightedAttraction, RegretMatching)
-}
+JOIN_POLICIES: Registry[JoinPolicy] = Registry(
+    "join policy",
+    {cls.name: cls for cls in (MovingAverage, ExperienceWeightedAttraction, RegretMatching)},
+    base=JoinPolicy,
+)
 """Join policies by ``economics.join_policy`` name."""
 
 
@@ -226,10 +211,10 @@ def register_join_policy(cls: type[JoinPolicy]) -> type[JoinPolicy]:
     """Register a :class:`JoinPolicy` subclass under its ``name`` (usable as a decorator)."""
     if not (isinstance(cls, type) and issubclass(cls, JoinPolicy) and cls.name):
         raise TypeError("register a JoinPolicy subclass with a non-empty class attribute 'name'")
-    JOIN_POLICIES[cls.name] = cls
+    JOIN_POLICIES.register(cls.name, cls)
     return cls
 
 
 def make_join_policy(name: str, **settings: float) -> JoinPolicy:
     """The registered policy ``name`` with its settings."""
-    return JOIN_POLICIES[name](**settings)
+    return JOIN_POLICIES.make(name, **settings)

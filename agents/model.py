@@ -6,17 +6,15 @@ from streams spawned from it: data allocation, each participant's decisions and 
 training, secure-aggregation graphs and dropouts, and the scoring estimator. Rounds are
 staged over ``AgentSet``s (decide, train, screen, aggregate, score, pay, learn) and counted
 by Mesa's ``steps``; Mesa's ``DataCollector`` is the record: the ``rounds`` table is its
-model variables and the ``participants`` table its ``ParticipantAgent`` variables.
+model variables and the ``participants`` table its ``participants`` table (public API only).
 ``agents.batch_run(MarketModel, {"scenario": [...]})`` is Mesa's batch runner with every
 round reported (Mesa 3.3's ``mesa.batch_run`` drops the last one: :mod:`agents.batch`).
 """
 
 from __future__ import annotations
 
-import itertools
-import operator
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import mesa
@@ -26,62 +24,20 @@ import pandas as pd
 from agents.compile import RunPlan, compile_scenario
 from agents.economics import owner_economics, posted_rate
 from agents.join_policies import make_join_policy
+from agents.participant_table import (
+    PARTICIPANT_COLUMNS,
+    PARTICIPANTS_TABLE,
+    collect_participants,
+    participants_frame,
+)
 from agents.participants import ParticipantAgent, distinct_examples
-from agents.platform import PlatformAgent, RoundContext
-from agents.reports import RoundRecord
+from agents.platform import PlatformAgent
+from agents.reports import RoundContext, RoundRecord
 from agents.scenario import Scenario
+from agents.shards import allocate_identity_data
 from agents.update_store import EVALUATOR, SERVER, UpdateStore
-from fl_core import FederatedTask, allocate, apply_update, flip_labels, stratified_subset
+from fl_core import FederatedTask, apply_update, stratified_subset
 from fl_core.compression import sent_bytes
-
-PARTICIPANT_COLUMNS = {
-    "participant": "pid",
-    "owner": "owner",
-    "group": "group",
-    "strategy": "strategy",
-    "available": "available",
-    "joined": "joined",
-    "selected": "selected",
-    "included": "included",
-    "exposed": "exposed",
-    "straggler": "straggler",
-    "dropped_stage": "dropped_stage",
-    "rejected_reason": "rejected_reason",
-    "n_examples": lambda p: len(p.shard),
-    "n_synthetic": lambda p: int(np.count_nonzero(p.shard >= p.model.n_real_examples)),
-    "speed": "speed",
-    "quality": "quality",
-    "in_market": "in_market",
-    "samples": "samples",
-    "contribution": "contribution",
-    "reward": "reward",
-    "cost": "cost_incurred",
-    "profit": "profit",
-    "cumulative_profit": "cumulative_profit",
-    "expected_reward": "expected_reward",
-    "reputation": lambda p: float(p.model.platform.reputation.scores[p.pid]),
-    "excluded": lambda p: bool(p.model.platform.excluded[p.pid]),
-    "payment_value": "payment_value",
-}
-"""Columns of the ``participants`` table: agent attribute names or reporters."""
-
-_ATTRIBUTE_COLUMNS = tuple(c for c in PARTICIPANT_COLUMNS.values() if isinstance(c, str))
-
-
-class ParticipantCollector(mesa.DataCollector):  # type: ignore[misc]  # no mesa type stubs
-    """Mesa's ``DataCollector`` with the ``ParticipantAgent`` rows built column-wise.
-
-    The rows are those of Mesa's own per-agent reporters (``PARTICIPANT_COLUMNS``), in the
-    same layout ``(step, unique_id, *values)``; the attribute columns are read with one
-    ``operator.attrgetter`` call per agent and the platform's columns (reputation, exclusion)
-    from its arrays once per step instead of once per agent. ``tests/agents`` checks the rows
-    equal Mesa's generic ones.
-    """
-
-    def _record_agenttype(self, model: Any, agent_type: type) -> Iterable[tuple[Any, ...]]:
-        if agent_type is not ParticipantAgent or not isinstance(model, MarketModel):
-            return super()._record_agenttype(model, agent_type)
-        return model._participant_rows()
 
 
 class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
@@ -95,7 +51,6 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         seed: int | None = None,
         progress: bool = False,
         on_progress: Callable[[int, int, str], None] | None = None,
-        **_: Any,
     ) -> None:
         scenario = scenario or Scenario()
         if seed is not None and seed != scenario.seed:
@@ -131,23 +86,21 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         self.global_vector = self.task.initial_vector.copy()
         self.last_step: np.ndarray | None = None
         self.global_steps: list[np.ndarray] = []  # the last applied global steps, in order
-        self.keeps_sent = any(g.strategy == "copycat" for g in self.plan.owners)
+        self.keeps_sent = any(b.keeps_sent for b in self.plan.strategies)
         """Whether identities' last sent updates are kept (a copycat reads them)."""
-        self._steps_kept = max(
-            [g.replay_lag for g in self.plan.owners if g.strategy == "replay"], default=1
-        )
+        self._steps_kept = max(b.steps_kept() for b in self.plan.strategies)
         self.graph: Any = None
         self.graphs: dict[int, Any] = {}
         """The neighbour graph of every round that ran secure aggregation, by round."""
         self.record = self._evaluated(RoundRecord(scoring_method=scenario.market.scoring))
-        self.datacollector = ParticipantCollector(
+        self.datacollector = mesa.DataCollector(
             model_reporters={
                 name: (lambda m, name=name: getattr(m.record, name))
                 for name in RoundRecord.columns()
             },
-            agenttype_reporters={ParticipantAgent: PARTICIPANT_COLUMNS},
+            tables={PARTICIPANTS_TABLE: ["round", "agent_id", *PARTICIPANT_COLUMNS]},
         )
-        self.datacollector.collect(self)
+        self.collect()
 
     @property
     def n_identities(self) -> int:
@@ -171,47 +124,8 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
     ) -> bool:
         """Allocate each owner's shard, split it over its identities, create the agents."""
         plan = self.plan
-        labels = self.task.train_labels
-        n_classes = self.task.n_classes
-        prior = np.bincount(labels, minlength=n_classes) / len(labels)
-        mix_rng, alloc_rng, noise_rng = data_rng.spawn(3)
-        mixes = np.array(
-            [
-                mix_rng.dirichlet(g.class_alpha * prior * n_classes) if g.class_alpha > 0 else prior
-                for g in plan.owners
-            ]
-        )
-        sizes = [g.data_size for g in plan.owners]
-        replace = self.scenario.data.replace or sum(sizes) > len(labels)
-        shards = allocate(labels, sizes, mixes, alloc_rng, replace=replace)
-        owner_labels = []
-        for group, shard in zip(plan.owners, shards, strict=True):
-            own = labels[shard]
-            if group.label_noise > 0:
-                own = flip_labels(own, group.label_noise, n_classes, noise_rng)
-            if group.strategy == "noisy":
-                own = flip_labels(own, group.flip_rate, n_classes, noise_rng)
-            owner_labels.append(own)
-        for owner, group in enumerate(plan.owners):  # the same data under a second identity
-            if group.strategy == "plagiarist" and owner > 0:
-                shards[owner] = shards[0].copy()
-                owner_labels[owner] = owner_labels[0].copy()
-        self.n_real_examples = len(labels)  # pool indices from here on are synthetic
-        if any(g.synthetic_examples for g in plan.owners):
-            self._add_synthetic(shards, owner_labels, data_rng.spawn(1)[0])
-        id_shards, id_labels = [], []
-        for spec in plan.identities:
-            order = np.arange(len(shards[spec.owner]))
-            if spec.group.sybil_mode == "complementary" and spec.group.strategy == "sybil":
-                order = np.argsort(owner_labels[spec.owner], kind="stable")  # by class
-            part = np.array_split(order, spec.parts)[spec.part]
-            id_shards.append(shards[spec.owner][part])
-            id_labels.append(owner_labels[spec.owner][part])
-        true_labels = self.task.train_labels
-        quality = [
-            float(np.mean(own == true_labels[shard])) if len(shard) else 1.0
-            for shard, own in zip(id_shards, id_labels, strict=True)
-        ]
+        data = allocate_identity_data(plan, self.task, data_rng, progress=self.progress)
+        self.n_real_examples = data.n_real_examples  # pool indices from here on are synthetic
         factors, arrivals = owner_economics(
             self.scenario.economics, len(plan.owners), economics_rng
         )
@@ -225,17 +139,18 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             self,
             plan.n_identities,
             list(plan.identities),
-            id_shards,
-            id_labels,
+            data.shards,
+            data.labels,
             list(agent_rng.spawn(plan.n_identities)),
             [factors[spec.owner] for spec in plan.identities],
             [arrivals[spec.owner] for spec in plan.identities],
-            quality,
+            data.quality,
             prior_reward=plan.prior_reward,
             exploration=market.exploration,
             policy=policy,
+            behaviour=[plan.strategies[spec.owner] for spec in plan.identities],
         )
-        return replace
+        return data.replaced
 
     def _register(self) -> dict[int, str]:
         """Register every identity's data, in identity order (:mod:`privacy.commitments`):
@@ -258,60 +173,6 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
                     "first by another identity"
                 )
         return refused
-
-    def _add_synthetic(
-        self, shards: list[np.ndarray], owner_labels: list[np.ndarray], rng: np.random.Generator
-    ) -> None:
-        """Top up each owner's shard with ``synthetic_examples`` generated reviews (in place).
-
-        The labels are the prompted ones, split evenly over the classes (the first classes
-        get the remainder), whatever the owner's own class mix: a top-up that evens out
-        label skew. Each prompt shows a few of the owner's own reviews of that class (all
-        its reviews when it has none of it). The generator is SmolLM2-135M-Instruct, or a
-        tiny random Llama for the ``tiny`` test backbone.
-        """
-        from fl_core.synthesize import LABEL_NAMES, generator_for, synthesize
-
-        task = self.task
-        pool = task.splits.train
-        n_classes = task.n_classes
-        names = LABEL_NAMES if n_classes == 2 else pool.class_names
-        lm = generator_for(self.scenario.model.backbone)
-        texts: list[str] = []
-        labels: list[int] = []
-        owners: list[int] = []
-        for owner, (group, shard) in enumerate(zip(self.plan.owners, shards, strict=True)):
-            n = group.synthetic_examples
-            seed = int(rng.integers(2**31 - 1))
-            if n == 0:
-                continue
-            counts = np.full(n_classes, n // n_classes)
-            counts[: n % n_classes] += 1
-            own = pool.labels[shard]
-            for label, count in enumerate(counts):
-                if count == 0:
-                    continue
-                same = shard[own == label] if np.any(own == label) else shard
-                new = synthesize(
-                    int(count),
-                    label=label,
-                    seed=seed + label,
-                    examples=[pool.texts[i] for i in same],
-                    label_names=names,
-                    lm=lm,
-                    progress=self.progress,
-                )
-                texts += new
-                labels += [label] * len(new)
-                owners += [owner] * len(new)
-        added = task.add_examples(texts, np.asarray(labels, dtype=np.int64))
-        owner_of = np.asarray(owners)
-        label_arr = np.asarray(labels, dtype=np.int64)
-        for owner in range(len(shards)):
-            mine = owner_of == owner
-            if np.any(mine):
-                shards[owner] = np.concatenate([shards[owner], added[mine]])
-                owner_labels[owner] = np.concatenate([owner_labels[owner], label_arr[mine]])
 
     # ----- one round -----
     def step(self) -> None:
@@ -348,17 +209,13 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         record.bytes_sent = len(trained) * sent_bytes(len(self.global_vector), self.scenario.train)
         # what the clients submit: read only as the access mode declares (agents.update_store)
         store = UpdateStore(
-            self.plan.access, {p.pid: p.update for p in trained if p.update is not None}
+            self.plan.access.name, {p.pid: p.update for p in trained if p.update is not None}
         )
         accepted = platform.screen(trained, len(self.global_vector), store)
         rejected = [p for p in trained if p.update is None]
         platform.penalise(rejected)
         context = RoundContext(
-            task=self.task,
-            base_vector=self.global_vector,
-            utility_indices=self.utility_indices,
-            secagg_rng=self.secagg_rng,
-            scoring_rng=self.scoring_rng,
+            self.task, self.global_vector, self.utility_indices, self.secagg_rng, self.scoring_rng
         )
         aggregation = platform.aggregate(accepted, context, store)
         if aggregation.graph is not None:
@@ -401,7 +258,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         record.overhead_seconds = (
             elapsed - record.train_seconds - record.scoring_seconds - record.secagg_seconds
         )
-        self.datacollector.collect(self)
+        self.collect()
         if self.round >= self.scenario.rounds:
             self.running = False
 
@@ -414,13 +271,10 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         return record
 
     # ----- the tables -----
-    def _participant_rows(self) -> list[tuple[Any, ...]]:
-        """This step's ``participants`` rows, as Mesa's reporters would give them."""
-        agents = list(self.participants)
-        if not agents:
-            return []
-        read = operator.attrgetter("unique_id", "pid", *_ATTRIBUTE_COLUMNS)
-        unique_ids, pids, *attributes = zip(*map(read, agents), strict=True)
+    def collect(self) -> None:
+        """Record this step: the round's row (Mesa's model reporters) and every participant's
+        row in the :data:`~agents.participant_table.PARTICIPANTS_TABLE`."""
+        self.datacollector.collect(self)
         platform = self.platform
         derived = {
             "n_examples": self._n_examples,
@@ -428,26 +282,20 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             "reputation": platform.reputation.scores.tolist(),
             "excluded": np.asarray(platform.excluded, dtype=bool).tolist(),
         }
-        by_attribute = iter(attributes)
-        columns = [
-            next(by_attribute) if isinstance(c, str) else [derived[name][i] for i in pids]
-            for name, c in PARTICIPANT_COLUMNS.items()
-        ]
-        return list(zip(itertools.repeat(self.steps), unique_ids, *columns))
+        collect_participants(self.datacollector, list(self.participants), int(self.steps), derived)
 
     def rounds_table(self) -> pd.DataFrame:
         """One row per round, round 0 being the initial model."""
         frame = self.datacollector.get_model_vars_dataframe()
         return frame[RoundRecord.columns()].reset_index(drop=True)
 
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The ``rounds`` and ``participants`` tables."""
+        return self.rounds_table(), self.participants_table()
+
     def participants_table(self) -> pd.DataFrame:
         """One row per round (from 1) and participant identity, ordered by identity."""
-        frame = self.datacollector.get_agenttype_vars_dataframe(ParticipantAgent)
-        if frame.empty:
-            return pd.DataFrame(columns=["round", *PARTICIPANT_COLUMNS])
-        frame = frame.reset_index().rename(columns={"Step": "round"})
-        frame = frame[frame["round"] >= 1].sort_values(["round", "participant"], kind="stable")
-        return frame[["round", *PARTICIPANT_COLUMNS]].reset_index(drop=True)
+        return participants_frame(self.datacollector)
 
     # ----- checkpoint state -----
     def state_dict(self) -> dict[str, Any]:
@@ -459,11 +307,9 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             "global_vector": self.global_vector.copy(),
             "last_step": None if self.last_step is None else self.last_step.copy(),
             "global_steps": [step.copy() for step in self.global_steps],
-            # Mesa's DataCollector keeps agent-type records in a private dict (mesa < 4)
             "model_vars": {k: list(v) for k, v in collector.model_vars.items()},
-            "agenttype_records": {
-                step: {cls.__name__: list(rows) for cls, rows in by_type.items()}
-                for step, by_type in collector._agenttype_records.items()
+            "participant_table": {
+                k: list(v) for k, v in collector.tables[PARTICIPANTS_TABLE].items()
             },
             "secagg_rng": self.secagg_rng.bit_generator.state,
             "scoring_rng": self.scoring_rng.bit_generator.state,
@@ -490,10 +336,11 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         self.global_steps = [np.asarray(step) for step in state.get("global_steps", [])]
         collector = self.datacollector
         collector.model_vars = {k: list(v) for k, v in state["model_vars"].items()}
-        collector._agenttype_records = {
-            step: {ParticipantAgent: list(by_type["ParticipantAgent"])}
-            for step, by_type in state["agenttype_records"].items()
-        }
+        saved_table = state["participant_table"]
+        columns = collector.tables[PARTICIPANTS_TABLE]
+        if set(saved_table) != set(columns):
+            raise ValueError("participant_table: its columns are not this version's")
+        collector.tables[PARTICIPANTS_TABLE] = {k: list(saved_table[k]) for k in columns}
         self.secagg_rng.bit_generator.state = state["secagg_rng"]
         self.scoring_rng.bit_generator.state = state["scoring_rng"]
         self.selection_rng.bit_generator.state = state["selection_rng"]

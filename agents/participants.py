@@ -5,37 +5,13 @@ come from its group), a compute speed (samples per second), an availability, a c
 round of training, and a strategy. The platform never sees the strategy: it sees an update,
 a bid (``declared_cost``) and a declared data size (``declared_size``).
 
-* ``honest``: trains on its data and sends the update;
-* ``free_rider``: does not train (pays no compute cost) and sends a zero update, a stale one
-  (the last global step it saw), or a *disguised* one: the last global step plus Gaussian
-  noise whose norm is ``disguise_noise`` times the step's (Fraboni, Vidal & Lorenzi 2021,
-  "Free-rider attacks on model aggregation in federated learning", AISTATS);
-* ``noisy``: trains on labels of which ``flip_rate`` are flipped (a label-flipper);
-* ``poisoner``: trains, then sends its update multiplied by ``poison_scale``
-  (-1: sign-flipped; 3: boosted);
-* ``sybil``: one owner shows ``sybil_identities`` identities; ``sybil_mode = "split"``
-  divides its data and compute over them (each trains honestly on its part);
-  ``"replicate"`` shows all its data under every identity: the first selected identity
-  trains, the others send its update (plus ``copy_noise``) at no compute cost;
-* ``copycat``: does not train; sends the update a random other identity sent in the last
-  round it was included, plus ``copy_noise`` (an eavesdropper or a colluder's leak);
-* ``replay``: does not train; sends the global step of ``replay_lag`` rounds back, rescaled
-  to the norm of the last step, plus ``copy_noise`` (a replay of any earlier step, not only
-  the last: what the stale-step screen cannot see);
-* ``plagiarist``: trains honestly, but on a copy of the first owner's data (the same data
-  under a second identity);
-* ``lazy``: trains only ``lazy_samples`` samples a round (its cost shrinks in proportion);
-* ``colluder``: the owners of one colluder group pool their data; the first selected one
-  trains on the pool and every other selected one sends a near-copy of that update
-  (relative Gaussian ``copy_noise``, e.g. 0.2 to evade a 0.995-cosine replica detector)
-  without training. The attack on coalition scoring: near-copies make the colluders look
-  like several independent contributors of the pooled data's value while only one pays
-  the compute.
+Its strategy (:mod:`agents.strategies`: honest, free rider, noisy, poisoner, Sybil,
+colluder, copycat, replay, plagiarist, lazy, or a registered plug-in) decides what it sends.
 
 Misreporting (any strategy): the bid is ``bid_factor`` times the true cost and the declared
 size ``size_factor`` times the true size; the auction selects on the declared values, while
 the cost actually incurred, the training and the aggregation weight (the metered samples
-processed, :func:`agents.platform.metered_weight`) use the truth.
+processed, :func:`agents.metering.metered_weight`) use the truth.
 
 A participant with ``join_round > 1`` is unavailable before that round (a late joiner).
 
@@ -61,12 +37,13 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import numpy as np
 
-from agents.join_policies import Belief, JoinOutcome, JoinPolicy
+from agents.join_policies import Belief, JoinOutcome, JoinPolicy, JoinSituation
 from agents.validity import update_fault
 from fl_core.optimizer_state import state_from_numpy, state_to_numpy
 
 if TYPE_CHECKING:
-    from agents.compile import IdentitySpec
+    from agents.identities import IdentitySpec
+    from agents.strategies import Strategy
     from fl_core.training import LocalResult
 
 
@@ -95,13 +72,15 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         prior_reward: float,
         exploration: float,
         policy: JoinPolicy,
+        behaviour: Strategy,
     ) -> None:
         super().__init__(model)
         group = spec.group
         self.pid = spec.pid
         self.owner = spec.owner
         self.group = group.name
-        self.strategy = group.strategy
+        self.strategy = group.strategy  # its name (the participants table's column)
+        self.behaviour = behaviour  # what it does (agents.strategies)
         self.params = group
         self.shard = shard
         self.labels = labels
@@ -115,9 +94,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.quality = float(quality)  # share of its labels that are right
         self.policy = policy
         self.belief: Belief = policy.initial_belief(
-            prior_reward=prior_reward,
-            expected_cost=self.expected_cost,
-            reservation=self.reservation,
+            JoinSituation(self.expected_cost, self.reservation, prior_reward=prior_reward)
         )
         self.left = False  # it left the market for good (``economics.exit_after``)
         self.losing_streak = 0
@@ -184,27 +161,27 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
     @property
     def trains(self) -> bool:
         """Whether this participant spends compute on real training."""
-        return self.strategy not in ("free_rider", "copycat", "replay")
+        return self.behaviour.trains
 
     @property
     def samples_per_second(self) -> float:
-        """Its training speed this round: a lazy participant stops after ``lazy_samples``."""
-        if self.strategy != "lazy":
-            return self.speed
-        deadline = float(self.model.scenario.train.deadline_s)
-        return min(self.speed, (self.params.lazy_samples + 0.5) / deadline)  # floor-safe
+        """Its training speed this round (a lazy participant stops after ``lazy_samples``)."""
+        return self.behaviour.samples_per_second(self, self._deadline_s)
+
+    @property
+    def _deadline_s(self) -> float:
+        return float(self.model.scenario.train.deadline_s)
 
     @property
     def copies_peers(self) -> bool:
         """A replicating Sybil identity or a colluder: it may send a peer's update."""
-        replicating = self.strategy == "sybil" and self.params.sybil_mode == "replicate"
-        return replicating or self.strategy == "colluder"
+        return self.behaviour.copies_from() is not None
 
     def check_own_update(self, size: int, bound: float) -> str:
         """The client-side validity check before masking (:mod:`agents.validity`): why its
         own update may not be sent (``""``: it may). A poisoner, which deviates on purpose,
         skips it and sends its update anyway (the check only stops faulty clients)."""
-        if self.strategy == "poisoner" or self.update is None:
+        if not self.behaviour.checks_own_update or self.update is None:
             return ""
         return update_fault(self.update, size, bound)
 
@@ -298,9 +275,9 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
     def _peers(self) -> list[ParticipantAgent]:
         """Selected identities this one copies from: its own owner's replicas, or its group's
         colluders; empty for other strategies."""
-        if not self.copies_peers:
+        same = self.behaviour.copies_from()
+        if same is None:
             return []
-        same = "group" if self.strategy == "colluder" else "owner"
         return sorted(
             (
                 p
@@ -310,7 +287,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
             key=lambda p: p.pid,
         )
 
-    def _noisy(self, vector: np.ndarray, relative: float) -> np.ndarray:
+    def noisy(self, vector: np.ndarray, relative: float) -> np.ndarray:
         """``vector`` plus Gaussian noise of norm about ``relative * |vector|``."""
         norm = float(np.linalg.norm(vector))
         if relative <= 0 or norm == 0:
@@ -328,13 +305,8 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
             self.available = False
         if not self.available:
             return
-        self.joined = self.policy.decide(
-            self.belief,
-            expected_cost=self.expected_cost,
-            reservation=self.reservation,
-            exploration=self.exploration,
-            rng=self.stream,
-        )
+        situation = JoinSituation(self.expected_cost, self.reservation, self.exploration)
+        self.joined = self.policy.decide(self.belief, situation, self.stream)
 
     def learn(self) -> None:
         """Update the expected reward from this round's outcome (only when it joined)."""
@@ -372,27 +344,18 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
 
     def train(self, task: Any, global_vector: np.ndarray, last_step: np.ndarray | None) -> None:
         """Produce this round's update according to the strategy (real local training)."""
-        if self.strategy in ("copycat", "replay"):
-            self.samples = 0
-            self.update = self._copied(global_vector)
-            return
         if not self.trains:
             self.samples = 0
-            mode = self.params.free_ride
-            if mode in ("stale", "disguised") and last_step is not None:
-                noise = self.params.disguise_noise if mode == "disguised" else 0.0
-                self.update = self._noisy(last_step, noise)
-            else:
-                self.update = np.zeros_like(global_vector, dtype=np.float32)
+            self.update = self.behaviour.untrained_update(self, global_vector, last_step)
             return
         peers = self._peers()
         shared = next((p.trained_update for p in peers if p.trained_update is not None), None)
         if shared is not None:  # a replica or colluder copies what its leader trained
             self.samples = 0
-            self.update = self._noisy(shared, self.params.copy_noise)
+            self.update = self.noisy(shared, self.params.copy_noise)
             return
         shard, labels = self.shard, self.labels
-        if self.strategy == "colluder" and peers:  # the leader trains on the pooled data
+        if self.behaviour.pools_data and peers:  # the leader trains on the pooled data
             shard = np.concatenate([p.shard for p in peers])
             labels = np.concatenate([p.labels for p in peers])
         self.examples_trained = distinct_examples(shard)
@@ -407,44 +370,17 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
             )
         )
 
-    def _copied(self, global_vector: np.ndarray) -> np.ndarray:
-        """A copycat's or a replayer's update (zeros when there is nothing to copy yet)."""
-        source: np.ndarray | None = None
-        if self.strategy == "copycat":
-            peers = [
-                p.last_sent
-                for p in sorted(self.model.agents_by_type[type(self)], key=lambda p: p.pid)
-                if p is not self and p.last_sent is not None
-            ]
-            if peers:
-                source = peers[int(self.stream.integers(len(peers)))]
-        else:
-            steps = self.model.global_steps
-            if steps:
-                old = steps[max(len(steps) - self.params.replay_lag, 0)]
-                norm = float(np.linalg.norm(old))
-                scale = float(np.linalg.norm(steps[-1])) / norm if norm > 0 else 0.0
-                source = old * scale
-        if source is None:
-            return np.zeros_like(global_vector, dtype=np.float32)
-        return self._noisy(source, self.params.copy_noise)
-
     def receive(self, result: LocalResult) -> None:
         """Take this round's local training result (from ``train`` or a batched trainer)."""
         self.optimizer_state = result.optimizer_state
         self.samples = result.samples_processed
         self.compute_seconds = result.compute_seconds
-        share = 1.0
-        if self.strategy == "lazy":  # it spends a share of a full round's compute
-            full = self.speed * float(self.model.scenario.train.deadline_s)
-            share = min(1.0, self.samples / full) if full > 0 else 0.0
+        share = self.behaviour.compute_share(self, self.samples, self._deadline_s)
         self.metered_cost = self.round_cost(self.samples, self.examples_trained, share)
         self.cost_incurred = self.metered_cost * self.cost_factor
         if result.straggler or result.delta is None:
             self.straggler = True
             return
-        delta = result.delta
-        if self.strategy == "poisoner":
-            delta = (self.params.poison_scale * delta).astype(np.float32)
+        delta = self.behaviour.sent(self, result.delta)
         self.trained_update = delta
         self.update = delta

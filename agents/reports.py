@@ -14,6 +14,25 @@ import numpy as np
 
 if TYPE_CHECKING:
     from agents.participants import ParticipantAgent
+    from fl_core import FederatedTask
+
+
+@dataclass
+class RoundContext:
+    """What the platform needs of the run in one round.
+
+    Attributes:
+        task: the federated task (model, data, evaluators).
+        base_vector: the global model at the start of the round.
+        utility_indices: validation examples on which coalitions are scored.
+        secagg_rng, scoring_rng: the round's random streams (graph and dropouts; estimator).
+    """
+
+    task: FederatedTask
+    base_vector: np.ndarray
+    utility_indices: np.ndarray
+    secagg_rng: np.random.Generator
+    scoring_rng: np.random.Generator
 
 
 @dataclass

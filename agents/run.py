@@ -232,7 +232,7 @@ def _run_rounds(
                 f"({type(error).__name__}: {detail}); rerun without --resume or use another "
                 "--checkpoint-dir"
             ) from None
-    if on_round is not None and model.round == 0:
+    if on_round is not None and model.steps == 0:
         on_round(dataclasses.asdict(model.record))
     bar = None
     if progress:
@@ -247,7 +247,7 @@ def _run_rounds(
         bar.write(
             f"round 0: val acc {row['val_accuracy']:.3f}, test acc {row['test_accuracy']:.3f}"
         )
-    while model.running and model.round < scenario.rounds:
+    while model.running and model.steps < scenario.rounds:  # Mesa's step counter
         model.step()
         if checkpoint_dir is not None:
             checkpoint.save(model, checkpoint_dir)
@@ -264,8 +264,7 @@ def _run_rounds(
             )
     if bar is not None:
         bar.close()
-    rounds = model.rounds_table()
-    participants = model.participants_table()
+    rounds, participants = model.tables()
     summary = summarize(scenario, rounds, participants)
     summary["majority_test_rate"] = model.task.splits.majority_rate("test")
     return RunResult(

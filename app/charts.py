@@ -6,38 +6,24 @@ figure; the pages only place them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from agents import columns
+
 ACCURACY_TITLE = "Accuracy per round"
-#: Fairness metrics where a higher value is better, with one-line definitions.
-HIGHER_IS_BETTER: dict[str, tuple[str, str]] = {
-    "fair_pearson": ("Pearson(reward, contribution)", "rewards follow contributions linearly"),
-    "fair_spearman": ("Spearman(reward, contribution)", "rewards rank like contributions"),
-    "fair_jain": ("Jain index of rewards", "1: everyone paid equally; 1/n: one takes all"),
-    "fair_budget_balance": ("Budget balance", "share of the budget paid out"),
-}
-#: Fairness metrics where a lower value is better, with one-line definitions.
-LOWER_IS_BETTER: dict[str, tuple[str, str]] = {
-    "fair_gini": ("Gini of rewards", "0: equal rewards; 1: one participant takes all"),
-    "fair_free_rider_share": ("Free-rider share of budget", "budget paid to free riders"),
-    "fair_ir_violations": ("IR violations", "share of participants paid below their cost"),
-    "ir_violation_rate": ("IR violation rate", "share of joined rounds paid below cost"),
-}
-#: The fairness metrics the Results and Compare pages show (``RunResult.summary`` keys).
+#: Fairness metrics (``RunResult.summary`` keys) where a higher value is better; their labels
+#: and definitions come from the data dictionary (:mod:`agents.columns`).
+HIGHER_IS_BETTER = ("fair_pearson", "fair_spearman", "fair_jain", "fair_budget_balance")
+#: Fairness metrics where a lower value is better.
+LOWER_IS_BETTER = ("fair_gini", "fair_free_rider_share", "fair_ir_violations", "ir_violation_rate")
+#: The fairness metrics the Results and Compare pages show, with their labels.
 FAIRNESS_METRICS: dict[str, str] = {
-    "fair_pearson": "Pearson(reward, contribution)",
-    "fair_spearman": "Spearman(reward, contribution)",
-    "fair_jain": "Jain index of rewards",
-    "fair_gini": "Gini of rewards",
-    "fair_free_rider_share": "Free-rider share of budget",
-    "fair_ir_violations": "IR violations (share of participants)",
-    "ir_violation_rate": "IR violation rate (per joined round)",
-    "fair_budget_balance": "Budget balance",
+    key: columns.label(key, "summary") for key in (*HIGHER_IS_BETTER, *LOWER_IS_BETTER)
 }
 #: One colour per strategy, the same in every chart.
 STRATEGY_COLORS: dict[str, str] = {
@@ -56,21 +42,40 @@ PARTICIPATION_COLUMNS = (
     "rejected",
     "dropouts",
 )
+#: The furthest stage a participant reached in a round, latest first, by the column that says so.
+STAGES = (
+    ("excluded", "excluded"),
+    ("included", "included"),
+    ("rejected_reason", "rejected"),
+    ("straggler", "straggler"),
+    ("dropped_stage", "dropped"),
+    ("joined", "joined"),
+    ("available", "available"),
+)
 
 
-#: Plain axis titles for the tables' columns.
-LABELS: dict[str, str] = {
-    "round": "round",
-    "val_accuracy": "validation accuracy",
-    "test_accuracy": "test accuracy",
-    "contribution": "contribution (utility gain)",
-    "reward": "reward (budget units)",
-    "cost": "cost (budget units)",
-    "cumulative_profit": "cumulative profit (budget units)",
-    "group": "participant group",
-    "participants": "participants",
-    "exposed_clients": "exposed clients",
-}
+def per_round(figure: go.Figure) -> go.Figure:
+    """One tick per round on the x axis (rounds are whole numbers)."""
+    figure.update_xaxes(dtick=1, title=columns.axis_label("round"))
+    return figure
+
+
+def lines(frame: pd.DataFrame, y: str, color: str, title: str, **options: Any) -> go.Figure:
+    """``y`` against the round, one line with markers per value of ``color``."""
+    return per_round(
+        px.line(frame, x="round", y=y, color=color, markers=True, title=title, **options)
+    )
+
+
+def by_round(rounds: pd.DataFrame, names: Sequence[str], legend: str, value: str) -> pd.DataFrame:
+    """The ``rounds`` columns ``names`` (those present) after round 0, long: ``round``,
+    ``legend`` (each column's label from the data dictionary) and ``value``."""
+    present = [c for c in names if c in rounds]
+    long = rounds[rounds["round"] > 0].melt(
+        id_vars="round", value_vars=present, var_name=legend, value_name=value
+    )
+    long[legend] = long[legend].map(lambda c: columns.label(c, "rounds"))
+    return long
 
 
 def _label(parts: pd.DataFrame) -> pd.Series:
@@ -86,10 +91,9 @@ def accuracy(rounds: pd.DataFrame, title: str = ACCURACY_TITLE) -> go.Figure:
         var_name="split",
         value_name="accuracy",
     )
-    long["split"] = long["split"].map({"val_accuracy": "validation", "test_accuracy": "test"})
-    figure = px.line(long, x="round", y="accuracy", color="split", markers=True, title=title)
-    figure.update_xaxes(dtick=1)
-    return figure
+    long["split"] = long["split"].map(lambda c: columns.label(c, "rounds"))
+    unit = columns.unit("test_accuracy", "rounds")
+    return lines(long, "accuracy", "split", title, labels={"accuracy": f"accuracy ({unit})"})
 
 
 def per_group(parts: pd.DataFrame, column: str, title: str) -> go.Figure:
@@ -104,16 +108,13 @@ def per_group(parts: pd.DataFrame, column: str, title: str) -> go.Figure:
         color="group",
         barmode="relative",
         hover_data=["strategy", "identities"],
-        labels={"value": LABELS.get(column, column), "group": LABELS["group"]},
+        labels={
+            "value": columns.axis_label(column, "participants"),
+            "group": columns.label("group", "participants"),
+        },
         title=title,
     )
-    figure.update_xaxes(dtick=1)
-    return figure
-
-
-def stacked_per_participant(parts: pd.DataFrame, column: str, title: str) -> go.Figure:
-    """Kept for callers: the same chart by participant group (:func:`per_group`)."""
-    return per_group(parts, column, title)
+    return per_round(figure)
 
 
 def cumulative_profit(parts: pd.DataFrame) -> go.Figure:
@@ -121,21 +122,12 @@ def cumulative_profit(parts: pd.DataFrame) -> go.Figure:
     frame = parts.groupby(["round", "group"], sort=False, as_index=False).agg(
         cumulative_profit=("cumulative_profit", "mean"), strategy=("strategy", "first")
     )
-    figure = px.line(
-        frame,
-        x="round",
-        y="cumulative_profit",
-        color="group",
-        markers=True,
-        hover_data=["strategy"],
-        labels={
-            "cumulative_profit": "cumulative profit per identity (budget units)",
-            "group": LABELS["group"],
-        },
-        title="Cumulative profit per participant, by group",
-    )
-    figure.update_xaxes(dtick=1)
-    return figure
+    labels = {
+        "cumulative_profit": "mean " + columns.axis_label("cumulative_profit"),
+        "group": columns.label("group", "participants"),
+    }
+    title = "Cumulative profit per participant, by group"
+    return lines(frame, "cumulative_profit", "group", title, hover_data=["strategy"], labels=labels)
 
 
 def participation(rounds: pd.DataFrame) -> go.Figure:
@@ -152,35 +144,13 @@ def participation(rounds: pd.DataFrame) -> go.Figure:
     long = wide.melt(
         id_vars="round", value_vars=list(merged), var_name="stage", value_name="participants"
     )
-    figure = px.line(
-        long,
-        x="round",
-        y="participants",
-        color="stage",
-        markers=True,
-        title="Participation over time",
-    )
-    figure.update_xaxes(dtick=1)
-    return figure
+    labels = {"participants": columns.unit("joined", "rounds")}
+    return lines(long, "participants", "stage", "Participation over time", labels=labels)
 
 
 def status(row: Mapping[str, Any]) -> str:
     """A participant's furthest stage in a round (a label, for colouring)."""
-    if row.get("excluded"):
-        return "excluded"
-    if row.get("included"):
-        return "included"
-    if row.get("rejected_reason"):
-        return "rejected"
-    if row.get("straggler"):
-        return "straggler"
-    if row.get("dropped_stage"):
-        return "dropped"
-    if row.get("joined"):
-        return "joined"
-    if row.get("available"):
-        return "available"
-    return "away"
+    return next((stage for column, stage in STAGES if row.get(column)), "away")
 
 
 def participation_map(parts: pd.DataFrame) -> go.Figure:
@@ -196,46 +166,51 @@ def participation_map(parts: pd.DataFrame) -> go.Figure:
         color="stage",
         symbol_sequence=["square"],
         hover_data=["group", "samples", "reward"],
-        labels={"participant_label": "participant"},
+        labels={"participant_label": columns.label("participant", "participants")},
         title="Who took part",
     )
     figure.update_traces(marker={"size": 14})
-    figure.update_xaxes(dtick=1)
-    return figure
+    return per_round(figure)
+
+
+def _fairness_rows(summary: Mapping[str, float], keys: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per metric of ``keys`` in ``summary``: its label, value and definition."""
+    described = [(key, columns.lookup(key, "summary")) for key in keys if key in summary]
+    return [
+        {
+            "metric": column.label if column else key,
+            "value": round(float(summary[key]), 3),
+            "unit": column.unit if column else "",
+            "definition": column.definition if column else "",
+        }
+        for key, column in described
+    ]
 
 
 def fairness(
     summary: Mapping[str, float],
-    metrics: Mapping[str, tuple[str, str]] = HIGHER_IS_BETTER,
+    metrics: Sequence[str] = HIGHER_IS_BETTER,
     title: str = "Higher is better",
 ) -> go.Figure:
-    """One group of fairness metrics as bars (hover: the definition)."""
-    frame = pd.DataFrame(
-        [
-            {"metric": label, "value": round(float(summary[key]), 3), "definition": text}
-            for key, (label, text) in metrics.items()
-            if key in summary
-        ]
-    )
+    """One group of fairness metrics as bars (hover: the unit and definition)."""
+    frame = pd.DataFrame(_fairness_rows(summary, metrics))
     figure = px.bar(
-        frame, x="value", y="metric", orientation="h", hover_data=["definition"], title=title
+        frame,
+        x="value",
+        y="metric",
+        orientation="h",
+        hover_data=["unit", "definition"],
+        title=title,
     )
     figure.update_layout(height=260)
     return figure
 
 
 def fairness_table(summary: Mapping[str, float]) -> pd.DataFrame:
-    """Every fairness metric: value (rounded), which way is better, and its definition."""
-    rows = []
-    for better, metrics in (("higher", HIGHER_IS_BETTER), ("lower", LOWER_IS_BETTER)):
-        for key, (label, text) in metrics.items():
-            if key in summary:
-                rows.append(
-                    {
-                        "metric": label,
-                        "value": round(float(summary[key]), 3),
-                        "better": better,
-                        "definition": text,
-                    }
-                )
-    return pd.DataFrame(rows)
+    """Every fairness metric: value (rounded), unit, which way is better, and its definition."""
+    rows = [
+        {**row, "better": better}
+        for better, metrics in (("higher", HIGHER_IS_BETTER), ("lower", LOWER_IS_BETTER))
+        for row in _fairness_rows(summary, metrics)
+    ]
+    return pd.DataFrame(rows, columns=["metric", "value", "unit", "better", "definition"])

@@ -12,11 +12,25 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from agents import columns
+from agents.scenario import FIELDS, field_doc
+
+
+def _names(frame: pd.DataFrame, parameters: Sequence[str], metric: str) -> dict[str, str]:
+    """Axis titles: a swept field's label (the scenario's field description), a metric's
+    label and unit (the data dictionary)."""
+    names = {metric: columns.axis_label(metric, "summary")}
+    for path in parameters:
+        known = path in FIELDS or path.count(".") == 2 and path.startswith("participants.")
+        names[path] = field_doc(path).label if known else path
+    return names
+
 
 def sweep_line(frame: pd.DataFrame, parameter: str, metric: str) -> go.Figure:
     """``metric`` against one swept parameter, one line per seed (bars for names)."""
     data = frame.assign(seed=frame["seed"].astype(str))
-    title = f"{metric} by {parameter}"
+    names = _names(frame, [parameter], metric)
+    title = f"{columns.label(metric, 'summary')} by {names[parameter]}"
     if frame[parameter].dtype.kind not in "iuf":  # categorical: no order, so no line
         return px.bar(
             data.assign(**{parameter: data[parameter].astype(str)}),
@@ -24,15 +38,19 @@ def sweep_line(frame: pd.DataFrame, parameter: str, metric: str) -> go.Figure:
             y=metric,
             color="seed",
             barmode="group",
+            labels=names,
             title=title,
         )
-    return px.line(data, x=parameter, y=metric, color="seed", markers=True, title=title)
+    return px.line(
+        data, x=parameter, y=metric, color="seed", markers=True, labels=names, title=title
+    )
 
 
 def sweep_heatmap(frame: pd.DataFrame, parameters: Sequence[str], metric: str) -> go.Figure:
     """``metric`` over two swept parameters (averaged over seeds by plotly's ``avg``)."""
     x, y = parameters
     data = frame.assign(**{x: frame[x].astype(str), y: frame[y].astype(str)})
+    names = _names(frame, parameters, metric)
     figure = px.density_heatmap(
         data,
         x=x,
@@ -40,7 +58,8 @@ def sweep_heatmap(frame: pd.DataFrame, parameters: Sequence[str], metric: str) -
         z=metric,
         histfunc="avg",
         text_auto=".3g",
-        title=f"{metric} by {x} and {y} (mean over seeds)",
+        labels=names,
+        title=f"{columns.label(metric, 'summary')} by {names[x]} and {names[y]} (mean over seeds)",
     )
     figure.update_xaxes(type="category")  # the swept values, not 0.5-wide bins
     figure.update_yaxes(type="category")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from agents import RunResult
+from agents import RunResult, columns
 from app import help as words
 
 #: A group is called out when its reward share and contribution share differ by this much.
@@ -41,12 +41,12 @@ def why(result: RunResult) -> list[str]:
     """Plain sentences: who earned more (or less) than they contributed, and the rule."""
     table = group_payoffs(result.participants)
     mechanism = result.scenario.market.mechanism
-    rule = words.MECHANISM.get(mechanism, mechanism)
+    rule = words.choice_help("market.mechanism").get(mechanism, mechanism)
     lines: list[str] = []
     top = table.sort_values("profit", ascending=False).iloc[0]
     lines.append(
         f"Highest profit: group **{top['group']}** ({top['strategy']}), "
-        f"{top['profit']:.1f} budget units over the run."
+        f"{top['profit']:.1f} {columns.unit('profit', 'participants')} over the run."
     )
     for row in table.itertuples():
         gap = float(row.reward_share) - float(row.contribution_share)

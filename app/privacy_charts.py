@@ -10,52 +10,44 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from agents import columns
+from app.charts import by_round, per_round
+
+BYTES = columns.unit("secagg_bytes", "rounds")
+SECONDS = columns.unit("secagg_seconds", "rounds")
+
 
 def secagg_bytes(rounds: pd.DataFrame) -> go.Figure:
     """Bytes sent per round: plain updates vs the secure-aggregation protocol."""
-    present = [c for c in ("plain_bytes", "secagg_bytes", "scoring_secagg_bytes") if c in rounds]
-    long = rounds[rounds["round"] > 0].melt(
-        id_vars="round", value_vars=present, var_name="traffic", value_name="bytes"
+    long = by_round(
+        rounds, ("plain_bytes", "secagg_bytes", "scoring_secagg_bytes"), "traffic", BYTES
     )
     figure = px.bar(
-        long,
-        x="round",
-        y="bytes",
-        color="traffic",
-        barmode="group",
-        title="Traffic per round (bytes)",
+        long, x="round", y=BYTES, color="traffic", barmode="group", title="Traffic per round"
     )
-    figure.update_xaxes(dtick=1)
-    return figure
+    return per_round(figure)
 
 
 def secagg_seconds(rounds: pd.DataFrame) -> go.Figure:
     """Time per round spent training, scoring, in secure aggregation and elsewhere."""
-    present = [
-        c
-        for c in ("train_seconds", "scoring_seconds", "secagg_seconds", "overhead_seconds")
-        if c in rounds
-    ]
-    long = rounds[rounds["round"] > 0].melt(
-        id_vars="round", value_vars=present, var_name="stage", value_name="seconds"
-    )
-    figure = px.bar(long, x="round", y="seconds", color="stage", title="Time per round (s)")
-    figure.update_xaxes(dtick=1)
-    return figure
+    stages = ("train_seconds", "scoring_seconds", "secagg_seconds", "overhead_seconds")
+    long = by_round(rounds, stages, "stage", SECONDS)
+    figure = px.bar(long, x="round", y=SECONDS, color="stage", title="Time per round")
+    return per_round(figure)
 
 
 def exposed_clients(rounds: pd.DataFrame) -> go.Figure:
     """Clients whose individual update the scoring releases exposed, per round."""
-    frame = rounds[rounds["round"] > 0]
+    shown = ("exposed_clients", "included", "scoring_secagg_runs")
     figure = px.bar(
-        frame,
+        rounds[rounds["round"] > 0],
         x="round",
         y="exposed_clients",
         hover_data=["included", "scoring_secagg_runs"],
+        labels={c: columns.axis_label(c, "rounds") for c in shown},
         title="Exposed clients per round",
     )
-    figure.update_xaxes(dtick=1)
-    return figure
+    return per_round(figure)
 
 
 def network(graph: nx.Graph, parts: pd.DataFrame, seed: int = 0) -> go.Figure:

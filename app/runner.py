@@ -15,9 +15,10 @@ import pandas as pd
 import streamlit as st
 
 import agents
-from agents import RunResult, Scenario
+from agents import RunResult, Scenario, ScenarioError
 from agents.scenario import check_compatible
 from agents.sweep import expand
+from app.state import one_line
 
 #: Round columns shown live while a run is in progress.
 LIVE_COLUMNS = (
@@ -48,6 +49,30 @@ def base_tokenizer() -> Any:
 def check(scenario: Scenario) -> None:
     """Cross-section checks of the library (raises a one-line ``ScenarioError``)."""
     check_compatible(scenario)
+
+
+def valid_or_stop(scenario: Scenario) -> None:
+    """Show ``scenario``'s one-line error and stop the page unless it is valid (:func:`check`)."""
+    try:
+        check(scenario)
+    except ScenarioError as error:
+        st.error(one_line(error), icon=":material/error:")
+        st.stop()
+
+
+def download(
+    where: Any, label: str, data: str | bytes, file_name: str, key: str, mime: str = "text/csv"
+) -> None:
+    """A download button in ``where`` (``st`` or a column) that does not rerun the page."""
+    where.download_button(
+        label,
+        data,
+        file_name=file_name,
+        mime=mime,
+        key=key,
+        on_click="ignore",
+        icon=":material/download:",
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -21,18 +21,8 @@ import pandas as pd
 import agents
 import market
 from agents import ParticipantGroup, Scenario, ScenarioError
-from agents.scenario import (
-    ACCESS_MODES,
-    AGGREGATORS,
-    BACKBONES,
-    FREE_RIDE,
-    MODES,
-    STRATEGIES,
-    UTILITY_METRICS,
-    list_examples,
-    load_example,
-)
-from agents.scenario.sections import SELECTIONS
+from agents.scenario import FIELDS, FieldDoc, field_doc, list_examples, load_example
+from agents.scenario.spec import FieldSpec
 
 #: Environment variable naming the scenario the app opens on: an example name (see
 #: ``examples/``) or a path to a scenario TOML file. The tests point it at a tiny scenario.
@@ -49,19 +39,10 @@ GROUP_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ParticipantGroup))
 _GROUP_TYPES: dict[str, Any] = typing.get_type_hints(ParticipantGroup)
 """Each participant field's declared type (the editor returns floats for integer columns)."""
 
-#: Choices for the fields that take a name.
+#: Choices for the fields that take a name, by dotted path (a participant field as
+#: ``participants.*.strategy``), from the scenario's field description.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model.mode": MODES,
-    "model.backbone": BACKBONES,
-    "market.scoring": tuple(market.METHODS),
-    "market.mechanism": tuple(market.MECHANISMS),
-    "market.utility_metric": UTILITY_METRICS,
-    "privacy.access": ACCESS_MODES,
-    "privacy.threat_model": ("semi_honest", "malicious"),
-    "train.aggregator": tuple(AGGREGATORS),
-    "market.selection": SELECTIONS,
-    "strategy": STRATEGIES,
-    "free_ride": FREE_RIDE,
+    path: options for path, doc in FIELDS.items() if (options := doc.choices()) is not None
 }
 
 #: The Scenario page's widgets: widget key -> the scenario field it shows. The scenario in
@@ -90,7 +71,6 @@ WIDGETS: dict[str, str] = {
     "utility_metric": "market.utility_metric",
     "mechanism": "market.mechanism",
     "round_budget": "market.round_budget",
-    "selection": "market.selection",
     "reputation_threshold": "market.reputation_threshold",
     "exploration": "market.exploration",
     "learning_rate": "market.learning_rate",
@@ -102,26 +82,37 @@ WIDGETS: dict[str, str] = {
     "threat_model": "privacy.threat_model",
 }
 #: Widgets whose value is a float (``st.number_input`` must not see an int there).
-FLOAT_WIDGETS = frozenset(
-    {
-        "data_test_fraction",
-        "train_lr",
-        "train_local_epochs",
-        "train_trim_fraction",
-        "train_max_update_norm",
-        "train_prox_mu",
-        "train_deadline_s",
-        "round_budget",
-        "reputation_threshold",
-        "exploration",
-        "learning_rate",
-        "threshold",
-        "dropout_rate",
-    }
-)
+FLOAT_WIDGETS = frozenset(key for key, path in WIDGETS.items() if field_doc(path).is_float)
 #: The participant table's editor (its base frame lives under ``GROUPS_FRAME_KEY``).
 GROUPS_KEY = "groups"
 GROUPS_FRAME_KEY = "groups_df"
+
+
+def widget_label(key: str) -> str:
+    """The label of widget ``key``: its field's label, capitalised, with the unit."""
+    doc = field_doc(WIDGETS[key])
+    label = doc.label[:1].upper() + doc.label[1:]
+    return f"{label} ({doc.spec.unit})" if doc.spec.unit else label
+
+
+def number_limits(path: str) -> dict[str, Any]:
+    """``min_value``/``max_value`` of a number widget for the field at ``path``: its closed
+    bounds (an open bound is left to the library's check, which says what is allowed)."""
+    doc = field_doc(path)
+    cast = float if doc.is_float else int
+    limits: dict[str, Any] = {}
+    if doc.spec.low is not None and not doc.spec.low_open:
+        limits["min_value"] = cast(doc.spec.low)
+    if doc.spec.high is not None and not doc.spec.high_open:
+        limits["max_value"] = cast(doc.spec.high)
+    return limits
+
+
+def group_columns() -> list[FieldDoc]:
+    """The participant table's columns, in :data:`GROUP_COLUMNS` order, described (``name``
+    is the group's key: described as text)."""
+    name = FieldDoc("participants.*.name", "text", None, FieldSpec("The group's name."))
+    return [name if c == "name" else field_doc(f"participants.*.{c}") for c in GROUP_COLUMNS]
 
 
 def widget_values(scenario: Scenario) -> dict[str, Any]:
@@ -228,6 +219,16 @@ def current(state: SessionState) -> Scenario:
     scenario = state[SCENARIO_KEY]
     assert isinstance(scenario, Scenario)
     return scenario
+
+
+def summary_line(scenario: Scenario) -> str:
+    """The scenario in one line: rounds, identities, model, scoring, mechanism, access."""
+    return (
+        f"{scenario.rounds} rounds, {scenario.n_identities} participant identities, "
+        f"{scenario.model.mode} mode on {scenario.model.backbone}, scoring "
+        f"{scenario.market.scoring}, mechanism {scenario.market.mechanism}, access "
+        f"{scenario.privacy.access}"
+    )
 
 
 def field_of(error: Exception) -> str:

@@ -23,6 +23,15 @@ from app import state  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "app_pages"
+#: Each page's file (under ``app_pages/``, also its URL path), title and icon; the first opens.
+PAGE_LIST = (
+    ("scenario", "Scenario", ":material/tune:"),
+    ("run", "Run", ":material/play_arrow:"),
+    ("results", "Results", ":material/monitoring:"),
+    ("compare", "Compare", ":material/compare:"),
+    ("sweep", "Sweep", ":material/grid_on:"),
+    ("attacks", "Exploitability", ":material/shield:"),
+)
 
 
 def main() -> None:
@@ -31,24 +40,14 @@ def main() -> None:
 
     navigation = st.navigation(
         [
-            st.Page(PAGES / "scenario.py", title="Scenario", icon=":material/tune:", default=True),
-            st.Page(PAGES / "run.py", title="Run", icon=":material/play_arrow:", url_path="run"),
             st.Page(
-                PAGES / "results.py",
-                title="Results",
-                icon=":material/monitoring:",
-                url_path="results",
-            ),
-            st.Page(
-                PAGES / "compare.py", title="Compare", icon=":material/compare:", url_path="compare"
-            ),
-            st.Page(PAGES / "sweep.py", title="Sweep", icon=":material/grid_on:", url_path="sweep"),
-            st.Page(
-                PAGES / "attacks.py",
-                title="Exploitability",
-                icon=":material/shield:",
-                url_path="attacks",
-            ),
+                PAGES / f"{name}.py",
+                title=title,
+                icon=icon,
+                url_path=name if i else None,
+                default=not i,
+            )
+            for i, (name, title, icon) in enumerate(PAGE_LIST)
         ]
     )
     state.current(st.session_state)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from agents import Scenario, ScenarioError
-from app import state
+from agents import Scenario, ScenarioError, columns
+from agents.scenario import choices, field_doc
 
 #: Scenario fields a sweep may vary (participant fields are added per group).
 SWEEP_FIELDS: tuple[str, ...] = (
@@ -55,10 +55,16 @@ def sweep_fields(scenario: Scenario) -> list[str]:
 
 
 def choices_for(path: str) -> tuple[str, ...] | None:
-    """The allowed names for a field that takes a name, else ``None``."""
-    if path in state.CHOICES:
-        return state.CHOICES[path]
-    return state.CHOICES.get(path.rsplit(".", 1)[-1]) if path.startswith("participants.") else None
+    """The allowed names for a field that takes a name, else ``None`` (from the scenario's
+    field description; ``participants.GROUP.F`` is any group's ``F``)."""
+    return choices(path)
+
+
+def values_help(path: str) -> str:
+    """The values box's "?": what the field does and what it may hold."""
+    doc = field_doc(path)
+    allowed = doc.allowed_text()
+    return f"{doc.help} Allowed: {allowed}." if allowed else doc.help
 
 
 def default_values_text(scenario: Scenario, path: str) -> str:
@@ -117,22 +123,24 @@ def grid_key(grid: Mapping[str, Sequence[Any]]) -> tuple[tuple[str, tuple[Any, .
     return tuple((path, tuple(values)) for path, values in grid.items())
 
 
-#: Summary metrics the seed-spread table shows first, with plain names.
-SPREAD_METRICS: dict[str, str] = {
-    "final_test_accuracy": "final test accuracy",
-    "total_paid": "total paid (budget units)",
-    "fair_pearson": "Pearson(reward, contribution)",
-    "fair_free_rider_share": "free-rider share of budget",
-    "fair_gini": "Gini of rewards",
-    "ir_violation_rate": "IR violation rate",
-    "exposed_clients_distinct": "exposed clients (distinct)",
-}
+#: Summary metrics the seed-spread table shows first (their labels and units: the data
+#: dictionary, :mod:`agents.columns`).
+SPREAD_METRICS: tuple[str, ...] = (
+    "final_test_accuracy",
+    "total_paid",
+    "fair_pearson",
+    "fair_free_rider_share",
+    "fair_gini",
+    "ir_violation_rate",
+    "exposed_clients_distinct",
+)
 
 
 def spread_table(table: pd.DataFrame) -> pd.DataFrame:
-    """``agents.run.seed_summary`` for display: key metrics first, plain names, rounded."""
+    """``agents.run.seed_summary`` for display: key metrics first, labels and units, rounded."""
     order = {key: i for i, key in enumerate(SPREAD_METRICS)}
     frame = table.assign(rank=table["metric"].map(lambda k: order.get(k, len(order))))
     frame = frame.sort_values(["rank", "metric"]).drop(columns="rank")
-    frame["metric"] = frame["metric"].map(lambda k: SPREAD_METRICS.get(k, k))
+    frame.insert(1, "unit", frame["metric"].map(lambda k: columns.unit(k, "summary")))
+    frame["metric"] = frame["metric"].map(lambda k: columns.label(k, "summary"))
     return frame.round(3).reset_index(drop=True)

@@ -6,20 +6,17 @@ Every attack of ``agents.attacks.ATTACKS`` against the default mechanism and
 same seed, as a ratio of means with a 95% paired-bootstrap interval. Prints the table and
 writes ``bench/results/attack_matrix.md``.
 
-    python bench/attack_matrix.py [--rounds 3] [--seeds 0 1 ...] [--mechanisms banzhaf_cover ...]
+    python -m bench.attack_matrix [--rounds 3] [--seeds 0 1 ...] [--mechanisms banzhaf_cover ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-from machine import cpu_name
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from bench.machine import cpu_name
 
 RESULTS = Path(__file__).with_name("results") / "attack_matrix.md"
 
@@ -80,7 +77,7 @@ def main() -> None:
     print(shown.to_string(index=False))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
-        "# Attack matrix (written by `python bench/attack_matrix.py`)\n\n"
+        "# Attack matrix (written by `python -m bench.attack_matrix`)\n\n"
         + header
         + "\n\n"
         + _markdown(shown)

@@ -5,20 +5,21 @@ Issue 13 asks that a bad scenario be rejected in under 1 s (and issue 17: ``--he
 ``--repeat`` times; the table gives the median wall time and its ratio to a bare
 ``python -c pass`` measured in the same run, and whether torch was imported (it must not be).
 
-Run: ``python bench/cli_startup.py [--repeat 5]``.
+Run: ``python -m bench.cli_startup [--repeat 5]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.machine import model_name
 
 PROBE = (
     "import sys, runpy\n"
@@ -52,14 +53,9 @@ def main() -> None:
     bad = Path(tempfile.mkdtemp()) / "bad.toml"
     bad.write_text("[market]\nscoring = 'shapely'\n")
     baseline, _ = _time("pass", args.repeat)
-    cpu = platform.processor() or platform.machine()
-    for line in (
-        Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    ):
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    print(f"CPU: {cpu}; load average {os.getloadavg()[0]:.1f}; median of {args.repeat} runs")
+    print(
+        f"CPU: {model_name()}; load average {os.getloadavg()[0]:.1f}; median of {args.repeat} runs"
+    )
     print(f"{'command':38s} {'seconds':>8s} {'x python':>9s} {'torch':>6s}")
     print(f"{'python -c pass (baseline)':38s} {baseline:8.3f} {1.0:9.1f} {'no':>6s}")
     for label, argv in (

@@ -1,13 +1,13 @@
 """The default scoring method at the default budget vs exact Shapley, and the surrogate vs
 shapiq on weighted voting (threshold) games.
 
-Run: ``python bench/default_scoring.py`` (about a minute on 2 cores; ``--quick`` for less).
+Run: ``python -m bench.default_scoring`` (about a minute on 2 cores; ``--quick`` for less).
 
 1. ``market.scoring.DEFAULT_METHOD`` at ``DEFAULT_BUDGET``: relative L2 error vs exact on the
-   recorded MiniLM round tables (``bench/data``, via ``bench/shapley.py``'s ``minilm_tables``)
-   and on head-mode-like games (FedAvg of ridge heads, ``bench/shapley.py``'s
-   ``fedavg_table``) at n = 6..10; the null player's value and whether efficiency holds.
-   Also the same method below ``2**n`` (sampling), to show what the sampler alone gives.
+   recorded MiniLM round tables (``bench/data``, via ``bench.shapley_games.minilm_tables``)
+   and on head-mode-like games (FedAvg of ridge heads, ``bench.shapley_games.fedavg_table``)
+   at n = 6..10; the null player's value and whether efficiency holds. Also the same
+   method below ``2**n`` (sampling), to show what the sampler alone gives.
 2. The default above 10 identities (``--large``, on by default): ``DEFAULT_METHOD`` at
    ``DEFAULT_BUDGET`` vs every shapiq SV approximator and our permutation sampler (the
    default before) at the same budget, on weighted voting and FL-like games (exponential
@@ -24,24 +24,25 @@ Run: ``python bench/default_scoring.py`` (about a minute on 2 cores; ``--quick``
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
-from shapley import fedavg_table, minilm_tables, shapiq_estimators  # noqa: E402
-
-import market  # noqa: E402
-from market.games import WeightedVotingGame, fl_game  # noqa: E402
-from market.scoring import DEFAULT_BUDGET, DEFAULT_METHOD  # noqa: E402
-
-
-def rel(phi: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.linalg.norm(phi - truth) / np.linalg.norm(truth))
+import market
+from bench.machine import model_name, simd_short
+from bench.shapley_games import (
+    Estimator,
+    fedavg_table,
+    minilm_tables,
+    ours,
+    relative_error,
+    shapiq_estimators,
+    single_blas_thread,
+)
+from market.games import WeightedVotingGame, fl_game
+from market.scoring import DEFAULT_BUDGET, DEFAULT_METHOD
 
 
 def default_rows(seeds: int) -> list[str]:
@@ -69,7 +70,7 @@ def default_rows(seeds: int) -> list[str]:
                 est = market.estimate(
                     table, n, DEFAULT_METHOD, budget=budget, rng=np.random.default_rng(seed)
                 )
-                errs.append(rel(est.values, truth))
+                errs.append(relative_error(est.values, truth))
                 stderr_ratio.append(est.relative_stderr)
                 gaps.append(abs(est.values.sum() - (table[-1] - table[0])))
             null = abs(est.values[-1]) if "fedavg" in label else float("nan")
@@ -99,23 +100,10 @@ def voting_tables(instances: int, n: int = 10, first_seed: int = 2000) -> list[n
     return out
 
 
-Runner = Callable[[np.ndarray, int, int, int], np.ndarray]
-
-
-def voting_runners(ablation: bool) -> tuple[dict[str, Runner], str]:
+def voting_runners(ablation: bool) -> tuple[dict[str, Estimator], str]:
     """Our estimators (the default surrogate; with ``ablation`` also its earlier settings)
     and every shapiq SV approximator but SPEX."""
-
-    def ours(method: str, **options: object) -> Runner:
-        def run(table: np.ndarray, n: int, budget: int, seed: int) -> np.ndarray:
-            rng = np.random.default_rng(seed)
-            result = market.estimate(table, n, method, budget=budget, rng=rng, **options)
-            assert result.evaluations <= budget
-            return result.values
-
-        return run
-
-    runners: dict[str, Runner] = {
+    runners: dict[str, Estimator] = {
         "ours:surrogate (default: focused below 20% of 2^n, strata from)": ours("surrogate"),
     }
     if ablation:
@@ -157,7 +145,7 @@ def voting_rows(instances: int, seeds: int, n: int = 10, ablation: bool = False)
             for table, truth in zip(tables, truths, strict=True):
                 for seed in range(seeds):
                     phi = run(table, n, budget, seed)
-                    errs.append(rel(phi, truth))
+                    errs.append(relative_error(phi, truth))
                     shares.append(abs(phi[-1]) / max(float(np.abs(phi).max()), 1e-12))
             errors[name][budget], nulls[name][budget] = np.array(errs), max(shares)
     boot = np.random.default_rng(0)
@@ -221,18 +209,7 @@ def large_tables(kind: str, n: int, instances: int) -> list[np.ndarray]:
 def large_rows(instances: int, seeds: int) -> list[str]:
     """The default method at the default budget vs shapiq's best and our permutation
     sampler, n = 12 and 14: per game kind, median [95% CI] and the paired comparison."""
-    runners: dict[str, Runner] = {}
-
-    def ours(method: str) -> Runner:
-        def run(table: np.ndarray, n: int, budget: int, seed: int) -> np.ndarray:
-            result = market.estimate(
-                table, n, method, budget=budget, rng=np.random.default_rng(seed)
-            )
-            assert result.evaluations <= budget
-            return result.values
-
-        return run
-
+    runners: dict[str, Estimator] = {}
     runners[f"ours:{DEFAULT_METHOD} (default)"] = ours(DEFAULT_METHOD)
     runners["ours:permutation (the default before)"] = ours("permutation")
     theirs, version = shapiq_estimators()
@@ -254,7 +231,7 @@ def large_rows(instances: int, seeds: int) -> list[str]:
             errors = {
                 name: np.array(
                     [
-                        rel(run(table, n, DEFAULT_BUDGET, seed), truth)
+                        relative_error(run(table, n, DEFAULT_BUDGET, seed), truth)
                         for table, truth in zip(tables, truths, strict=True)
                         for seed in range(seeds)
                     ]
@@ -287,20 +264,6 @@ def large_rows(instances: int, seeds: int) -> list[str]:
     ]
 
 
-def cpu_name() -> str:
-    """The CPU model and its widest SIMD extension (from ``lscpu``)."""
-    import subprocess
-
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU"
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"{fields.get('Model name', 'unknown').strip()} ({simd})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer games and seeds")
@@ -315,12 +278,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    try:  # small dense solves everywhere: BLAS threads only add overhead on 2 busy cores
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=1, user_api="blas")
-    except ImportError:
-        pass
+    single_blas_thread()
     started = time.perf_counter()
     seeds = 1 if args.quick else 3
     lines = ["## Default scoring and threshold games (bench/default_scoring.py)", ""]
@@ -330,7 +288,7 @@ def main() -> None:
     games, voting_seeds = (2, 1) if args.quick else (args.games, args.seeds)
     voting = voting_rows(games, voting_seeds, ablation=args.ablation)
     lines += voting
-    cpu = cpu_name()
+    cpu = f"{model_name(default='unknown')} ({simd_short()})"
     wall = time.perf_counter() - started
     lines.append(f"Bench wall time: {wall:.0f} s on {cpu}.")
     print("\n".join(lines))
@@ -342,7 +300,7 @@ def main() -> None:
         note = (
             "Relative L2 error vs exact Shapley over games x seeds (game seeds 2000+; the "
             "estimator was tuned on seeds 3000+): median with a 95% bootstrap interval, mean; "
-            "null share = largest |phi_null| / max|phi|. Run: `python bench/default_scoring.py"
+            "null share = largest |phi_null| / max|phi|. Run: `python -m bench.default_scoring"
             f"{flags}` ({wall:.0f} s wall), on {cpu}.\n\n"
         )
         out.write_text("# Weighted voting games: ours vs shapiq\n\n" + note + "\n".join(voting))

@@ -1,6 +1,6 @@
 """The default scenario (``make demo``) timed phase by phase, wall and CPU, old vs new defaults.
 
-Run: ``python bench/demo.py [--rounds R] [--threads N] [--set KEY=VALUE ...]`` times one run
+Run: ``python -m bench.demo [--rounds R] [--threads N] [--set KEY=VALUE ...]`` times one run
 of the default scenario (six participants x 5 rounds of LoRA on all-MiniLM-L6-v2, secure
 aggregation, exact Shapley scoring); ``--compare`` times the defaults before issue 16 and
 the current ones, each in a fresh process, one after the other, and prints their ratio;
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -28,10 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.machine import model_name, simd_short
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BEFORE_ISSUE_16: dict[str, Any] = {
     "model.adapted_layers": 2,
@@ -41,15 +39,6 @@ BEFORE_ISSUE_16: dict[str, Any] = {
 """The defaults the demo had before issue 16 (7.5 min wall on a 2-core AMD EPYC, AVX2)."""
 
 PHASES = ("build", "train", "scoring", "secagg", "evaluation", "overhead")
-
-
-def cpu_name() -> str:
-    """``lscpu``'s model name, the widest SIMD (AVX-512 / AVX2) and the core count."""
-    with open("/proc/cpuinfo") as f:
-        text = f.read()
-    names = [ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln]
-    simd = "AVX-512" if "avx512f" in text else "AVX2" if "avx2" in text else "no AVX2"
-    return f"{names[0] if names else platform.processor()}, {simd}, {os.cpu_count()} cores"
 
 
 def _parse_value(text: str) -> Any:
@@ -219,7 +208,8 @@ def phase_table(results: dict[str, dict[str, Any]]) -> str:
 def report(results: dict[str, dict[str, Any]]) -> str:
     out = [
         "## Demo (bench/demo.py)\n",
-        f"CPU {cpu_name()}; torch threads {next(iter(results.values()))['threads']}. "
+        f"CPU {model_name()}, {simd_short()}, {os.cpu_count()} cores; "
+        f"torch threads {next(iter(results.values()))['threads']}. "
         "Wall seconds per phase from the rounds table; CPU seconds = process CPU time "
         "(`time.process_time`) in that phase (build includes round 0's evaluation). "
         "Runs one after the other in fresh processes.\n",
@@ -247,7 +237,8 @@ def _child(overrides: dict[str, Any], rounds: int, threads: int) -> dict[str, An
     """:func:`measure` in a fresh interpreter (no warm caches or thread settings shared)."""
     command = [
         sys.executable,
-        __file__,
+        "-m",
+        "bench.demo",
         "--json",
         "--rounds",
         str(rounds),
@@ -258,7 +249,7 @@ def _child(overrides: dict[str, Any], rounds: int, threads: int) -> dict[str, An
         command += ["--set", f"{key}={json.dumps(value)}"]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if done.returncode != 0:
-        raise SystemExit(f"bench/demo.py: child run failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"bench.demo: child run failed:\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 

@@ -3,7 +3,7 @@
 Run on the device machine, in one call (about 2 minutes on an H200, ``--budget-s`` 120 plus
 CUDA start-up; give the call ``timeout_s`` 300)::
 
-    python bench/device_check.py --out $OUT
+    python -B -m bench.device_check --out $OUT
 
 It needs only python, numpy, torch, transformers and peft: the backbones are built from
 configs held here with seeded random weights (``tiny``: fl_core's 2-layer, 32-wide test
@@ -51,17 +51,16 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-STARTED = time.monotonic()
-ROOT = Path(__file__).resolve().parents[1]
+STARTED = time.monotonic()  # --budget-s counts from here, the imports below included
 sys.dont_write_bytecode = True  # the checkout travels read-mostly: leave no __pycache__
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
+import numpy as np  # noqa: E402 (after the clock starts and bytecode is switched off)
 import torch  # noqa: E402
-from device_measure import ARCHITECTURES, Measurement, Sizes, measure  # noqa: E402
 
+from bench.device_measure import ARCHITECTURES, Measurement, Sizes, measure  # noqa: E402
 from fl_core.config import TrainConfig  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)

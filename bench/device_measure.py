@@ -1,7 +1,7 @@
-"""The work :mod:`device_check` times: a backbone built in memory, synthetic data, rounds.
+"""The work :mod:`bench.device_check` times: a backbone built in memory, synthetic data, rounds.
 
-Imported by ``bench/device_check.py`` (which puts the repository root on ``sys.path``); see
-its docstring for what runs and why no file is read.
+Imported by :mod:`bench.device_check`; see its docstring for what runs and why no file is
+read.
 """
 
 from __future__ import annotations

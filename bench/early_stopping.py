@@ -1,13 +1,13 @@
 """Early stopping that keeps accuracy: GTG's rules and TMC's truncation vs exact Shapley.
 
-Run: ``python bench/early_stopping.py [--seeds 10]`` (about a minute; numpy only).
+Run: ``python -m bench.early_stopping [--seeds 10]`` (about a minute; numpy only).
 
 Truncation (TMC, GTG) and GTG's between-round skip are biased options, not defaults; the
 "Bias on games with known values" table shows a hidden harmful player and a skipped round
 that pays nobody although its values are (.3, .3, -.6).
 
 On the utility tables recorded from real MiniLM LoRA rounds
-(``bench/data/minilm_round_utilities.npz``, see ``bench/record_minilm_utilities.py``) every
+(``bench/data/minilm_round_utilities.npz``, see ``bench.record_minilm_utilities``) every
 estimator gets the same cap of distinct evaluations (15%, 50% and 100% of the coalitions, the
 last being no cap at all), and each stopping rule is switched off in turn, so each row shows
 what the rule saves (evaluations actually used) and what it costs (relative L2 error against
@@ -21,18 +21,14 @@ start model's, as when a late round no longer moves the model).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
-from shapley import DATA, minilm_tables  # noqa: E402 (bench/, this script's own folder)
-
-import market  # noqa: E402
-from market.games import AdditiveGame  # noqa: E402
+import market
+from bench.shapley_games import DATA, minilm_tables, relative_error
+from market.games import AdditiveGame
 
 CAP_FRACTIONS = (0.15, 0.5, 1.0)
 """Evaluation caps as fractions of the ``2**n`` coalitions (15%: the issue's budget; 100%:
@@ -51,10 +47,6 @@ VARIANTS: dict[str, tuple[str, Mapping[str, object]]] = {
     "GTG, + between-round skip 1e-3": ("gtg", {"skip_tol": 1e-3}),
     "default (adaptive)": ("adaptive", {}),
 }
-
-
-def relative_error(estimate: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.linalg.norm(estimate - truth) / np.linalg.norm(truth))
 
 
 def run_variants(
@@ -165,7 +157,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10, help="seeds per table")
     args = parser.parse_args()
     if not DATA.exists():
-        print(f"skipped: {DATA} not found (python bench/record_minilm_utilities.py writes it)")
+        print(f"skipped: {DATA} not found (python -m bench.record_minilm_utilities writes it)")
         return
     started = time.perf_counter()
     tables = minilm_tables()

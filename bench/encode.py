@@ -1,6 +1,6 @@
 """The frozen-prefix cache of the default scenario: one multi-threaded pass vs one worker per core.
 
-Run: ``python bench/encode.py [--examples N] [--repeats R] [--out FILE]``.
+Run: ``python -m bench.encode [--examples N] [--repeats R] [--out FILE]``.
 
 ``make demo`` starts by running the frozen layers of all-MiniLM-L6-v2 (all but the adapted
 one) over the validation, test and training examples it uses, about 3,300 reviews; on two
@@ -17,17 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(ROOT / "bench"))
-
-from machine import cpu_summary  # noqa: E402 (bench/ on the path first)
+from bench.machine import cpu_summary
 
 
 def main() -> None:

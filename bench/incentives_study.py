@@ -5,7 +5,7 @@ per heterogeneity setting and mechanism, the final test accuracy and the partici
 each participant group, mean over seeds with 95% t-intervals, and which differences are
 significant (paired by seed).
 
-Run: ``python bench/incentives_study.py [--seeds N] [--out bench/results/incentives]``;
+Run: ``python -m bench.incentives_study [--seeds N] [--out bench/results/incentives]``;
 ``--tables-only`` reprints the headline from an earlier run's ``runs.csv``.
 The first run of a seed also embeds its data split once (cached on disk afterwards); the
 wall time printed says whether the cache was cold.
@@ -14,18 +14,16 @@ wall time printed says whether the cache was cold.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
-from machine import model_name, simd_level
+
+from agents.intervals import mean_interval, paired_difference
+from agents.study import load_study, study
+from bench.machine import model_name, simd_level
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from agents.intervals import mean_interval, paired_difference  # noqa: E402
-from agents.study import load_study, study  # noqa: E402
 
 
 def _cell(values: pd.Series, digits: int = 3, share: bool = False) -> str:

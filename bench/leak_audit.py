@@ -1,6 +1,6 @@
 """Leak audit benchmark: `privacy.leak_report`'s witness search, linear vs quadratic (issue 27 M2).
 
-Run: python bench/leak_audit.py [--quick] [--repeats R]
+Run: python -m bench.leak_audit [--quick] [--repeats R]
 
 The audit's smallest determined group is found among differences t - s of nested released
 coalitions. The baseline ("before", kept only here) differences every nested pair, quadratic
@@ -21,22 +21,15 @@ Times are the best of R runs, the two versions timed alternately, in this run, o
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from machine import cpu_summary, load_average  # noqa: E402 (bench/ is put on sys.path first)
-
-from privacy import LeakReport, leak_report  # noqa: E402
-from privacy.audit import ALL_PAIRS_UP_TO, _nested_differences  # noqa: E402
-from privacy.rank import released_coalitions, unit_vectors_in_row_space  # noqa: E402
+from bench.machine import cpu_summary, load_average
+from bench.timing import alternately
+from privacy import LeakReport, leak_report
+from privacy.audit import ALL_PAIRS_UP_TO, _nested_differences
+from privacy.rank import released_coalitions, unit_vectors_in_row_space
 
 
 def quadratic_witnesses(coalitions: list[frozenset[int]]) -> list[frozenset[int]]:
@@ -83,19 +76,6 @@ def releases(kind: str, m: int, rng: np.random.Generator) -> tuple[list[frozense
         n = 60
         chosen = [frozenset(np.flatnonzero(rng.random(n) < 0.5).tolist()) for _ in range(m)]
     return [*chosen, frozenset(range(n))], n
-
-
-def alternately(
-    first: Callable[[], object], second: Callable[[], object], repeats: int
-) -> tuple[float, float]:
-    """Best times of two functions timed alternately, so both see the same load."""
-    best = [float("inf"), float("inf")]
-    for _ in range(repeats):
-        for k, fn in enumerate((first, second)):
-            start = time.perf_counter()
-            fn()
-            best[k] = min(best[k], time.perf_counter() - start)
-    return best[0], best[1]
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The machine a benchmark ran on: CPU model, SIMD level, core count, load average.
 
-One helper for the benches that name their CPU next to a figure (``mechanism_table``,
-``attack_matrix``, ``run_all``, ``omp_wait``); each keeps its own wording.
+One helper for the benches that name their CPU next to a figure; each keeps its own wording,
+built from :func:`model_name` and :func:`simd_short` or :func:`simd_level`.
 """
 
 from __future__ import annotations
@@ -55,11 +55,15 @@ def simd_level() -> str:
     return "AVX2, no AVX-512" if "avx2" in flags else "no AVX2"
 
 
+def simd_short() -> str:
+    """The widest of :data:`SIMD_FLAGS`: ``"AVX-512"``, ``"AVX2"`` or ``"no AVX2"``."""
+    flags = simd_flags() or []
+    return "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "no AVX2")
+
+
 def cpu_summary() -> str:
     """``"<model> (AVX-512 | AVX2 | no AVX2), <n> logical cores"``."""
-    flags = simd_flags() or []
-    simd = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "no AVX2")
-    return f"{model_name(default='?')} ({simd}), {os.cpu_count()} logical cores"
+    return f"{model_name(default='?')} ({simd_short()}), {os.cpu_count()} logical cores"
 
 
 def load_average() -> tuple[float, float, float]:
@@ -67,4 +71,12 @@ def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
 
 
-__all__ = ["cpu_name", "cpu_summary", "load_average", "model_name", "simd_flags", "simd_level"]
+__all__ = [
+    "cpu_name",
+    "cpu_summary",
+    "load_average",
+    "model_name",
+    "simd_flags",
+    "simd_level",
+    "simd_short",
+]

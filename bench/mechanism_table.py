@@ -6,7 +6,7 @@ declaring the cost, detected replicas covered once), the share of the budget pai
 free riders, and the share of honest positive contributors paid at least their cost.
 ``--write`` replaces the table in ``market/mechanisms/__init__.py``'s docstring.
 
-    PYTHONPATH=. python bench/mechanism_table.py [--write]
+    python -m bench.mechanism_table [--write]
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import argparse
 import dataclasses
 import pathlib
 import textwrap
+from functools import partial
+from typing import Any
 
 import numpy as np
-from machine import cpu_name
 
 import market
+from bench.machine import cpu_name
 from market.games import SaturatingGame, fl_game
 
 N, K, SEEDS, BUDGET, NOISE = 8, 3, 10, 1.0, 0.003
@@ -45,47 +47,25 @@ def row(name: str) -> tuple[float, float, float, float]:
         game, costs, honest = instance(seed)
         c0, s0 = costs[0], game.sizes[0]
         effort = np.where(honest, game.sizes, 0.0)  # metered: the free riders train nothing
+        # the round's terms: budget, bids, declared sizes, metered effort
+        terms: dict[str, Any] = {
+            "budget": BUDGET,
+            "costs": costs,
+            "data_sizes": game.sizes,
+            "effort": effort,
+        }
+        gain = partial(market.sybil_gain, game, N, 0, K, mechanism, **terms)
         split.append(
-            market.sybil_gain(
-                game,
-                N,
-                0,
-                K,
-                mechanism,
-                budget=BUDGET,
-                costs=costs,
-                data_sizes=game.sizes,
-                effort=effort,
+            gain(
                 cloned_utility=game.split_player(0, K),
                 clone_costs=np.full(K, c0 / K),
                 clone_sizes=np.full(K, s0 / K),
             )
         )
-        repl.append(
-            market.sybil_gain(
-                game,
-                N,
-                0,
-                K,
-                mechanism,
-                budget=BUDGET,
-                costs=costs,
-                data_sizes=game.sizes,
-                effort=effort,
-                group_clones=True,
-                clones_true_cost=float(c0),
-            )
-        )
+        repl.append(gain(group_clones=True, clones_true_cost=float(c0)))
         values = market.values_for(mechanism, game, N)
         margins = market.grand_marginals(game, N) if mechanism.uses_marginals else None
-        pay = mechanism.run_round(
-            values,
-            budget=BUDGET,
-            costs=costs,
-            data_sizes=game.sizes,
-            marginals=margins,
-            effort=effort,
-        )
+        pay = mechanism.run_round(values, marginals=margins, **terms)
         riders.append(market.free_rider_share(pay.payments, ~honest, BUDGET))
         ir.append(market.ir_rate(pay.payments, costs, contributing=honest & (values > 0)))
     return ratio_of_means(split), ratio_of_means(repl), float(np.mean(riders)), float(np.mean(ir))
@@ -110,7 +90,8 @@ def table() -> str:
     ]
     for name in market.MECHANISMS:
         s, r, f, i = row(name)
-        valuation = market.MECHANISMS[name].valuation or "shapley"  # type: ignore[attr-defined]
+        held = market.MECHANISMS[name].valuation  # type: ignore[attr-defined]
+        valuation = held.index if held is not None else "shapley"
         valuation = "-" if name == "flat" else valuation  # flat ignores contributions
         lines.append(f"{name:14}  {valuation:9}  {s:+11.3f}  {r:+11.3f}  {f:11.4f}  {i:5.2f}")
     lines.append(rule)

@@ -1,6 +1,6 @@
 """Idle OpenMP threads: spinning (GNU OpenMP's default) vs sleeping, on an idle or busy machine.
 
-Run: ``python bench/omp_wait.py [--repeats 3] [--steps 100]``.
+Run: ``python -m bench.omp_wait [--repeats 3] [--steps 100]``.
 
 torch's CPU build runs its parallel regions on GNU OpenMP (``libgomp``), whose idle threads
 spin before they sleep. When the cores are shared with other work, a spinning thread takes
@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 
-from machine import cpu_summary, load_average
+from bench.machine import cpu_summary, load_average
 
 WORKLOAD = r"""
 import sys, time, torch

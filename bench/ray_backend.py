@@ -1,6 +1,6 @@
 """Local training on this process against Ray actors (``train.backend``), side by side.
 
-Run: ``python bench/ray_backend.py [--rounds R] [--participants N] [--address ADDR]``
+Run: ``python -m bench.ray_backend [--rounds R] [--participants N] [--address ADDR]``
 (about 2 minutes on 2 cores, most of it starting Ray and shipping the model).
 
 Two runs on the tiny test backbone, each trained once per backend on one shared task
@@ -21,45 +21,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+import numpy as np
+import pandas as pd
 
-import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
-import pandas as pd  # noqa: E402
-
-from agents import ParticipantGroup, Scenario  # noqa: E402
-from agents.model import MarketModel  # noqa: E402
-from agents.scenario import (  # noqa: E402
-    DataSection,
-    MarketSection,
-    ModelSection,
-    PrivacySection,
-    TrainSection,
-)
-from fl_core import FederatedTask  # noqa: E402
-from fl_core.backends import LocalBackend, RayBackend, TrainingBackend  # noqa: E402
-
-
-def cpu_name() -> str:
-    """The CPU model and its widest vector extension, as ``lscpu`` reports them."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in text.splitlines() if "Model name" in ln), ""
-    )
-    flags = text.split("Flags:", 1)[-1]
-    vector = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "no AVX2")
-    return f"{model} ({vector}, {os.cpu_count()} cores)"
+from agents import ParticipantGroup, Scenario
+from agents.model import MarketModel
+from agents.scenario import DataSection, MarketSection, ModelSection, PrivacySection, TrainSection
+from bench.machine import model_name, simd_short
+from fl_core import FederatedTask
+from fl_core.backends import LocalBackend, RayBackend, TrainingBackend
 
 
 def scenario(mode: str, participants: int, rounds: int) -> Scenario:
@@ -95,7 +67,8 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=64, help="head-mode participants")
     parser.add_argument("--address", default=None, help="a Ray cluster (default: start one here)")
     args = parser.parse_args()
-    print(f"CPU: {cpu_name()}")
+    print(f"CPU: {model_name()} ({simd_short()}, {os.cpu_count()} cores)")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # read when Ray starts
     started = time.perf_counter()
     ray_backend = RayBackend(args.address)
     ready = time.perf_counter() - started

@@ -1,6 +1,6 @@
-"""Record exact coalition-utility tables from real MiniLM LoRA rounds (for bench/shapley.py).
+"""Record exact coalition-utility tables from real MiniLM LoRA rounds (for bench.shapley).
 
-Run: ``python bench/record_minilm_utilities.py [--rounds 2] [--subset 64]`` (about 5-10
+Run: ``python -m bench.record_minilm_utilities [--rounds 2] [--subset 64]`` (about 5-10
 minutes on 2 cores; run once, the file is kept in ``bench/data/``).
 
 Ten participants fine-tune all-MiniLM-L6-v2 with LoRA (the default model) on the Amazon
@@ -20,25 +20,15 @@ Writes ``bench/data/minilm_round_utilities.npz``: ``utilities_0``, ``utilities_1
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import numpy as np
 
-import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
-
-from agents.model import MarketModel  # noqa: E402
-from agents.scenario import (  # noqa: E402
-    DataSection,
-    MarketSection,
-    ParticipantGroup,
-    Scenario,
-)
-from fl_core import CoalitionUtility  # noqa: E402
+from agents.model import MarketModel
+from agents.scenario import DataSection, MarketSection, ParticipantGroup, Scenario
+from bench.eval_paths import coalitions_of, included_updates
+from fl_core import CoalitionUtility
 
 OUT = Path(__file__).resolve().parent / "data" / "minilm_round_utilities.npz"
 
@@ -78,7 +68,7 @@ def main() -> None:
         base = model.global_vector.copy()
         t0 = time.perf_counter()
         model.step()
-        included = sorted((p for p in model.participants if p.included), key=lambda p: p.pid)
+        included, deltas, weights = included_updates(model)
         n = len(included)
         if n != scenario.n_identities:
             raise RuntimeError(f"round {r + 1}: only {n} participants included; rerun")
@@ -89,14 +79,13 @@ def main() -> None:
         utility = CoalitionUtility(
             evaluator.evaluate,
             base,
-            [np.asarray(p.update, dtype=np.float32) for p in included],
-            [float(len(p.shard)) for p in included],
+            deltas,
+            weights,
             metric=scenario.market.utility_metric,
             evaluate_many=evaluator.evaluate_many,
         )
         t1 = time.perf_counter()
-        coalitions = [frozenset(i for i in range(n) if mask >> i & 1) for mask in range(2**n)]
-        table = np.array(utility.values_many(coalitions), dtype=np.float64)
+        table = np.array(utility.values_many(coalitions_of(n)), dtype=np.float64)
         tables[f"utilities_{r}"] = table
         print(
             f"round {r + 1}: trained in {t1 - t0:.0f} s; {len(table)} coalition utilities in "

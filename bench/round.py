@@ -1,6 +1,6 @@
 """One default round, split into training, scoring, secure aggregation, evaluation, overhead.
 
-Run: ``python bench/round.py [--rounds R] [--threads N] [--quick]`` (about 5 minutes on 2
+Run: ``python -m bench.round [--rounds R] [--threads N] [--quick]`` (about 5 minutes on 2
 cores: the default round itself trains for over a minute).
 
 The scenario is the embedded default (``agents.Scenario()``: six honest participants, 300
@@ -28,27 +28,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import platform
-import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import numpy as np
 
-import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
-import torch  # noqa: E402
-
-import market  # noqa: E402
-from agents import Scenario  # noqa: E402
-from agents.model import MarketModel  # noqa: E402
-from fl_core import CoalitionUtility, FederatedTask  # noqa: E402
-from fl_core.evaluation import Metrics, evaluate  # noqa: E402
-from fl_core.evaluators import make_evaluator  # noqa: E402
-from fl_core.features import FeatureStore  # noqa: E402
+import market
+from agents import Scenario
+from agents.model import MarketModel
+from bench.eval_paths import EvalPath, batched, coalition_vectors, included_updates, plain_peft
+from bench.timing import timed_round_robin
+from bench.torch_setup import closing_line, opening_line, parse_with_threads
+from fl_core import CoalitionUtility
 
 
 def split_row(name: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -71,8 +62,7 @@ def split_row(name: str, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def replay_gtg(
-    task: FederatedTask,
-    evaluate_fn: Callable[[np.ndarray], Metrics],
+    evaluate_fn: EvalPath,
     base: np.ndarray,
     deltas: list[np.ndarray],
     weights: list[float],
@@ -92,11 +82,8 @@ def replay_gtg(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="rounds per configuration")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--quick", action="store_true", help="only the secure-aggregation run")
-    args = parser.parse_args()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    args = parse_with_threads(parser)
     load = os.getloadavg()[0]
     plain_scenario = Scenario()
     secure = plain_scenario.replace("privacy.secure_aggregation", True).replace(
@@ -124,11 +111,11 @@ def main() -> None:
             base = model.global_vector.copy()
             model.step()
             rows.append(split_row(name, dataclasses.asdict(model.record)))
-        included = sorted((p for p in model.participants if p.included), key=lambda p: p.pid)
+        _, deltas, weights = included_updates(model)
         last = {
             "base": base,
-            "deltas": [np.asarray(p.update, dtype=np.float32) for p in included],
-            "weights": [float(len(p.shard)) for p in included],
+            "deltas": deltas,
+            "weights": weights,
             "indices": model.utility_indices,
             "scenario": scenario,
         }
@@ -136,8 +123,7 @@ def main() -> None:
     out = [
         "## A default round (bench/round.py)",
         "",
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{platform.machine()}; load average at start {load:.1f}. Scenario: the default "
+        f"{opening_line(load)} Scenario: the default "
         f"(6 x 300 reviews, MiniLM LoRA top 2 layers, GTG budget "
         f"{plain_scenario.market.scoring_budget}, utility subset "
         f"{plain_scenario.data.utility_subset}). Task build (data, model, frozen-prefix cache "
@@ -163,19 +149,15 @@ def main() -> None:
     ]
 
     # the same scoring replayed: old cached path vs the batched evaluator (fresh, no memo)
-    labels = task.splits.val.labels
     idx = last["indices"]
     args_replay = (last["base"], last["deltas"], last["weights"], last["scenario"])
-    fast = make_evaluator(task.model, task.layout, task.features["val"], labels, idx,
-                              memo_size=0)  # fmt: skip
+    fast = batched(task, idx)
     old_times, new_times = [], []
     evaluations = 0
     for _ in range(2):
-        seconds, evaluations = replay_gtg(
-            task, lambda v: task.evaluate(v, "val", idx), *args_replay
-        )
+        seconds, evaluations = replay_gtg(lambda v: task.evaluate(v, "val", idx), *args_replay)
         old_times.append(seconds)
-        new_times.append(replay_gtg(task, fast.evaluate, *args_replay)[0])
+        new_times.append(replay_gtg(fast.evaluate, *args_replay)[0])
     # GTG discards a walk cut by the budget: the smallest budget giving the same values
     shared = CoalitionUtility(
         fast.evaluate, last["base"], last["deltas"], last["weights"],
@@ -192,22 +174,14 @@ def main() -> None:
     smallest = min(b for b in range(m + 1, budget + 1) if np.array_equal(gtg(b)[0], reference))
     wasted = spent - gtg(smallest)[1]
     # one coalition (the grand one) on each path, alternately
-    grand = CoalitionUtility(
-        lambda v: Metrics(0, 0, 0), last["base"], last["deltas"], last["weights"]
-    ).coalition_vector(frozenset(range(len(last["deltas"]))))
-    plain = FeatureStore(task.model, task.features["val"].tokens, "tokens")
-    per: dict[str, list[float]] = {"plain peft": [], "cached prefix": [], "batched": []}
-    losses: dict[str, float] = {}
-    for _ in range(2):
-        for name, fn in (
-            ("plain peft", lambda v: evaluate(task.model, plain, labels, v, idx)),
-            ("cached prefix", lambda v: task.evaluate(v, "val", idx)),
-            ("batched", fast.evaluate),
-        ):
-            t = time.perf_counter()
-            losses[name] = fn(grand).loss
-            per[name].append(time.perf_counter() - t)
-    best = {k: min(v) for k, v in per.items()}
+    grand = coalition_vectors(last["base"], last["deltas"], last["weights"], [frozenset(range(m))])
+    one: dict[str, EvalPath] = {
+        "plain peft": plain_peft(task, idx),
+        "cached prefix": lambda v: task.evaluate(v, "val", idx),
+        "batched": fast.evaluate,
+    }
+    best, results = timed_round_robin(one, grand, 2)
+    losses = {name: out[0].loss for name, out in results.items()}
     out += [
         f"GTG scoring of the last round replayed ({evaluations} evaluations, same seed), "
         "best of 2, alternately:",
@@ -237,11 +211,7 @@ def main() -> None:
             f"| {name} | {sec:.3f} | {best['plain peft'] / sec:.2f}x | "
             f"{abs(losses[name] - losses['plain peft']):.1e} |"
         )
-    out += [
-        "",
-        f"Total {time.perf_counter() - started:.0f} s; load average at end "
-        f"{os.getloadavg()[0]:.1f}.",
-    ]
+    out += ["", closing_line(started)]
     print("\n".join(out))
 
 

@@ -1,18 +1,18 @@
 """Run every benchmark in turn and write ``bench/RESULTS.md`` (what ``make bench`` runs).
 
-Run: ``python bench/run_all.py [--quick] [--only NAME ...] [--record]``.
+Run: ``python -m bench.run_all [--quick] [--only NAME ...] [--record]``.
 
 With ``--only``, the named benches' sections are replaced in the existing file and every
 other section is kept as it was (each section says when, on which CPU and at what load it
 ran), so one bench can be rerun without rerunning the others.
 
-Each bench is a plain script that prints its own tables, with every ratio measured side by
+Each bench is a module of this package that prints its own tables, with every ratio measured side by
 side in its own run; this script runs them one after the other (never two at once: they
 time themselves), and writes the machine (CPU model, cores, memory, load average), the date,
 and each bench's printed output, wall time and exit status to ``bench/RESULTS.md``, after
 every bench (a failure is recorded, and the others still run). ``--record`` first records
 ``bench/data/minilm_round_utilities.npz`` from real MiniLM rounds (minutes; the file is kept,
-and ``bench/shapley.py`` uses it when present).
+and ``bench.shapley`` uses it when present).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 
 import psutil
-from machine import load_average, model_name, simd_level
+
+from bench.machine import load_average, model_name, simd_level
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
@@ -68,6 +69,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "vs_flower": ("fedmarket vs Flower, same FedAvg rounds, with SecAgg+", [], ["--clients", "10"]),
     "synthesize": ("SmolLM2 generation speed (tokens/s)", [], []),
     "cli_startup": ("how fast the CLI answers --help and bad input", [], ["--repeat", "3"]),
+    "call_path": ("one run's calls across files, CLI to tables (issue 28)", ["--show"], []),
 }
 
 
@@ -121,15 +123,12 @@ def demote(text: str) -> str:
 
 
 def run(name: str, args: list[str]) -> tuple[int, float, str, str]:
+    """``python -m bench.<name> <args>`` in a fresh interpreter, from the repository root."""
     started = time.perf_counter()
-    env = dict(os.environ)
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
     process = subprocess.run(
-        [sys.executable, str(ROOT / f"{name}.py"), *args],
+        [sys.executable, "-m", f"bench.{name}", *args],
         capture_output=True,
         text=True,
-        env=env,
         cwd=ROOT.parent,
         check=False,
     )
@@ -148,10 +147,10 @@ def main() -> None:
     head = [
         "# Benchmark results",
         "",
-        f"Written by `make bench` (`python bench/run_all.py{' --quick' if args.quick else ''}`)"
+        f"Written by `make bench` (`python -m bench.run_all{' --quick' if args.quick else ''}`)"
         f" on {now}."
         if not args.only
-        else f"Last updated by `python bench/run_all.py --only {' '.join(args.only)}` on {now}; "
+        else f"Last updated by `python -m bench.run_all --only {' '.join(args.only)}` on {now}; "
         "each section says when and where it ran.",
         "",
         "## Machine",

@@ -1,6 +1,6 @@
 """Scale: 10,000 head-mode participants x 5 rounds (and 100,000 x 3) with SecAgg+ and TMC.
 
-Run: ``python bench/scale.py [--participants N] [--rounds R] [--method M] [--cold]``.
+Run: ``python -m bench.scale [--participants N] [--rounds R] [--method M] [--cold]``.
 Issue 16's figures: ``--participants 10000 --rounds 5`` (target <= 75 s with a warm cache,
 simulator overhead <= 25% of each round) and ``--participants 100000 --rounds 3`` (target
 <= 10 minutes, <= 8 GiB); per-round cost flat over rounds.
@@ -38,24 +38,17 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import numpy as np
+import psutil
+import torch
 
-import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
-import psutil  # noqa: E402
-import torch  # noqa: E402
+from agents.model import MarketModel
+from agents.scenario import MarketSection, ParticipantGroup, PrivacySection, Scenario
+from bench.crowd import SHARD, head_crowd
+from bench.machine import model_name, simd_short
+from bench.torch_setup import parse_with_threads
 
-from agents.model import MarketModel  # noqa: E402
-from agents.scenario import (  # noqa: E402
-    DataSection,
-    MarketSection,
-    ModelSection,
-    ParticipantGroup,
-    PrivacySection,
-    Scenario,
-)
-
+ROOT = Path(__file__).resolve().parents[1]
 MIB = 2**20
 GROUP_LIMIT = 10_000
 """The scenario's largest participant group (``participants.<group>.count``)."""
@@ -64,36 +57,21 @@ GROUP_LIMIT = 10_000
 def scenario_for(n: int, rounds: int, method: str, neighbors: int = 12) -> Scenario:
     """The issue-16 scale scenario: about 19% of ``n`` join a round (availability 0.95,
     exploration 0.2, cost 5 above the even share of the budget), SecAgg+ over ``neighbors``."""
-    return Scenario(
-        name="scale",
-        rounds=rounds,
-        model=ModelSection(mode="head"),
-        data=DataSection(replace=True),
-        privacy=PrivacySection(
-            secure_aggregation=True,
-            access="trusted_evaluator",
-            neighbors=neighbors,
-        ),
-        market=MarketSection(scoring=method, exploration=0.2),
-        # a group holds at most GROUP_LIMIT identities: larger crowds are identical groups
-        participants=tuple(
-            ParticipantGroup(
-                name="crowd" if n <= GROUP_LIMIT else f"crowd{k}",
-                count=min(GROUP_LIMIT, n - start),
-                data_size=32,
-                availability=0.95,
-            )
-            for k, start in enumerate(range(0, n, GROUP_LIMIT))
-        ),
+    # a group holds at most GROUP_LIMIT identities: larger crowds are identical groups
+    groups = [
+        ParticipantGroup(
+            name="crowd" if n <= GROUP_LIMIT else f"crowd{k}",
+            count=min(GROUP_LIMIT, n - start),
+            data_size=SHARD,
+            availability=0.95,
+        )
+        for k, start in enumerate(range(0, n, GROUP_LIMIT))
+    ]
+    privacy = PrivacySection(
+        secure_aggregation=True, access="trusted_evaluator", neighbors=neighbors
     )
-
-
-def cpu_name() -> str:
-    with open("/proc/cpuinfo") as f:
-        names = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
-    flags = open("/proc/cpuinfo").read()
-    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"{names[0] if names else platform.processor()}, {simd}"
+    market = MarketSection(scoring=method, exploration=0.2)
+    return head_crowd("scale", rounds, groups, privacy=privacy, market=market)
 
 
 def rss() -> float:
@@ -109,12 +87,9 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--method", default="tmc", help="a sampled market.METHODS name")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--cold", action="store_true", help="compute embeddings afresh")
     parser.add_argument("--embed-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    args = parse_with_threads(parser)
     if args.cold and not args.embed_only:
         cold_dir = tempfile.mkdtemp(prefix="fedmarket-cold-")
         os.environ["FEDMARKET_CACHE"] = cold_dir
@@ -126,7 +101,7 @@ def main() -> None:
         return
     print(
         f"## Scale (bench/scale.py)\n\n{args.participants} head-mode participants x "
-        f"{args.rounds} rounds on {cpu_name()}, SecAgg+ degree "
+        f"{args.rounds} rounds on {model_name()}, {simd_short()}, SecAgg+ degree "
         f"{scenario.privacy.neighbors}, scoring "
         f"`{args.method}` with budget {scenario.market.scoring_budget}; torch "
         f"{torch.get_num_threads()} threads, {platform.machine()}, load average at start "
@@ -139,9 +114,10 @@ def main() -> None:
     if args.cold:
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, __file__, "--embed-only", *sys.argv[1:]],
+            [sys.executable, "-m", "bench.scale", "--embed-only", *sys.argv[1:]],
             check=True,
             env=os.environ.copy(),
+            cwd=ROOT,
         )
         seconds = time.perf_counter() - started
         embed_note = (

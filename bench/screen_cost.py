@@ -1,6 +1,6 @@
 """Cost of the free-rider screen (``market.free_rider_reasons``) at scale, head-mode size.
 
-Run: ``python bench/screen_cost.py [--sizes 2000 20000]``. Synthetic rounds of ``n``
+Run: ``python -m bench.screen_cost [--sizes 2000 20000]``. Synthetic rounds of ``n``
 updates in ``d = 770`` (MiniLM head mode): honest updates continue the last global step
 (cosine ~0.7, so every one is a replay candidate: the worst case) in a 16-dimensional
 shared subspace plus 20% isotropic idiosyncrasy, and 1% disguised riders (the step plus
@@ -12,17 +12,13 @@ candidate and multiplied by the number of candidates.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.machine import cpu_summary, load_average  # noqa: E402
-from market import free_rider_reasons  # noqa: E402
-from market.identities import _chance_fraction, _explained  # noqa: E402
+from bench.machine import cpu_summary, load_average
+from market import free_rider_reasons
+from market.identities import _chance_fraction, _explained
 
 D, K = 770, 16
 

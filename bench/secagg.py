@@ -1,6 +1,6 @@
 """Secure-aggregation benchmark: mask PRG throughput and whole SecAgg+ rounds.
 
-Run: python bench/secagg.py [--quick] [--markdown PATH]
+Run: python -m bench.secagg [--quick] [--markdown PATH]
 
 1. Mask PRG (AES-256-CTR keystream, `privacy.prg.expand`) against Flower's
    `pseudo_rand_gen` (numpy RandomState seeded with the 32-byte seed folded to 32 bits) on the
@@ -22,47 +22,24 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from privacy import (  # noqa: E402 (the repository root is put on sys.path first)
+from bench.machine import model_name
+from bench.timing import alternately, best_of
+from privacy import (
     DisconnectedSurvivors,
     TooFewSurvivors,
     leak_report,
     secaggplus_parameters,
     secure_aggregate,
 )
-from privacy.graph import secaggplus_degree  # noqa: E402
-from privacy.prg import expand  # noqa: E402
+from privacy.graph import secaggplus_degree
+from privacy.prg import expand
 
 LENGTH = 74_498
-
-
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    """Smallest wall-clock time of `repeats` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def interleaved(
-    first: Callable[[], object], second: Callable[[], object], repeats: int
-) -> tuple[float, float]:
-    """Best times of two functions timed alternately, so both see the same machine load."""
-    a, b = [], []
-    for _ in range(repeats):
-        a.append(best_of(first, 1))
-        b.append(best_of(second, 1))
-    return min(a), min(b)
 
 
 def flower_generator() -> tuple[str, Callable[[bytes, int], object]]:
@@ -99,7 +76,7 @@ def prg_rows(repeats: int) -> list[list[str]]:
             for key in keys:
                 flower(key, length)
 
-        t_ours, t_theirs = interleaved(ours, theirs, repeats)
+        t_ours, t_theirs = alternately(ours, theirs, repeats)
         t_ours, t_theirs = t_ours / len(keys), t_theirs / len(keys)
         rows.append(
             [
@@ -204,18 +181,7 @@ def main() -> None:
     ]
     table = "\n".join(lines)
     cpu = os.cpu_count()
-    model = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            "unknown CPU",
-        )
-        if Path("/proc/cpuinfo").exists()
-        else "unknown CPU"
-    )
+    model = model_name(default="unknown CPU")
     print(f"# secure aggregation bench ({model}, {cpu} CPUs, vector length {LENGTH:,})\n")
     print(table)
     if args.markdown is not None:

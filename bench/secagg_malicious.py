@@ -1,6 +1,6 @@
 """Secure aggregation against a semi-honest vs a malicious server: round time and bytes.
 
-Run: ``python bench/secagg_malicious.py [--quick] [--repeats R] [--out FILE]``.
+Run: ``python -m bench.secagg_malicious [--quick] [--repeats R] [--out FILE]``.
 
 The malicious-server model (``threat_model="malicious"``: Ed25519-signed keys under a PKI and
 the consistency-check round of Bonawitz et al. 2017) costs one signature per client in
@@ -18,21 +18,15 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from machine import cpu_summary, load_average  # noqa: E402 (bench/ on the path first)
-
-from privacy import SecAggAborted, SecAggResult, secure_aggregate  # noqa: E402
-from privacy.graph import secaggplus_degree  # noqa: E402
+from bench.machine import cpu_summary, load_average
+from privacy import SecAggAborted, SecAggResult, secure_aggregate
+from privacy.graph import secaggplus_degree
 
 LORA = 74_498
 
@@ -79,7 +73,7 @@ def row(n: int, neighbors: int | None, length: int, repeats: int) -> list[str]:
     threshold = max(2, math.ceil(holders / 2)) if neighbors is not None else n // 2 + 1
     dropped = rng.choice(n, size=n // 10, replace=False).tolist()
     graph_seed = 0
-    while True:  # a graph on which both models finish (a redrawn abort, as in bench/secagg.py)
+    while True:  # a graph on which both models finish (a redrawn abort, as in bench.secagg)
         try:
             for model in ("semi_honest", "malicious"):
                 run(updates, threshold, neighbors, dropped, graph_seed, model)
@@ -157,7 +151,7 @@ def main() -> None:
     if args.out is not None:
         args.out.write_text(
             "# Secure aggregation: semi-honest vs malicious server\n\n"
-            "Written by `python bench/secagg_malicious.py"
+            "Written by `python -m bench.secagg_malicious"
             f"{' --quick' if args.quick else ''} --repeats {args.repeats} --out {args.out}`."
             "\n\n" + text + "\n"
         )

@@ -1,6 +1,6 @@
 """Shapley estimators vs shapiq at equal budgets of distinct utility evaluations.
 
-Run: ``python bench/shapley.py`` (about 2-3 minutes on 2 cores; ``--quick`` for a smoke run).
+Run: ``python -m bench.shapley`` (about 2-3 minutes on 2 cores; ``--quick`` for a smoke run).
 
 For every game instance and seed, each estimator gets a budget of 5/10/15/30% of the ``2**n``
 coalitions and is scored by the relative L2 error ``||phi_hat - phi|| / ||phi||`` against the
@@ -26,87 +26,34 @@ exact Shapley for ``n = 16`` from a table. Writes ``bench/results/shapley.md``.
 from __future__ import annotations
 
 import argparse
-import inspect
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 import market
+from bench.default_scoring import default_rows, voting_rows
+from bench.shapley_games import (
+    DATA,
+    Estimator,
+    fedavg_table,
+    minilm_tables,
+    ours,
+    shapiq_estimators,
+    single_blas_thread,
+)
 from market.games import fl_game
 
 FRACTIONS = (0.05, 0.10, 0.15, 0.30)
 OURS = ("adaptive", "permutation", "tmc", "gtg", "surrogate")
 ROOT = Path(__file__).resolve().parent
-DATA = ROOT / "data" / "minilm_round_utilities.npz"
 RESULTS = ROOT / "results" / "shapley.md"
 
 SLOW = frozenset({"shapiq:SPEX"})
 """Seconds per call: run on the first ``SLOW_GAMES`` games with one seed only (marked *)."""
 SLOW_GAMES = 1
-
-Estimator = Callable[[np.ndarray, int, int, int], np.ndarray]
-
-
-def ours(method: str) -> Estimator:
-    """One of our estimators as ``(table, n, budget, seed) -> phi``."""
-
-    def run(table: np.ndarray, n: int, budget: int, seed: int) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        result = market.estimate(table, n, method, budget=budget, rng=rng)
-        assert result.evaluations <= budget
-        return result.values
-
-    return run
-
-
-def shapiq_estimators() -> tuple[dict[str, Estimator], str]:
-    """Every shapiq SV approximator (and its paired variant), keyed by display name."""
-    import shapiq
-    from shapiq import approximator
-
-    version = getattr(shapiq, "__version__", None)
-    if version is None:
-        from importlib.metadata import version as dist_version
-
-        version = dist_version("shapiq")
-    out: dict[str, Estimator] = {}
-    classes: list[Any] = list(approximator.SV_APPROXIMATORS)  # shapiq classes, untyped here
-    for cls in classes:
-        params = inspect.signature(cls.__init__).parameters
-        variants = [False, True] if "pairing_trick" in params else [False]
-        for paired in variants:
-            name = f"shapiq:{cls.__name__}" + ("+pair" if paired else "")
-            out[name] = _shapiq_runner(cls, params, paired)
-    return out, str(version)
-
-
-def _shapiq_runner(cls: Any, params: Mapping[str, object], paired: bool) -> Estimator:
-    def run(table: np.ndarray, n: int, budget: int, seed: int) -> np.ndarray:
-        kwargs: dict[str, object] = {"n": n, "random_state": seed}
-        if "index" in params:
-            kwargs["index"] = "SV"
-        if "index" in params and "max_order" in params:
-            kwargs["max_order"] = 1  # SPEX family: first-order (SV) only; kADDSHAP keeps k=2
-        if paired:
-            kwargs["pairing_trick"] = True
-        approx = cls(**kwargs)
-        weights = 1 << np.arange(n)
-        calls = {"n": 0}
-
-        def game(coalitions: np.ndarray) -> np.ndarray:
-            rows = np.atleast_2d(np.asarray(coalitions, dtype=bool))
-            calls["n"] += rows.shape[0]
-            return table[rows.astype(np.int64) @ weights]
-
-        values = approx.approximate(budget, game)
-        return np.array([values[(i,)] for i in range(n)], dtype=float)
-
-    return run
 
 
 def fl_tables(link: str, instances: int) -> list[np.ndarray]:
@@ -117,67 +64,9 @@ def fl_tables(link: str, instances: int) -> list[np.ndarray]:
     ]
 
 
-def fedavg_table(n: int, rng: np.random.Generator, dim: int = 30, test: int = 500) -> np.ndarray:
-    """Utility table of a small real learning game: FedAvg of ridge classifiers.
-
-    Each client fits a ridge classifier on its own non-IID, partly mislabelled data; a
-    coalition's model is the data-size-weighted average of its members' models (FedAvg), the
-    empty coalition's is a weak previous global model, and the utility is accuracy on a fixed
-    test set of ``test`` points (so evaluations carry finite-test-set noise). The last client
-    sends a garbage update and client ``n-2`` duplicates client 0.
-    """
-    truth = rng.normal(size=dim)
-
-    def draw(count: int, shift: np.ndarray | float, flip: float) -> tuple[np.ndarray, np.ndarray]:
-        features = rng.normal(size=(count, dim)) + shift
-        labels = (features @ truth + 0.5 * rng.normal(size=count) > 0).astype(float)
-        flipped = rng.random(count) < flip
-        labels[flipped] = 1 - labels[flipped]
-        return np.hstack([features, np.ones((count, 1))]), labels
-
-    models, sizes = [], []
-    for _ in range(n):
-        count = int(rng.integers(10, 120))
-        features, labels = draw(count, rng.normal(scale=0.4, size=dim), rng.uniform(0, 0.35))
-        gram = features.T @ features + 2.0 * np.eye(dim + 1)
-        models.append(np.linalg.solve(gram, features.T @ (2 * labels - 1)))
-        sizes.append(float(count))
-    scale = float(np.linalg.norm(models[0]))
-    models[-1] = rng.normal(size=dim + 1) * scale / np.sqrt(dim)
-    models[-2], sizes[-2] = models[0], sizes[0]
-    stacked, weights = np.array(models), np.array(sizes)
-    previous = truth + 3.0 * rng.normal(size=dim)
-    previous = np.append(previous / np.linalg.norm(previous) * scale, 0.0)
-    test_x, test_y = draw(test, 0.0, 0.0)
-    members = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(float)
-    mass = members @ weights
-    averaged = (members * weights) @ stacked / np.maximum(mass, 1e-12)[:, None]
-    averaged[0] = previous
-    table: np.ndarray = ((test_x @ averaged.T > 0) == test_y[:, None]).mean(axis=0)
-    return table
-
-
 def fedavg_tables(instances: int) -> list[np.ndarray]:
     """Held-out FedAvg learning games with 10 players."""
     return [fedavg_table(10, np.random.default_rng(1000 + k)) for k in range(instances)]
-
-
-def minilm_tables(path: Path = DATA) -> list[np.ndarray] | None:
-    """Recorded MiniLM LoRA round tables, or ``None`` if the file is absent."""
-    if not path.exists():
-        return None
-    with np.load(path) as data:
-        keys = sorted(
-            (k for k in data.files if k == "utilities" or k.startswith("utilities_")),
-            key=lambda k: int(k.split("_")[1]) if "_" in k else -1,
-        )
-        tables = [np.asarray(data[k], dtype=np.float64) for k in keys]
-        n_declared = int(data["n_players"]) if "n_players" in data.files else None
-    for table in tables:
-        n = int(table.size).bit_length() - 1
-        if 1 << n != table.size or (n_declared is not None and n != n_declared):
-            raise ValueError(f"{path}: a table of length {table.size} does not match n_players")
-    return tables
 
 
 def budget_for(fraction: float, n: int) -> int:
@@ -280,12 +169,7 @@ def main() -> None:
     args = parser.parse_args()
     instances, seeds = (2, 1) if args.quick else (args.instances, args.seeds)
     warnings.filterwarnings("ignore")
-    try:  # small dense solves everywhere: BLAS threads only add overhead on 2 busy cores
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=1, user_api="blas")
-    except ImportError:
-        pass
+    single_blas_thread()
     estimators: dict[str, Estimator] = {f"ours:{m}": ours(m) for m in OURS}
     theirs, version = shapiq_estimators()
     estimators.update(theirs)
@@ -319,11 +203,6 @@ def main() -> None:
         lines, ratios["minilm"] = render(title, cells, n)
         out += lines
     if not args.quick:  # the default method at the default budget; voting games vs shapiq
-        import sys
-
-        sys.path.insert(0, str(ROOT))
-        from default_scoring import default_rows, voting_rows
-
         out += default_rows(3) + voting_rows(6, 2)
     exact_s = time_exact()
     out += [f"Exact Shapley, n = 16, from a table: {exact_s * 1000:.1f} ms (target < 1 s).", ""]

@@ -1,6 +1,6 @@
 """SmolLM2-135M as the fine-tuning backbone against MiniLM, on this CPU, side by side.
 
-Run: ``python bench/smollm2_backbone.py [--texts 96] [--max-length 64]`` (a few minutes on
+Run: ``python -m bench.smollm2_backbone [--texts 96] [--max-length 64]`` (a few minutes on
 2 shared cores; SmolLM2's float32 conversion must be cached, see ``fl_core.smollm2``).
 
 Prints, measured in one run on the same review texts:
@@ -20,15 +20,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from bench.synthesize import cpu_name  # noqa: E402  (after the path set-up)
+from bench.machine import cpu_name
 
 
 def _embed(model, tokens, idx, batch: int = 32):  # type: ignore[no-untyped-def]
@@ -87,7 +81,10 @@ def main() -> None:
     import torch
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"CPU: {cpu_name()}; torch threads {torch.get_num_threads()}; load average {load}")
+    print(
+        f"CPU: {cpu_name()}, {os.cpu_count()} cores; torch threads {torch.get_num_threads()}; "
+        f"load average {load}"
+    )
     if args.part in ("all", "embed"):
         _embedding_part(args)
     if args.part in ("all", "lora"):

@@ -1,6 +1,6 @@
 """Do surrogate Shapley estimates depend on the CPU? The same estimates under two BLAS kernels.
 
-Run: ``python bench/surrogate_reproducibility.py [--games 18]`` (3.5 minutes on 2 cores; 7 for
+Run: ``python -m bench.surrogate_reproducibility [--games 18]`` (3.5 minutes on 2 cores; 7 for
 ``--games 36``, the table in ``bench/results/surrogate_reproducibility.md``).
 
 Each of ``--games`` games (FL-like with exponential or power link, weighted voting; n 7-10) is
@@ -21,7 +21,8 @@ import subprocess
 import sys
 
 import numpy as np
-from machine import cpu_summary
+
+from bench.machine import cpu_summary
 
 WORKER = r"""
 import json, sys

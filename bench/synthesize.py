@@ -1,6 +1,6 @@
 """Generation speed of SmolLM2-135M-Instruct (fl_core.synthesize) on this CPU.
 
-Run: ``python bench/synthesize.py [--new-tokens 48]`` (about 2 minutes on 2 shared cores
+Run: ``python -m bench.synthesize [--new-tokens 48]`` (about 2 minutes on 2 shared cores
 once the float32 conversion is cached; the first run also converts the GGUF, about 1 min).
 
 Prints, side by side in one run, new tokens per second for batch 1 and batch 8 on one torch
@@ -12,28 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def cpu_name() -> str:
-    """``lscpu``'s model name and the AVX flags the CPU has."""
-    try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        name = next(
-            (ln.split(":", 1)[1].strip() for ln in lines.splitlines() if "Model name" in ln), "?"
-        )
-    except (OSError, subprocess.CalledProcessError):
-        name = "?"
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    avx = [f for f in ("avx2", "avx512f") if f" {f}" in flags]
-    return f"{name} ({', '.join(avx) or 'no AVX2'}), {os.cpu_count()} cores"
+from bench.machine import cpu_name
 
 
 def main() -> None:
@@ -45,7 +26,7 @@ def main() -> None:
 
     started = time.perf_counter()
     lm = load_smollm2()
-    print(f"CPU: {cpu_name()}")
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores")
     print(
         f"load (float32 from the cache, converted from GGUF if absent): "
         f"{time.perf_counter() - started:.1f} s"

@@ -1,6 +1,6 @@
 """Coalition utility: plain peft evaluation vs the cached and batched path, per coalition.
 
-Run: ``python bench/utility.py [--quick] [--threads N]`` (about 2 minutes on 2 cores).
+Run: ``python -m bench.utility [--quick] [--threads N]`` (about 2 minutes on 2 cores).
 
 Real all-MiniLM-L6-v2 with LoRA on its top layer (the default), real coalition models:
 three clients train a few local steps from the pretrained start, and every coalition of their
@@ -34,38 +34,28 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import sys
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402 (the repository root is put on sys.path first)
-import torch  # noqa: E402
-
-from fl_core import (  # noqa: E402
-    CoalitionUtility,
-    DataConfig,
-    FederatedTask,
-    ModelConfig,
-    TrainConfig,
-    stratified_subset,
+from bench.eval_paths import (
+    EvalPath,
+    batched,
+    coalition_vectors,
+    coalitions_of,
+    max_acc_diff,
+    max_loss_diff,
+    on_threads,
+    plain_peft,
+    stacked_paths,
 )
-from fl_core.evaluation import Metrics, evaluate  # noqa: E402
-from fl_core.evaluators import VectorEvaluator, make_evaluator  # noqa: E402
-from fl_core.features import FeatureStore  # noqa: E402
-from fl_core.utility import subset_size  # noqa: E402
+from bench.timing import timed_round_robin
+from bench.torch_setup import closing_line, opening_line, parse_with_threads
+from fl_core import DataConfig, FederatedTask, ModelConfig, TrainConfig, stratified_subset
+from fl_core.utility import subset_size
 
 SUBSET = 128
-
-
-def coalitions_of(n: int) -> list[frozenset[int]]:
-    return [frozenset(i for i in range(n) if mask >> i & 1) for mask in range(2**n)]
 
 
 def real_coalition_vectors(task: FederatedTask, clients: int, shard: int) -> list[np.ndarray]:
@@ -86,71 +76,7 @@ def real_coalition_vectors(task: FederatedTask, clients: int, shard: int) -> lis
         assert result.delta is not None
         deltas.append(result.delta)
         weights.append(float(shard))
-    utility = CoalitionUtility(lambda v: Metrics(0, 0, 0), task.initial_vector, deltas, weights)
-    return [utility.coalition_vector(c) for c in coalitions_of(clients)]
-
-
-def timed_round_robin(
-    paths: dict[str, Callable[[np.ndarray], Metrics]],
-    vectors: Sequence[np.ndarray],
-    repeats: int,
-) -> tuple[dict[str, float], dict[str, list[Metrics]]]:
-    """Seconds per coalition of each path (best of ``repeats``), paths interleaved."""
-    best = {name: float("inf") for name in paths}
-    results: dict[str, list[Metrics]] = {}
-    for _ in range(repeats):
-        for name, fn in paths.items():
-            started = time.perf_counter()
-            out = [fn(v) for v in vectors]
-            best[name] = min(best[name], (time.perf_counter() - started) / len(vectors))
-            results[name] = out
-    return best, results
-
-
-def max_loss_diff(a: Sequence[Metrics], b: Sequence[Metrics]) -> float:
-    return max(abs(x.loss - y.loss) for x, y in zip(a, b, strict=True))
-
-
-def max_acc_diff(a: Sequence[Metrics], b: Sequence[Metrics]) -> float:
-    return max(abs(x.accuracy - y.accuracy) for x, y in zip(a, b, strict=True))
-
-
-def batched(evaluator: VectorEvaluator) -> Callable[[np.ndarray], Metrics]:
-    return evaluator.evaluate
-
-
-def stacked_paths(
-    evaluator: VectorEvaluator, vectors: Sequence[np.ndarray]
-) -> Callable[[np.ndarray], Metrics]:
-    """Per-vector view of one stacked call over all ``vectors`` (the first call computes)."""
-    cache: dict[int, Metrics] = {}
-
-    def fn(v: np.ndarray) -> Metrics:
-        if not cache:
-            cache.update(enumerate(evaluator.evaluate_many(vectors)))
-        key = next(i for i, w in enumerate(vectors) if w is v)
-        metrics = cache[key]
-        if key == len(vectors) - 1:
-            cache.clear()
-        return metrics
-
-    return fn
-
-
-def on_threads(
-    threads: int, fn: Callable[[np.ndarray], Metrics]
-) -> Callable[[np.ndarray], Metrics]:
-    """``fn`` run with torch on ``threads`` threads (restored after)."""
-
-    def run(v: np.ndarray) -> Metrics:
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            return fn(v)
-        finally:
-            torch.set_num_threads(before)
-
-    return run
+    return coalition_vectors(task.initial_vector, deltas, weights, coalitions_of(clients))
 
 
 def gemm_work_ratio(task: FederatedTask) -> float:
@@ -176,19 +102,11 @@ def exact_speedup(
     task: FederatedTask, subset: np.ndarray, repeats: int, quick: bool
 ) -> tuple[float, float]:
     """Exact batched path (K = 1) vs plain peft on ``subset``: speed-up and max loss diff."""
-    labels = task.splits.val.labels
     task.features["val"].ensure(subset)
     vectors = real_coalition_vectors(task, clients=3, shard=32)
     timed = vectors[1:3] if quick else vectors[1:4]
-    plain = FeatureStore(task.model, task.features["val"].tokens, "tokens")
-    fast = make_evaluator(
-        task.model, task.layout, task.features["val"], labels, subset, memo_size=0
-    )
-    seconds, results = timed_round_robin(
-        {"plain": lambda v: evaluate(task.model, plain, labels, v, subset), "fast": fast.evaluate},
-        timed,
-        repeats,
-    )
+    paths = {"plain": plain_peft(task, subset), "fast": batched(task, subset).evaluate}
+    seconds, results = timed_round_robin(paths, timed, repeats)
     return seconds["plain"] / seconds["fast"], max_loss_diff(results["plain"], results["fast"])
 
 
@@ -234,26 +152,20 @@ def lora_section(repeats: int, quick: bool) -> list[str]:
     cache_seconds = time.perf_counter() - started
     vectors = real_coalition_vectors(task, clients=3, shard=32)
     timed = vectors[1:4] if quick else vectors[1:5]  # non-empty coalitions
-    plain = FeatureStore(task.model, task.features["val"].tokens, "tokens")
     store = task.features["val"]
     threads = torch.get_num_threads()
-
-    def fast(**options: Any) -> VectorEvaluator:
-        return make_evaluator(task.model, task.layout, store, labels, subset, memo_size=0,
-                                  **options)  # fmt: skip
-
-    def plain_fn(v: np.ndarray) -> Metrics:
-        return evaluate(task.model, plain, labels, v, subset)
-
-    paths: dict[str, Callable[[np.ndarray], Metrics]] = {
+    plain_fn = plain_peft(task, subset)
+    paths: dict[str, EvalPath] = {
         "plain peft": plain_fn,
         "cached prefix (before issue 7)": lambda v: task.evaluate(v, "val", subset),
-        "batched, K=1 (default)": fast().evaluate,
-        f"batched, K={len(timed)} stacked": stacked_paths(fast(max_coalitions=8), timed),
+        "batched, K=1 (default)": batched(task, subset).evaluate,
+        f"batched, K={len(timed)} stacked": stacked_paths(
+            batched(task, subset, max_coalitions=8), timed
+        ),
     }
     if threads > 1:
         paths["plain peft, 1 thread"] = on_threads(1, plain_fn)
-        paths["batched, K=1, 1 thread"] = on_threads(1, fast(workers=1).evaluate)
+        paths["batched, K=1, 1 thread"] = on_threads(1, batched(task, subset, workers=1).evaluate)
     seconds, results = timed_round_robin(paths, timed, repeats)
     base = seconds["plain peft"]
     mean_tokens = float(store.lengths[torch.from_numpy(subset)].float().mean())
@@ -283,8 +195,8 @@ def lora_section(repeats: int, quick: bool) -> list[str]:
         ]
     # approximate: plain on the whole validation set vs fast on the subset
     full_vectors = timed[:2]
-    full_paths: dict[str, Callable[[np.ndarray], Metrics]] = {
-        "plain peft, all 500": lambda v: evaluate(task.model, plain, labels, v),
+    full_paths: dict[str, EvalPath] = {
+        "plain peft, all 500": plain_peft(task),
         f"batched K=1, subset {len(subset)}": paths["batched, K=1 (default)"],
     }
     full_seconds, full_results = timed_round_robin(full_paths, full_vectors, 1)
@@ -340,18 +252,13 @@ def head_section(repeats: int) -> list[str]:
         task.initial_vector + rng.normal(0, 0.05, len(task.initial_vector)).astype(np.float32)
         for _ in range(256)
     ]
-    plain = FeatureStore(task.model, task.features["val"].tokens, "tokens")
-    one = make_evaluator(task.model, task.layout, task.features["val"], labels, subset,
-                             memo_size=0, max_coalitions=1)  # fmt: skip
-    many = make_evaluator(task.model, task.layout, task.features["val"], labels, subset,
-                              memo_size=0)  # fmt: skip
     plain_seconds, plain_results = timed_round_robin(
-        {"plain": lambda v: evaluate(task.model, plain, labels, v, subset)}, vectors[:2], 1
+        {"plain": plain_peft(task, subset)}, vectors[:2], 1
     )
-    paths: dict[str, Callable[[np.ndarray], Metrics]] = {
+    paths: dict[str, EvalPath] = {
         "cached embeddings (torch)": lambda v: task.evaluate(v, "val", subset),
-        "batched, K=1 (numpy)": batched(one),
-        f"batched, K={len(vectors)} stacked": stacked_paths(many, vectors),
+        "batched, K=1 (numpy)": batched(task, subset, max_coalitions=1).evaluate,
+        f"batched, K={len(vectors)} stacked": stacked_paths(batched(task, subset), vectors),
     }
     seconds, results = timed_round_robin(paths, vectors, repeats)
     base = plain_seconds["plain"]
@@ -379,26 +286,19 @@ def head_section(repeats: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="timing rounds (best of)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--quick", action="store_true", help="4 LoRA coalitions only")
-    args = parser.parse_args()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    args = parse_with_threads(parser)
     load = os.getloadavg()[0]
     started = time.perf_counter()
     rows = [
         "## Coalition utility: plain peft vs cached/batched (bench/utility.py)",
         "",
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{platform.machine()}; load average at start {load:.1f}.",
+        opening_line(load),
         "",
     ]
     rows += lora_section(args.repeats, args.quick)
     rows += head_section(args.repeats)
-    rows.append(
-        f"Total {time.perf_counter() - started:.0f} s; load average at end "
-        f"{os.getloadavg()[0]:.1f}."
-    )
+    rows.append(closing_line(started))
     print("\n".join(rows))
 
 

@@ -20,7 +20,7 @@ and per round: the share of the budget paid against the round's validation-loss 
 Every cell is a mean over seeds with a 95% t interval. Writes
 ``bench/results/value_pay.md``.
 
-    python bench/value_pay.py [--seeds 20] [--mechanisms banzhaf_cover verified_value:500]
+    python -m bench.value_pay [--seeds 20] [--mechanisms banzhaf_cover verified_value:500]
 
 A mechanism written ``name:K`` runs with ``data.utility_subset = K`` validation examples
 (the default is 128; ``verified_value``'s standard errors shrink with more), ``name:K:C``
@@ -31,14 +31,12 @@ also with ``market.confidence = C``, and ``name:K:C:B`` (``C`` may be empty) wit
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
-from machine import cpu_name
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from bench.machine import cpu_name
 
 RESULTS = Path(__file__).with_name("results") / "value_pay.md"
 
@@ -232,7 +230,7 @@ def main() -> None:
     print(table)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
-        "# Does pay follow value? (written by `python bench/value_pay.py`)\n\n"
+        "# Does pay follow value? (written by `python -m bench.value_pay`)\n\n"
         + note
         + "\n\n"
         + table

@@ -1,6 +1,6 @@
 """fedmarket against Flower: the same FedAvg rounds, with and without SecAgg+, side by side.
 
-Run: ``python bench/vs_flower.py [--clients N] [--rounds R]`` (defaults 100 clients x 3
+Run: ``python -m bench.vs_flower [--clients N] [--rounds R]`` (defaults 100 clients x 3
 rounds; Flower's simulation engine starts Ray).
 
 Same data: each client holds 32 reviews of the training pool as frozen all-MiniLM-L6-v2
@@ -31,7 +31,6 @@ import copy
 import math
 import os
 import pickle
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,25 +38,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+import privacy
+from agents.model import MarketModel
+from agents.scenario import MarketSection, ParticipantGroup, PrivacySection, Scenario
+from bench.crowd import SHARD, head_crowd
+from bench.machine import model_name
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-
-import numpy as np  # noqa: E402
-
-import privacy  # noqa: E402
-from agents.model import MarketModel  # noqa: E402
-from agents.scenario import (  # noqa: E402
-    DataSection,
-    MarketSection,
-    ModelSection,
-    ParticipantGroup,
-    PrivacySection,
-    Scenario,
-)
-
 TOLERANCE = 1e-5
 
 
@@ -68,14 +57,12 @@ def scenario_for(n: int, rounds: int, secure: bool) -> Scenario:
     degree = min(degree + degree % 2, n - 1)
     if secure and degree < n - 1:  # the degree the run will use (the dropout bound may raise it)
         degree = privacy.secaggplus_parameters(n, dropout_rate=0.0, min_neighbors=degree).neighbors
-    return Scenario(
-        name="vs_flower",
-        rounds=rounds,
-        model=ModelSection(mode="head"),
-        data=DataSection(replace=True),
+    return head_crowd(
+        "vs_flower",
+        rounds,
+        [ParticipantGroup(name="clients", count=n, data_size=SHARD, cost=0.0)],
         privacy=PrivacySection(secure_aggregation=secure, neighbors=degree if secure else 0),
         market=MarketSection(scoring="cgsv", mechanism="flat", exploration=0.0),
-        participants=(ParticipantGroup(name="clients", count=n, data_size=32, cost=0.0),),
     )
 
 
@@ -130,16 +117,15 @@ def run_fedmarket(n: int, rounds: int, secure: bool, record: bool) -> dict[str, 
             "rounds": snapshots,
             "initial": vectors[0],
             "degree": scenario.privacy.neighbors,
-            "threshold_share": model.plan.secagg.threshold_share if model.plan.secagg else 0.5,
+            "threshold_share": secure.threshold if (secure := model.plan.access.secure) else 0.5,
         }
     return out
 
 
 FLOWER_CHILD = r"""
-import os, pickle, sys, time
+import pickle, sys, time
 import numpy as np
 import torch
-sys.path.insert(0, os.environ["FEDMARKET_ROOT"])
 from flwr.client import ClientApp, NumPyClient
 from flwr.client.mod import secaggplus_mod
 from flwr.common import Context, ndarrays_to_parameters, parameters_to_ndarrays
@@ -238,7 +224,9 @@ def run_flower(data: dict[str, Any], secure: bool, workdir: str) -> dict[str, An
         pickle.dump(data, f)
     script = os.path.join(workdir, "flower_run.py")
     Path(script).write_text(FLOWER_CHILD)
-    env = {**os.environ, "FEDMARKET_ROOT": str(ROOT), "RAY_DEDUP_LOGS": "0"}
+    # the child and its Ray workers import fl_core from this checkout
+    imports = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": imports, "RAY_DEDUP_LOGS": "0"}
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, script, path, out, "1" if secure else "0"],
@@ -270,13 +258,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     n, rounds = args.clients, args.rounds
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if "model name" in ln),
-        platform.processor(),
-    )
     print(
         f"## fedmarket vs Flower (bench/vs_flower.py)\n\n{n} head-mode clients x {rounds} "
-        f"FedAvg rounds; CPU {cpu} ({os.cpu_count()} cores), load average at start "
+        f"FedAvg rounds; CPU {model_name()} ({os.cpu_count()} cores), load average at start "
         f"{os.getloadavg()[0]:.1f}.\n\n| aggregation | fedmarket s | Flower s | ratio | "
         "max abs diff of the global model |\n|---|---|---|---|---|",
         flush=True,

@@ -24,19 +24,16 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from fl_core.config import BACKENDS, TrainConfig
+from fl_core.classifier import SentenceClassifier
+from fl_core.config import BACKENDS, ModelConfig, TrainConfig
 from fl_core.features import Batch, FeatureStore
-from fl_core.model import SentenceClassifier
 from fl_core.training import LocalResult, train_local
-
-if TYPE_CHECKING:
-    from fl_core.task import FederatedTask
 
 BATCHED_HEAD_MIN = 32
 """Fewest clients a round trains as one batch in head mode (below, one by one, bit for bit
@@ -142,6 +139,23 @@ def train_jobs(
         ]
 
 
+class TrainingTask(Protocol):
+    """What a backend reads of the task it trains for (:class:`fl_core.task.FederatedTask`)."""
+
+    model: SentenceClassifier
+    model_config: ModelConfig
+    train_config: TrainConfig
+    features: dict[str, FeatureStore]
+
+    def head_view(self) -> SentenceClassifier:
+        """The model reduced to its head (:func:`head_view`), built once."""
+        ...
+
+    def cached_train_indices(self) -> np.ndarray:
+        """Training examples whose features are already computed (sorted)."""
+        ...
+
+
 class TrainingBackend(Protocol):
     """Runs a round's local training; results in job order."""
 
@@ -149,7 +163,7 @@ class TrainingBackend(Protocol):
 
     def map(
         self,
-        task: FederatedTask,
+        task: TrainingTask,
         global_vector: np.ndarray,
         jobs: Sequence[TrainJob],
         *,
@@ -166,7 +180,7 @@ class LocalBackend:
 
     def map(
         self,
-        task: FederatedTask,
+        task: TrainingTask,
         global_vector: np.ndarray,
         jobs: Sequence[TrainJob],
         *,
@@ -221,15 +235,14 @@ class ShippedFeatures(FeatureStore):
         self._local(indices)  # everything shipped is already computed
 
     def batch(self, indices: np.ndarray) -> Batch:
-        local = self._local(indices)
-        if self.pooled is not None:
-            return Batch(pooled=self.pooled[local])
-        width = max(int(self.lengths[local].max()), 1)
-        mask = self.mask[local, :width]
-        if self.hidden is not None:
-            return Batch(hidden=self.hidden[local, :width], mask=mask)
-        assert self.input_ids is not None
-        return Batch(input_ids=self.input_ids[local, :width], mask=mask)
+        return Batch.of_rows(
+            self._local(indices),
+            self.lengths,
+            self.mask,
+            pooled=self.pooled,
+            hidden=self.hidden,
+            input_ids=self.input_ids,
+        )
 
 
 class _Worker:
@@ -311,7 +324,7 @@ class RayBackend:
         self._shipped_for: int | None = None  # id of the features store shipped
         self._finalizer = weakref.finalize(self, _shutdown, ray, self._actors, self.started_here)
 
-    def _ship(self, task: FederatedTask, needed: np.ndarray) -> None:
+    def _ship(self, task: TrainingTask, needed: np.ndarray) -> None:
         """Start the actors with the model and the features of ``needed`` (and of every
         training example the task has cached), unless what they hold already covers it."""
         store = task.features["train"]
@@ -335,7 +348,7 @@ class RayBackend:
 
     def map(
         self,
-        task: FederatedTask,
+        task: TrainingTask,
         global_vector: np.ndarray,
         jobs: Sequence[TrainJob],
         *,

@@ -2,7 +2,7 @@
 
 :class:`CausalClassifier` puts a classification head on a Llama-architecture decoder
 (SmolLM2, Allal et al. 2025, arXiv 2502.02737; its language-model head is dropped) and keeps
-the interface of :class:`fl_core.model.SentenceClassifier`, so training, the feature caches
+the interface of :class:`fl_core.classifier.SentenceClassifier`, so training, the feature caches
 and the evaluators use it unchanged:
 
 * **LoRA** (Hu et al. 2021, arXiv 2106.09685) on the attention projections of the top
@@ -36,15 +36,12 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from fl_core.classifier import SentenceClassifier, assemble_classifier, mean_pool
 from fl_core.config import ModelConfig
-from fl_core.model import (
-    SentenceClassifier,
-    _quiet_transformers,
-    freeze_and_adapt,
-    load_tokenizer,
-    make_head,
-    mean_pool,
-)
+from fl_core.hub import quiet_transformers
+from fl_core.smollm2 import TINY_CAUSAL_CONFIG as TINY_CAUSAL_CONFIG  # re-exported
+from fl_core.smollm2 import smollm2_dir
+from fl_core.tokenizer import load_tokenizer
 
 Pooling = Literal["mean", "last"]
 
@@ -55,16 +52,6 @@ LLAMA_MODULES: dict[str, str] = {
     "dense": "o_proj",
 }
 """The configuration's (BERT) target-module names -> the Llama attention projections."""
-
-TINY_CAUSAL_CONFIG: dict[str, Any] = {
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "max_position_embeddings": 512,
-}
-"""The ``tiny_causal`` test backbone: a 2-block, 32-wide Llama on the MiniLM tokenizer."""
 
 
 def causal_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -86,7 +73,7 @@ def build_decoder(cfg: ModelConfig, seed: int) -> nn.Module:
     """The bare decoder (``LlamaModel``, no LM head) with pretrained or seeded random weights."""
     from transformers import AutoConfig, AutoModel, LlamaConfig
 
-    _quiet_transformers()
+    quiet_transformers()
     torch.manual_seed(seed)
     if cfg.backbone == "tiny_causal":
         tokenizer = load_tokenizer("tiny_causal")
@@ -98,8 +85,6 @@ def build_decoder(cfg: ModelConfig, seed: int) -> nn.Module:
         return AutoModel.from_config(config, attn_implementation="sdpa")
     if cfg.backbone != "smollm2":
         raise ValueError(f"model.backbone: {cfg.backbone!r} is not a causal backbone")
-    from fl_core.smollm2 import smollm2_dir
-
     path = str(smollm2_dir())
     if cfg.init == "pretrained":
         return AutoModel.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa")
@@ -176,18 +161,14 @@ def build_causal_classifier(
 ) -> CausalClassifier:
     """Build the causal classifier with only adapter (LoRA mode) and head weights trainable."""
     decoder: Any = build_decoder(cfg, seed)
-    n_layers = len(decoder.layers)
-    width = int(decoder.config.hidden_size)
-    decoder, first = freeze_and_adapt(
+    return assemble_classifier(
+        lambda backbone, head, first: CausalClassifier(backbone, head, first, pooling),
         decoder,
-        n_layers,
         cfg,
+        n_classes,
         seed,
+        n_layers=len(decoder.layers),
+        width=int(decoder.config.hidden_size),
         target_modules=[LLAMA_MODULES[m] for m in cfg.target_modules],
         layers_pattern="layers",
     )
-    torch.manual_seed(seed + 2)
-    head = make_head(width, cfg.head_hidden if cfg.mode == "head" else 0, n_classes)
-    model = CausalClassifier(decoder, head, first, pooling)
-    model.eval()
-    return model

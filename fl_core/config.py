@@ -4,7 +4,8 @@ These are the single source of truth for every bound of the ``model``, ``data`` 
 ``train`` settings: the scenario sections of ``agents`` embed (or subclass) them instead of
 restating them. Every field is checked in ``__post_init__`` and a bad value raises
 ``ValueError`` with one line that starts with ``section.field:`` and says what is allowed,
-so callers (CLI, scenario loader, app) can show it to the user as it is.
+so callers (CLI, scenario loader, app) can show it to the user as it is. The allowed values,
+bounds and per-mode defaults themselves are in :mod:`fl_core.bounds` (importable from here).
 
 This module imports neither torch nor numpy (only the aggregator names, from the pure
 :mod:`fl_core.aggregation` registry), so a bad configuration is rejected in milliseconds.
@@ -12,90 +13,37 @@ This module imports neither torch nor numpy (only the aggregator names, from the
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
-from typing import Any, Literal
 
 from fl_core.aggregation import AGGREGATORS
 
-DatasetName = Literal["amazon_reviews", "file"]
-Backbone = Literal["minilm", "tiny", "smollm2", "tiny_causal"]
-Init = Literal["pretrained", "random"]
-Mode = Literal["lora", "head"]
-Device = Literal["auto", "cpu", "cuda"]
-
-DATASETS = ("amazon_reviews", "file")
-BACKBONES = ("minilm", "tiny", "smollm2", "tiny_causal")
-CAUSAL_BACKBONES = ("smollm2", "tiny_causal")
-"""Decoder-only backbones (:mod:`fl_core.causal`): Llama blocks under a causal mask."""
-RANDOM_BACKBONES = ("tiny", "tiny_causal")
-"""Backbones built from a config with seeded random weights (test models)."""
-INITS = ("pretrained", "random")
-MODES = ("lora", "head")
-DEVICES = ("auto", "cpu", "cuda")
-BACKENDS = ("local", "ray")
-RAY_ADDRESS = re.compile(r"(?:ray://)?[A-Za-z0-9_.\-]+:[0-9]{1,5}")
-"""``host:port`` of a Ray head's GCS, or ``ray://host:port`` (Ray Client)."""
-COMPRESSIONS = ("none", "int8", "topk")
-"""Update compression modes (:mod:`fl_core.compression`)."""
-TARGET_MODULES = ("query", "key", "value", "dense")
-
-MAX_LORA_RANK = 64
-MAX_LAYERS = 6
-"""all-MiniLM-L6-v2 has 6 encoder layers (the tiny backbone 2; more is clipped to all)."""
-MAX_CAUSAL_LAYERS = 30
-"""SmolLM2-135M has 30 decoder blocks (the tiny causal backbone 2; more is clipped to all)."""
-MAX_HEAD_HIDDEN = 1024
-MIN_VAL_SIZE, MAX_VAL_SIZE = 20, 100_000
-MIN_LENGTH, MAX_LENGTH = 8, 512
-MAX_BATCH_SIZE = 1024
-MAX_LOCAL_EPOCHS = 100
-MAX_DEADLINE_S = 1e7
-"""With a speed of at most 1e9 samples/s the per-round sample budget stays an int64."""
-
-DEFAULT_LR: dict[str, float] = {"lora": 5e-3, "head": 5e-2}
-"""AdamW learning rate by ``model.mode`` when ``train.lr`` is not given. LoRA adapters are
-fine-tuned with small steps (Hu et al. 2021 use 1e-4..5e-3); a freshly initialised head on
-frozen embeddings needs ten times that to learn within a few rounds of a few local steps."""
-
-DEFAULT_MAX_LENGTH: dict[str, int] = {"lora": 96, "head": 128}
-"""Tokens per review by ``model.mode`` when ``data.max_length`` is not given. LoRA trains and
-evaluates every coalition through the adapted layer on every token, so it reads 96 (most
-reviews whole: median 68 tokens, mean 99); head mode embeds each review once (cached), so it
-reads 128. Measured (issue 16): the demo reaches test accuracy 0.787 at 64 tokens and 0.808
-at 96 (``bench/demo.py``); head mode's defaults gain 0.096 over the majority rate at 96 and
-0.102 at 128 (``tests/fl_core/test_defaults_learn.py``)."""
-
-DEFAULT_LOCAL_EPOCHS: dict[str, float] = {"lora": 1.0, "head": 4.0}
-"""Local passes over the shard by ``model.mode`` when ``train.local_epochs`` is not given
-(the compute bound ``samples_per_second * deadline_s`` still applies). A head step costs
-microseconds on cached embeddings, and with small shards one pass is one or two steps: too
-few for a head to learn in 5 rounds. Measured with FedAvg on MiniLM embeddings, 5 rounds,
-majority rate 0.658 (``tests/fl_core/test_defaults_learn.py``): lr 5e-3 x 1 epoch reaches
-0.729 (6 x 300 examples) and 0.660 (200 x 16); lr 5e-2 x 4 epochs 0.760 and 0.760."""
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
-
-
-def _integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value: Any) -> bool:
-    """A finite int or float (never a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _int_in(value: Any, low: int, high: int | None = None) -> bool:
-    return _integer(value) and value >= low and (high is None or value <= high)
-
-
-def _text(value: Any) -> bool:
-    return isinstance(value, str) and bool(value)
+# every bound is importable from here too (explicit re-exports)
+from fl_core.bounds import BACKBONES as BACKBONES
+from fl_core.bounds import BACKENDS as BACKENDS
+from fl_core.bounds import CAUSAL_BACKBONES as CAUSAL_BACKBONES
+from fl_core.bounds import COMPRESSIONS as COMPRESSIONS
+from fl_core.bounds import DATASETS as DATASETS
+from fl_core.bounds import DEFAULT_LOCAL_EPOCHS as DEFAULT_LOCAL_EPOCHS
+from fl_core.bounds import DEFAULT_LR as DEFAULT_LR
+from fl_core.bounds import DEFAULT_MAX_LENGTH as DEFAULT_MAX_LENGTH
+from fl_core.bounds import DEVICES as DEVICES
+from fl_core.bounds import INITS as INITS
+from fl_core.bounds import MAX_BATCH_SIZE as MAX_BATCH_SIZE
+from fl_core.bounds import MAX_CAUSAL_LAYERS as MAX_CAUSAL_LAYERS
+from fl_core.bounds import MAX_DEADLINE_S as MAX_DEADLINE_S
+from fl_core.bounds import MAX_HEAD_HIDDEN as MAX_HEAD_HIDDEN
+from fl_core.bounds import MAX_LAYERS as MAX_LAYERS
+from fl_core.bounds import MAX_LENGTH as MAX_LENGTH
+from fl_core.bounds import MAX_LOCAL_EPOCHS as MAX_LOCAL_EPOCHS
+from fl_core.bounds import MAX_LORA_RANK as MAX_LORA_RANK
+from fl_core.bounds import MAX_VAL_SIZE as MAX_VAL_SIZE
+from fl_core.bounds import MIN_LENGTH as MIN_LENGTH
+from fl_core.bounds import MIN_VAL_SIZE as MIN_VAL_SIZE
+from fl_core.bounds import MODES as MODES
+from fl_core.bounds import RANDOM_BACKBONES as RANDOM_BACKBONES
+from fl_core.bounds import RAY_ADDRESS as RAY_ADDRESS
+from fl_core.bounds import TARGET_MODULES as TARGET_MODULES
+from fl_core.bounds import check, int_in, is_integer, is_number, is_text
 
 
 @dataclass(frozen=True)
@@ -130,50 +78,50 @@ class DataConfig:
     max_length: int | None = None
 
     def __post_init__(self) -> None:
-        _check(
+        check(
             self.dataset in DATASETS,
             f"data.dataset: unknown dataset {self.dataset!r}; use one of {DATASETS}",
         )
-        _check(
+        check(
             self.path is None or isinstance(self.path, str),
             f"data.path: must be a file path (text), got {self.path!r}",
         )
-        _check(
+        check(
             self.dataset != "file" or bool(self.path),
             "data.path: required when data.dataset = 'file'; give a CSV or JSONL file",
         )
-        _check(
+        check(
             self.test_path is None or isinstance(self.test_path, str),
             f"data.test_path: must be a file path (text) or omitted, got {self.test_path!r}",
         )
         for name in ("text_column", "label_column"):
             value = getattr(self, name)
-            _check(_text(value), f"data.{name}: must be a non-empty column name, got {value!r}")
-        _check(
+            check(is_text(value), f"data.{name}: must be a non-empty column name, got {value!r}")
+        check(
             self.positive_label is None
             or isinstance(self.positive_label, str)
-            or _integer(self.positive_label),
+            or is_integer(self.positive_label),
             f"data.positive_label: must be a label (text or integer) or omitted, "
             f"got {self.positive_label!r}",
         )
-        _check(
-            _int_in(self.val_size, MIN_VAL_SIZE, MAX_VAL_SIZE),
+        check(
+            int_in(self.val_size, MIN_VAL_SIZE, MAX_VAL_SIZE),
             f"data.val_size: must be an integer in [{MIN_VAL_SIZE}, {MAX_VAL_SIZE}], "
             f"got {self.val_size!r}",
         )
-        _check(
-            _number(self.test_fraction) and 0.0 < self.test_fraction < 1.0,
+        check(
+            is_number(self.test_fraction) and 0.0 < self.test_fraction < 1.0,
             f"data.test_fraction: must be in (0, 1), got {self.test_fraction!r}",
         )
-        _check(
-            self.max_length is None or _int_in(self.max_length, MIN_LENGTH, MAX_LENGTH),
+        check(
+            self.max_length is None or int_in(self.max_length, MIN_LENGTH, MAX_LENGTH),
             f"data.max_length: must be an integer in [{MIN_LENGTH}, {MAX_LENGTH}], "
             f"got {self.max_length!r}",
         )
 
     def resolved_max_length(self, mode: str) -> int:
         """``max_length``, or the default of ``mode`` (``"lora"``/``"head"``) when not given."""
-        _check(mode in MODES, f"model.mode: unknown {mode!r}; use one of {MODES}")
+        check(mode in MODES, f"model.mode: unknown {mode!r}; use one of {MODES}")
         return DEFAULT_MAX_LENGTH[mode] if self.max_length is None else int(self.max_length)
 
 
@@ -214,26 +162,26 @@ class ModelConfig:
     head_hidden: int = 0
 
     def __post_init__(self) -> None:
-        _check(
+        check(
             self.backbone in BACKBONES,
             f"model.backbone: unknown {self.backbone!r}; use one of {BACKBONES}",
         )
-        _check(self.init in INITS, f"model.init: unknown {self.init!r}; use one of {INITS}")
-        _check(self.mode in MODES, f"model.mode: unknown {self.mode!r}; use one of {MODES}")
-        _check(
-            _int_in(self.lora_rank, 1, MAX_LORA_RANK),
+        check(self.init in INITS, f"model.init: unknown {self.init!r}; use one of {INITS}")
+        check(self.mode in MODES, f"model.mode: unknown {self.mode!r}; use one of {MODES}")
+        check(
+            int_in(self.lora_rank, 1, MAX_LORA_RANK),
             f"model.lora_rank: must be an integer in [1, {MAX_LORA_RANK}], got {self.lora_rank!r}",
         )
-        _check(
-            _int_in(self.lora_alpha, 1),
+        check(
+            int_in(self.lora_alpha, 1),
             f"model.lora_alpha: must be a positive integer, got {self.lora_alpha!r}",
         )
-        _check(
-            _number(self.lora_dropout) and 0 <= self.lora_dropout < 1,
+        check(
+            is_number(self.lora_dropout) and 0 <= self.lora_dropout < 1,
             f"model.lora_dropout: must be in [0, 1), got {self.lora_dropout!r}",
         )
         modules = self.target_modules
-        _check(
+        check(
             isinstance(modules, (tuple, list))
             and len(modules) > 0
             and all(isinstance(m, str) and m in TARGET_MODULES for m in modules),
@@ -243,13 +191,13 @@ class ModelConfig:
         if isinstance(modules, list):  # a TOML array arrives as a list: keep it hashable
             object.__setattr__(self, "target_modules", tuple(modules))
         most = MAX_CAUSAL_LAYERS if self.backbone in CAUSAL_BACKBONES else MAX_LAYERS
-        _check(
-            self.adapted_layers is None or _int_in(self.adapted_layers, 1, most),
+        check(
+            self.adapted_layers is None or int_in(self.adapted_layers, 1, most),
             f"model.adapted_layers: must be an integer in [1, {most}] or omitted "
             f"(all layers) for backbone {self.backbone!r}, got {self.adapted_layers!r}",
         )
-        _check(
-            _int_in(self.head_hidden, 0, MAX_HEAD_HIDDEN),
+        check(
+            int_in(self.head_hidden, 0, MAX_HEAD_HIDDEN),
             f"model.head_hidden: must be an integer in [0, {MAX_HEAD_HIDDEN}], "
             f"got {self.head_hidden!r}",
         )
@@ -320,69 +268,69 @@ class TrainConfig:
     error_feedback: bool = True
 
     def __post_init__(self) -> None:
-        _check(
-            self.lr is None or (_number(self.lr) and 0 < self.lr < 1),
+        check(
+            self.lr is None or (is_number(self.lr) and 0 < self.lr < 1),
             f"train.lr: must be in (0, 1) or omitted (a default by model.mode), got {self.lr!r}",
         )
-        _check(
-            self.head_lr is None or (_number(self.head_lr) and 0 < self.head_lr < 1),
+        check(
+            self.head_lr is None or (is_number(self.head_lr) and 0 < self.head_lr < 1),
             f"train.head_lr: must be in (0, 1) or omitted (the adapters' rate), "
             f"got {self.head_lr!r}",
         )
-        _check(
-            _int_in(self.batch_size, 1, MAX_BATCH_SIZE),
+        check(
+            int_in(self.batch_size, 1, MAX_BATCH_SIZE),
             f"train.batch_size: must be an integer in [1, {MAX_BATCH_SIZE}], "
             f"got {self.batch_size!r}",
         )
-        _check(
+        check(
             self.local_epochs is None
-            or (_number(self.local_epochs) and 0 < self.local_epochs <= MAX_LOCAL_EPOCHS),
+            or (is_number(self.local_epochs) and 0 < self.local_epochs <= MAX_LOCAL_EPOCHS),
             f"train.local_epochs: must be in (0, {MAX_LOCAL_EPOCHS}] or omitted (a default by "
             f"model.mode), got {self.local_epochs!r}",
         )
-        _check(
-            _number(self.deadline_s) and 0 < self.deadline_s <= MAX_DEADLINE_S,
+        check(
+            is_number(self.deadline_s) and 0 < self.deadline_s <= MAX_DEADLINE_S,
             f"train.deadline_s: must be in (0, {MAX_DEADLINE_S:g}] seconds, "
             f"got {self.deadline_s!r}",
         )
-        _check(
-            _int_in(self.min_samples, 1),
+        check(
+            int_in(self.min_samples, 1),
             f"train.min_samples: must be a positive integer, got {self.min_samples!r}",
         )
-        _check(
-            _number(self.prox_mu) and self.prox_mu >= 0,
+        check(
+            is_number(self.prox_mu) and self.prox_mu >= 0,
             f"train.prox_mu: must be >= 0, got {self.prox_mu!r}",
         )
-        _check(
-            _number(self.server_lr) and self.server_lr > 0,
+        check(
+            is_number(self.server_lr) and self.server_lr > 0,
             f"train.server_lr: must be > 0, got {self.server_lr!r}",
         )
-        _check(
-            _number(self.weight_decay) and self.weight_decay >= 0,
+        check(
+            is_number(self.weight_decay) and self.weight_decay >= 0,
             f"train.weight_decay: must be >= 0, got {self.weight_decay!r}",
         )
-        _check(
-            _int_in(self.eval_batch_size, 1),
+        check(
+            int_in(self.eval_batch_size, 1),
             f"train.eval_batch_size: must be a positive integer, got {self.eval_batch_size!r}",
         )
-        _check(
+        check(
             self.aggregator in AGGREGATORS,
             f"train.aggregator: unknown {self.aggregator!r}; use one of {tuple(AGGREGATORS)}",
         )
-        _check(
-            _number(self.trim_fraction) and 0 <= self.trim_fraction < 0.5,
+        check(
+            is_number(self.trim_fraction) and 0 <= self.trim_fraction < 0.5,
             f"train.trim_fraction: must be in [0, 0.5), got {self.trim_fraction!r}",
         )
-        _check(
+        check(
             self.device in DEVICES,
             f"train.device: unknown {self.device!r}; use one of {DEVICES}",
         )
-        _check(
+        check(
             self.backend in BACKENDS,
             f"train.backend: unknown {self.backend!r}; use one of {BACKENDS}",
         )
         address = self.ray_address
-        _check(
+        check(
             address is None
             or (
                 isinstance(address, str)
@@ -391,22 +339,22 @@ class TrainConfig:
             f"train.ray_address: {address!r} is not a Ray address; use 'auto', 'host:port' "
             "or 'ray://host:port', or omit it for a Ray runtime on this machine",
         )
-        _check(
+        check(
             self.compression in COMPRESSIONS,
             f"train.compression: unknown {self.compression!r}; use one of {COMPRESSIONS}",
         )
-        _check(
-            _number(self.topk_fraction) and 0 < self.topk_fraction <= 1,
+        check(
+            is_number(self.topk_fraction) and 0 < self.topk_fraction <= 1,
             f"train.topk_fraction: must be in (0, 1], got {self.topk_fraction!r}",
         )
-        _check(
+        check(
             isinstance(self.error_feedback, bool),
             f"train.error_feedback: must be true or false, got {self.error_feedback!r}",
         )
 
     def resolved_lr(self, mode: str) -> float:
         """``lr``, or the default learning rate of ``mode`` when it is not given."""
-        _check(mode in MODES, f"model.mode: unknown {mode!r}; use one of {MODES}")
+        check(mode in MODES, f"model.mode: unknown {mode!r}; use one of {MODES}")
         return DEFAULT_LR[mode] if self.lr is None else float(self.lr)
 
     def resolved_head_lr(self) -> float:
@@ -415,7 +363,7 @@ class TrainConfig:
 
     def resolved_local_epochs(self, mode: str) -> float:
         """``local_epochs``, or the default of ``mode`` when it is not given."""
-        _check(mode in MODES, f"model.mode: unknown {mode!r}; use one of {MODES}")
+        check(mode in MODES, f"model.mode: unknown {mode!r}; use one of {MODES}")
         epochs = self.local_epochs
         return DEFAULT_LOCAL_EPOCHS[mode] if epochs is None else float(epochs)
 

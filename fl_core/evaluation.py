@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from fl_core.classifier import SentenceClassifier
 from fl_core.features import FeatureStore
 from fl_core.metrics import Metrics
-from fl_core.model import SentenceClassifier
 from fl_core.vector import set_vector
 
 __all__ = ["Metrics", "evaluate", "metrics_from_logits", "predict_logits"]

@@ -24,18 +24,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from fl_core.model import SentenceClassifier, load_tokenizer
+from fl_core.classifier import SentenceClassifier
+from fl_core.hub import cache_dir
+from fl_core.tokenizer import load_tokenizer
 
 if TYPE_CHECKING:  # an annotation only: importing fl_core.data would import pandas
     from fl_core.data import TextDataset
-
-
-def cache_dir() -> Path:
-    """``$FEDMARKET_CACHE`` or ``~/.cache/fedmarket``."""
-    root = os.environ.get("FEDMARKET_CACHE") or Path.home() / ".cache" / "fedmarket"
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
@@ -116,6 +110,28 @@ class Batch:
             return model.forward_hidden(self.hidden.to(device), mask)
         assert self.input_ids is not None
         return model.forward_tokens(self.input_ids.to(device), mask)
+
+    @classmethod
+    def of_rows(
+        cls,
+        idx: torch.Tensor,
+        lengths: torch.Tensor,
+        attention_mask: torch.Tensor,
+        *,
+        pooled: torch.Tensor | None,
+        hidden: torch.Tensor | None,
+        input_ids: torch.Tensor | None,
+    ) -> Batch:
+        """Rows ``idx`` of whichever input is given, first of ``pooled``, ``hidden`` and
+        ``input_ids`` (the last two with the mask, trimmed to the rows' longest example)."""
+        if pooled is not None:
+            return cls(pooled=pooled[idx])
+        width = max(int(lengths[idx].max()), 1)
+        mask = attention_mask[idx, :width]
+        if hidden is not None:
+            return cls(hidden=hidden[idx, :width], mask=mask)
+        assert input_ids is not None
+        return cls(input_ids=input_ids[idx, :width], mask=mask)
 
 
 class FeatureStore:
@@ -262,13 +278,11 @@ class FeatureStore:
         """Inputs of the trainable part for these examples (computed on demand)."""
         idx_np = np.asarray(indices, dtype=np.int64)
         self.ensure(idx_np, persist=False)
-        idx = torch.from_numpy(idx_np)
-        if self.kind == "pooled":
-            assert self._pooled is not None
-            return Batch(pooled=self._pooled[idx])
-        width = max(int(self.lengths[idx].max()), 1)
-        mask = self.tokens.attention_mask[idx, :width]
-        if self.kind == "hidden":
-            assert self._hidden is not None
-            return Batch(hidden=self._hidden[idx, :width], mask=mask)
-        return Batch(input_ids=self.tokens.input_ids[idx, :width], mask=mask)
+        return Batch.of_rows(
+            torch.from_numpy(idx_np),
+            self.lengths,
+            self.tokens.attention_mask,
+            pooled=self._pooled,
+            hidden=self._hidden,
+            input_ids=self.tokens.input_ids,
+        )

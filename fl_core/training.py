@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from fl_core.classifier import SentenceClassifier
 from fl_core.config import TrainConfig
 from fl_core.device import seed_torch
 from fl_core.features import FeatureStore
-from fl_core.model import SentenceClassifier
 from fl_core.vector import get_vector, set_vector, trainable_parameters
 
 

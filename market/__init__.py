@@ -28,6 +28,7 @@ from market.mechanisms import (
     Selection,
     grand_marginals,
     make_mechanism,
+    register_mechanism,
 )
 from market.metrics import (
     IRViolations,
@@ -53,10 +54,14 @@ from market.scoring import (
     DEFAULT_BUDGET,
     DEFAULT_METHOD,
     METHODS,
+    Estimator,
+    ExactFirstBanzhaf,
+    ExampleBanzhaf,
     banzhaf_from_table,
     cosine_contribution,
     estimate,
     make_estimator,
+    register_estimator,
     shapley_from_table,
 )
 from market.valuation import (
@@ -108,6 +113,11 @@ __all__ = [
     "ir_violations",
     "jain_index",
     "make_estimator",
+    "register_estimator",
+    "register_mechanism",
+    "Estimator",
+    "ExactFirstBanzhaf",
+    "ExampleBanzhaf",
     "make_mechanism",
     "pearson",
     "replicate",

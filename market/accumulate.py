@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from market.checks import check_players
 from market.types import BoolArray, FloatArray
 
 
@@ -55,8 +56,7 @@ class ContributionLedger:
     """
 
     def __init__(self, n_players: int, decay: float = 1.0) -> None:
-        if n_players < 1:
-            raise ValueError(f"n_players must be >= 1, got {n_players}")
+        check_players(n_players)
         _check_decay(decay)
         self.n_players = n_players
         self.decay = decay

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from market.checks import check_players
 from market.types import FloatArray, IntArray, MaskUtility, UtilityLike
 
 MAX_TABLE_PLAYERS = 24
@@ -95,8 +96,7 @@ def check_n_players(n_players: int) -> None:
     """Raise ``ValueError`` unless ``n_players`` is a positive int."""
     if isinstance(n_players, bool) or not isinstance(n_players, int | np.integer):
         raise ValueError(f"n_players must be an int, got {type(n_players).__name__}")
-    if n_players < 1:
-        raise ValueError(f"n_players must be >= 1, got {n_players}")
+    check_players(n_players)
 
 
 def as_table(table: object, n_players: int) -> FloatArray:

@@ -15,16 +15,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from market.checks import check_players, finite_vector
 from market.game import MAX_TABLE_PLAYERS, mask_of, player_bits
 from market.scoring.exact import shapley_from_table
 from market.types import FloatArray
 
 
 def _floats(values: object, name: str) -> FloatArray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 1 or arr.size < 1 or not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be a non-empty 1-D array of finite floats")
-    return arr
+    return finite_vector(values, name, non_empty=True)
 
 
 class OracleGame(ABC):
@@ -332,8 +330,7 @@ def fl_game(
     quality, so the two are symmetric up to noise). ``scale`` is 35% of the total weighted data
     (``exp``) or 10% of it (``power``) so the curve saturates within the game.
     """
-    if n_players < 1:
-        raise ValueError(f"n_players must be >= 1, got {n_players}")
+    check_players(n_players)
     sizes = rng.lognormal(5.5, 0.7, n_players)
     qualities = rng.uniform(0.2, 1.0, n_players)
     if null_player and n_players >= 2:

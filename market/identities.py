@@ -47,7 +47,7 @@ MAX_SPAN = 64
 With at most this many other updates the span is theirs (left out: the update itself);
 with more, it is the round's principal directions that stand above the noise bulk, at most
 this many. Without the cap the span of ``d`` or more updates is all of ``R^d``, where noise
-and work look alike (chance fraction 1). Measured on round 2 of ``bench/scale.py
+and work look alike (chance fraction 1). Measured on round 2 of ``python -m bench.scale
 --participants 10000`` (1,878 MiniLM head updates): 64 directions above the edge, and with
 every update made a candidate (``replay_similarity = -1``) none of the 1,878 residuals was
 noise-like."""

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from market.arrays import array_copies, freeze, stored_fields
+from market.checks import check_players, vector_pair
 from market.types import BoolArray, FloatArray, IntArray
 
 
@@ -50,10 +52,9 @@ class ReputationState:
     harm: FloatArray | None = None
 
     def __post_init__(self) -> None:
-        alpha = np.array(self.alpha, dtype=np.float64)
-        beta = np.array(self.beta, dtype=np.float64)
-        if alpha.ndim != 1 or alpha.shape != beta.shape:
-            raise ValueError("reputation alpha and beta must be 1-D arrays of equal shape")
+        alpha, beta = vector_pair(
+            self.alpha, self.beta, "reputation alpha and beta must be 1-D arrays of equal shape"
+        )
         if np.any(alpha < 0) or np.any(beta < 0) or not np.all(np.isfinite(alpha + beta)):
             raise ValueError("reputation alpha and beta must be finite and >= 0")
         n = alpha.shape
@@ -66,18 +67,12 @@ class ReputationState:
         harm = np.zeros(n) if self.harm is None else np.array(self.harm, dtype=np.float64)
         if harm.shape != n or np.any(harm < 0) or np.any(harm > beta * (1 + 1e-9) + 1e-12):
             raise ValueError(f"reputation harm must have shape {n} and lie in [0, beta]")
-        pairs = (("alpha", alpha), ("beta", beta), ("scored_rounds", rounds), ("harm", harm))
-        for name, value in pairs:
-            value.flags.writeable = False
-            object.__setattr__(self, name, value)
-        excluded.flags.writeable = False
-        object.__setattr__(self, "excluded", excluded)
+        freeze(self, alpha=alpha, beta=beta, scored_rounds=rounds, harm=harm, excluded=excluded)
 
     @classmethod
     def initial(cls, n_players: int) -> ReputationState:
         """No evidence: every reputation is 1/2, nobody excluded."""
-        if n_players < 1:
-            raise ValueError(f"n_players must be >= 1, got {n_players}")
+        check_players(n_players)
         return cls(alpha=np.zeros(n_players), beta=np.zeros(n_players))
 
     @property
@@ -109,29 +104,13 @@ class ReputationState:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The state as plain arrays (for a checkpoint)."""
-        assert self.scored_rounds is not None and self.excluded is not None
-        assert self.harm is not None
-        return {
-            "alpha": self.alpha.copy(),
-            "beta": self.beta.copy(),
-            "scored_rounds": self.scored_rounds.copy(),
-            "excluded": self.excluded.copy(),
-            "harm": self.harm.copy(),
-        }
+        return array_copies(self, ("alpha", "beta", "scored_rounds", "excluded", "harm"))
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ReputationState:
         """Rebuild a state written by :meth:`to_arrays` (``harm`` optional: older checkpoints)."""
-        missing = {"alpha", "beta", "scored_rounds", "excluded"} - set(arrays)
-        if missing:
-            raise ValueError(f"reputation arrays lack {sorted(missing)}")
-        return cls(
-            alpha=arrays["alpha"],
-            beta=arrays["beta"],
-            scored_rounds=arrays["scored_rounds"],
-            excluded=arrays["excluded"],
-            harm=arrays.get("harm"),
-        )
+        required = ("alpha", "beta", "scored_rounds", "excluded")
+        return cls(**stored_fields("reputation", arrays, required, ("harm",)))
 
 
 def signed_evidence(contributions: FloatArray, participants: BoolArray) -> FloatArray | None:

@@ -54,3 +54,16 @@ class MaskUtility(Protocol):
     def values_along(self, order: IntArray, stop: int, /) -> FloatArray:
         """``u(order[:k])`` for ``k = 1 .. stop`` (a permutation walk's prefixes)."""
         ...
+
+
+@runtime_checkable
+class ExampleUtility(Protocol):
+    """A utility that is a mean over validation examples and returns them one by one.
+
+    ``fl_core.CoalitionUtility`` is one: :class:`market.scoring.ExampleBanzhaf` reads it to give
+    each value a standard error over the examples (:mod:`market.valuation`).
+    """
+
+    def example_values_of_masks(self, masks: Sequence[int], /) -> FloatArray:
+        """``(len(masks), E)``: ``u_e(S)`` of each bitmask for each validation example."""
+        ...

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from market.checks import vector_pair
 from market.types import FloatArray
 
 MAX_EXACT_PLAYERS = 12
@@ -56,10 +57,12 @@ class RoundValuation:
     sampling_stderr: FloatArray | None = None
 
     def __post_init__(self) -> None:
-        values = np.asarray(self.values, dtype=np.float64)
-        stderr = np.asarray(self.stderr, dtype=np.float64)
-        if values.ndim != 1 or stderr.shape != values.shape:
-            raise ValueError("values and stderr must be 1-D arrays of equal shape")
+        values, stderr = vector_pair(
+            self.values,
+            self.stderr,
+            "values and stderr must be 1-D arrays of equal shape",
+            copy=False,
+        )
         if not (np.all(np.isfinite(values)) and np.all(stderr >= 0)):
             raise ValueError("values must be finite and stderr >= 0")
         if not (np.isfinite(self.gain) and self.gain_stderr >= 0):

@@ -37,7 +37,12 @@ from privacy.errors import (
     TooFewSurvivors,
     WithheldCiphertext,
 )
-from privacy.parameters import SecAggParameters, failure_bounds, secaggplus_parameters
+from privacy.parameters import (
+    SecAggParameters,
+    failure_bounds,
+    secaggplus_parameters,
+    threshold_of,
+)
 from privacy.simulation import (
     DEFAULT_CLIP,
     AccountingRow,
@@ -76,5 +81,6 @@ __all__ = [
     "failure_bounds",
     "leak_report",
     "secaggplus_parameters",
+    "threshold_of",
     "secure_aggregate",
 ]

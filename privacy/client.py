@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from privacy import (
     authenticated_encryption,
     key_agreement,
+    messages,
     prg,
     quantization,
     shamir,
@@ -51,17 +52,6 @@ from privacy.errors import (
 )
 from privacy.graph import components
 from privacy.key_agreement import KeyPair
-from privacy.messages import (
-    EncryptedShares,
-    KeyRoster,
-    MaskedInput,
-    PublicKeys,
-    RevealedShares,
-    ShareInbox,
-    SurvivorSet,
-    SurvivorSignature,
-    UnmaskRequest,
-)
 from privacy.types import ClientId, Stage
 
 
@@ -94,12 +84,11 @@ class SecAggClient:
         self._update = update
         self._config = config
         self._signing_key = signing_key
-        self._stages = config.stages
-        self._next: Stage | Literal["finished"] = self._stages[0]
+        self._next: Stage | Literal["finished"] = config.stages[0]
         self._c_keys: KeyPair | None = None
         self._s_keys: KeyPair | None = None
         self._seed = b""
-        self._roster: dict[ClientId, PublicKeys] = {}
+        self._roster: dict[ClientId, messages.PublicKeys] = {}
         self._encryption_keys: dict[ClientId, bytes] = {}
         self._held: dict[ClientId, tuple[bytes, bytes]] = {}
         self._peers: frozenset[ClientId] = frozenset()
@@ -108,10 +97,9 @@ class SecAggClient:
     def _advance(self, stage: Stage) -> None:
         if self._next != stage:
             raise RuntimeError(f"client {self.id}: stage {stage!r} called, {self._next!r} expected")
-        index = self._stages.index(stage)
         # after unmasking the client is finished: a second request is refused, so a server
         # that asks twice can never collect both shares of another client's secrets
-        self._next = self._stages[index + 1] if index + 1 < len(self._stages) else "finished"
+        self._next = self._config.stage_after(stage)
 
     def _refuse(
         self, stage: Stage, detail: str, kind: type[ServerMisbehaved] = ServerMisbehaved
@@ -124,7 +112,7 @@ class SecAggClient:
         q = self._config.quorum(self.id)
         return "t - 1" if q == self._config.threshold else f"{q - 1} (a majority of holders)"
 
-    def advertise_keys(self) -> PublicKeys:
+    def advertise_keys(self) -> messages.PublicKeys:
         """Stage 1: generate the c and s key pairs and advertise their public halves."""
         self._advance("advertise_keys")
         self._c_keys = key_agreement.generate_key_pair()
@@ -135,9 +123,9 @@ class SecAggClient:
                 self._config.session, self.id, self._c_keys.public, self._s_keys.public
             )
             signature = signatures.sign(self._signing_key, message)
-        return PublicKeys(self.id, self._c_keys.public, self._s_keys.public, signature)
+        return messages.PublicKeys(self.id, self._c_keys.public, self._s_keys.public, signature)
 
-    def share_keys(self, roster: KeyRoster) -> EncryptedShares:
+    def share_keys(self, roster: messages.KeyRoster) -> messages.EncryptedShares:
         """Stage 2: draw b_u, share b_u and s_u^SK among the holders, encrypt each pair."""
         self._advance("share_keys")
         assert self._c_keys is not None and self._s_keys is not None  # set by advertise_keys
@@ -176,9 +164,9 @@ class SecAggClient:
                     b_share + sk_share,
                     associated_data=associated_data(self.id, holder, self._config.session),
                 )
-        return EncryptedShares(self.id, ciphertexts)
+        return messages.EncryptedShares(self.id, ciphertexts)
 
-    def _verify_roster(self, roster: KeyRoster) -> None:
+    def _verify_roster(self, roster: messages.KeyRoster) -> None:
         """Malicious model: every roster entry is signed by its owner (no key substitution)."""
         pki, session = self._config.verification_keys, self._config.session
         for owner, keys in sorted(roster.keys.items()):
@@ -187,7 +175,7 @@ class SecAggClient:
                 detail = f"the keys advertised for client {owner} are not signed by it"
                 raise self._refuse("share_keys", detail, BadSignature)
 
-    def masked_input(self, inbox: ShareInbox) -> MaskedInput:
+    def masked_input(self, inbox: messages.ShareInbox) -> messages.MaskedInput:
         """Stage 3: keep the shares addressed to u, send the doubly masked quantised input."""
         self._advance("masked_input")
         assert self._s_keys is not None  # set by advertise_keys
@@ -230,9 +218,9 @@ class SecAggClient:
         ]
         signs = [1] + [pair_sign(self.id, v) for v in peers]
         prg.mask_many(vector, [self._seed, *pair_keys], signs, bits=cfg.bits)
-        return MaskedInput(self.id, vector, cfg.bits)
+        return messages.MaskedInput(self.id, vector, cfg.bits)
 
-    def consistency_check(self, announced: SurvivorSet) -> SurvivorSignature:
+    def consistency_check(self, announced: messages.SurvivorSet) -> messages.SurvivorSignature:
         """Stage 4 of the malicious model: check the survivor set U3, then sign (session, U3).
 
         An honest client signs one U3 only; it refuses a U3 that leaves it out, is smaller than
@@ -259,9 +247,9 @@ class SecAggClient:
             raise self._refuse("consistency_check", problem, InconsistentSurvivors)
         self._signed = survivors
         message = signatures.survivors_message(cfg.session, survivors)
-        return SurvivorSignature(self.id, signatures.sign(self._signing_key, message))
+        return messages.SurvivorSignature(self.id, signatures.sign(self._signing_key, message))
 
-    def unmasking(self, request: UnmaskRequest) -> RevealedShares:
+    def unmasking(self, request: messages.UnmaskRequest) -> messages.RevealedShares:
         """The last stage: reveal the requested shares after the checks; never both of one
         client (in the malicious model, only what the signed U3 implies)."""
         self._advance("unmasking")
@@ -281,9 +269,9 @@ class SecAggClient:
             raise self._refuse("unmasking", detail, BadUnmaskRequest)
         b_shares = {u: self._held[u][0] for u in sorted(seeds)}
         sk_shares = {u: self._held[u][1] for u in sorted(keys)}
-        return RevealedShares(self.id, b_shares, sk_shares)
+        return messages.RevealedShares(self.id, b_shares, sk_shares)
 
-    def _check_signed_request(self, request: UnmaskRequest) -> None:
+    def _check_signed_request(self, request: messages.UnmaskRequest) -> None:
         """Malicious model: the request carries the U3 this client signed, enough valid
         signatures of it, and asks exactly for the shares U3 implies."""
         cfg, signed = self._config, self._signed

@@ -13,7 +13,7 @@ platform, as registrar, sees only tags. It cannot test a guessed text against th
 the key), and a participant, who holds the key, never sees the registry. A registrar that
 colludes with any participant can run a dictionary attack on the tags: stopping that needs
 a private set intersection protocol instead. The tags must come from the same trusted meter
-that attests the training (:func:`agents.platform.metered_weight`) and be bound to the
+that attests the training (:func:`agents.metering.metered_weight`) and be bound to the
 examples it trains on; tags a participant computes itself could be of anything. Only
 duplicates after normalisation (Unicode, case, punctuation, whitespace) are caught: a
 paraphrased or

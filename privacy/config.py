@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from privacy import quantization
 from privacy.signatures import VERIFICATION_KEY_BYTES
@@ -86,6 +87,16 @@ class SecAggConfig:
     def stages(self) -> tuple[Stage, ...]:
         """The stages of the round in order (the consistency check only in malicious mode)."""
         return MALICIOUS_STAGES if self.malicious else STAGES
+
+    def stage_after(self, stage: Stage) -> Stage | Literal["finished"]:
+        """The stage that follows `stage` in this round, or "finished" after the last one.
+
+        Client and server both step through `stages` with it and refuse any other stage: after
+        unmasking a party is finished, so a replayed batch or a second unmasking request is
+        refused, never answered again.
+        """
+        index = self.stages.index(stage)
+        return self.stages[index + 1] if index + 1 < len(self.stages) else "finished"
 
     def quorum(self, client: ClientId) -> int:
         """Holders of `client` needed in the round: t, or in malicious mode the larger of t and

@@ -17,7 +17,7 @@ of `ServerMisbehaved` with their own codes: "bad_signature" (key substitution),
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -49,6 +49,12 @@ class SecAggAborted(RuntimeError):
 
     reason: AbortReason = "too_few_survivors"
 
+    def __init_subclass__(cls, *, reason: AbortReason | None = None, **kwargs: Any) -> None:
+        """A subclass states its code in its header: `class X(SecAggAborted, reason="...")`."""
+        super().__init_subclass__(**kwargs)
+        if reason is not None:
+            cls.reason = reason
+
     def __init__(
         self, stage: str, detail: str, *, survived: int | None = None, needed: int | None = None
     ) -> None:
@@ -59,10 +65,8 @@ class SecAggAborted(RuntimeError):
         super().__init__(f"secure aggregation aborted at stage {stage!r}: {detail}")
 
 
-class TooFewSurvivors(SecAggAborted):
+class TooFewSurvivors(SecAggAborted, reason="too_few_survivors"):
     """Fewer than t clients answered a stage, or a needed secret has fewer than t holders."""
-
-    reason: AbortReason = "too_few_survivors"
 
     def __init__(self, stage: str, survived: int, needed: int, what: str = "clients") -> None:
         super().__init__(
@@ -73,14 +77,12 @@ class TooFewSurvivors(SecAggAborted):
         )
 
 
-class DisconnectedSurvivors(SecAggAborted):
+class DisconnectedSurvivors(SecAggAborted, reason="disconnected_survivors"):
     """The included clients are not connected in the neighbour graph (SecAgg+).
 
     Unmasking would release the sum of every connected component, not only the total
     (Bell et al. 2020 require the graph of surviving clients to be connected).
     """
-
-    reason: AbortReason = "disconnected_survivors"
 
     def __init__(self, stage: str, components: list[list[int]]) -> None:
         self.components = components
@@ -92,57 +94,41 @@ class DisconnectedSurvivors(SecAggAborted):
         )
 
 
-class InvalidShare(SecAggAborted):
+class InvalidShare(SecAggAborted, reason="invalid_share"):
     """A revealed share is malformed, or the secret rebuilt from the shares is wrong."""
-
-    reason: AbortReason = "invalid_share"
 
     def __init__(self, stage: str, owner: int, detail: str) -> None:
         self.owner = owner
         super().__init__(stage, f"shares of client {owner}'s secret: {detail}")
 
 
-class ServerMisbehaved(SecAggAborted):
+class ServerMisbehaved(SecAggAborted, reason="server_misbehaved"):
     """A client's check of Bonawitz et al. (2017) Fig. 4 failed: it stops answering."""
-
-    reason: AbortReason = "server_misbehaved"
 
     def __init__(self, stage: str, client: int, detail: str) -> None:
         self.client = client
         super().__init__(stage, f"client {client} refuses: {detail}")
 
 
-class BadSignature(ServerMisbehaved):
+class BadSignature(ServerMisbehaved, reason="bad_signature"):
     """An advertised key set carries no valid signature of its owner (key substitution)."""
 
-    reason: AbortReason = "bad_signature"
 
-
-class InconsistentSurvivors(ServerMisbehaved):
+class InconsistentSurvivors(ServerMisbehaved, reason="inconsistent_survivors"):
     """The survivor set U3 is implausible or differs from the one the client signed."""
 
-    reason: AbortReason = "inconsistent_survivors"
 
-
-class WithheldCiphertext(ServerMisbehaved):
+class WithheldCiphertext(ServerMisbehaved, reason="withheld_ciphertext"):
     """Too few share ciphertexts reached the client (its input would be under-masked)."""
 
-    reason: AbortReason = "withheld_ciphertext"
 
-
-class ForgedCiphertext(ServerMisbehaved):
+class ForgedCiphertext(ServerMisbehaved, reason="forged_ciphertext"):
     """A share ciphertext fails authentication: forged, redirected, replayed or tampered."""
 
-    reason: AbortReason = "forged_ciphertext"
 
-
-class TooFewSignatures(ServerMisbehaved):
+class TooFewSignatures(ServerMisbehaved, reason="too_few_signatures"):
     """Fewer valid consistency-check signatures on the client's U3 than the quorum."""
 
-    reason: AbortReason = "too_few_signatures"
 
-
-class BadUnmaskRequest(ServerMisbehaved):
+class BadUnmaskRequest(ServerMisbehaved, reason="bad_unmask_request"):
     """The unmasking request asks for shares the protocol does not release."""
-
-    reason: AbortReason = "bad_unmask_request"

@@ -98,6 +98,12 @@ def failure_bounds(
     return min(abort, 1.0), min(collusion, 1.0)
 
 
+def threshold_of(threshold_share: float, holders: int) -> int:
+    """The Shamir threshold t = min(holders, max(2, ceil(threshold_share * holders))): the
+    one place a threshold share becomes t (t >= 2: t = 1 hands a secret to any one holder)."""
+    return min(holders, max(2, math.ceil(threshold_share * holders)))
+
+
 def secaggplus_parameters(
     n_clients: int,
     *,
@@ -134,7 +140,7 @@ def secaggplus_parameters(
     best: SecAggParameters | None = None
     for k in candidates:
         holders = n_clients if k is None else k + 1
-        t = min(holders, max(2, math.ceil(threshold_share * holders)))
+        t = threshold_of(threshold_share, holders)
         abort, collusion = failure_bounds(
             n_clients,
             neighbors=k,

@@ -55,8 +55,7 @@ class SecAggServer:
         self.config = config
         self.view: list[Received] = []
         self._record_view = record_view
-        self._stages = config.stages
-        self._next: Stage | Literal["finished"] = self._stages[0]
+        self._next: Stage | Literal["finished"] = config.stages[0]
         self._keys: dict[ClientId, PublicKeys] = {}
         self._alive: frozenset[ClientId] = frozenset(config.neighbors)
         self._sent_input: frozenset[ClientId] = frozenset()
@@ -68,9 +67,8 @@ class SecAggServer:
     def _receive(self, stage: Stage, messages: Sequence[Received]) -> frozenset[ClientId]:
         if self._next != stage:
             raise RuntimeError(f"server: stage {stage!r} called, {self._next!r} expected")
-        index = self._stages.index(stage)
         # after unmasking the round is over: a replayed batch is refused, never re-applied
-        self._next = self._stages[index + 1] if index + 1 < len(self._stages) else "finished"
+        self._next = self.config.stage_after(stage)
         if self._record_view:
             self.view.extend(messages)
         senders = [m.sender for m in messages]

@@ -8,19 +8,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.scenario.errors import ScenarioError, is_integer, key_text, require
+from agents.scenario.errors import ScenarioError, key_text, require
 from agents.scenario.fields import build, coerce, field_names, parse_toml, read_toml, to_table
 from agents.scenario.groups import ParticipantGroup
-from agents.scenario.limits import MAX_GROUPS, MAX_NAME_CHARS, check_budget, check_text
+from agents.scenario.limits import check_budget
 from agents.scenario.sections import (
     SECTIONS,
-    DataSection,
     EconomicsSection,
     MarketSection,
-    ModelSection,
     PrivacySection,
-    TrainSection,
+    without_removed,
 )
+from agents.scenario.spec import check_fields, setting
+from agents.scenario.text import MAX_GROUPS, MAX_NAME_CHARS, check_text
+from agents.scenario.training import DataSection, ModelSection, TrainSection
 
 
 def _default_groups() -> tuple[ParticipantGroup, ...]:
@@ -70,9 +71,13 @@ class Scenario:
     ``.path`` names the field.
     """
 
-    name: str = "default"
-    rounds: int = 5
-    seed: int = 0
+    name: str = setting("default", "A label for the scenario (file names, chart titles).")
+    rounds: int = setting(5, "Federated rounds to simulate.", within="[1, 10000]")
+    seed: int = setting(
+        0,
+        "Seeds every random choice (data split, availability, sampling): same seed, same run.",
+        within=f"[0, {2**63})",
+    )
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
     train: TrainSection = field(default_factory=TrainSection)
@@ -86,16 +91,7 @@ class Scenario:
             isinstance(self.name, str), "name", f"must be a string, got {type(self.name).__name__}"
         )
         check_text(self.name, "name", MAX_NAME_CHARS)
-        require(
-            is_integer(self.rounds) and 1 <= self.rounds <= 10_000,
-            "rounds",
-            f"must be an integer in [1, 10000], got {self.rounds!r}",
-        )
-        require(
-            is_integer(self.seed) and 0 <= self.seed < 2**63,
-            "seed",
-            f"must be a non-negative integer, got {self.seed!r}",
-        )
+        check_fields(self, "")
         for name, cls in SECTIONS.items():
             require(
                 isinstance(getattr(self, name), cls),
@@ -213,7 +209,8 @@ class Scenario:
                 kwargs[key] = coerce(Scenario, key, raw[key], key)
         for section_name, section_cls in SECTIONS.items():
             if section_name in raw:
-                kwargs[section_name] = build(section_cls, raw[section_name], section_name)
+                table = without_removed(section_name, raw[section_name])
+                kwargs[section_name] = build(section_cls, table, section_name)
         if "participants" in raw:
             groups = raw["participants"]
             require(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from agents.scenario.core import Scenario
 from agents.scenario.errors import ScenarioError
@@ -39,3 +40,20 @@ def list_examples() -> list[str]:
 def load_example(name: str) -> Scenario:
     """The shipped example scenario ``NAME``."""
     return Scenario.from_toml_string(example_path(name).read_text(encoding="utf-8"))
+
+
+def load_scenario(source: str | Path | None) -> Scenario:
+    """A scenario file, the name of a shipped example (``quickstart``), or (``None``) the
+    default scenario."""
+    if source is None:
+        return Scenario()
+    path = Path(source)
+    if not path.exists() and str(source) in list_examples():
+        return load_example(str(source))
+    if not path.exists() and "/" not in str(source) and path.suffix != ".toml":
+        raise ScenarioError(
+            "scenario",
+            f"{str(source)!r} is neither a file nor a shipped example; examples: "
+            + ", ".join(list_examples()),
+        )
+    return Scenario.from_toml(path)

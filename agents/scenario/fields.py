@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.scenario.errors import ScenarioError, is_integer, is_number, key_text, require
-from agents.scenario.limits import MAX_FILE_BYTES, check_strings, check_toml_text, kib
+from agents.scenario.limits import MAX_FILE_BYTES, check_toml_text
+from agents.scenario.text import check_strings, kib
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:

@@ -6,10 +6,10 @@ colleague's study, a web form. Such input must not be able to exhaust memory or 
 is rejected, crash the parser with a traceback, or write terminal control sequences to the
 user's terminal. Two kinds of limit hold:
 
-* **Input shape** (:func:`check_toml_text`, :func:`check_strings`, :func:`check_text`): file
-  size, bracket nesting (counted on the raw text before the recursive TOML parser runs),
-  string length and control characters (C0, DEL and C1, ESC included, are rejected, never
-  passed on), number of participant groups, runs a sweep expands to (:func:`check_runs`).
+* **Input shape**: file size and bracket nesting (:func:`check_toml_text`, counted on the raw
+  text before the recursive TOML parser runs); string length and control characters, number
+  of participant groups, runs a sweep expands to (:mod:`agents.scenario.text`, whose names
+  are importable from here too).
 * **A total budget** (:func:`check_budget`): identities, held examples and an estimate of the
   run's peak memory from the products that drive it (identities, examples, rounds x
   identities table rows, scoring budget x identities coalition memo), computed from a few
@@ -26,40 +26,42 @@ from __future__ import annotations
 import math
 import os
 import re
-import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 from agents.scenario.errors import ScenarioError
-
-if TYPE_CHECKING:
-    from agents.scenario.core import Scenario
+from agents.scenario.groups import ParticipantGroup
+from agents.scenario.sections import MarketSection, PrivacySection
+from agents.scenario.text import (  # the input-shape limits, importable from here as well
+    MAX_GROUPS,
+    MAX_NAME_CHARS,
+    MAX_RUNS,
+    MAX_TEXT_CHARS,
+    UNSAFE_CATEGORIES,
+    check_runs,
+    check_strings,
+    check_text,
+    first_unsafe,
+    kib,
+    printable_line,
+    shown,
+)
 
 MAX_FILE_BYTES = 256 << 10
 """Largest scenario, sweep or study file (256 KiB; the shipped ones are under 4 KiB). Python's
 ``tomllib`` takes about 1 s per MiB of dense arrays on a busy 2-core machine."""
 MAX_NESTING = 32
 """Deepest bracket nesting (arrays and inline tables) in TOML text; scenarios use at most 3."""
-MAX_NAME_CHARS = 200
-"""Longest scenario name and participant group name."""
-MAX_TEXT_CHARS = 4096
-"""Longest string anywhere else (file paths, column names, labels, registry names)."""
-MAX_GROUPS = 100
-"""Most ``[participants.NAME]`` groups (``bench/scale.py`` uses 10 for 100,000 identities)."""
 MAX_IDENTITIES = 100_000
 """Most identities a scenario may show the platform: the largest size ``bench/scale.py``
 runs (100,000 head-mode participants x 3 rounds, 2.9 GiB peak; README, Benchmarks)."""
 MAX_EXAMPLES = 20_000_000
 """Most training examples held by all identities together (their shards' index arrays)."""
-MAX_RUNS = 10_000
-"""Most runs (grid points x seeds) one sweep may expand to; each is a validated scenario."""
 MEMORY_ENV = "FEDMARKET_MAX_MEMORY_GIB"
 """Environment variable that overrides :data:`DEFAULT_MEMORY_GIB` (a positive number)."""
 DEFAULT_MEMORY_GIB = 8.0
 MAX_MEMORY_GIB = 1 << 20
 """The largest value :data:`MEMORY_ENV` may take (a pebibyte: any real machine is below)."""
-"""The estimated peak memory a scenario may need (``bench/scale.py``'s 100,000 x 3 target)."""
 
 # Costs of the estimate, calibrated on bench/scale.py (README, Benchmarks): 10,000 identities
 # x 5 rounds with 32 examples each measured 874 MiB peak, 100,000 x 3 measured 2.9 GiB; the
@@ -74,101 +76,11 @@ ROW_BYTES = 1 << 10
 """One row of the ``participants`` table (one per identity per round, kept by design)."""
 COALITION_OVERHEAD_BYTES = 128
 """One memoised coalition utility beyond its membership bits."""
+_TOKENS = re.compile(r"\"\"\"|'''|[\"'#\[\]{}\n\\]")
 SECAGG_PAIR_BYTES = 1 << 10
 """Peak bytes per pair of clients of one complete-graph secure-aggregation round
 (``privacy.neighbors = 0``: every pair agrees keys and exchanges shares; 67 MB measured at
 300 clients, AMD EPYC); SecAgg+ pairs only neighbours, counted in the identity term."""
-
-UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-"""Unicode categories never passed on: controls (C0, DEL and C1, ESC included), and the
-invisible format characters that reorder or hide text on a terminal (bidi overrides and
-isolates, zero-width characters), lone surrogates, line and paragraph separators."""
-
-
-def first_unsafe(text: str) -> int | None:
-    """The index of the first character of :data:`UNSAFE_CATEGORIES` in ``text``, if any."""
-    if text.isascii():  # the usual case: only C0 and DEL can be unsafe
-        found = _ASCII_CONTROL.search(text)
-        return None if found is None else found.start()
-    for index, char in enumerate(text):
-        if unicodedata.category(char) in UNSAFE_CATEGORIES:
-            return index
-    return None
-
-
-_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_TOKENS = re.compile(r"\"\"\"|'''|[\"'#\[\]{}\n\\]")
-
-
-def memory_limit() -> int:
-    """The memory budget in bytes: ``$FEDMARKET_MAX_MEMORY_GIB`` or :data:`DEFAULT_MEMORY_GIB`."""
-    text = os.environ.get(MEMORY_ENV, "").strip()
-    if not text:
-        return int(DEFAULT_MEMORY_GIB * (1 << 30))
-    try:
-        gib = float(text)
-    except ValueError:
-        gib = math.nan
-    if not (math.isfinite(gib) and 0 < gib <= MAX_MEMORY_GIB):
-        raise ScenarioError(
-            MEMORY_ENV, f"must be a number of GiB in (0, {MAX_MEMORY_GIB:g}], got {shown(text)}"
-        )
-    return int(gib * (1 << 30))
-
-
-def kib(size: int) -> str:
-    """A byte count in KiB, for a one-line message."""
-    return f"{-(-size // 1024):,} KiB"
-
-
-def shown(text: str, limit: int = 60) -> str:
-    """``text`` quoted for a one-line message: control characters escaped, long text cut."""
-    cut = text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 4 :]}"
-    return repr(cut)
-
-
-def printable_line(text: str, limit: int = 2000) -> str:
-    """``text`` as one terminal-safe line: newlines become spaces, every other control
-    character (ESC included) its ``\\xNN`` escape, and the middle of a long text is cut."""
-    flat = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    if first_unsafe(flat) is not None:
-        flat = "".join(
-            ascii(c)[1:-1] if unicodedata.category(c) in UNSAFE_CATEGORIES else c for c in flat
-        )
-    safe = flat
-    if len(safe) <= limit:
-        return safe
-    return f"{safe[: limit * 2 // 3]} ... {safe[-limit // 4 :]}"
-
-
-def check_runs(grid: Mapping[str, Any], seeds: Any, path: str) -> None:
-    """Reject a grid x seeds product over :data:`MAX_RUNS` before it is expanded."""
-    runs = len(seeds) if isinstance(seeds, list | tuple) else 1
-    for values in grid.values() if isinstance(grid, Mapping) else ():
-        runs *= len(values) if isinstance(values, list | tuple) and values else 1
-        if runs > MAX_RUNS:
-            break
-    if runs > MAX_RUNS:
-        raise ScenarioError(
-            path,
-            f"the grid x seeds gives more than {MAX_RUNS:,} runs; give fewer values or seeds "
-            "(or split the sweep)",
-        )
-
-
-def check_text(value: str, path: str, max_chars: int = MAX_TEXT_CHARS) -> None:
-    """Reject a string at ``path`` that is too long or holds a control character."""
-    if len(value) > max_chars:
-        raise ScenarioError(
-            path, f"{len(value):,} characters exceed the limit of {max_chars:,}; shorten it"
-        )
-    found = first_unsafe(value)
-    if found is not None:
-        raise ScenarioError(
-            path,
-            f"holds a control character ({ascii(value[found])} at {found}); "
-            "use printable text only",
-        )
 
 
 def check_toml_text(text: str | bytes, what: str, subject: str = "") -> None:
@@ -224,28 +136,36 @@ def _nesting(text: str) -> int:
     return deepest
 
 
-def check_strings(raw: Mapping[str, Any], prefix: str = "") -> None:
-    """Every key and string value of parsed TOML within :data:`MAX_TEXT_CHARS`, printable.
+class Budgeted(Protocol):
+    """What the budget reads of a :class:`~agents.scenario.Scenario` (which is built on top
+    of this module and checks itself against it at construction)."""
 
-    ``prefix`` starts each dotted path (``"sweep."``; empty for a scenario). The walk is
-    iterative; its depth is bounded by :data:`MAX_NESTING` anyway.
-    """
-    stack: list[tuple[str, Any]] = [(prefix.rstrip("."), raw)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, str):
-            check_text(value, path or "scenario")
-        elif isinstance(value, Mapping):
-            for key, item in value.items():
-                check_text(str(key), f"{path}.{shown(str(key))}" if path else shown(str(key)))
-                stack.append((f"{path}.{key}" if path else str(key), item))
-        elif isinstance(value, list | tuple):  # paths are built only where needed
-            for i, item in enumerate(value):
-                if isinstance(item, str):
-                    if len(item) > MAX_TEXT_CHARS or first_unsafe(item) is not None:
-                        check_text(item, f"{path}[{i}]")
-                elif isinstance(item, Mapping | list | tuple):
-                    stack.append((f"{path}[{i}]", item))
+    @property
+    def rounds(self) -> int: ...
+    @property
+    def participants(self) -> tuple[ParticipantGroup, ...]: ...
+    @property
+    def n_identities(self) -> int: ...
+    @property
+    def market(self) -> MarketSection: ...
+    @property
+    def privacy(self) -> PrivacySection: ...
+
+
+def memory_limit() -> int:
+    """The memory budget in bytes: ``$FEDMARKET_MAX_MEMORY_GIB`` or :data:`DEFAULT_MEMORY_GIB`."""
+    text = os.environ.get(MEMORY_ENV, "").strip()
+    if not text:
+        return int(DEFAULT_MEMORY_GIB * (1 << 30))
+    try:
+        gib = float(text)
+    except ValueError:
+        gib = math.nan
+    if not (math.isfinite(gib) and 0 < gib <= MAX_MEMORY_GIB):
+        raise ScenarioError(
+            MEMORY_ENV, f"must be a number of GiB in (0, {MAX_MEMORY_GIB:g}], got {shown(text)}"
+        )
+    return int(gib * (1 << 30))
 
 
 @dataclass(frozen=True)
@@ -269,7 +189,7 @@ class MemoryEstimate:
         return sum(self.terms.values())
 
 
-def estimate_memory(scenario: Scenario) -> MemoryEstimate:
+def estimate_memory(scenario: Budgeted) -> MemoryEstimate:
     """The peak-memory estimate of ``scenario``, from a few of its integers (no allocation)."""
     identities = scenario.n_identities
     examples = held_examples(scenario)
@@ -294,7 +214,7 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     )
 
 
-def held_examples(scenario: Scenario) -> int:
+def held_examples(scenario: Budgeted) -> int:
     """Training examples held by all identities together (a replicating Sybil holds its
     owner's data once per identity)."""
     total = 0
@@ -308,7 +228,7 @@ def _gib(n: int) -> str:
     return f"{n / (1 << 30):,.1f} GiB"
 
 
-def check_budget(scenario: Scenario) -> None:
+def check_budget(scenario: Budgeted) -> None:
     """Reject a scenario over the group, identity, example or memory budget (one line)."""
     groups = scenario.participants
     if len(groups) > MAX_GROUPS:
@@ -369,3 +289,32 @@ def check_budget(scenario: Scenario) -> None:
         f"estimated peak memory {_gib(estimate.total)} ({cause} dominate) exceeds the limit "
         f"of {_gib(limit)}; {fix}, or raise ${MEMORY_ENV}",
     )
+
+
+__all__ = [
+    "DEFAULT_MEMORY_GIB",
+    "MAX_EXAMPLES",
+    "MAX_FILE_BYTES",
+    "MAX_GROUPS",
+    "MAX_IDENTITIES",
+    "MAX_NAME_CHARS",
+    "MAX_NESTING",
+    "MAX_RUNS",
+    "MAX_TEXT_CHARS",
+    "MEMORY_ENV",
+    "UNSAFE_CATEGORIES",
+    "Budgeted",
+    "MemoryEstimate",
+    "check_budget",
+    "check_runs",
+    "check_strings",
+    "check_text",
+    "check_toml_text",
+    "estimate_memory",
+    "first_unsafe",
+    "held_examples",
+    "kib",
+    "memory_limit",
+    "printable_line",
+    "shown",
+]

@@ -9,11 +9,10 @@ from __future__ import annotations
 import streamlit as st
 
 import market
-from agents import ScenarioError
 from agents.attacks import ATTACKER, ATTACKS, COLLUDERS
 from app import compare_charts, state
 from app import help as words
-from app.runner import base_tokenizer, check, run_attack_matrix
+from app.runner import base_tokenizer, download, run_attack_matrix, valid_or_stop
 
 ss = st.session_state
 scenario = state.current(ss)
@@ -69,7 +68,7 @@ mechanisms = st.multiselect(
     list(market.MECHANISMS),
     default=[scenario.market.mechanism],
     key="attacks_mechanisms",
-    help="; ".join(f"{k}: {v}" for k, v in words.MECHANISM.items()),
+    help=words.choices_help("market.mechanism", sep="; "),
 )
 attacks = st.multiselect(
     "Attacks",
@@ -87,11 +86,7 @@ if head:
     base = base.replace("model.mode", "head")
 seeds = tuple(scenario.seed + k for k in range(n_seeds))
 runs = len(mechanisms) * len(seeds) * (len(attacks) + 1)
-try:
-    check(base)
-except ScenarioError as error:
-    st.error(state.one_line(error), icon=":material/error:")
-    st.stop()
+valid_or_stop(base)
 if not mechanisms or not attacks:
     st.info("Pick at least one mechanism and one attack.", icon=":material/info:")
     st.stop()
@@ -126,12 +121,10 @@ st.dataframe(
         "gain": st.column_config.NumberColumn("gain (budget units)", format="%+.3f"),
     },
 )
-st.download_button(
+download(
+    st,
     "exploitability.csv",
     table.to_csv(index=False),
-    file_name=f"{scenario.name}_exploitability.csv",
-    mime="text/csv",
+    f"{scenario.name}_exploitability.csv",
     key="attacks_csv",
-    on_click="ignore",
-    icon=":material/download:",
 )

@@ -10,6 +10,7 @@ import streamlit as st
 from agents.run import smallest_group_range
 from app import charts, explain, privacy_charts, state
 from app import help as words
+from app.runner import download
 
 ss = st.session_state
 #: Seconds between two rounds while playing.
@@ -170,7 +171,7 @@ with c3:
     if access == "trusted_evaluator":
         st.warning(words.TRUSTED_EVALUATOR_CAVEAT, icon=":material/warning:")
     else:
-        st.caption(f"**{access}**: {words.ACCESS.get(access, '')}")
+        st.caption(f"**{access}**: {words.choice_help('privacy.access').get(access, '')}")
     if "smallest_group" in rounds:
         st.caption(
             "Smallest group the server could compute over the run: "
@@ -217,25 +218,13 @@ for name, frame in result.tables().items():
     with st.expander(f"{name} ({len(frame)} rows)"):
         st.dataframe(frame.round(4), hide_index=True)
     c1, c2, _ = st.columns([1, 1, 3])
-    c1.download_button(
-        f"{name}.csv",
-        frame.to_csv(index=False),
-        file_name=f"{result.scenario.name}_{name}.csv",
-        mime="text/csv",
-        key=f"csv_{name}",
-        on_click="ignore",
-        icon=":material/download:",
-    )
+    stem = f"{result.scenario.name}_{name}"
+    download(c1, f"{name}.csv", frame.to_csv(index=False), f"{stem}.csv", key=f"csv_{name}")
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
-    c2.download_button(
-        f"{name}.parquet",
-        buffer.getvalue(),
-        file_name=f"{result.scenario.name}_{name}.parquet",
-        mime="application/vnd.apache.parquet",
-        key=f"parquet_{name}",
-        on_click="ignore",
-        icon=":material/download:",
+    parquet = "application/vnd.apache.parquet"
+    download(
+        c2, f"{name}.parquet", buffer.getvalue(), f"{stem}.parquet", f"parquet_{name}", parquet
     )
 
 # Play: after the page is drawn, wait a moment and move to the next round (stop at the end).

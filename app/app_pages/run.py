@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from agents import ScenarioError
 from app import charts, state, sweep_state
-from app.runner import base_tokenizer, check, remember, run_scenario, run_seeds
+from app.runner import base_tokenizer, remember, run_scenario, run_seeds, valid_or_stop
 
 ss = st.session_state
 scenario = state.current(ss)
 
 st.title("Run")
+source = ss.get(state.SOURCE_KEY, "?")
 st.caption(
-    f"**{scenario.name}** ({ss.get(state.SOURCE_KEY, '?')}): {scenario.rounds} rounds, "
-    f"{scenario.n_identities} participant identities, {scenario.model.mode} mode on "
-    f"{scenario.model.backbone}, scoring {scenario.market.scoring}, mechanism "
-    f"{scenario.market.mechanism}, access {scenario.privacy.access}. Edit it on the "
-    "Scenario page; a scenario that ran before comes back from the cache at once."
+    f"**{scenario.name}** ({source}): {state.summary_line(scenario)}. Edit it on the Scenario "
+    "page; a scenario that ran before comes back from the cache at once."
 )
-try:
-    check(scenario)
-except ScenarioError as error:
-    st.error(state.one_line(error), icon=":material/error:")
-    st.stop()
+valid_or_stop(scenario)
 
 c1, c2 = st.columns([1, 3])
 with c1:

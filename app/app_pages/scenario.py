@@ -10,22 +10,18 @@ error under its widget, and the other pages keep using the last valid scenario.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 import streamlit as st
 
-from agents import ParticipantGroup, Scenario, ScenarioError
+from agents import Scenario, ScenarioError
 from agents.notices import run_notices
-from agents.scenario import FREE_RIDE, STRATEGIES, list_examples, load_example
+from agents.scenario import FieldDoc, list_examples, load_example
 from app import help as words
 from app import state
-from app.runner import check
+from app.runner import check, download
 
 ss = st.session_state
-_DEFAULTS: dict[str, Any] = {
-    f.name: f.default for f in fields(ParticipantGroup) if f.name != "name"
-}
 
 
 def load_selected_example() -> None:
@@ -66,9 +62,9 @@ def apply(scenario: Scenario, key: str, value: Any) -> Scenario:
         return scenario
 
 
-def select(label: str, key: str, options: Any, **kwargs: Any) -> Any:
-    """A selectbox on widget ``key`` (its value comes from the session)."""
-    return st.selectbox(label, list(options), key=key, **kwargs)
+def select(label: str, key: str, **kwargs: Any) -> Any:
+    """A selectbox on widget ``key`` over its field's choices (its value comes from the session)."""
+    return st.selectbox(label, list(state.CHOICES[state.WIDGETS[key]]), key=key, **kwargs)
 
 
 def text(label: str, key: str, **kwargs: Any) -> str:
@@ -77,18 +73,35 @@ def text(label: str, key: str, **kwargs: Any) -> str:
 
 
 def number(label: str, key: str, **kwargs: Any) -> Any:
-    """A number input on widget ``key``: float steps for float fields, 1 for int fields."""
+    """A number input on widget ``key`` within its field's closed bounds: float steps for
+    float fields, 1 for int fields."""
     step = kwargs.pop("step", None) or (0.05 if key in state.FLOAT_WIDGETS else 1)
-    return st.number_input(label, key=key, step=step, **kwargs)
+    limits = state.number_limits(state.WIDGETS[key])
+    return st.number_input(label, key=key, step=step, **limits, **kwargs)
 
 
-def edit(scenario: Scenario, key: str, widget: Any, label: str, **kwargs: Any) -> Scenario:
-    """Draw one widget for ``key`` and apply its value (help text from ``app.help``)."""
-    kwargs.setdefault("help", words.FIELD.get(state.WIDGETS[key]))
-    value = widget(label, key, **kwargs)
+def edit(scenario: Scenario, key: str, widget: Any, **kwargs: Any) -> Scenario:
+    """Draw one widget for ``key`` and apply its value (label, help and bounds from the
+    scenario's field description; a field with choices lists what each does)."""
+    path = state.WIDGETS[key]
+    kwargs.setdefault("help", words.choices_help(path))
+    value = widget(state.widget_label(key), key, **kwargs)
     if key not in state.FLOAT_WIDGETS and isinstance(value, float) and value.is_integer():
         value = int(value)
     return apply(scenario, key, value)
+
+
+def column(doc: FieldDoc) -> Any:
+    """The participant table's column for the group field ``doc``."""
+    options = doc.choices()
+    if doc.name == "name":
+        return st.column_config.TextColumn("name", required=True)
+    if options is not None:
+        return st.column_config.SelectboxColumn(
+            doc.label, help=doc.help, options=list(options), required=True, default=doc.default
+        )
+    step = None if doc.is_float else 1
+    return st.column_config.NumberColumn(doc.label, help=doc.help, step=step, default=doc.default)
 
 
 current = state.current(ss)
@@ -130,30 +143,26 @@ edited = current
 st.subheader("General")
 c1, c2, c3 = st.columns(3)
 with c1:
-    edited = edit(
-        edited, "name", lambda label, key, **kw: st.text_input(label, key=key, **kw), "Name"
-    )
+    edited = edit(edited, "name", text)
 with c2:
-    edited = edit(edited, "rounds", number, "Rounds", min_value=1)
+    edited = edit(edited, "rounds", number)
 with c3:
-    edited = edit(edited, "seed", number, "Seed", min_value=0)
+    edited = edit(edited, "seed", number)
 
 with st.expander("Model and data", expanded=False):
     c1, c2, c3, c4 = st.columns(4)
     with c1:
-        edited = edit(edited, "model_mode", select, "Mode", options=state.CHOICES["model.mode"])
-        edited = edit(
-            edited, "model_backbone", select, "Backbone", options=state.CHOICES["model.backbone"]
-        )
+        edited = edit(edited, "model_mode", select)
+        edited = edit(edited, "model_backbone", select)
     with c2:
-        edited = edit(edited, "data_val_size", number, "Validation examples", min_value=1)
-        edited = edit(edited, "data_test_fraction", number, "Test fraction")
+        edited = edit(edited, "data_val_size", number)
+        edited = edit(edited, "data_test_fraction", number)
     with c3:
-        edited = edit(edited, "data_utility_subset", number, "Scoring examples", min_value=10)
+        edited = edit(edited, "data_utility_subset", number)
     with c4:
-        replace = st.checkbox("Shards with replacement", key="data_replace",
-                              help=words.FIELD["data.replace"])  # fmt: skip
-        edited = apply(edited, "data_replace", bool(replace))
+        edited = edit(
+            edited, "data_replace", lambda label, key, **kw: st.checkbox(label, key=key, **kw)
+        )
     st.caption(
         "Data partitioning: each participant gets a shard of the reviews of its group's "
         "**data size**; **label skew** (class_alpha) in the participant table makes shards "
@@ -163,39 +172,24 @@ with st.expander("Model and data", expanded=False):
 with st.expander("Local training and aggregation", expanded=False):
     c1, c2, c3, c4 = st.columns(4)
     with c1:
-        edited = edit(edited, "train_lr", number, "Learning rate", step=0.001, format="%.4f")
-        edited = edit(edited, "train_local_epochs", number, "Local epochs", step=0.5)
+        edited = edit(edited, "train_lr", number, step=0.001, format="%.4f")
+        edited = edit(edited, "train_local_epochs", number, step=0.5)
     with c2:
-        edited = edit(edited, "train_batch_size", number, "Batch size", min_value=1)
-        edited = edit(edited, "train_prox_mu", number, "FedProx mu", step=0.01)
+        edited = edit(edited, "train_batch_size", number)
+        edited = edit(edited, "train_prox_mu", number, step=0.01)
     with c3:
-        edited = edit(
-            edited,
-            "train_aggregator",
-            select,
-            "Aggregator",
-            options=state.CHOICES["train.aggregator"],
-        )
-        edited = edit(edited, "train_trim_fraction", number, "Trim fraction")
+        edited = edit(edited, "train_aggregator", select)
+        edited = edit(edited, "train_trim_fraction", number)
     with c4:
-        edited = edit(edited, "train_max_update_norm", number, "Max update norm", step=1.0)
-        edited = edit(edited, "train_deadline_s", number, "Deadline (s)", step=5.0)
+        edited = edit(edited, "train_max_update_norm", number, step=1.0)
+        edited = edit(edited, "train_deadline_s", number, step=5.0)
 
 st.subheader("Market")
 c1, c2, c3 = st.columns(3)
 with c1:
-    edited = edit(
-        edited,
-        "scoring",
-        select,
-        "Scoring method",
-        options=state.CHOICES["market.scoring"],
-        format_func=str,
-        help="How each participant's contribution is measured.\n\n"
-        + "\n\n".join(f"**{k}**: {v}" for k, v in words.SCORING.items()),
-    )
+    edited = edit(edited, "scoring", select, format_func=str)
     scoring_slot = st.empty()
-    edited = edit(edited, "scoring_budget", number, "Scoring budget (requested)", min_value=2)
+    edited = edit(edited, "scoring_budget", number)
     try:
         effective = state.effective_scoring_budget(edited)
         st.caption(
@@ -204,57 +198,32 @@ with c1:
         )
     except ValueError as error:
         st.caption(state.one_line(error))
-    edited = edit(
-        edited,
-        "utility_metric",
-        select,
-        "Utility metric",
-        options=state.CHOICES["market.utility_metric"],
-        help="\n\n".join(f"**{k}**: {v}" for k, v in words.UTILITY_METRIC.items()),
-    )
+    edited = edit(edited, "utility_metric", select)
 with c2:
-    edited = edit(
-        edited,
-        "mechanism",
-        select,
-        "Mechanism",
-        options=state.CHOICES["market.mechanism"],
-        help="How the round budget is paid out.\n\n"
-        + "\n\n".join(f"**{k}**: {v}" for k, v in words.MECHANISM.items()),
-    )
+    edited = edit(edited, "mechanism", select)
     mechanism_slot = st.empty()
-    st.caption(words.MECHANISM.get(edited.market.mechanism, ""))
-    edited = edit(edited, "round_budget", number, "Budget per round (budget units)", step=10.0)
-    edited = edit(
-        edited,
-        "selection",
-        select,
-        "Selection",
-        options=state.CHOICES["market.selection"],
-        help="\n\n".join(f"**{k}**: {v}" for k, v in words.SELECTION.items()),
-    )
+    st.caption(words.choice_help("market.mechanism").get(edited.market.mechanism, ""))
+    edited = edit(edited, "round_budget", number, step=10.0)
 with c3:
-    edited = edit(edited, "reputation_threshold", number, "Reputation threshold")
-    edited = edit(edited, "exploration", number, "Exploration")
-    edited = edit(edited, "learning_rate", number, "Participants' learning rate")
+    edited = edit(edited, "reputation_threshold", number)
+    edited = edit(edited, "exploration", number)
+    edited = edit(edited, "learning_rate", number)
 
 st.subheader("Privacy")
 c1, c2, c3, c4 = st.columns(4)
 with c1:
     secure = st.toggle(
-        "Secure aggregation",
+        state.widget_label("secure_aggregation"),
         key="secure_aggregation",
         on_change=secure_toggled,
-        help=words.FIELD["privacy.secure_aggregation"],
+        help=words.field_help("privacy.secure_aggregation"),
     )
 with c2:
-    access = st.selectbox(
-        "Access mode",
-        list(state.CHOICES["privacy.access"]),
-        key="access",
+    access = select(
+        state.widget_label("access"),
+        "access",
         disabled=not secure,
-        help="What contribution scoring sees.\n\n"
-        + "\n\n".join(f"**{k}**: {v}" for k, v in words.ACCESS.items()),
+        help=words.choices_help("privacy.access"),
     )
     try:
         edited = state.with_secure_aggregation(edited, bool(secure), str(access))
@@ -263,19 +232,14 @@ with c2:
         errors.append("privacy.access")
     access_slot = st.empty()
 with c3:
-    edited = edit(edited, "neighbors", number, "Neighbours (0: all)", disabled=not secure)
-    edited = edit(edited, "threshold", number, "Unmask threshold", disabled=not secure)
+    edited = edit(edited, "neighbors", number, disabled=not secure)
+    edited = edit(edited, "threshold", number, disabled=not secure)
 with c4:
-    edited = edit(edited, "dropout_rate", number, "Dropout rate", disabled=not secure)
-    edited = edit(
-        edited,
-        "threat_model",
-        lambda label, key, **kw: select(label, key, state.CHOICES["privacy.threat_model"], **kw),
-        "Server threat model",
-        disabled=not secure,
-    )
+    edited = edit(edited, "dropout_rate", number, disabled=not secure)
+    edited = edit(edited, "threat_model", select, disabled=not secure)
+access_help = words.choice_help("privacy.access")
 st.info(
-    f"**{edited.privacy.access}**: {words.ACCESS[edited.privacy.access]}"
+    f"**{edited.privacy.access}**: {access_help[edited.privacy.access]}"
     + ("" if edited.privacy.secure_aggregation else " Secure aggregation is off."),
     icon=":material/shield:",
 )
@@ -284,51 +248,15 @@ for notice in run_notices(edited):
 
 st.subheader("Participant groups")
 st.caption(
-    "One row per group of identical participants. Label skew (class_alpha) is the label "
-    "skew of the data partition (0: none, 0.1: strong), speed is samples per second, cost is "
-    "budget units per round of training. Add or delete rows to change the groups."
+    "One row per group of identical participants; hover a column's name for what it holds. "
+    "Add or delete rows to change the groups."
 )
-column = st.column_config.NumberColumn
 table = st.data_editor(
     ss[state.GROUPS_FRAME_KEY],
     key=state.GROUPS_KEY,
     num_rows="dynamic",
     hide_index=True,
-    column_config={
-        "name": st.column_config.TextColumn("name", required=True),
-        "count": column(
-            "count", help="participants in the group", step=1, default=_DEFAULTS["count"]
-        ),
-        "data_size": column(
-            "data size", help="examples each", step=1, default=_DEFAULTS["data_size"]
-        ),
-        "class_alpha": column(
-            "label skew (class_alpha)",
-            help="Dirichlet label skew of each shard (0: IID)",
-            default=_DEFAULTS["class_alpha"],
-        ),
-        "label_noise": column(
-            "label noise", help="share of labels flipped", default=_DEFAULTS["label_noise"]
-        ),  # fmt: skip
-        "speed": column("speed", help="samples per second", default=_DEFAULTS["speed"]),
-        "availability": column(
-            "availability",
-            help="chance of being online in a round",
-            default=_DEFAULTS["availability"],
-        ),  # fmt: skip
-        "cost": column("cost", help="budget units per round trained", default=_DEFAULTS["cost"]),
-        "strategy": st.column_config.SelectboxColumn(
-            "strategy", options=list(STRATEGIES), required=True, default="honest"
-        ),
-        "flip_rate": column("flip rate (noisy)", default=_DEFAULTS["flip_rate"]),
-        "poison_scale": column("poison scale", default=_DEFAULTS["poison_scale"]),
-        "sybil_identities": column(
-            "sybil identities", step=1, default=_DEFAULTS["sybil_identities"]
-        ),
-        "free_ride": st.column_config.SelectboxColumn(
-            "free ride", options=list(FREE_RIDE), default="zero"
-        ),
-    },
+    column_config={doc.name: column(doc) for doc in state.group_columns()},
 )
 try:
     edited = state.with_groups(edited, table)
@@ -361,19 +289,14 @@ elif edited != current:
 source_line.caption(f"Current scenario: **{current.name}**, from {ss.get(state.SOURCE_KEY, '?')}.")
 
 st.subheader("Download")
-st.caption(
-    f"{current.n_identities} participant identities, {current.rounds} rounds, "
-    f"{current.model.mode} mode on {current.model.backbone}, scoring {current.market.scoring}, "
-    f"mechanism {current.market.mechanism}, access {current.privacy.access}."
-)
-st.download_button(
+st.caption(f"{state.summary_line(current)}.")
+download(
+    st,
     "Download scenario as TOML",
-    data=current.to_toml(),
-    file_name=f"{current.name}.toml",
-    mime="application/toml",
+    current.to_toml(),
+    f"{current.name}.toml",
     key="download_toml",
-    on_click="ignore",
-    icon=":material/download:",
+    mime="application/toml",
 )
 with st.expander("TOML"):
     st.code(current.to_toml(), language="toml")

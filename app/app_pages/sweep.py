@@ -7,9 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from agents import ScenarioError
+from agents import ScenarioError, columns
 from app import compare_charts, state, sweep_state
-from app.runner import SWEEP_BACKENDS, base_tokenizer, run_sweep, sweep_size
+from app.runner import SWEEP_BACKENDS, base_tokenizer, download, run_sweep, sweep_size
 
 ss = st.session_state
 base = state.current(ss)
@@ -28,12 +28,11 @@ def reset_values(index: int) -> None:
 
 def values_box(index: int, path: str) -> list[Any] | None:
     """The values box for ``path``; parsed values, or ``None`` after showing the error."""
-    options = sweep_state.choices_for(path)
     text = st.text_input(
         "Values (comma-separated)",
         value=sweep_state.default_values_text(base, path),
         key=f"sweep_values_{index}",
-        help=f"Allowed: {', '.join(options)}" if options else "Numbers, e.g. 50, 100, 200",
+        help=sweep_state.values_help(path),
     )
     try:
         return sweep_state.parse_values(base, path, text)
@@ -135,19 +134,17 @@ if stored:
         c for c in frame.columns if c not in (*parameters, "seed") and frame[c].dtype.kind in "fiub"
     ]
     default = metrics.index("final_test_accuracy") if "final_test_accuracy" in metrics else 0
-    metric = st.selectbox("Metric", metrics, index=default, key="sweep_metric")
+    metric = st.selectbox(
+        "Metric",
+        metrics,
+        index=default,
+        key="sweep_metric",
+        format_func=lambda key: columns.axis_label(key, "summary"),
+    )
     if len(parameters) == 1:
         figure = compare_charts.sweep_line(frame, parameters[0], str(metric))
     else:
         figure = compare_charts.sweep_heatmap(frame, parameters, str(metric))
     st.plotly_chart(figure, key="sweep_chart")
     st.dataframe(frame.round(4), hide_index=True)
-    st.download_button(
-        "sweep.csv",
-        frame.to_csv(index=False),
-        file_name=f"{base.name}_sweep.csv",
-        mime="text/csv",
-        key="sweep_csv",
-        on_click="ignore",
-        icon=":material/download:",
-    )
+    download(st, "sweep.csv", frame.to_csv(index=False), f"{base.name}_sweep.csv", key="sweep_csv")

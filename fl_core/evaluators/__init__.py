@@ -9,10 +9,14 @@ frozen prefix) or, where neither applies, :class:`PlainEvaluator` (the model's o
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
+from fl_core.classifier import SentenceClassifier
 from fl_core.evaluators.base import (
+    EvaluatorInputs,
     UnsupportedModel,
     VectorEvaluator,
     check_option,
@@ -27,10 +31,10 @@ from fl_core.evaluators.suffix import (
     SuffixEvaluator,
 )
 from fl_core.features import FeatureStore
-from fl_core.model import SentenceClassifier
 from fl_core.vector import ParameterLayout
 
 __all__ = [
+    "EvaluatorInputs",
     "HeadEvaluator",
     "MemoEvaluator",
     "PlainEvaluator",
@@ -81,33 +85,22 @@ def make_evaluator(
     if workers is not None:
         check_option("workers", workers, 1)
     check_option("memo_size", memo_size, 0)
+    inputs = EvaluatorInputs(model, layout, features, labels, indices)
+    # each evaluator has its own default for max_coalitions: pass it only when given
+    limit: dict[str, Any] = {} if max_coalitions is None else {"max_coalitions": max_coalitions}
     inner: VectorEvaluator
     try:
         if features.kind == "pooled":
-            inner = HeadEvaluator(
-                model,
-                layout,
-                features,
-                labels,
-                indices,
-                device=device,
-                **({} if max_coalitions is None else {"max_coalitions": max_coalitions}),
-            )
+            inner = HeadEvaluator(inputs, device=device, **limit)
         else:
             inner = SuffixEvaluator(
-                model,
-                layout,
-                features,
-                labels,
-                indices,
+                inputs,
                 batch_tokens=batch_tokens,
                 projection_cache_bytes=projection_cache_bytes,
                 workers=workers,
                 device=device,
-                **({} if max_coalitions is None else {"max_coalitions": max_coalitions}),
+                **limit,
             )
     except UnsupportedModel as reason:
-        inner = PlainEvaluator(
-            model, layout, features, labels, indices, batch_size=batch_size, reason=str(reason)
-        )
+        inner = PlainEvaluator(inputs, batch_size=batch_size, reason=str(reason))
     return MemoEvaluator(inner, memo_size)

@@ -13,11 +13,15 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from fl_core.classifier import SentenceClassifier
+from fl_core.features import FeatureStore
 from fl_core.metrics import Metrics
+from fl_core.vector import ParameterLayout
 
 Vectors = Sequence[np.ndarray] | np.ndarray
 """Several flat float32 vectors: a list of ``(d,)`` arrays or one ``(K, d)`` array."""
@@ -79,18 +83,46 @@ def check_option(field: str, value: int, least: int) -> int:
     return value
 
 
+@dataclass(frozen=True, eq=False)
+class EvaluatorInputs:
+    """What an evaluator evaluates, on which examples: the inputs every evaluator shares.
+
+    Attributes:
+        model: the task's classifier.
+        layout: the flat vector's layout (:class:`~fl_core.vector.ParameterLayout`).
+        features: the split's :class:`~fl_core.features.FeatureStore`.
+        labels: labels of the whole split.
+        indices: the examples to evaluate on (default: the whole split).
+    """
+
+    model: SentenceClassifier
+    layout: ParameterLayout
+    features: FeatureStore
+    labels: np.ndarray
+    indices: np.ndarray | None = None
+
+
 class StackEvaluator(ABC):
     """An evaluator that computes ``max_coalitions`` vectors per call of :meth:`_compute`.
 
-    Subclasses set ``indices``, ``size`` (the vector length) and ``max_coalitions``.
+    Every implementation takes one :class:`EvaluatorInputs`, then its own keyword options.
     A vector's result must not depend on the other vectors of its call (bitwise), so a
     memoised result equals a recomputed one.
+
+    Args:
+        inputs: what is evaluated, on which examples.
+        max_coalitions: vectors per call of :meth:`_compute`.
+
+    Raises:
+        ValueError: a bad ``max_coalitions`` or ``indices`` (one line naming it).
     """
 
     kind: str = ""
-    indices: np.ndarray
-    size: int
-    max_coalitions: int
+
+    def __init__(self, inputs: EvaluatorInputs, *, max_coalitions: int) -> None:
+        self.max_coalitions = check_option("max_coalitions", max_coalitions, 1)
+        self.indices = check_indices(inputs.indices, len(inputs.features))
+        self.size = int(inputs.layout.size)
 
     @property
     def n_examples(self) -> int:

@@ -14,12 +14,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fl_core.evaluators.base import StackEvaluator, UnsupportedModel, check_indices, check_option
+from fl_core.evaluators.base import EvaluatorInputs, StackEvaluator, UnsupportedModel
 from fl_core.evaluators.spec import blocks, blocks_np, head_spec, parameter_names
-from fl_core.features import FeatureStore
 from fl_core.metrics import Metrics, metrics_of_stack
-from fl_core.model import SentenceClassifier
-from fl_core.vector import ParameterLayout
 
 DEFAULT_MAX_COALITIONS = 256
 """Heads evaluated per call of the inner loop (memory: ``K x N x hidden`` activations)."""
@@ -29,11 +26,8 @@ class HeadEvaluator(StackEvaluator):
     """Accuracy and loss of head vectors on cached sentence embeddings (head mode).
 
     Args:
-        model: the task's classifier (read, never modified).
-        layout: the flat vector's layout.
-        features: the split's ``"pooled"`` features.
-        labels: labels of the whole split.
-        indices: the examples to evaluate on (default: the whole split).
+        inputs: what is evaluated (the model is read, never modified); its features must be
+            the split's ``"pooled"`` ones.
         max_coalitions: vectors per inner call.
         device: where the GEMMs run (the CPU: numpy).
 
@@ -45,28 +39,23 @@ class HeadEvaluator(StackEvaluator):
 
     def __init__(
         self,
-        model: SentenceClassifier,
-        layout: ParameterLayout,
-        features: FeatureStore,
-        labels: np.ndarray,
-        indices: np.ndarray | None = None,
+        inputs: EvaluatorInputs,
         *,
         max_coalitions: int = DEFAULT_MAX_COALITIONS,
         device: torch.device | str = "cpu",
     ) -> None:
+        model, layout, features = inputs.model, inputs.layout, inputs.features
         if features.kind != "pooled":
             raise UnsupportedModel(f"features: head evaluation needs pooled, not {features.kind}")
-        self.max_coalitions = check_option("max_coalitions", max_coalitions, 1)
+        super().__init__(inputs, max_coalitions=max_coalitions)
         self.device = torch.device(device)
-        self.indices = check_indices(indices, len(features))
-        self.size = int(layout.size)
         self._steps = head_spec(model.head, layout, parameter_names(model))
         features.ensure(self.indices)
         pooled = features.batch(self.indices).pooled
         assert pooled is not None
         self._pooled_np = pooled.numpy().astype(np.float32)
         self._pooled = pooled.to(self.device)
-        self._labels = np.asarray(labels, dtype=np.int64)[self.indices]
+        self._labels = np.asarray(inputs.labels, dtype=np.int64)[self.indices]
 
     def _compute(self, vectors: np.ndarray) -> list[Metrics]:
         if self.device.type == "cpu":

@@ -12,45 +12,27 @@ from __future__ import annotations
 import numpy as np
 
 from fl_core.evaluation import evaluate
-from fl_core.evaluators.base import StackEvaluator, check_indices, check_option
-from fl_core.features import FeatureStore
+from fl_core.evaluators.base import EvaluatorInputs, StackEvaluator, check_option
 from fl_core.metrics import Metrics
-from fl_core.model import SentenceClassifier
-from fl_core.vector import ParameterLayout
 
 
 class PlainEvaluator(StackEvaluator):
     """Accuracy and loss of vectors through the model's forward (modifies its weights).
 
     Args:
-        model: the task's classifier; each evaluated vector is written into it.
-        layout: the flat vector's layout.
-        features: the split's features (any kind).
-        labels: labels of the whole split.
-        indices: the examples to evaluate on (default: the whole split).
+        inputs: what is evaluated, on features of any kind (each evaluated vector is written
+            into the model).
         batch_size: examples per forward.
         reason: why the factory fell back to this evaluator (for reports), if it did.
     """
 
     kind = "plain"
-    max_coalitions = 1
 
-    def __init__(
-        self,
-        model: SentenceClassifier,
-        layout: ParameterLayout,
-        features: FeatureStore,
-        labels: np.ndarray,
-        indices: np.ndarray | None = None,
-        *,
-        batch_size: int = 64,
-        reason: str = "",
-    ) -> None:
-        self.model = model
-        self.features = features
-        self.labels = np.asarray(labels)
-        self.indices = check_indices(indices, len(features))
-        self.size = int(layout.size)
+    def __init__(self, inputs: EvaluatorInputs, *, batch_size: int = 64, reason: str = "") -> None:
+        super().__init__(inputs, max_coalitions=1)
+        self.model = inputs.model
+        self.features = inputs.features
+        self.labels = np.asarray(inputs.labels)
         self.batch_size = check_option("batch_size", batch_size, 1)
         self.reason = reason
 

@@ -33,12 +33,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F  # noqa: N812 (the conventional torch alias)
 
+from fl_core.classifier import additive_mask
 from fl_core.evaluators.base import (
+    EvaluatorInputs,
     StackEvaluator,
     UnsupportedModel,
     Vectors,
     as_stack,
-    check_indices,
     check_option,
 )
 from fl_core.evaluators.spec import (
@@ -52,8 +53,6 @@ from fl_core.evaluators.spec import (
 )
 from fl_core.features import FeatureStore
 from fl_core.metrics import Metrics, metrics_of_stack
-from fl_core.model import SentenceClassifier, additive_mask
-from fl_core.vector import ParameterLayout
 
 DEFAULT_BATCH_TOKENS = 1024
 """Tokens per example batch (examples x the longest length in the batch). Measured on the
@@ -82,11 +81,8 @@ class SuffixEvaluator(StackEvaluator):
     """Accuracy and loss of LoRA vectors from the cached frozen prefix (LoRA mode).
 
     Args:
-        model: the task's classifier (read, never modified).
-        layout: the flat vector's layout.
-        features: the split's ``"hidden"`` features.
-        labels: labels of the whole split.
-        indices: the examples to evaluate on (default: the whole split).
+        inputs: what is evaluated (the model is read, never modified); its features must be
+            the split's ``"hidden"`` ones.
         batch_tokens: tokens per example batch.
         max_coalitions: vectors per stacked forward.
         projection_cache_bytes: cap on the cached first-layer projections.
@@ -103,11 +99,7 @@ class SuffixEvaluator(StackEvaluator):
 
     def __init__(
         self,
-        model: SentenceClassifier,
-        layout: ParameterLayout,
-        features: FeatureStore,
-        labels: np.ndarray,
-        indices: np.ndarray | None = None,
+        inputs: EvaluatorInputs,
         *,
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
         max_coalitions: int = DEFAULT_MAX_COALITIONS,
@@ -115,16 +107,15 @@ class SuffixEvaluator(StackEvaluator):
         workers: int | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
+        model, layout, features = inputs.model, inputs.layout, inputs.features
         if features.kind != "hidden":
             raise UnsupportedModel(
                 f"features: the suffix path needs cached hidden states, not {features.kind!r}"
             )
         check_option("batch_tokens", batch_tokens, 1)
-        self.max_coalitions = check_option("max_coalitions", max_coalitions, 1)
+        super().__init__(inputs, max_coalitions=max_coalitions)
         self.workers = None if workers is None else check_option("workers", workers, 1)
         self.device = torch.device(device)
-        self.indices = check_indices(indices, len(features))
-        self.size = int(layout.size)
         names = parameter_names(model)
         self._head: list[HeadStep] = head_spec(model.head, layout, names)
         bert = model.bert
@@ -141,7 +132,7 @@ class SuffixEvaluator(StackEvaluator):
         order = np.argsort(lengths, kind="stable")
         width = int(bert.config.hidden_size)
         cache = 3 * width * 4 * int(lengths.sum()) <= projection_cache_bytes
-        labels_all = np.asarray(labels, dtype=np.int64)
+        labels_all = np.asarray(inputs.labels, dtype=np.int64)
         self._batches: list[_Batch] = []
         start = 0
         while start < len(order):  # ascending lengths: a batch's width is its last length

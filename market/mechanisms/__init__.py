@@ -6,7 +6,7 @@ groups, selection, marginals) -> Allocation``; ``Allocation.payments.sum() <= bu
 Each class lists the properties it guarantees in ``guarantees`` (tested in
 ``tests/market/test_market_properties.py``, each against a broken variant that must fail).
 
-Attacks on FL-like saturating games (table written by ``python bench/mechanism_table.py``;
+Attacks on FL-like saturating games (table written by ``python -m bench.mechanism_table``;
 8 players, exact values, 10 seeds; gains are the attacker's payoff, payment minus cost, over
 playing as one identity, as a ratio of means over the seeds; ``free riders`` is the share
 of the budget paid to two zero contributors; ``IR`` the share of honest positive
@@ -44,7 +44,7 @@ round's values alone), exact values: the numbers do not depend on the CPU.
   bound of its own value; an allocation is held while the run value's upper bound is below
   0. Identical owners are paid alike (the luck of training is pooled), identities and
   declared sizes buy nothing (work is metered), and on the default market every attack of
-  the gym loses (``bench/value_pay.py``, ``bench/attack_matrix.py``, 20 seeds).
+  the gym loses (``python -m bench.value_pay``, ``python -m bench.attack_matrix``, 20 seeds).
 * ``banzhaf_cover`` (the default before ``pooled_value``) covers costs on the Banzhaf value
   (or, over rounds, a positive track record) and splits the surplus by grand-coalition marginals
   ``u(N) - u(N - i)`` (Qi & Zhu 2024): split pieces substitute for one another, and replicas
@@ -101,6 +101,7 @@ MECHANISMS: Registry[Mechanism] = Registry(
         "verified_value": VerifiedValue,
         "pooled_value": PooledValue,
     },
+    base=Mechanism,
 )
 """Reward mechanisms by name."""
 
@@ -108,12 +109,18 @@ DEFAULT_MECHANISM: str = "pooled_value"
 """The marketplace's default mechanism: it guarantees every property in :data:`PROPERTIES`
 (with its valuation, ``MECHANISMS[DEFAULT_MECHANISM].valuation``) without a selection phase,
 pays statistically identical owners alike, and loses every attack of the gym
-(``bench/value_pay.py``, ``bench/attack_matrix.py``)."""
+(``python -m bench.value_pay``, ``python -m bench.attack_matrix``)."""
 
 
 def make_mechanism(name: str, **options: object) -> Mechanism:
     """Build the mechanism registered as ``name`` with ``options``."""
     return MECHANISMS.make(name, **options)
+
+
+def register_mechanism(name: str, cls: type[Mechanism], *, replace: bool = False) -> None:
+    """Make ``cls`` (a :class:`Mechanism` subclass) a reward mechanism named ``name``:
+    ``market.mechanism = "<name>"`` in a scenario then builds it (see ``examples/plugins``)."""
+    MECHANISMS.register(name, cls, replace=replace)
 
 
 __all__ = [
@@ -139,6 +146,7 @@ __all__ = [
     "cover_then_share",
     "grand_marginals",
     "make_mechanism",
+    "register_mechanism",
     "proportional_share_auction",
     "proportional_split",
 ]

@@ -61,7 +61,7 @@ then harms is paid only while its running value still covers it.
 
 Not resisted: declaring more data than one holds. The declared size sets the escrow and the
 pool ``E``, and the server cannot verify it. Measured with the attack gym
-(``python bench/attack_matrix.py --rounds 3 --seeds 0 1 2 --mechanisms auction --attacks
+(``python -m bench.attack_matrix --rounds 3 --seeds 0 1 2 --mechanisms auction --attacks
 inflate_size sybil_split``, an owner declaring 3x its 300 reviews; AMD EPYC): it gained
 +11.8 +- 12.1 over honest play (+89%) with the previous rule (round by round, ``theta = 1``;
 honest payoff 6.8) and +33.7 +- 35.3 (+107%) with this one (honest payoff 23.2); splitting

@@ -52,6 +52,8 @@ from typing import ClassVar
 
 from market.mechanisms.base import Mechanism, Round, cover_then_share
 from market.reputation import signed_evidence
+from market.scoring.banzhaf import ExactFirstBanzhaf
+from market.scoring.base import Estimator
 from market.types import BoolArray, FloatArray
 
 
@@ -78,7 +80,7 @@ class BanzhafCover(Mechanism):
     """
 
     name: ClassVar[str] = "banzhaf_cover"
-    valuation: ClassVar[str | None] = "banzhaf"
+    valuation: ClassVar[Estimator | None] = ExactFirstBanzhaf()
     guarantees: ClassVar[frozenset[str]] = frozenset(
         {"budget", "ir", "free_rider", "poisoner", "sybil"}
     )

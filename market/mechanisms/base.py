@@ -1,4 +1,4 @@
-"""What every reward mechanism shares: the selection and allocation phases and their results.
+"""What every reward mechanism shares: the selection and allocation phases.
 
 A round has two phases. Before training, :meth:`Mechanism.select` picks who trains from the
 candidates (default: every candidate the reputation state has not excluded; the auction
@@ -6,23 +6,44 @@ runs its reverse auction here and escrows the winners' payments). After the upda
 scored, :meth:`Mechanism.allocate` pays within the budget. Subclasses implement only
 :meth:`Mechanism._pay` on a validated :class:`Round` (and may implement :meth:`Mechanism._choose`
 on validated :class:`Offers`).
+
+The round's data types live in :mod:`market.mechanisms.rounds`, the payment helpers the rules
+share in :mod:`market.mechanisms.payments`; both are re-exported here.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
+from market.checks import per_player
 from market.mechanisms.ledger import PaymentLedger
+from market.mechanisms.payments import (
+    cover_then_share,
+    grand_marginals,
+    group_costs,
+    proportional_split,
+)
+from market.mechanisms.rounds import BUDGET_SLACK, Allocation, Offers, Round, Selection
 from market.reputation import ReputationState
-from market.types import BoolArray, FloatArray, IntArray, MaskUtility, Utility
+from market.scoring.base import Estimator
+from market.types import BoolArray, FloatArray, IntArray
 
-BUDGET_SLACK = 1e-9
-"""Relative slack for floating-point sums; payments are rescaled to stay within budget."""
+__all__ = [
+    "BUDGET_SLACK",
+    "PROPERTIES",
+    "Allocation",
+    "Mechanism",
+    "Offers",
+    "Round",
+    "Selection",
+    "cover_then_share",
+    "grand_marginals",
+    "group_costs",
+    "proportional_split",
+]
 
 PROPERTIES = frozenset({"budget", "ir", "free_rider", "poisoner", "sybil"})
 """Guarantees a mechanism may claim (checked by ``tests/market/test_market_properties.py``):
@@ -30,144 +51,16 @@ budget balance, individual rationality of positive contributors when the budget 
 costs, nothing for null contributions, nothing for harmful ones, bounded Sybil gain."""
 
 
-@dataclass(frozen=True, eq=False)
-class Selection:
-    """Who trains this round.
-
-    Attributes:
-        selected: candidates chosen to train.
-        excluded: candidates refused because the reputation policy excluded them.
-        escrow: the most each selected identity can be paid (the auction's critical
-            payments; 0 for mechanisms that escrow nothing).
-        mechanism: name of the mechanism.
-        info: mechanism-specific numbers (the auction's price per unit value).
-    """
-
-    selected: BoolArray
-    excluded: BoolArray
-    escrow: FloatArray
-    mechanism: str
-    info: Mapping[str, float] = field(default_factory=dict)
-
-    @property
-    def lost(self) -> BoolArray:
-        """Candidates neither selected nor excluded (they lost the auction)."""
-        out: BoolArray = ~self.selected & ~self.excluded
-        return out
-
-
-@dataclass(frozen=True, eq=False)
-class Allocation:
-    """Payments of one round.
-
-    Attributes:
-        payments: non-negative payment per player; ``payments.sum() <= budget``.
-        selected: players paid something.
-        mechanism: name of the mechanism.
-        budget: the round budget.
-        info: mechanism-specific numbers.
-        ledger: the run totals after this round, if the caller passed a ledger.
-    """
-
-    payments: FloatArray
-    selected: BoolArray
-    mechanism: str
-    budget: float
-    info: Mapping[str, float] = field(default_factory=dict)
-    ledger: PaymentLedger | None = None
-
-    def __post_init__(self) -> None:
-        payments = np.asarray(self.payments, dtype=np.float64)
-        if np.any(payments < 0) or not np.all(np.isfinite(payments)):
-            raise ValueError("payments must be finite and >= 0")
-        if payments.sum() > self.budget * (1 + BUDGET_SLACK) + 1e-12:
-            raise ValueError(f"payments sum {payments.sum()} exceeds the budget {self.budget}")
-        object.__setattr__(self, "payments", payments)
-        object.__setattr__(self, "selected", np.asarray(self.selected, dtype=bool))
-
-    @property
-    def total(self) -> float:
-        """Sum of payments."""
-        return float(self.payments.sum())
-
-
-@dataclass(frozen=True, eq=False)
-class Offers:
-    """Validated inputs of :meth:`Mechanism._choose`.
-
-    Attributes:
-        budget: the round budget.
-        bids: declared costs, if given.
-        data_sizes: declared training-set sizes, if given.
-        state: reputation state, if any.
-        rng: tie-breaking generator, if any.
-    """
-
-    budget: float
-    bids: FloatArray | None
-    data_sizes: FloatArray | None
-    state: ReputationState | None
-    rng: np.random.Generator | None
-
-
-@dataclass(frozen=True, eq=False)
-class Round:
-    """Validated inputs of :meth:`Mechanism._pay`.
-
-    Attributes:
-        contributions: scores, 0 for non-participants.
-        budget: the round budget.
-        costs: per-player costs (0 where unknown).
-        participants: who took part and is not excluded.
-        state: reputation state, if any.
-        groups: replica-group label per player (see :func:`market.identities.replica_groups`;
-            default: every player its own group).
-        selection: this round's :class:`Selection`, if the caller ran one.
-        marginals: each participant's marginal contribution to the grand coalition of the
-            participants, ``u(N) - u(N - i)`` (0 for non-participants), if the caller gave
-            them (see :attr:`Mechanism.uses_marginals`).
-        ledger: the run totals before this round, if the caller keeps a :class:`PaymentLedger`.
-        stderr: the standard error of each contribution (0 for non-participants), if the
-            valuation has them (:class:`market.valuation.RoundValuation`).
-        gain: the round's utility gain ``u(N) - u(empty)`` and its standard error, if known.
-        reserve: what earlier rounds left unpaid and carried over (a rule that pays for
-            value may draw on it beyond ``budget``; the others ignore it).
-        example_values: ``(n, E)`` per-example contributions (rows of non-participants 0),
-            where the valuation has them.
-        effort: each participant's metered effort (the distinct examples it trained on, as
-            the platform meters them; 0 for non-participants), where the caller meters it
-            (default: 1 per participant).
-    """
-
-    contributions: FloatArray
-    budget: float
-    costs: FloatArray
-    participants: BoolArray
-    state: ReputationState | None
-    groups: IntArray
-    selection: Selection | None
-    marginals: FloatArray | None = None
-    ledger: PaymentLedger | None = None
-    stderr: FloatArray | None = None
-    gain: tuple[float, float] | None = None
-    reserve: float = 0.0
-    example_values: FloatArray | None = None
-    effort: FloatArray | None = None
-
-    @property
-    def positive(self) -> FloatArray:
-        """``max(phi, 0)`` for participants, else 0."""
-        out: FloatArray = np.where(self.participants, np.clip(self.contributions, 0.0, None), 0.0)
-        return out
-
-
 class Mechanism(ABC):
     """A reward rule: a selection before training and payments within a budget after.
 
     Class attributes:
         name: registry name.
-        valuation: the ``market`` scoring method whose values the guarantees assume
-            (``None``: any Shapley-style score, the scenario's scoring).
+        valuation: the :class:`~market.scoring.Estimator` whose values the rule pays on and
+            its guarantees assume (``None``: any Shapley-style score, the scenario's
+            scoring). One whose ``needs`` has ``"examples"`` (:class:`market.scoring.
+            ExampleBanzhaf`) also gives standard errors, per-example values and the round's
+            gain to :meth:`allocate`.
         guarantees: the :data:`PROPERTIES` the rule guarantees (tested).
         uses_marginals: the rule also pays on each participant's marginal contribution to
             the grand coalition (``allocate(..., marginals=...)``); callers that can
@@ -175,7 +68,7 @@ class Mechanism(ABC):
     """
 
     name: ClassVar[str]
-    valuation: ClassVar[str | None] = None
+    valuation: ClassVar[Estimator | None] = None
     guarantees: ClassVar[frozenset[str]] = frozenset({"budget"})
     uses_marginals: ClassVar[bool] = False
 
@@ -277,9 +170,7 @@ class Mechanism(ABC):
             mask = mask & ~state.excluded_mask
         margins = None
         if marginals is not None:
-            margins = np.asarray(marginals, dtype=np.float64)
-            if margins.shape != (n,) or not np.all(np.isfinite(margins[mask])):
-                raise ValueError(f"marginals must have shape ({n},) and be finite for participants")
+            margins = per_player(marginals, mask, "marginals", nonnegative=False)
             margins = np.where(mask, margins, 0.0)
         if ledger is not None and ledger.n_players != n:
             raise ValueError(f"ledger must cover {n} players, got {ledger.n_players}")
@@ -397,11 +288,7 @@ def _participants_nonnegative(
     participants in ``mask``, 0 elsewhere); ``None`` stays ``None``."""
     if values is None:
         return None
-    n = mask.size
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.shape != (n,) or not np.all(np.isfinite(arr[mask])) or np.any(arr[mask] < 0):
-        raise ValueError(f"{name} must have shape ({n},) and be finite and >= 0")
-    out: FloatArray = np.where(mask, arr, 0.0)
+    out: FloatArray = np.where(mask, per_player(values, mask, name), 0.0)
     return out
 
 
@@ -418,100 +305,10 @@ def _inputs(
     mask = np.asarray(mask_like)
     if mask.ndim != 1 or mask.dtype != np.bool_:
         raise ValueError("participants/candidates must be a 1-D bool array")
-    n = mask.size
     if not np.isfinite(budget) or budget < 0:
         raise ValueError(f"budget must be finite and >= 0, got {budget}")
-    out: list[FloatArray | None] = []
-    for label, values in ((name, first), ("data_sizes", second)):
-        if values is None:
-            out.append(None)
-            continue
-        arr = np.asarray(values, dtype=np.float64)
-        if arr.shape != (n,) or np.any(arr[mask] < 0) or not np.all(np.isfinite(arr[mask])):
-            raise ValueError(f"{label} must have shape ({n},) and be finite and >= 0")
-        out.append(arr)
-    if state is not None and state.n_players != n:
-        raise ValueError(f"state must cover {n} players, got {state.n_players}")
-    return mask, out[0], out[1]
-
-
-def proportional_split(weights: FloatArray, amount: float) -> FloatArray:
-    """Split ``amount`` in proportion to non-negative ``weights`` (all 0 if they sum to 0)."""
-    total = float(weights.sum())
-    if total <= 0.0 or amount <= 0.0:
-        return np.zeros_like(weights)
-    out: FloatArray = amount * (weights / total)
-    excess = float(out.sum())
-    if excess > amount:  # guard against rounding up
-        out *= amount / excess
-    return out
-
-
-def group_costs(round_: Round) -> FloatArray:
-    """Each participant's coverable cost: a replica group's cheapest metered cost, split
-    equally among its members (one training run produced their update)."""
-    out = np.zeros(round_.costs.size)
-    inside = round_.participants
-    for label in np.unique(round_.groups[inside]):
-        members = inside & (round_.groups == label)
-        out[members] = float(round_.costs[members].min()) / int(members.sum())
-    return out
-
-
-def cover_then_share(
-    round_: Round,
-    weights: FloatArray,
-    surplus_weights: FloatArray | None = None,
-    *,
-    covered: BoolArray | None = None,
-) -> FloatArray:
-    """Cover the costs of positive contributors, then split the surplus by ``surplus_weights``.
-
-    Every participant with ``weights > 0`` (or, if given, every participant in ``covered``)
-    is first paid its cost; identities of one replica group are covered once (the group's
-    cheapest cost, split equally), since one training run produced their update. If the
-    covers exceed the budget they are scaled down together. The rest of the budget is split
-    among them in proportion to ``max(surplus_weights, 0)`` (default: ``weights``). Nothing is
-    paid for a zero or negative weight outside ``covered``, so null and harmful participants
-    get 0.
-    """
-    chosen = weights > 0 if covered is None else covered
-    eligible = round_.participants & chosen
-    cover = np.zeros(weights.size)
-    for label in np.unique(round_.groups[eligible]):
-        members = eligible & (round_.groups == label)
-        cover[members] = float(round_.costs[members].min()) / int(members.sum())
-    total = float(cover.sum())
-    if total > round_.budget:
-        cover *= round_.budget / total
-    surplus = max(round_.budget - float(cover.sum()), 0.0)
-    shares = weights if surplus_weights is None else np.clip(surplus_weights, 0.0, None)
-    return cover + proportional_split(np.where(eligible, shares, 0.0), surplus)
-
-
-def grand_marginals(
-    utility: Utility, n_players: int, members: BoolArray | None = None
-) -> FloatArray:
-    """``u(N) - u(N - i)`` for every player of ``N``: the leave-one-out marginal contributions
-    to the grand coalition (``|N| + 1`` evaluations; Qi & Zhu 2024 pay these to resist data
-    splitting). ``N`` is every player, or only ``members`` (the others get 0): the platform
-    passes the players whose value is positive, so a marginal is what a player adds to the
-    coalition of those that help. Without that, an owner who splits its data by class gets
-    paid for the piece whose removal would leave its other, harmful pieces pulling the model
-    their way (the gym's ``complementary_split``: +182% over honest play, 10 seeds)."""
-    inside = np.ones(n_players, dtype=bool) if members is None else np.asarray(members, bool)
-    if inside.shape != (n_players,):
-        raise ValueError(f"members must be a bool array of shape ({n_players},)")
-    players = np.flatnonzero(inside).tolist()
-    out = np.zeros(n_players)
-    if not players:
-        return out
-    if isinstance(utility, MaskUtility):  # one batch of bitmasks (a 100,000-player round)
-        grand_mask = sum(1 << i for i in players) if members is not None else (1 << n_players) - 1
-        values = utility.values_of_masks([grand_mask, *(grand_mask ^ (1 << i) for i in players)])
-        out[players] = float(values[0]) - np.asarray(values[1:], dtype=np.float64)
-        return out
-    grand = frozenset(players)
-    top = float(utility(grand))
-    out[players] = [top - float(utility(grand - {i})) for i in players]
-    return out
+    first_arr = None if first is None else per_player(first, mask, name)
+    second_arr = None if second is None else per_player(second, mask, "data_sizes")
+    if state is not None and state.n_players != mask.size:
+        raise ValueError(f"state must cover {mask.size} players, got {state.n_players}")
+    return mask, first_arr, second_arr

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from market.arrays import array_copies, freeze, stored_fields
+from market.checks import check_players
 from market.types import BoolArray, FloatArray
 
 FIELDS = ("escrow", "value", "paid", "variance", "cost", "held", "expected", "spread")
@@ -70,21 +72,17 @@ class PaymentLedger:
             raise ValueError("ledger arrays must be finite")
         if any(np.any(a < 0) for name, a in zip(FIELDS, arrays, strict=True) if name not in SIGNED):
             raise ValueError("ledger escrow, paid, variance, cost, held and spread must be >= 0")
-        for name, array in zip(FIELDS, arrays, strict=True):
-            array.flags.writeable = False
-            object.__setattr__(self, name, array)
+        freeze(self, **dict(zip(FIELDS, arrays, strict=True)))
         if self.examples is not None:
             table = np.array(self.examples, dtype=np.float64)
             if table.ndim != 2 or table.shape[0] != shape[0] or not np.all(np.isfinite(table)):
                 raise ValueError("ledger examples must be a finite (n, E) array, one row each")
-            table.flags.writeable = False
-            object.__setattr__(self, "examples", table)
+            freeze(self, examples=table)
 
     @classmethod
     def initial(cls, n_players: int) -> PaymentLedger:
         """Nothing escrowed, delivered or paid yet."""
-        if n_players < 1:
-            raise ValueError(f"n_players must be >= 1, got {n_players}")
+        check_players(n_players)
         return cls(**{name: np.zeros(n_players) for name in FIELDS})
 
     @property
@@ -111,20 +109,16 @@ class PaymentLedger:
         spread); ``held`` replaces the
         held amounts (every identity's, delivered or not) when given; ``examples`` (``(n,
         E)``) adds the delivered identities' per-example values."""
+        added = {"escrow": escrow, "value": value, "paid": paid, "variance": variance}
+        added |= {"cost": cost, "expected": expected, "spread": spread}
         zero = np.zeros(self.n_players)
-        assert self.variance is not None and self.cost is not None  # set in __post_init__
-        assert self.expected is not None and self.spread is not None
+        totals = {
+            name: getattr(self, name) + np.where(delivered, zero if part is None else part, 0.0)
+            for name, part in added.items()
+        }  # every field is an array after __post_init__
         return PaymentLedger(
-            escrow=self.escrow + np.where(delivered, escrow, 0.0),
-            value=self.value + np.where(delivered, value, 0.0),
-            paid=self.paid + np.where(delivered, paid, 0.0),
-            variance=self.variance
-            + np.where(delivered, zero if variance is None else variance, 0.0),
-            cost=self.cost + np.where(delivered, zero if cost is None else cost, 0.0),
+            **totals,
             held=self.held if held is None else held,
-            expected=self.expected
-            + np.where(delivered, zero if expected is None else expected, 0.0),
-            spread=self.spread + np.where(delivered, zero if spread is None else spread, 0.0),
             examples=self._examples_after(delivered, examples),
         )
 
@@ -146,28 +140,13 @@ class PaymentLedger:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The ledger as plain arrays (for a checkpoint)."""
-        out = {name: getattr(self, name).copy() for name in FIELDS}
-        if self.examples is not None:
-            out["examples"] = self.examples.copy()
-        return out
+        return array_copies(self, (*FIELDS, "examples"))
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> PaymentLedger:
         """Rebuild a ledger written by :meth:`to_arrays`."""
-        missing = set(FIELDS) - set(OPTIONAL) - set(arrays)
-        if missing:
-            raise ValueError(f"ledger arrays lack {sorted(missing)}")
-        return cls(
-            escrow=arrays["escrow"],
-            value=arrays["value"],
-            paid=arrays["paid"],
-            variance=arrays.get("variance"),
-            cost=arrays.get("cost"),
-            held=arrays.get("held"),
-            expected=arrays.get("expected"),
-            spread=arrays.get("spread"),
-            examples=arrays.get("examples"),
-        )
+        required = [name for name in FIELDS if name not in OPTIONAL]
+        return cls(**stored_fields("ledger", arrays, required, (*OPTIONAL, "examples")))
 
 
 __all__ = ["PaymentLedger"]

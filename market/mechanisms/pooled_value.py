@@ -90,6 +90,8 @@ import numpy as np
 
 from market.mechanisms.base import Round, group_costs, proportional_split
 from market.mechanisms.gain_pot import GainPot, ledger_of, run_value
+from market.scoring.base import Estimator
+from market.scoring.example_banzhaf import ExampleBanzhaf
 from market.types import BoolArray, FloatArray
 
 DEFAULT_INCENTIVE_POWER = 0.2
@@ -189,11 +191,10 @@ class PooledValue(GainPot):
     """
 
     name: ClassVar[str] = "pooled_value"
-    valuation: ClassVar[str | None] = "banzhaf"
+    valuation: ClassVar[Estimator | None] = ExampleBanzhaf()
     guarantees: ClassVar[frozenset[str]] = frozenset(
         {"budget", "ir", "free_rider", "poisoner", "sybil"}
     )
-    uses_valuation: ClassVar[bool] = True
     incentive_power: float = DEFAULT_INCENTIVE_POWER
     standing_confidence: float = DEFAULT_STANDING_CONFIDENCE
 

@@ -5,8 +5,8 @@ allocation for federated learning", IEEE Big Data), with the participation floor
 a cost cover that pays nothing for nothing:
 
 1. every participant with a positive contribution is paid its (metered) cost; replicas of
-   one update are covered once (see :func:`market.mechanisms.base.cover_then_share`); if the
-   budget cannot cover everyone, covers are scaled down together;
+   one update are covered once (see :func:`market.mechanisms.payments.cover_then_share`);
+   if the budget cannot cover everyone, covers are scaled down together;
 2. the rest of the budget is split in proportion to ``max(phi_i, 0)``.
 
 A null or harmful participant gets exactly 0; a positive contributor is individually

@@ -56,6 +56,8 @@ from market.mechanisms.gain_pot import (
     ledger_of,
     run_value,
 )
+from market.scoring.base import Estimator
+from market.scoring.example_banzhaf import ExampleBanzhaf
 from market.types import BoolArray, FloatArray
 from market.valuation import lower_bound
 
@@ -85,11 +87,10 @@ class VerifiedValue(GainPot):
     """
 
     name: ClassVar[str] = "verified_value"
-    valuation: ClassVar[str | None] = "banzhaf"
+    valuation: ClassVar[Estimator | None] = ExampleBanzhaf()
     guarantees: ClassVar[frozenset[str]] = frozenset(
         {"budget", "ir", "free_rider", "poisoner", "sybil"}
     )
-    uses_valuation: ClassVar[bool] = True
 
     def verified(self, round_: Round) -> BoolArray:
         """Participants whose run value, this round included, has a positive lower bound

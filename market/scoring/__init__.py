@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
-
 import numpy as np
 
 from market.contribution import Contribution
+from market.registry import Registry
 from market.scoring.adaptive import DEFAULT_BUDGET, AdaptiveShapley
-from market.scoring.banzhaf import MSRBanzhaf
+from market.scoring.banzhaf import ExactFirstBanzhaf, MSRBanzhaf
 from market.scoring.base import Estimator
 from market.scoring.cgsv import CosineScore, cosine_contribution
 from market.scoring.exact import ExactShapley, banzhaf_from_table, shapley_from_table
+from market.scoring.example_banzhaf import ExampleBanzhaf
 from market.scoring.gtg import GTGShapley
 from market.scoring.loo import LeaveOneOut
 from market.scoring.permutation import PermutationShapley
 from market.scoring.surrogate import SurrogateShapley
 from market.scoring.tmc import TMCShapley
-from market.types import UtilityLike
+from market.types import FloatArray, UtilityLike
 
-METHODS: Mapping[str, Callable[..., Estimator]] = MappingProxyType(
+METHODS: Registry[Estimator] = Registry(
+    "method",
     {
         "adaptive": AdaptiveShapley,
         "exact": ExactShapley,
@@ -31,7 +31,8 @@ METHODS: Mapping[str, Callable[..., Estimator]] = MappingProxyType(
         "banzhaf": MSRBanzhaf,
         "surrogate": SurrogateShapley,
         "cgsv": CosineScore,
-    }
+    },
+    base=Estimator,
 )
 """Scoring methods by name. Minimum budgets: ``exact`` 2**n; ``adaptive``, ``permutation``,
 ``tmc``, ``gtg``, ``loo`` n + 1; ``banzhaf`` 2; ``surrogate`` min(2**n, 2n + 2); ``cgsv`` 0."""
@@ -39,17 +40,21 @@ METHODS: Mapping[str, Callable[..., Estimator]] = MappingProxyType(
 DEFAULT_METHOD = "adaptive"
 """The default scoring method: exact when ``2**n <= budget``, else the surrogate's unbiased
 control-variate sampler from 11 to 20 players and antithetic permutation sampling otherwise;
-keeps efficiency, null player and symmetry (``bench/default_scoring.py``)."""
+keeps efficiency, null player and symmetry (``python -m bench.default_scoring``)."""
 
 BEST_METHOD = "surrogate"
-"""The most accurate estimator per evaluation on smooth games (see ``bench/shapley.py``)."""
+"""The most accurate estimator per evaluation on smooth games (see ``python -m bench.shapley``)."""
 
 
 def make_estimator(method: str, **options: object) -> Estimator:
     """Build the estimator registered as ``method`` with ``options``."""
-    from market.registry import Registry
+    return METHODS.make(method, **options)
 
-    return Registry("method", METHODS).make(method, **options)
+
+def register_estimator(name: str, cls: type[Estimator], *, replace: bool = False) -> None:
+    """Make ``cls`` (an :class:`Estimator` subclass) a scoring method named ``name``:
+    ``market.scoring = "<name>"`` in a scenario then builds it (see ``examples/plugins``)."""
+    METHODS.register(name, cls, replace=replace)
 
 
 def estimate(
@@ -59,6 +64,8 @@ def estimate(
     *,
     budget: int | None = None,
     rng: np.random.Generator | None = None,
+    updates: FloatArray | None = None,
+    weights: FloatArray | None = None,
     **options: object,
 ) -> Contribution:
     """Score the ``n_players`` players of ``utility`` with ``method``.
@@ -72,14 +79,18 @@ def estimate(
         budget: maximum distinct utility evaluations (empty and grand coalitions included);
             ``None`` uses the method's default.
         rng: random generator; ``None`` means ``np.random.default_rng(0)``.
+        updates, weights: update vectors ``(n, d)`` and aggregation weights, for a method
+            that reads them (``cgsv``: :attr:`Estimator.needs`).
         **options: fields of the method's estimator class (e.g. ``truncation=0.05`` for
-            ``tmc``, ``updates=...`` for ``cgsv``).
+            ``tmc``).
 
     Raises:
         ValueError: unknown method or option, budget below the method's minimum, or a
             utility that returns NaN or an infinity.
     """
-    return make_estimator(method, **options).estimate(utility, n_players, budget=budget, rng=rng)
+    return make_estimator(method, **options).estimate(
+        utility, n_players, budget=budget, rng=rng, updates=updates, weights=weights
+    )
 
 
 __all__ = [
@@ -91,6 +102,8 @@ __all__ = [
     "Contribution",
     "CosineScore",
     "Estimator",
+    "ExactFirstBanzhaf",
+    "ExampleBanzhaf",
     "ExactShapley",
     "GTGShapley",
     "LeaveOneOut",
@@ -102,5 +115,6 @@ __all__ = [
     "cosine_contribution",
     "estimate",
     "make_estimator",
+    "register_estimator",
     "shapley_from_table",
 ]

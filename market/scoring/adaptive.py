@@ -12,7 +12,7 @@ players are equal in expectation, with per-player standard errors. Plain antithe
 permutation sampling (Castro et al. 2009; Mitchell et al. 2022) was the rule before: on
 weighted voting games at 15% of the coalitions its median relative error was 0.42 to 0.51,
 worse than shapiq's best (SVARM, 0.28) and about three times the surrogate's (0.15);
-``python bench/default_scoring.py`` measures the default above 10 identities against
+``python -m bench.default_scoring`` measures the default above 10 identities against
 shapiq at equal budget. The surrogate's fits are not linear in the utility, so there an
 estimate is additive over games in expectation only (it is unbiased), not run by run under
 common random numbers. Above :data:`SURROGATE_MAX_PLAYERS`, at up to 10 participants with a

@@ -20,6 +20,7 @@ from market.contribution import Contribution
 from market.game import Game, mask_of_bits
 from market.scoring._walk import relative_stderr
 from market.scoring.base import Estimator
+from market.scoring.exact import banzhaf_from_table
 from market.types import FloatArray
 
 
@@ -76,6 +77,38 @@ class MSRBanzhaf(Estimator):
             converged=relative_stderr(estimate, stderr) <= self.tolerance,
             stderr=stderr,
             info={"samples": len(y), "tolerance": self.tolerance},
+        )
+
+
+@dataclass(frozen=True)
+class ExactFirstBanzhaf(Estimator):
+    """Banzhaf values, exact from the full table when the budget covers all ``2**n``
+    coalitions (and ``n <= 16``), else :class:`MSRBanzhaf` with the same budget.
+
+    A mechanism that pays on Banzhaf values holds this as its valuation
+    (:attr:`market.Mechanism.valuation`): small rounds are valued exactly at no extra cost.
+
+    Minimum budget: 2.
+    """
+
+    name: ClassVar[str] = "banzhaf"
+    index: ClassVar[str] = "banzhaf"
+    max_exact_players: ClassVar[int] = 16
+
+    def minimum_budget(self, n_players: int) -> int:
+        """Two distinct coalitions (the sampled fallback's minimum)."""
+        return 2
+
+    def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
+        n = game.n_players
+        if n > self.max_exact_players or (1 << n) > game.budget:
+            return MSRBanzhaf()._run(game, rng)
+        table = game.values_many(range(1 << n))
+        return Contribution(
+            values=banzhaf_from_table(table),
+            evaluations=game.evaluations,
+            method=self.name,
+            index=self.index,
         )
 
 

@@ -4,12 +4,18 @@ The platform calls every estimator the same way::
 
     budget = estimator.effective_budget(n, requested)
     prefetch(estimator.planned_coalitions(n, budget))  # one batch, optional
-    result = estimator.estimate(utility, n, budget=budget, rng=rng)
+    result = estimator.estimate(utility, n, budget=budget, rng=rng, updates=..., weights=...)
+
+Settings live on the instance (a frozen dataclass), data arrive in :meth:`Estimator.estimate`;
+an estimator declares the data it reads in :attr:`Estimator.needs` (``"utility"``: the
+coalition utility; ``"updates"``: the individual update vectors, which only a privacy access
+mode that lets someone read them can supply).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -17,7 +23,18 @@ import numpy as np
 from market.contribution import Contribution
 from market.game import Game, check_n_players
 from market.scoring._blas import single_blas_thread
-from market.types import UtilityLike
+from market.types import FloatArray, UtilityLike
+
+
+@dataclass(frozen=True)
+class ScoringData:
+    """What a round hands an estimator: the players and the data its :attr:`Estimator.needs`
+    name (the coalition utility, or the update vectors and their aggregation weights)."""
+
+    utility: UtilityLike | None
+    n_players: int
+    updates: FloatArray | None = None
+    weights: FloatArray | None = None
 
 
 class Estimator(ABC):
@@ -32,6 +49,8 @@ class Estimator(ABC):
     max_players: ClassVar[int | None] = None
     """The most players the method scores (``None``: no limit)."""
     index: ClassVar[str] = "shapley"
+    needs: ClassVar[frozenset[str]] = frozenset({"utility"})
+    """The data :meth:`estimate` reads: ``"utility"`` and/or ``"updates"``."""
 
     @abstractmethod
     def minimum_budget(self, n_players: int) -> int:
@@ -65,6 +84,8 @@ class Estimator(ABC):
         *,
         budget: int | None = None,
         rng: np.random.Generator | None = None,
+        updates: FloatArray | None = None,
+        weights: FloatArray | None = None,
     ) -> Contribution:
         """Score ``n_players`` players of ``utility`` with at most ``budget`` evaluations.
 
@@ -77,8 +98,18 @@ class Estimator(ABC):
                 :meth:`default_budget`.
             rng: random generator; ``None`` means ``np.random.default_rng(0)`` so that
                 results are reproducible.
+            updates, weights: the players' update vectors ``(n, d)`` and aggregation weights,
+                read only by an estimator whose :attr:`needs` has ``"updates"``.
         """
         check_n_players(n_players)
+        data = ScoringData(utility, n_players, updates, weights)
+        return self._estimate(data, budget, np.random.default_rng(0) if rng is None else rng)
+
+    def _estimate(
+        self, data: ScoringData, budget: int | None, rng: np.random.Generator
+    ) -> Contribution:
+        """Score ``data`` (default: :meth:`_run` on the utility's game within ``budget``)."""
+        n_players, utility = data.n_players, data.utility
         minimum = self.minimum_budget(n_players)
         if budget is None:
             budget = self.default_budget(n_players)
@@ -89,8 +120,6 @@ class Estimator(ABC):
                 f"budget={budget} is below the minimum {minimum} of method {self.name!r} "
                 f"for n_players={n_players}; raise the budget"
             )
-        if rng is None:
-            rng = np.random.default_rng(0)
         if utility is None:
             raise ValueError(f"method {self.name!r} needs a utility (callable or table); got None")
         game = Game(utility, n_players, budget=int(budget))

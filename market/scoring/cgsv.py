@@ -10,15 +10,14 @@ A zero update scores 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from market.contribution import Contribution
 from market.game import Game
-from market.scoring.base import Estimator
-from market.types import FloatArray, UtilityLike
+from market.scoring.base import Estimator, ScoringData
 
 
 def cosine_contribution(updates: object, weights: object | None = None) -> Contribution:
@@ -57,19 +56,15 @@ def cosine_contribution(updates: object, weights: object | None = None) -> Contr
 
 @dataclass(frozen=True, eq=False)
 class CosineScore(Estimator):
-    """:func:`cosine_contribution` behind the common interface; the utility is ignored.
-
-    Args:
-        updates: update vectors, shape ``(n_players, d)`` (required).
-        weights: optional aggregation weights.
+    """:func:`cosine_contribution` behind the common interface: it reads the update vectors
+    (``needs = {"updates"}``), never the utility.
 
     Minimum budget: 0.
     """
 
     name: ClassVar[str] = "cgsv"
     index: ClassVar[str] = "cosine"
-    updates: FloatArray | None = None
-    weights: FloatArray | None = field(default=None)
+    needs: ClassVar[frozenset[str]] = frozenset({"updates"})
 
     def minimum_budget(self, n_players: int) -> int:
         """No utility evaluations."""
@@ -79,23 +74,20 @@ class CosineScore(Estimator):
         """No utility evaluations."""
         return 0
 
-    def estimate(
-        self,
-        utility: UtilityLike | None,
-        n_players: int,
-        *,
-        budget: int | None = None,
-        rng: np.random.Generator | None = None,
+    def _estimate(
+        self, data: ScoringData, budget: int | None, rng: np.random.Generator
     ) -> Contribution:
-        """Score from ``updates``; ``utility``, ``budget`` and ``rng`` are not used."""
-        if self.updates is None:
+        """Score from ``data.updates`` (``(n_players, d)``, required) and the optional
+        ``data.weights``; the utility, ``budget`` and ``rng`` are not used."""
+        if data.updates is None:
             raise ValueError("method 'cgsv' needs updates=<array (n_players, d)>")
-        result = cosine_contribution(self.updates, self.weights)
-        if result.n_players != n_players:
+        result = cosine_contribution(data.updates, data.weights)
+        if result.n_players != data.n_players:
             raise ValueError(
-                f"updates has {result.n_players} rows but n_players={n_players}; they must match"
+                f"updates has {result.n_players} rows but n_players={data.n_players}; "
+                "they must match"
             )
         return result
 
     def _run(self, game: Game, rng: np.random.Generator) -> Contribution:
-        return cosine_contribution(self.updates, self.weights)
+        raise ValueError("method 'cgsv' scores update vectors: call estimate(..., updates=...)")

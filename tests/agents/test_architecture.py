@@ -152,3 +152,109 @@ def test_the_wheel_ships_the_examples(tmp_path: Path) -> None:
     assert loaded.returncode == 0, loaded.stderr
     where, name = loaded.stdout.split()
     assert where.startswith(str(unpacked)) and name == "quickstart"
+
+
+# ----- issue 28: a one-way import graph, small modules, typed parts, public extension points -----
+
+SOURCE_PACKAGES = ("agents", "market", "privacy", "fl_core", "app", "bench")
+
+
+def test_there_is_no_import_circle() -> None:
+    """Function-local and ``TYPE_CHECKING`` imports count: a hidden circle is still one."""
+    from .import_graph import cycles, edges, modules
+
+    assert cycles(edges(modules(ROOT))) == []
+
+
+def test_the_circle_check_sees_a_circle_hidden_in_a_function(tmp_path: Path) -> None:
+    """Broken variant: two modules that import each other, one inside a function."""
+    from .import_graph import cycles, edges, modules
+
+    package = tmp_path / "agents"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from agents import b\n")
+    (package / "b.py").write_text("def f():\n    from agents.a import x\n")
+    (package / "c.py").write_text("import agents.a\n")
+    assert cycles(edges(modules(tmp_path, ("agents",)))) == [["agents.a", "agents.b"]]
+
+
+def test_every_module_is_at_most_400_lines_and_the_platform_250() -> None:
+    long = {
+        str(path.relative_to(ROOT)): n
+        for package in (*SOURCE_PACKAGES, "tests", "examples")
+        for path in (ROOT / package).rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > 400
+    }
+    assert long == {}
+    assert len((ROOT / "agents" / "platform.py").read_text().splitlines()) <= 250
+
+
+def test_bench_is_a_package_that_edits_no_import_path() -> None:
+    """``python -m bench.NAME`` from the root: shared helpers imported, no ``sys.path`` edit."""
+    assert (ROOT / "bench" / "__init__.py").is_file()
+    edits = [
+        path.name
+        for path in (ROOT / "bench").glob("*.py")
+        if "sys.path" in path.read_text() and path.name != "__init__.py"
+    ]
+    assert edits == []
+
+
+def test_the_run_plan_is_fully_typed() -> None:
+    import dataclasses
+
+    from agents.compile import RunPlan
+
+    loose = [f.name for f in dataclasses.fields(RunPlan) if "Any" in str(f.type)]
+    assert loose == []
+
+
+def test_the_platform_reads_neither_the_scenario_nor_a_strategy_name() -> None:
+    """The platform sequences phases of typed parts: no ``plan.scenario``, no dispatch on a
+    scoring, access, aggregator or strategy name (``== "cgsv"`` and the like)."""
+    for name in ("platform.py", "scoring.py", "access.py"):
+        tree = ast.parse((ROOT / "agents" / name).read_text())
+        attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        assert "scenario" not in attributes, name
+        compared = [
+            c.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Compare) and any(isinstance(o, ast.Eq | ast.NotEq) for o in n.ops)
+            for c in [n.left, *n.comparators]
+            if isinstance(c, ast.Constant) and isinstance(c.value, str)
+        ]
+        assert compared == [], (name, compared)
+
+
+def _private_collector_reads(tree: ast.AST) -> set[str]:
+    """``collector._x`` / ``datacollector._x`` attributes read in ``tree``."""
+    found = set()
+    for n in ast.walk(tree):
+        if not (isinstance(n, ast.Attribute) and n.attr.startswith("_")):
+            continue
+        owner = getattr(n.value, "attr", getattr(n.value, "id", ""))
+        if not n.attr.startswith("__") and owner in ("collector", "datacollector"):
+            found.add(n.attr)
+    return found
+
+
+def test_the_model_uses_mesa_public_api_only() -> None:
+    """No subclass of Mesa's DataCollector, no private attribute of one."""
+    for path in (ROOT / "agents").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        assert _private_collector_reads(tree) == set(), path.name
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and any(
+                isinstance(b, ast.Attribute) and b.attr == "DataCollector" for b in node.bases
+            ):
+                raise AssertionError(f"{path.name}: {node.name} subclasses Mesa's DataCollector")
+    broken = ast.parse("records = model.datacollector._agenttype_records")
+    assert _private_collector_reads(broken) == {"_agenttype_records"}  # the check sees one
+
+
+def test_the_market_model_rejects_a_misspelled_argument() -> None:
+    from agents.model import MarketModel
+
+    with pytest.raises(TypeError, match="scenrio"):
+        MarketModel(scenrio=None)  # type: ignore[call-arg]

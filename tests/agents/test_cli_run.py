@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from .conftest import tiny_scenario
-
-
-def _fedmarket(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agents.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from .conftest import fedmarket, tiny_scenario
 
 
 def test_run_writes_tables_and_prints_a_summary(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     scenario.write_text(tiny_scenario(rounds=2).to_toml())
     out = tmp_path / "out"
-    done = _fedmarket("run", str(scenario), "--out", str(out), "--quiet")
+    done = fedmarket("run", str(scenario), "--out", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
     for name in ("rounds", "participants", "summary"):
         assert (out / f"{name}.csv").exists()
@@ -41,7 +30,7 @@ def test_sweep_file_runs(tmp_path: Path) -> None:
         'base = "base.toml"\nseeds = [0]\nbackend = "serial"\n'
         '[grid]\n"market.mechanism" = ["flat", "proportional"]\n'
     )
-    done = _fedmarket("sweep", str(spec), "--out", str(tmp_path / "o"), "--quiet")
+    done = fedmarket("sweep", str(spec), "--out", str(tmp_path / "o"), "--quiet")
     assert done.returncode == 0, done.stderr
     frame = pd.read_csv(tmp_path / "o" / "sweep.csv")
     assert list(frame["market.mechanism"]) == ["flat", "proportional"]
@@ -50,7 +39,7 @@ def test_sweep_file_runs(tmp_path: Path) -> None:
 def test_bad_scenario_is_one_line_with_exit_2(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     scenario.write_text("rounds = 2\n[market]\nmechanism = 'lottery'\n")
-    done = _fedmarket("run", str(scenario), "--quiet")
+    done = fedmarket("run", str(scenario), "--quiet")
     assert done.returncode == 2
     line = done.stderr.strip()
     assert "\n" not in line and "market.mechanism" in line and "Traceback" not in line
@@ -59,14 +48,14 @@ def test_bad_scenario_is_one_line_with_exit_2(tmp_path: Path) -> None:
 def test_an_unknown_name_lists_the_shipped_examples(tmp_path: Path) -> None:
     from agents.scenario import list_examples
 
-    done = _fedmarket("run", "nosuch", "--quiet")
+    done = fedmarket("run", "nosuch", "--quiet")
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
     assert "neither a file nor a shipped example" in done.stderr
     assert all(name in done.stderr for name in list_examples())
 
 
 def test_a_scenario_given_to_sweep_says_so(tmp_path: Path) -> None:
-    done = _fedmarket("sweep", "free_riders", "--quiet", "--out", str(tmp_path / "never"))
+    done = fedmarket("sweep", "free_riders", "--quiet", "--out", str(tmp_path / "never"))
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
     assert (
         "is a scenario, not a sweep" in done.stderr and "fedmarket run free_riders" in done.stderr

@@ -20,6 +20,7 @@ from agents.join_policies import (
     ExperienceWeightedAttraction,
     JoinOutcome,
     JoinPolicy,
+    JoinSituation,
     MovingAverage,
     RegretMatching,
     register_join_policy,
@@ -42,7 +43,7 @@ def _join_rate(policy: JoinPolicy, belief: dict, seed: int = 0) -> float:
     return float(
         np.mean(
             [
-                policy.decide(belief, expected_cost=5.0, reservation=0.0, exploration=0.0, rng=rng)
+                policy.decide(belief, JoinSituation(expected_cost=5.0, reservation=0.0), rng)
                 for _ in range(2000)
             ]
         )
@@ -57,7 +58,7 @@ def test_ewa_learns_what_joining_would_pay_while_staying_out() -> None:
     rates = {}
     for delta in (0.0, 0.5):
         policy = ExperienceWeightedAttraction(**{**EWA, "ewa_delta": delta})
-        belief = policy.initial_belief(prior_reward=0.0, expected_cost=5.0, reservation=0.0)
+        belief = policy.initial_belief(JoinSituation(5.0, 0.0, prior_reward=0.0))
         before = _join_rate(policy, belief)
         for _ in range(6):
             policy.learn(belief, _out(foregone=20.0))
@@ -68,7 +69,7 @@ def test_ewa_learns_what_joining_would_pay_while_staying_out() -> None:
 
 def test_ewa_leaves_after_losses_and_ignores_unposted_rates() -> None:
     policy = ExperienceWeightedAttraction(**EWA)
-    belief = policy.initial_belief(prior_reward=20.0, expected_cost=5.0, reservation=0.0)
+    belief = policy.initial_belief(JoinSituation(5.0, 0.0, prior_reward=20.0))
     assert _join_rate(policy, belief) > 0.9
     for _ in range(6):
         policy.learn(
@@ -82,7 +83,7 @@ def test_ewa_leaves_after_losses_and_ignores_unposted_rates() -> None:
 
 def test_regret_matching_switches_towards_the_better_action() -> None:
     policy = RegretMatching()
-    belief = policy.initial_belief(prior_reward=0.0, expected_cost=5.0, reservation=1.0)
+    belief = policy.initial_belief(JoinSituation(5.0, 1.0, prior_reward=0.0))
     assert _join_rate(policy, belief) == 0.0  # no regret yet: repeats staying out
     for _ in range(3):
         policy.learn(belief, _out(foregone=10.0, reservation=1.0))
@@ -98,7 +99,7 @@ def test_regret_matching_switches_towards_the_better_action() -> None:
 
 def test_moving_average_is_the_original_rule() -> None:
     policy = MovingAverage(learning_rate=0.5)
-    belief = policy.initial_belief(prior_reward=10.0, expected_cost=5.0, reservation=0.0)
+    belief = policy.initial_belief(JoinSituation(5.0, 0.0, prior_reward=10.0))
     assert _join_rate(policy, belief) == 1.0
     policy.learn(
         belief, JoinOutcome(True, reward=0.0, profit=-5.0, foregone=math.nan, reservation=0.0)
@@ -109,10 +110,8 @@ def test_moving_average_is_the_original_rule() -> None:
     assert (
         policy.decide(
             belief,
-            expected_cost=5.0,
-            reservation=0.1,
-            exploration=0.0,
-            rng=np.random.default_rng(0),
+            JoinSituation(expected_cost=5.0, reservation=0.1),
+            np.random.default_rng(0),
         )
         is False
     )
@@ -123,10 +122,10 @@ def test_a_registered_join_policy_runs_from_the_scenario() -> None:
     class AlwaysOut(JoinPolicy):
         name = "always_out_test"
 
-        def initial_belief(self, **_: float) -> dict:
+        def initial_belief(self, situation: JoinSituation) -> dict:
             return {}
 
-        def decide(self, belief: dict, **_: object) -> bool:
+        def decide(self, belief: dict, situation: JoinSituation, rng: object) -> bool:
             return False
 
         def learn(self, belief: dict, outcome: JoinOutcome) -> None:
@@ -136,7 +135,7 @@ def test_a_registered_join_policy_runs_from_the_scenario() -> None:
         scenario = tiny_scenario(rounds=1).replace("economics.join_policy", "always_out_test")
         assert run(scenario).participants["joined"].sum() == 0
     finally:
-        del JOIN_POLICIES["always_out_test"]
+        JOIN_POLICIES.unregister("always_out_test")
     with pytest.raises(ScenarioError, match="economics.join_policy"):
         tiny_scenario().replace("economics.join_policy", "always_out_test")
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from agents import MarketModel, ParticipantGroup, ScenarioError, run
-from agents.participants import ParticipantAgent
+from agents.participant_table import PARTICIPANT_COLUMNS, PARTICIPANTS_TABLE
 
 from .conftest import tiny_scenario
 
@@ -118,8 +118,9 @@ def test_every_secure_round_keeps_its_neighbour_graph() -> None:
     assert result.graph is result.graphs[max(secure)]
 
 
-def test_participant_rows_equal_mesa_generic_reporters() -> None:
-    # The column-wise collector must give exactly the rows Mesa's per-agent reporters give.
+def test_participants_table_equals_each_agents_own_values() -> None:
+    # The column-wise collection must give exactly what each column's reporter (an
+    # attribute name or a function of the agent) gives, agent by agent, with the same types.
     # Mutation tried: reading ``excluded`` as numpy bools (no ``tolist``) fails the type check.
     # Prepare
     scenario = tiny_scenario(
@@ -128,19 +129,19 @@ def test_participant_rows_equal_mesa_generic_reporters() -> None:
         rounds=2,
     )
     model = MarketModel(scenario)
-    generic = mesa.DataCollector.__new__(mesa.DataCollector)
-    generic.__dict__.update(model.datacollector.__dict__)
-    for _ in range(2):
+    for step in (1, 2):
         model.step()
         # Execute
-        fast = model._participant_rows()
-        slow = list(mesa.DataCollector._record_agenttype(generic, model, ParticipantAgent))
+        table = model.datacollector.tables[PARTICIPANTS_TABLE]
+        rows = [i for i, r in enumerate(table["round"]) if r == step]
         # Assert
-        assert len(fast) == len(slow) == 6
-        for a, b in zip(fast, slow, strict=True):
-            assert len(a) == len(b)
-            for x, y in zip(a, b, strict=True):
-                assert type(x) is type(y) and (x == y or (x != x and y != y)), (a, b)
+        assert len(rows) == 6
+        for row, agent in zip(rows, model.participants, strict=True):
+            assert table["agent_id"][row] == agent.unique_id
+            for name, column in PARTICIPANT_COLUMNS.items():
+                want = getattr(agent, column) if isinstance(column, str) else column(agent)
+                got = table[name][row]
+                assert type(got) is type(want) and (got == want or (got != got and want != want))
 
 
 def test_each_round_reports_what_replicating_would_have_gained() -> None:

@@ -13,10 +13,7 @@ gather could give them; random streams not brought back from the workers).
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,7 @@ import pytest
 
 from agents import ParticipantGroup, Scenario
 from agents.scenario import ScenarioError, TrainSection
-from tests.agents.conftest import run_on_loopback_ray_head, tiny_scenario
+from tests.agents.conftest import local_ray_head, run_on_loopback_ray_head, tiny_scenario
 
 CASES = ("batched_head", "head", "lora")
 
@@ -219,43 +216,23 @@ def _tables(scenario: Scenario, backend: Any = None) -> tuple[pd.DataFrame, pd.D
 
 def main(out: Path) -> None:
     """Start a Ray head on 127.0.0.1, write every case's tables on both backends."""
-    ray_bin = str(Path(sys.executable).parent / "ray")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: unix socket paths are limited
-    address = "127.0.0.1:6391"
-    subprocess.run(
-        [
-            ray_bin,
-            "start",
-            "--head",
-            "--node-ip-address=127.0.0.1",
-            "--port=6391",
-            "--num-cpus=2",
-            "--include-dashboard=false",
-            "--disable-usage-stats",
-            f"--temp-dir={temp}",
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-        timeout=240,
-    )
-    try:
-        for case in CASES:
-            scenario = _scenario(case)
-            on_ray = scenario.replace("train.backend", "ray").replace("train.ray_address", address)
-            runs = {"local": _tables(scenario), "ray": _tables(on_ray)}
-            if case == "batched_head":
-                for name, backend in _broken_backends(address).items():
-                    runs[name] = _tables(on_ray, backend())
-            for name, (rounds, participants) in runs.items():
-                rounds.to_parquet(out / f"{case}-{name}-rounds.parquet")
-                participants.to_parquet(out / f"{case}-{name}-participants.parquet")
-    finally:
-        import ray
+    with local_ray_head(6391) as address:
+        try:
+            for case in CASES:
+                scenario = _scenario(case)
+                on_ray = scenario.replace("train.backend", "ray")
+                on_ray = on_ray.replace("train.ray_address", address)
+                runs = {"local": _tables(scenario), "ray": _tables(on_ray)}
+                if case == "batched_head":
+                    for name, backend in _broken_backends(address).items():
+                        runs[name] = _tables(on_ray, backend())
+                for name, (rounds, participants) in runs.items():
+                    rounds.to_parquet(out / f"{case}-{name}-rounds.parquet")
+                    participants.to_parquet(out / f"{case}-{name}-participants.parquet")
+        finally:
+            import ray
 
-        ray.shutdown()
-        subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True, timeout=120)
+            ray.shutdown()
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def test_the_report_leaves_out_what_the_runs_lack(tmp_path: Path) -> None:
     )
     rounds = runs[["mechanism", "setting", "seed"]].assign(round=1, participation=1.0)
     plan = _plan(settings={"even": {}}, seeds=(0, 1, 2))
-    report = write_report(StudyResult(plan, runs, rounds), tmp_path).read_text()
+    report = write_report(plan, runs, rounds, tmp_path).read_text()
     assert "Not drawn: no run reports the share of honest contributors" in report
     assert "Not drawn: no setting has a non-honest strategy" in report
     assert (tmp_path / "figures" / "accuracy_vs_budget.svg").exists()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from typing import Any
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import free_port, stop
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -37,8 +38,6 @@ PAGES = {
     "sweep": "app_pages/sweep.py",
     "attacks": "app_pages/attacks.py",
 }
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 #: Set to a folder to keep the browser tests' screenshots (to look at them).
 SCREENSHOT_ENV = "FEDMARKET_SCREENSHOTS"
 RUN_TIMEOUT = 180.0  # seconds for a script run that simulates (generous for a busy CI box)
@@ -144,12 +143,6 @@ def charts() -> Callable[[AppTest], dict[str, dict[str, Any]]]:
 
 
 # ----- the real server, for the browser tests -----
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -168,7 +161,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout
 @pytest.fixture
 def server(tiny_toml: Path, tmp_path: Path) -> Iterator[str]:
     """The app served on a free local port; always stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "streamlit.log"
     env = {**os.environ, "FEDMARKET_APP_DEFAULT": str(tiny_toml), "HF_HUB_OFFLINE": "1"}
@@ -185,12 +178,7 @@ def server(tiny_toml: Path, tmp_path: Path) -> Iterator[str]:
             _wait_healthy(url, process, log, timeout=90)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 @pytest.fixture

@@ -24,15 +24,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.app.helpers import free_port, stop
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "app" / "streamlit_app.py"
 STARTUP_S = 90.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _listening(port: int) -> list[tuple[str, int]]:
@@ -84,16 +80,6 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @contextmanager
 def _streamlit(page: Path, cwd: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``streamlit run PAGE --server.port PORT`` from ``cwd``, no address given; stopped."""
@@ -105,7 +91,7 @@ def _streamlit(page: Path, cwd: Path, port: int, log: Path) -> Iterator[subproce
         try:
             yield process
         finally:
-            _stop(process)
+            stop(process)
 
 
 def _assert_loopback_only(addresses: list[str], port: int) -> None:
@@ -118,7 +104,7 @@ def _assert_loopback_only(addresses: list[str], port: int) -> None:
 def test_streamlit_run_listens_on_loopback_only(where: str, tmp_path: Path) -> None:
     # Prepare
     cwd = ROOT if where == "repository root" else tmp_path
-    port = _free_port()
+    port = free_port()
     # Execute
     with _streamlit(PAGE, cwd, port, tmp_path / "streamlit.log") as process:
         addresses = _wait_listening(port, process, tmp_path / "streamlit.log")
@@ -130,7 +116,7 @@ def test_the_binding_check_catches_a_page_without_the_config(tmp_path: Path) -> 
     # broken variant: a page with no .streamlit config listens on every interface
     page = tmp_path / "page.py"
     page.write_text("import streamlit as st\nst.write('hi')\n")
-    port = _free_port()
+    port = free_port()
     with _streamlit(page, tmp_path, port, tmp_path / "streamlit.log") as process:
         addresses = _wait_listening(port, process, tmp_path / "streamlit.log")
         with pytest.raises(AssertionError):
@@ -169,7 +155,7 @@ def _kill(pid: int) -> None:
 
 def test_fedmarket_app_stops_streamlit_on_sigterm(tmp_path: Path) -> None:
     # Prepare
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "agents.cli", "app", "--port", str(port)]
     launcher, child = _launch(command, tmp_path, port)
     try:
@@ -182,13 +168,13 @@ def test_fedmarket_app_stops_streamlit_on_sigterm(tmp_path: Path) -> None:
         assert _port_free(port)
         assert launcher.returncode in (0, 128 + signal.SIGTERM), launcher.returncode
     finally:
-        _stop(launcher)
+        stop(launcher)
         _kill(child)
 
 
 def test_the_sigterm_check_catches_a_launcher_that_does_not_forward(tmp_path: Path) -> None:
     # broken variant: the old ``subprocess.call`` launcher dies alone and leaves the port held
-    port = _free_port()
+    port = free_port()
     streamlit = [sys.executable, "-m", "streamlit", "run", str(PAGE), "--server.port", str(port)]
     streamlit += ["--server.address", "127.0.0.1", "--server.headless", "true"]
     command = [sys.executable, "-c", f"import subprocess; subprocess.call({streamlit!r})"]
@@ -199,6 +185,6 @@ def test_the_sigterm_check_catches_a_launcher_that_does_not_forward(tmp_path: Pa
         assert not _gone(child, timeout=2.0)
         assert not _port_free(port)
     finally:
-        _stop(launcher)
+        stop(launcher)
         _kill(child)
         _gone(child, timeout=10)

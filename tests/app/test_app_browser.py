@@ -10,19 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+from tests.app.helpers import BROWSER, CHROMIUM, CHROMIUM_ARGS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not at /usr/bin/chromium (CI installs it with apt-get)",
-    ),
-]
+pytestmark = BROWSER
 
 
 def test_click_run_and_screenshot_the_accuracy_chart(server: str, shots: Path) -> None:

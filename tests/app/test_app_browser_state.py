@@ -18,22 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from agents import Scenario
 from agents.scenario import load_example
 from app import state
+from tests.app.helpers import BROWSER, CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not at /usr/bin/chromium (CI installs it with apt-get)",
-    ),
-]
+pytestmark = BROWSER
 SELECTS = {k for k, p in state.WIDGETS.items() if p in state.CHOICES}
 TOGGLES = {"secure_aggregation", "data_replace"}
 

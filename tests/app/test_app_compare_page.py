@@ -5,15 +5,19 @@ from __future__ import annotations
 import pytest
 
 
-def test_compare_two_mechanisms(app, errors, charts) -> None:
-    # Prepare
+def _compare(app, kind: str, a: str, b: str):
+    """The Compare page after running ``kind`` = ``a`` against ``kind`` = ``b``."""
     at = app("compare")
-
-    # Execute
-    at.radio(key="compare_kind").set_value("mechanism").run()
-    at.selectbox(key="compare_a_mechanism").set_value("shapley_fair").run()
-    at.selectbox(key="compare_b_mechanism").set_value("flat").run()
+    at.radio(key="compare_kind").set_value(kind).run()
+    at.selectbox(key=f"compare_a_{kind}").set_value(a).run()
+    at.selectbox(key=f"compare_b_{kind}").set_value(b).run()
     at.button(key="compare_run").click().run()
+    return at
+
+
+def test_compare_two_mechanisms(app, errors, charts) -> None:
+    # Prepare / Execute
+    at = _compare(app, "mechanism", "shapley_fair", "flat")
 
     # Assert
     assert not at.exception
@@ -38,14 +42,8 @@ def test_compare_two_mechanisms(app, errors, charts) -> None:
 
 
 def test_compare_two_access_modes(app, errors) -> None:
-    # Prepare
-    at = app("compare")
-
-    # Execute
-    at.radio(key="compare_kind").set_value("access").run()
-    at.selectbox(key="compare_a_access").set_value("secure_coalitions").run()
-    at.selectbox(key="compare_b_access").set_value("trusted_evaluator").run()
-    at.button(key="compare_run").click().run()
+    # Prepare / Execute
+    at = _compare(app, "access", "secure_coalitions", "trusted_evaluator")
 
     # Assert: secure_coalitions exposes clients through its releases, trusted_evaluator none
     assert not at.exception

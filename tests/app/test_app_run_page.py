@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import agents
-from agents import ScenarioError
+from agents import ScenarioError, columns
 
 
 def test_run_shows_progress_rounds_and_the_accuracy_chart(app, errors, charts) -> None:
@@ -26,7 +26,8 @@ def test_run_shows_progress_rounds_and_the_accuracy_chart(app, errors, charts) -
     live = at.dataframe[0].value
     assert list(live["round"]) == list(range(scenario.rounds + 1))
     accuracy = charts(at)["run_accuracy"]
-    test_trace = next(t for t in accuracy["data"] if t["name"] == "test")
+    legend = columns.label("test_accuracy", "rounds")  # the data dictionary's words
+    test_trace = next(t for t in accuracy["data"] if t["name"] == legend)
     assert list(test_trace["y"]) == list(result.rounds["test_accuracy"])
     assert [m.label for m in at.metric][:2] == ["Initial test accuracy", "Final test accuracy"]
     assert at.metric[1].value == f"{result.summary['final_test_accuracy']:.3f}"

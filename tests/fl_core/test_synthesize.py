@@ -13,7 +13,7 @@ import json
 import pytest
 import torch
 
-from fl_core.features import cache_dir
+from fl_core.hub import cache_dir
 from fl_core.smollm2 import CausalLM, tiny_causal_lm
 from fl_core.synthesize import clean, generate, prompt, synthesize
 

@@ -9,22 +9,20 @@ from fl_core import (
     CoalitionUtility,
     FedAvgConfig,
     FederatedTask,
+    LocalResult,
     ModelConfig,
     TrainConfig,
     run_fedavg,
 )
 from fl_core.config import DataConfig
+from tests.fl_core.conftest import train_shard
 
 
-def _train(task: FederatedTask, speed: float, seed: int = 0, state=None):  # type: ignore[no-untyped-def]
-    shard = np.arange(120)
-    return task.train_client(
-        task.initial_vector,
-        shard,
-        task.train_labels[shard],
-        samples_per_second=speed,
-        rng=np.random.default_rng(seed),
-        optimizer_state=state,
+def _train(
+    task: FederatedTask, speed: float, seed: int = 0, state: dict | None = None
+) -> LocalResult:
+    return train_shard(
+        task, np.arange(120), samples_per_second=speed, seed=seed, optimizer_state=state
     )
 
 
@@ -57,13 +55,9 @@ def test_same_seed_same_update_and_state_carries_over(tiny_task: FederatedTask) 
 
 def test_lora_adapters_and_head_step_at_their_own_rates(tiny_task: FederatedTask) -> None:
     # Prepare: the optimizer state of one round, and how many head parameters there are
-    result = tiny_task.train_client(
-        tiny_task.initial_vector,
-        np.arange(120),
-        tiny_task.train_labels[:120],
-        samples_per_second=2.0,
-        rng=np.random.default_rng(1),
-        train=TrainConfig(head_lr=0.05),
+    shard = np.arange(120)
+    result = train_shard(
+        tiny_task, shard, samples_per_second=2.0, seed=1, train=TrainConfig(head_lr=0.05)
     )
     assert result.optimizer_state is not None
     groups = result.optimizer_state["param_groups"]
@@ -74,13 +68,8 @@ def test_lora_adapters_and_head_step_at_their_own_rates(tiny_task: FederatedTask
     # the head rate really drives the head: a tiny head rate barely moves the head
     layout = tiny_task.layout
     head = [b for b in layout.blocks if b.name.startswith("head.")]
-    slow = tiny_task.train_client(
-        tiny_task.initial_vector,
-        np.arange(120),
-        tiny_task.train_labels[:120],
-        samples_per_second=2.0,
-        rng=np.random.default_rng(1),
-        train=TrainConfig(head_lr=1e-6),
+    slow = train_shard(
+        tiny_task, shard, samples_per_second=2.0, seed=1, train=TrainConfig(head_lr=1e-6)
     )
     assert result.delta is not None and slow.delta is not None
 

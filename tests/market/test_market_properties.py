@@ -74,7 +74,7 @@ class ShapleyValued(BanzhafCover):
     """Mutation: the default rule fed Shapley values, its surplus split by them too."""
 
     name: ClassVar[str] = "mutant_shapley"
-    valuation: ClassVar[str | None] = None
+    valuation: ClassVar[market.Estimator | None] = None
     uses_marginals: ClassVar[bool] = False
 
 

@@ -20,39 +20,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from numpy.random import Generator as Rng
 
 import market
-from market.game import Game
 from market.games import WeightedVotingGame
 from market.scoring.surrogate import SurrogateShapley, checks, control, strata
 from market.scoring.surrogate.axioms import null_players
-from market.scoring.surrogate.design import design
-from tests.market.conftest import (
-    CHEAP_STACKER,
-    SAMPLER_VOTING,
-    symmetric_gap,
-    true_null_of_sampler_voting,
-    z_against_exact,
-)
+from tests.market import sampler_checks
 
-STACKER = CHEAP_STACKER
-VOTING = SAMPLER_VOTING  # player 6 is null, players 0 and 5 are symmetric
-N = 7
-BUDGET = 40
-SEEDS = 600
-
-
-def prepared(table: np.ndarray, seed: int, budget: int = BUDGET) -> tuple[Game, np.ndarray, Rng]:
-    """The set-up every sampler run shares: the budgeted game, its rng and the border."""
-    game = Game(table, N, budget=budget)
-    rng = np.random.default_rng(seed)
-    border, _, _ = design(N, 2 * N + 2, rng, border_levels=2)
-    return game, border, rng
+STACKER = sampler_checks.CHEAP_STACKER
+VOTING = sampler_checks.VOTING  # player 6 is null, players 0 and 5 are symmetric
+N, BUDGET, SEEDS = sampler_checks.N, sampler_checks.BUDGET, 600
 
 
 def run(table: np.ndarray, seed: int, budget: int = BUDGET) -> np.ndarray:
-    game, border, rng = prepared(table, seed, budget)
+    game, border, rng = sampler_checks.prepared(table, seed, budget)
     values, _, _ = control.control_variate_estimate(game, border, STACKER, rng, folds=4)
     return values
 
@@ -77,15 +58,14 @@ def truncated_for_0(marginals, order, fit, beta, baseline):  # type: ignore[no-u
 
 def z_scores(table: np.ndarray, seeds: int) -> tuple[np.ndarray, np.ndarray]:
     draws = np.vstack([run(table, seed) for seed in range(seeds)])
-    return z_against_exact(draws, table), draws
+    return sampler_checks.z_against_exact(draws, table), draws
 
 
 def test_unbiased_and_symmetric_in_expectation() -> None:
     # Execute
-    z, draws = z_scores(VOTING.table(), SEEDS)
+    _, draws = z_scores(VOTING.table(), SEEDS)
     # Assert: the mean is within 4.5 standard errors of exact Shapley for every player
-    assert np.all(np.abs(z) < 4.5), z
-    assert symmetric_gap(draws) < 4.5
+    sampler_checks.assert_unbiased_and_symmetric(draws, VOTING.table())
 
 
 def test_truncated_residual_mutant_is_biased(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,22 +80,19 @@ def test_truncated_residual_mutant_is_biased(monkeypatch: pytest.MonkeyPatch) ->
 def test_truncated_for_0_mutant_breaks_symmetry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(control, "residual", truncated_for_0)
     _, draws = z_scores(VOTING.table(), SEEDS)
-    assert symmetric_gap(draws) > 4.5
+    assert sampler_checks.symmetric_gap(draws) > 4.5
 
 
 def test_null_player_exactly_zero_and_efficiency_exact() -> None:
     table = VOTING.table()
     for seed in range(20):
-        phi = run(table, seed)
-        assert phi[6] == 0.0
-        assert phi.sum() == pytest.approx(table[-1] - table[0], abs=1e-12)
+        sampler_checks.assert_null_zero_and_efficient(run(table, seed), table)
 
 
 def test_null_player_mutant_pays_the_null_player(monkeypatch: pytest.MonkeyPatch) -> None:
     # mutation: the surrogate is fitted with the null player kept
     monkeypatch.setattr(control, "null_players", lambda masks, y, n: [])
-    paid = [abs(run(VOTING.table(), seed)[6]) for seed in range(20)]
-    assert max(paid) > 1e-6
+    sampler_checks.assert_pays_the_null_player(lambda seed: run(VOTING.table(), seed))
 
 
 def test_efficiency_mutant_breaks_efficiency(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,9 +100,7 @@ def test_efficiency_mutant_breaks_efficiency(monkeypatch: pytest.MonkeyPatch) ->
     original = control.walk_marginals
     scale = np.linspace(0.5, 1.0, N)
     monkeypatch.setattr(control, "walk_marginals", lambda g, order: scale * original(g, order))
-    table = VOTING.table()
-    gaps = [abs(run(table, seed).sum() - (table[-1] - table[0])) for seed in range(10)]
-    assert max(gaps) > 1e-6
+    sampler_checks.assert_breaks_efficiency(lambda seed: run(VOTING.table(), seed), seeds=10)
 
 
 def test_fitted_coefficient_not_worse_than_one_on_voting_n10() -> None:
@@ -165,15 +140,14 @@ def test_baseline_none_is_the_earlier_estimator_and_keeps_the_axioms() -> None:
         est = market.estimate(
             table, N, "surrogate", budget=BUDGET, rng=np.random.default_rng(seed), baseline="none"
         )
-        assert est.values[6] == 0.0
-        assert est.values.sum() == pytest.approx(table[-1] - table[0], abs=1e-12)
+        sampler_checks.assert_null_zero_and_efficient(est.values, table)
 
 
 # --- the stratified sampler (``sampler="strata"``, market/scoring/surrogate/strata.py) ---
 
 
 def run_strata(table: np.ndarray, seed: int, budget: int = BUDGET, checks: int = 0) -> np.ndarray:
-    game, border, rng = prepared(table, seed, budget)
+    game, border, rng = sampler_checks.prepared(table, seed, budget)
     values, _, _ = strata.strata_estimate(
         game, border, STACKER, rng, folds=4, check_per_null=checks, check_share=0.2
     )
@@ -192,56 +166,41 @@ def late_for_0(members, weighted):  # type: ignore[no-untyped-def]
 
 def strata_z(table: np.ndarray, seeds: int) -> tuple[np.ndarray, np.ndarray]:
     draws = np.vstack([run_strata(table, seed) for seed in range(seeds)])
-    return z_against_exact(draws, table), draws
-
-
-true_nulls = true_null_of_sampler_voting
+    return sampler_checks.z_against_exact(draws, table), draws
 
 
 def test_strata_unbiased_and_symmetric_given_the_nulls(monkeypatch: pytest.MonkeyPatch) -> None:
     # the sampler alone: the null decision told the one true null (see the next test)
-    monkeypatch.setattr(strata, "null_players", true_nulls)
-    z, draws = strata_z(VOTING.table(), SEEDS)
-    assert np.all(np.abs(z) < 4.5), z
-    assert symmetric_gap(draws) < 4.5
+    monkeypatch.setattr(strata, "null_players", sampler_checks.true_nulls)
+    _, draws = strata_z(VOTING.table(), SEEDS)
+    sampler_checks.assert_unbiased_and_symmetric(draws, VOTING.table())
 
 
 def test_strata_late_for_0_mutant_is_biased_and_asymmetric(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(strata, "null_players", true_nulls)
+    monkeypatch.setattr(strata, "null_players", sampler_checks.true_nulls)
     monkeypatch.setattr(strata, "residual_terms", late_for_0)
-    z, draws = strata_z(VOTING.table(), SEEDS)
-    assert np.max(np.abs(z)) > 4.5, z
-    assert symmetric_gap(draws) > 4.5
+    _, draws = strata_z(VOTING.table(), SEEDS)
+    sampler_checks.assert_biased_and_asymmetric(draws, VOTING.table())
 
 
 def test_strata_null_player_exactly_zero_and_efficiency_exact() -> None:
     table = VOTING.table()
     for seed in range(20):
-        phi = run_strata(table, seed)
-        assert phi[6] == 0.0
-        assert phi.sum() == pytest.approx(table[-1] - table[0], abs=1e-12)
-        est = market.estimate(
-            table, N, "surrogate", budget=BUDGET, rng=np.random.default_rng(seed), sampler="strata"
-        )
-        assert est.values[6] == 0.0
-        assert est.values.sum() == pytest.approx(table[-1] - table[0], abs=1e-12)
-        assert est.evaluations <= BUDGET
+        sampler_checks.assert_null_zero_and_efficient(run_strata(table, seed), table)
+        sampler_checks.assert_estimate_keeps_the_axioms(seed, sampler="strata")
 
 
 def test_strata_null_mutant_pays_the_null_player(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(strata, "null_players", lambda masks, y, n: [])
-    paid = [abs(run_strata(VOTING.table(), seed)[6]) for seed in range(20)]
-    assert max(paid) > 1e-6
+    sampler_checks.assert_pays_the_null_player(lambda seed: run_strata(VOTING.table(), seed))
 
 
 def test_strata_efficiency_mutant_breaks_efficiency(monkeypatch: pytest.MonkeyPatch) -> None:
     # mutation: the gap is not shared
     monkeypatch.setattr(strata, "share_gap", lambda values, weights, gap: values)
-    table = VOTING.table()
-    gaps = [abs(run_strata(table, seed).sum() - (table[-1] - table[0])) for seed in range(10)]
-    assert max(gaps) > 1e-6
+    sampler_checks.assert_breaks_efficiency(lambda seed: run_strata(VOTING.table(), seed), seeds=10)
 
 
 def test_strata_null_decision_bias_is_bounded() -> None:
@@ -271,7 +230,7 @@ VOTING_N10 = WeightedVotingGame((5, 3, 7, 2, 1, 4, 6, 2, 5, 0), 21)
 
 def weight_1_taken_for_null(seed: int, kept: int) -> bool:
     """Whether the weight-1 player (4) is taken for null after ``kept`` checks at budget 40."""
-    game, border, rng = prepared(VOTING.table(), seed)
+    game, border, rng = sampler_checks.prepared(VOTING.table(), seed)
     y_border = game.values(border.tolist())
     sampled = strata.draw(N, game.remaining - kept, rng)
     masks = np.concatenate([border, sampled])
@@ -298,9 +257,7 @@ def test_untargeted_checks_mutant_misses_it(monkeypatch: pytest.MonkeyPatch) -> 
 def test_checked_strata_keep_the_null_exactly_zero_and_efficiency() -> None:
     table = VOTING.table()
     for seed in range(20):
-        phi = run_strata(table, seed, checks=2)
-        assert phi[6] == 0.0
-        assert phi.sum() == pytest.approx(table[-1] - table[0], abs=1e-12)
+        sampler_checks.assert_null_zero_and_efficient(run_strata(table, seed, checks=2), table)
 
 
 def test_clip_to_range_keeps_training_values_and_bounds_the_rest() -> None:

@@ -26,31 +26,21 @@ import numpy as np
 import pytest
 
 import market
-from market.game import Game
 from market.games import WeightedVotingGame
 from market.scoring.surrogate import focused
-from market.scoring.surrogate.design import design
 from market.scoring.surrogate.families import fit_isotron, fit_threshold_index
-from tests.market.conftest import (
-    CHEAP_STACKER,
-    SAMPLER_VOTING,
-    symmetric_gap,
-    true_null_of_sampler_voting,
-    z_against_exact,
-)
+from tests.market import sampler_checks
 
-STACKER = CHEAP_STACKER
-VOTING = SAMPLER_VOTING  # player 6 is null, players 0 and 5 are symmetric
+STACKER = sampler_checks.CHEAP_STACKER
+VOTING = sampler_checks.VOTING  # player 6 is null, players 0 and 5 are symmetric
 VOTING_N10 = WeightedVotingGame((5, 3, 7, 2, 1, 4, 6, 2, 5, 0), 21)
-N = 7
-BUDGET = 40
-SEEDS = 600
+N, SEEDS = sampler_checks.N, 600
 
 
-def run(table: np.ndarray, seed: int, budget: int = BUDGET) -> tuple[np.ndarray, np.ndarray]:
-    game = Game(table, N, budget=budget)
-    rng = np.random.default_rng(seed)
-    border, _, _ = design(N, 2 * N + 2, rng, border_levels=2)
+def run(
+    table: np.ndarray, seed: int, budget: int = sampler_checks.BUDGET
+) -> tuple[np.ndarray, np.ndarray]:
+    game, border, rng = sampler_checks.prepared(table, seed, budget)
     values, stderr, _ = focused.focused_estimate(game, border, STACKER, rng, folds=4)
     assert game.evaluations <= budget
     return values, stderr
@@ -137,62 +127,46 @@ def test_coefficients_give_the_shapley_value_of_a_table() -> None:
     np.testing.assert_allclose(np.linalg.norm(focused.coefficients(masks, N), axis=1), norms)
 
 
-def draws_and_z(table: np.ndarray, seeds: int) -> tuple[np.ndarray, np.ndarray]:
-    draws = np.vstack([run(table, seed)[0] for seed in range(seeds)])
-    return draws, z_against_exact(draws, table)
-
-
-true_nulls = true_null_of_sampler_voting
+def draws(table: np.ndarray, seeds: int) -> np.ndarray:
+    return np.vstack([run(table, seed)[0] for seed in range(seeds)])
 
 
 def test_unbiased_and_symmetric_given_the_nulls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(focused, "null_players", true_nulls)
-    draws, z = draws_and_z(VOTING.table(), SEEDS)
-    assert np.all(np.abs(z) < 4.5), z
-    assert symmetric_gap(draws) < 4.5
+    monkeypatch.setattr(focused, "null_players", sampler_checks.true_nulls)
+    sampler_checks.assert_unbiased_and_symmetric(draws(VOTING.table(), SEEDS), VOTING.table())
 
 
 def test_drop_late_for_0_mutant_is_biased_and_asymmetric(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(focused, "null_players", true_nulls)
+    monkeypatch.setattr(focused, "null_players", sampler_checks.true_nulls)
     monkeypatch.setattr(focused, "des_raj", drop_late_for_0)
-    draws, z = draws_and_z(VOTING.table(), SEEDS)
-    assert np.max(np.abs(z)) > 4.5, z
-    assert symmetric_gap(draws) > 4.5
+    sampler_checks.assert_biased_and_asymmetric(draws(VOTING.table(), SEEDS), VOTING.table())
 
 
 def test_null_player_exactly_zero_and_efficiency_exact() -> None:
     table = VOTING.table()
     for seed in range(20):
         phi, stderr = run(table, seed)
-        assert phi[6] == 0.0 and stderr[6] == 0.0
-        assert phi.sum() == pytest.approx(table[-1] - table[0], abs=1e-12)
-        est = market.estimate(
-            table, N, "surrogate", budget=BUDGET, rng=np.random.default_rng(seed), sampler="focused"
-        )
-        assert est.values[6] == 0.0
-        assert est.values.sum() == pytest.approx(table[-1] - table[0], abs=1e-12)
-        assert est.evaluations <= BUDGET
+        sampler_checks.assert_null_zero_and_efficient(phi, table)
+        assert stderr[6] == 0.0
+        est = sampler_checks.assert_estimate_keeps_the_axioms(seed, sampler="focused")
         assert np.all(np.isfinite(est.stderr))
 
 
 def test_null_mutant_pays_the_null_player(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(focused, "null_players", lambda masks, y, n: [])
-    paid = [abs(run(VOTING.table(), seed)[0][6]) for seed in range(20)]
-    assert max(paid) > 1e-6
+    sampler_checks.assert_pays_the_null_player(lambda seed: run(VOTING.table(), seed)[0])
 
 
 def test_efficiency_mutant_breaks_efficiency(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(focused, "share_gap", lambda values, weights, gap: values)
-    table = VOTING.table()
-    gaps = [abs(run(table, seed)[0].sum() - (table[-1] - table[0])) for seed in range(20)]
-    assert max(gaps) > 1e-6
+    sampler_checks.assert_breaks_efficiency(lambda seed: run(VOTING.table(), seed)[0], seeds=20)
 
 
 def test_standard_errors_cover_the_truth(monkeypatch: pytest.MonkeyPatch) -> None:
     # Des Raj's variance estimate is unbiased; its intervals should cover most of the time
-    monkeypatch.setattr(focused, "null_players", true_nulls)
+    monkeypatch.setattr(focused, "null_players", sampler_checks.true_nulls)
     table = VOTING.table()
     truth = market.shapley_from_table(table)
     covered = []

@@ -9,6 +9,7 @@ computed in the same run (the slow path), never by numbers pinned on one machine
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -21,8 +22,9 @@ import pytest
 from market.game import player_bits
 from market.games import fl_game
 from market.scoring.surrogate.families import DEFAULT_FAMILIES, fit_isotron, index_order, isotonic
-from market.scoring.surrogate.stacking import Fits, Stacker
+from market.scoring.surrogate.stacking import Fits
 from market.scoring.surrogate.ties import first_argmax, first_best
+from tests.market.sampler_checks import CHEAP_STACKER
 
 RTOL = 1e-6
 """Relative agreement of two BLAS configurations' estimates (README, "Reproducibility")."""
@@ -78,14 +80,9 @@ class FoldBlindFits(dict):  # type: ignore[type-arg]
 
 def oof_with_and_without_cache(fits: Fits) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     x, y = family_data()
-    stacker = Stacker(
-        families=DEFAULT_FAMILIES,
-        gp=False,
-        folds=5,
-        ridge=1e-2,
-        max_gp_points=1000,
-        gp_fit_points=160,
-        combine="stack",
+    # the cheap stacker (no GP) with every family, five folds
+    stacker = dataclasses.replace(
+        CHEAP_STACKER, families=DEFAULT_FAMILIES, folds=5, max_gp_points=1000, gp_fit_points=160
     )
     sizes = x.sum(axis=1)
     holdout = np.flatnonzero((sizes >= 2) & (sizes <= 6))

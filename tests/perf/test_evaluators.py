@@ -15,6 +15,7 @@ from torch import nn
 from fl_core import CoalitionUtility, FederatedTask, stratified_subset
 from fl_core.evaluation import Metrics, evaluate
 from fl_core.evaluators import (
+    EvaluatorInputs,
     MemoEvaluator,
     PlainEvaluator,
     SuffixEvaluator,
@@ -121,7 +122,7 @@ def test_plain_features_fall_back_to_the_plain_evaluator(lora_task: FederatedTas
     labels = lora_task.splits.val.labels
     plain = FeatureStore(lora_task.model, lora_task.features["val"].tokens, "tokens")
     with pytest.raises(UnsupportedModel, match="hidden"):
-        SuffixEvaluator(lora_task.model, lora_task.layout, plain, labels)
+        SuffixEvaluator(EvaluatorInputs(lora_task.model, lora_task.layout, plain, labels))
     # Execute: the factory still returns an evaluator, the plain one
     evaluator = make_evaluator(lora_task.model, lora_task.layout, plain, labels, np.arange(30))
     vectors = perturbed(lora_task, 2, 0.05, seed=11)

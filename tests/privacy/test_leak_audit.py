@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterable
+from typing import TypeAlias
 
 import numpy as np
 import pytest
@@ -11,16 +13,46 @@ from hypothesis import strategies as st
 
 from privacy import audit, exposed_clients, leak_report, rank
 
+Release: TypeAlias = tuple[int, list[frozenset[int]]]
+"""(n, the coalitions of players 0..n-1 whose sums were released)"""
+
+
+def incidence(coalitions: Iterable[frozenset[int]], n: int, dtype: type = float) -> np.ndarray:
+    """The 0/1 matrix with a row per coalition and a column per player."""
+    return np.array([[1 if i in c else 0 for i in range(n)] for c in coalitions], dtype=dtype)
+
+
+def float_determined(group: frozenset[int], coalitions: list[frozenset[int]], n: int) -> bool:
+    """1_G in the row space iff appending it leaves the (floating-point) rank unchanged."""
+    matrix = incidence(coalitions, n)
+    indicator = incidence([group], n)
+    return bool(
+        np.linalg.matrix_rank(np.vstack([matrix, indicator])) == np.linalg.matrix_rank(matrix)
+    )
+
 
 def float_oracle(coalitions: list[frozenset[int]], n: int) -> frozenset[int]:
-    """e_i in the row space iff appending it leaves the (floating-point) rank unchanged."""
+    """The players i whose unit vector e_i is in the row space, by floating-point rank."""
     if not coalitions:
         return frozenset()
-    matrix = np.array([[1.0 if i in c else 0.0 for i in range(n)] for c in coalitions])
-    rank = np.linalg.matrix_rank(matrix)
-    return frozenset(
-        i for i in range(n) if np.linalg.matrix_rank(np.vstack([matrix, np.eye(n)[i]])) == rank
-    )
+    return frozenset(i for i in range(n) if float_determined(frozenset({i}), coalitions, n))
+
+
+def smallest_group(
+    coalitions: list[frozenset[int]],
+    n: int,
+    is_determined: Callable[[frozenset[int], list[frozenset[int]], int], bool],
+) -> int:
+    """Brute force over every group: the size of the smallest determined one (0: nothing
+    released)."""
+    rows = [c for c in set(coalitions) if c]
+    if not rows:
+        return 0
+    for size in range(1, n + 1):
+        for group in itertools.combinations(range(n), size):
+            if is_determined(frozenset(group), rows, n):
+                return size
+    raise AssertionError("unreachable: every released coalition is a determined group")
 
 
 def test_all_singletons_expose_everyone() -> None:
@@ -72,23 +104,21 @@ coalition_lists = st.integers(1, 7).flatmap(
 
 @given(case=coalition_lists)
 @settings(max_examples=200, deadline=None)
-def test_matches_floating_point_rank_on_small_matrices(
-    case: tuple[int, list[frozenset[int]]],
-) -> None:
+def test_matches_floating_point_rank_on_small_matrices(case: Release) -> None:
     n, coalitions = case
     assert exposed_clients(coalitions, n) == float_oracle(coalitions, n)
 
 
 @given(case=coalition_lists)
 @settings(max_examples=100, deadline=None)
-def test_multi_modular_path_agrees(case: tuple[int, list[frozenset[int]]]) -> None:
+def test_multi_modular_path_agrees(case: Release) -> None:
     """The fallback (ranks modulo enough primes) gives the same answer as the fast path."""
     n, coalitions = case
     rows = [c for c in set(coalitions) if c]
     if not rows:
         return
-    incidence = np.array([[1 if i in c else 0 for i in range(n)] for c in rows], dtype=np.int64)
-    assert rank._multi_modular(incidence.T @ incidence) == float_oracle(rows, n)
+    matrix = incidence(rows, n, np.int64)
+    assert rank._multi_modular(matrix.T @ matrix) == float_oracle(rows, n)
 
 
 def test_large_structured_release_is_fast_and_exact() -> None:
@@ -100,42 +130,18 @@ def test_large_structured_release_is_fast_and_exact() -> None:
     assert exposed_clients(coalitions, 120) == frozenset(range(2, 120))
 
 
-def group_oracle(coalitions: list[frozenset[int]], n: int) -> int:
-    """Brute force: the size of the smallest group whose indicator is in the row space."""
-    rows = [c for c in set(coalitions) if c]
-    if not rows:
-        return 0
-    matrix = np.array([[1.0 if i in c else 0.0 for i in range(n)] for c in rows])
-    rank_a = np.linalg.matrix_rank(matrix)
-    for size in range(1, n + 1):
-        for group in itertools.combinations(range(n), size):
-            indicator = np.zeros(n)
-            indicator[list(group)] = 1.0
-            if np.linalg.matrix_rank(np.vstack([matrix, indicator])) == rank_a:
-                return size
-    raise AssertionError("unreachable: every released coalition is a determined group")
-
-
 @given(case=coalition_lists)
 @settings(max_examples=150, deadline=None)
-def test_group_bound_and_witness_bracket_the_true_smallest_group(
-    case: tuple[int, list[frozenset[int]]],
-) -> None:
+def test_group_bound_and_witness_bracket_the_true_smallest_group(case: Release) -> None:
     n, coalitions = case
     report = leak_report(coalitions, n)
-    true_size = group_oracle(coalitions, n)
+    true_size = smallest_group(coalitions, n, float_determined)
     # the lower bound is proven, the witness really is determined, and they bracket the truth
     assert report.smallest_group_at_least <= true_size <= len(report.smallest_group)
     if report.smallest_group:
-        assert group_oracle([*coalitions], n) <= len(report.smallest_group)
-        witness = report.smallest_group
-        matrix = np.array(
-            [[1.0 if i in c else 0.0 for i in range(n)] for c in set(coalitions) if c]
-        )
-        indicator = np.array([1.0 if i in witness else 0.0 for i in range(n)])
-        assert np.linalg.matrix_rank(np.vstack([matrix, indicator])) == np.linalg.matrix_rank(
-            matrix
-        )
+        assert smallest_group([*coalitions], n, float_determined) <= len(report.smallest_group)
+        rows = [c for c in set(coalitions) if c]
+        assert float_determined(report.smallest_group, rows, n)
     assert report.exposed == float_oracle([c for c in coalitions if c], n)
 
 
@@ -163,8 +169,8 @@ def test_full_row_rank_shortcut_agrees_with_the_gram_path() -> None:
         rows = [c for c in set(coalitions) if c]
         if not rows:
             continue
-        incidence = np.array([[1 if i in c else 0 for i in range(n)] for c in rows], dtype=np.int64)
-        assert exposed_clients(coalitions, n) == rank._multi_modular(incidence.T @ incidence)
+        matrix = incidence(rows, n, np.int64)
+        assert exposed_clients(coalitions, n) == rank._multi_modular(matrix.T @ matrix)
 
 
 # ----- the audit as a range: witness, proven bound, exact flag (issue 27 M2) -----
@@ -183,7 +189,7 @@ def test_determined_helper_is_the_row_space_test() -> None:
 
 
 @st.composite
-def releases(draw: st.DrawFn) -> tuple[int, list[frozenset[int]]]:
+def releases(draw: st.DrawFn) -> Release:
     """Releases like the marketplace's: permutation walks (truncated), a chain of prefixes with
     gaps, leave-one-out sets, random coalitions, and the round's total."""
     n = draw(st.integers(1, 12))
@@ -221,7 +227,7 @@ def check_range(n: int, released: list[frozenset[int]]) -> None:
 @given(case=releases())
 @settings(max_examples=150, deadline=None)
 def test_the_bound_never_exceeds_the_witness_and_the_witness_is_computable(
-    all_pairs_up_to: int, case: tuple[int, list[frozenset[int]]]
+    all_pairs_up_to: int, case: Release
 ) -> None:
     """Both witness searches (every nested pair; the linear one, forced by a 0 threshold)."""
     with pytest.MonkeyPatch.context() as patch:
@@ -252,18 +258,6 @@ def test_a_witness_search_without_the_subset_check_is_caught(
     assert caught > 0
 
 
-def smallest_determined_group(coalitions: list[frozenset[int]], n: int) -> int:
-    """Brute force over every group, with `privacy.rank`'s exact test (0: nothing released)."""
-    rows = [c for c in set(coalitions) if c]
-    if not rows:
-        return 0
-    for size in range(1, n + 1):
-        for group in itertools.combinations(range(n), size):
-            if determined(frozenset(group), rows, n):
-                return size
-    raise AssertionError("unreachable: every released coalition is a determined group")
-
-
 # The witness {0, 4, 6} = {0, 1, 3, 4, 6, 7} - {1, 3, 7} has 3 clients, but a group of 2 is
 # computable and the bound (the two smallest atoms) is 2: found by a random search at n = 8.
 NOT_EXACT = (8, [frozenset({0, 1, 2, 4, 6}), frozenset({0, 1, 3, 4, 6, 7}), frozenset({1, 3, 7})])
@@ -272,7 +266,7 @@ NOT_EXACT = (8, [frozenset({0, 1, 2, 4, 6}), frozenset({0, 1, 3, 4, 6, 7}), froz
 def check_exact(n: int, released: list[frozenset[int]]) -> None:
     """The bound and the witness bracket the true minimum; `exact` only when the witness is it."""
     report = leak_report(released, n)
-    true_size = smallest_determined_group(released, n)
+    true_size = smallest_group(released, n, determined)  # with `privacy.rank`'s exact test
     assert report.smallest_group_at_least <= true_size <= len(report.smallest_group)
     if report.exact:
         assert len(report.smallest_group) == true_size
@@ -285,9 +279,7 @@ small_releases = st.integers(1, 8).flatmap(
 
 @given(case=small_releases)
 @settings(max_examples=80, deadline=None)
-def test_brute_force_minimum_is_bracketed_and_exact_means_it(
-    case: tuple[int, list[frozenset[int]]],
-) -> None:
+def test_brute_force_minimum_is_bracketed_and_exact_means_it(case: Release) -> None:
     check_exact(*case)
 
 
@@ -297,7 +289,7 @@ def test_a_release_whose_witness_is_not_the_minimum_is_not_exact(
     n, released = NOT_EXACT
     report = leak_report(released, n)
     assert (len(report.smallest_group), report.smallest_group_at_least) == (3, 2)
-    assert smallest_determined_group(released, n) == 2 and not report.exact
+    assert smallest_group(released, n, determined) == 2 and not report.exact
     # broken variant: an audit that calls every witness exact fails check_exact here
     monkeypatch.setattr(audit.LeakReport, "exact", property(lambda self: True))
     with pytest.raises(AssertionError):
@@ -317,7 +309,7 @@ def linear_smallest(coalitions: list[frozenset[int]], n: int) -> int:
 
 
 @st.composite
-def prefix_releases(draw: st.DrawFn) -> tuple[int, list[frozenset[int]]]:
+def prefix_releases(draw: st.DrawFn) -> Release:
     """Permutation walks (Shapley, TMC: truncated), or one chain of prefixes with gaps; with
     the round's total."""
     n = draw(st.integers(2, 30))
@@ -335,9 +327,7 @@ def prefix_releases(draw: st.DrawFn) -> tuple[int, list[frozenset[int]]]:
 
 @given(case=prefix_releases())
 @settings(max_examples=200, deadline=None)
-def test_nested_prefixes_give_the_quadratic_searchs_witness(
-    case: tuple[int, list[frozenset[int]]],
-) -> None:
+def test_nested_prefixes_give_the_quadratic_searchs_witness(case: Release) -> None:
     n, released = case
     assert linear_smallest(released, n) == quadratic_smallest(released)
 

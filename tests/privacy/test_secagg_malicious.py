@@ -12,43 +12,31 @@ Each attack is played by a test-side server that drives honest clients directly:
   dropped), redirected and replayed ciphertexts: typed aborts.
 
 Each defence is also monkeypatched away to show that the test's condition flips. Honest rounds
-with dropouts at every stage give the same aggregate as the semi-honest model, and a
-hypothesis property checks every honest malicious round against an independent abort rule.
+in the malicious model are in ``test_secagg_malicious_honest.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import get_args
 
-import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import event, given, settings
-from hypothesis import strategies as st
 
 import privacy.signatures
 from privacy import (
-    MALICIOUS_STAGES,
-    STAGES,
-    AbortReason,
     BadSignature,
     ForgedCiphertext,
     InconsistentSurvivors,
-    SecAggAborted,
     ServerMisbehaved,
     TooFewSignatures,
-    TooFewSurvivors,
     WithheldCiphertext,
     authenticated_encryption,
     key_agreement,
     prg,
     quantization,
-    secure_aggregate,
     shamir,
 )
 from privacy.config import SecAggConfig, associated_data, pair_sign
-from privacy.graph import neighbor_graph
 from privacy.messages import (
     KeyRoster,
     PublicKeys,
@@ -57,16 +45,11 @@ from privacy.messages import (
     SurvivorSet,
     UnmaskRequest,
 )
-from privacy.protocol import SecAggServer
 from privacy.simulation import PreparedRound, build_round
 from privacy.types import ThreatModel
+from tests.privacy.conftest import through_share_keys, uniform_updates
 
 BITS, CLIP = 32, 1.0
-
-
-def _updates(n: int, seed: int) -> dict[int, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {u: rng.uniform(-0.5, 0.5, size=6) for u in range(n)}
 
 
 def _decode(x: np.ndarray, n: int) -> np.ndarray:
@@ -137,7 +120,7 @@ def play_key_substitution(
     Returns (the victim's input as the server decodes it or None, the clients' refusals, the
     victim's true update).
     """
-    updates = _updates(n, seed)
+    updates = uniform_updates(n, seed)
     prepared = build_round(
         updates, threshold=t, rng=np.random.default_rng(seed), threat_model=threat_model
     )
@@ -227,8 +210,8 @@ def test_without_the_signature_check_key_substitution_unmasks_again(
 
 def test_keys_signed_for_another_round_are_refused() -> None:
     # Prepare: the server replays client 1's signed keys from an earlier round (other session)
-    earlier = build_round(_updates(4, 0), threshold=3, threat_model="malicious")
-    prepared = build_round(_updates(4, 0), threshold=3, threat_model="malicious")
+    earlier = build_round(uniform_updates(4, 0), threshold=3, threat_model="malicious")
+    prepared = build_round(uniform_updates(4, 0), threshold=3, threat_model="malicious")
     object.__setattr__(prepared.config, "verification_keys", dict(earlier.config.verification_keys))
     for u, client in prepared.clients.items():  # same long-term keys in both rounds
         client._signing_key = earlier.clients[u]._signing_key
@@ -247,18 +230,10 @@ def _through_masked_input(
     n: int, t: int, threat_model: ThreatModel, seed: int = 0, neighbors: int | None = None
 ) -> tuple[PreparedRound, dict[int, ShareInbox], dict[int, np.ndarray]]:
     """An honest server runs advertise_keys and share_keys; the test plays the rest."""
-    updates = _updates(n, seed)
-    prepared = build_round(
-        updates,
-        threshold=t,
-        neighbors=neighbors,
-        rng=np.random.default_rng(seed),
-        threat_model=threat_model,
+    updates = uniform_updates(n, seed)
+    prepared, _, inboxes = through_share_keys(
+        updates, threshold=t, seed=seed, neighbors=neighbors, threat_model=threat_model
     )
-    server = SecAggServer(prepared.config)
-    clients = prepared.clients
-    rosters = server.advertise_keys([c.advertise_keys() for c in clients.values()])
-    inboxes = server.share_keys([clients[u].share_keys(rosters[u]) for u in clients])
     return prepared, inboxes, updates
 
 
@@ -409,205 +384,3 @@ def test_without_the_session_in_the_associated_data_a_replay_passes(
         key, bytes(2 * shamir.SHARE_BYTES), associated_data=associated_data(1, 0)
     )
     clients[0].masked_input(ShareInbox(dict(inboxes[0].ciphertexts) | {1: stale}))
-
-
-# --------------------------------------------------------------------------- honest rounds
-
-
-@pytest.mark.parametrize("neighbors", [None, 6])
-@pytest.mark.parametrize("stage", MALICIOUS_STAGES)
-def test_honest_rounds_with_dropouts_match_the_semi_honest_aggregate(
-    stage: str, neighbors: int | None
-) -> None:
-    # Prepare: 11 clients, t = 3; two drop at `stage` (at consistency_check their masked
-    # input arrived: the semi-honest equivalent is a drop at unmasking)
-    updates = _updates(11, seed=3)
-    drops = [2, 7]
-    plain_stage = "unmasking" if stage == "consistency_check" else stage
-    runs = {}
-    states = {}
-    for model, at in (("semi_honest", plain_stage), ("malicious", stage)):
-        rng = np.random.default_rng(8)
-        runs[model] = secure_aggregate(
-            updates,
-            threshold=3,
-            neighbors=neighbors,
-            dropouts={at: drops},
-            rng=rng,
-            threat_model=model,  # type: ignore[arg-type]  # a literal from the loop above
-        )
-        states[model] = rng.bit_generator.state
-    # Assert: same clients, bit-identical aggregate, same draws from the numpy generator
-    honest, malicious = runs["semi_honest"], runs["malicious"]
-    assert malicious.included == honest.included
-    np.testing.assert_array_equal(malicious.aggregate, honest.aggregate)
-    assert states["semi_honest"] == states["malicious"]
-    expected = sum(np.clip(updates[u], -CLIP, CLIP) for u in honest.included)
-    assert np.abs(malicious.aggregate - expected).max() <= malicious.max_error
-    assert malicious.stages == MALICIOUS_STAGES and honest.stages == STAGES
-    assert malicious.threat_model == "malicious"
-
-
-def test_the_new_messages_are_counted_in_the_byte_accounting() -> None:
-    updates = _updates(6, seed=1)
-    honest = secure_aggregate(updates, threshold=4, rng=np.random.default_rng(0))
-    malicious = secure_aggregate(
-        updates, threshold=4, rng=np.random.default_rng(0), threat_model="malicious"
-    )
-    for u in range(6):
-        # each advertised key set carries a 64-byte signature, and each roster 5 of them
-        assert (
-            malicious.bytes_sent["advertise_keys"][u] == honest.bytes_sent["advertise_keys"][u] + 64
-        )
-        extra = (
-            malicious.bytes_received["advertise_keys"][u]
-            - honest.bytes_received["advertise_keys"][u]
-        )
-        assert extra == 5 * 64
-        assert malicious.bytes_sent["consistency_check"][u] == 8 + 64  # id + signature
-        assert malicious.bytes_received["masked_input"][u] == 4 + 6 * 8  # U3
-        # the request as before, plus U3 again and the six signatures (id + 64 bytes each)
-        request = honest.bytes_received["masked_input"][u]
-        assert malicious.bytes_received["consistency_check"][u] == request + 4 + 48 + 4 + 6 * 72
-        assert malicious.bytes_sent["share_keys"][u] == honest.bytes_sent["share_keys"][u]
-    rows = malicious.stage_rows()
-    assert [r["stage"] for r in rows] == list(MALICIOUS_STAGES)
-    assert len(malicious.accounting_rows()) == 6 * 5
-
-
-def test_threat_model_is_validated_with_a_one_line_error() -> None:
-    with pytest.raises(ValueError, match=r"^threat_model: must be 'semi_honest' or 'malicious'"):
-        secure_aggregate(_updates(3, 0), threshold=2, threat_model="paranoid")  # type: ignore[arg-type]  # the bad input under test
-    with pytest.raises(ValueError, match="unknown stage 'consistency_check'"):
-        secure_aggregate(_updates(3, 0), threshold=2, dropouts={"consistency_check": [1]})
-
-
-def test_every_abort_has_a_typed_reason_and_the_round_graph() -> None:
-    reasons = set(get_args(AbortReason))
-    assert {"bad_signature", "inconsistent_survivors", "withheld_ciphertext"} <= reasons
-    assert {"too_few_signatures", "too_few_survivors"} <= reasons
-    classes: list[type[SecAggAborted]] = [SecAggAborted, *_subclasses(SecAggAborted)]
-    assert len(classes) >= 10
-    for cls in classes:
-        assert cls.reason in reasons
-    with pytest.raises(TooFewSurvivors) as info:
-        secure_aggregate(
-            _updates(6, 0),
-            threshold=3,
-            neighbors=4,
-            threat_model="malicious",
-            dropouts={"consistency_check": [0, 1, 2]},
-            rng=np.random.default_rng(2),
-        )
-    error = info.value
-    assert error.reason == "too_few_survivors" and error.stage == "consistency_check"
-    assert isinstance(error.graph, nx.Graph) and error.graph.number_of_nodes() == 6
-    assert TooFewSurvivors("advertise_keys", 1, 2).graph is None
-
-
-def _subclasses(cls: type[SecAggAborted]) -> list[type[SecAggAborted]]:
-    out: list[type[SecAggAborted]] = []
-    for sub in cls.__subclasses__():
-        out += [sub, *_subclasses(sub)]
-    return out
-
-
-def malicious_outcome(graph: nx.Graph, t: int, drop_stage: Mapping[int, str]) -> str:
-    """Why an honest malicious-model round must abort ("" if it must not); independent of
-    `privacy`. Every stage needs t clients, and each live client u q(u) = max(t,
-    |holders(u)| // 2 + 1) live holders; U3 must be connected; each client of U3, each
-    needed mask key's owner and each neighbour of such an owner q(u) holders among the signers
-    U4; each needed secret t holders among the revealers U5."""
-    order: dict[str, int] = {s: k for k, s in enumerate(MALICIOUS_STAGES)}
-    clients = set(graph.nodes)
-    alive = [{u for u in clients if order.get(drop_stage.get(u, ""), 5) > k} for k in range(5)]
-    holders = {u: {u, *graph[u]} for u in clients}
-    quorum = {u: max(t, len(holders[u]) // 2 + 1) for u in clients}
-    if any(len(a) < t for a in alive):
-        return "too few clients in a stage"
-    for a in alive[:3]:
-        if any(len(holders[u] & a) < quorum[u] for u in a):
-            return "too few holders alive"
-    u2, u3, u4, u5 = alive[1], alive[2], alive[3], alive[4]
-    if not nx.is_connected(graph.subgraph(u3)):
-        return "U3 not connected"
-    key_owners = {u for u in u2 - u3 if set(graph[u]) & u3}
-    checked = u3 | key_owners | {w for u in key_owners for w in graph[u]}
-    if any(len(holders[u] & u4) < quorum[u] for u in checked):
-        return "too few holders signed U3"
-    if any(len(holders[u] & u5) < t for u in u3 | key_owners):
-        return "too few holders revealed"
-    return ""
-
-
-@st.composite
-def honest_rounds(draw: st.DrawFn) -> tuple[int, int | None, int, dict[int, str], int]:
-    n = draw(st.integers(3, 14))
-    neighbors = draw(st.one_of(st.none(), st.integers(1, n - 1)))
-    t = draw(st.integers(2, n if neighbors is None else neighbors + 1))
-    rate = draw(st.sampled_from([0.0, 0.1, 0.25]))
-    coins = draw(st.lists(st.floats(0, 1), min_size=n, max_size=n))
-    stages = draw(st.lists(st.sampled_from(MALICIOUS_STAGES), min_size=n, max_size=n))
-    drops: dict[int, str] = {
-        u: s for u, (c, s) in enumerate(zip(coins, stages, strict=True)) if c < rate
-    }
-    return n, neighbors, t, drops, draw(st.integers(0, 2**32 - 1))
-
-
-@given(case=honest_rounds())
-@settings(max_examples=60, deadline=None)
-def test_honest_malicious_rounds_give_the_exact_included_sum(
-    case: tuple[int, int | None, int, dict[int, str], int],
-) -> None:
-    n, neighbors, t, drops, seed = case
-    updates = {u: np.random.default_rng(seed + u).uniform(-1.5, 1.5, size=3) for u in range(n)}
-    graph = neighbor_graph(list(range(n)), neighbors, np.random.default_rng(seed))
-    must = malicious_outcome(graph, t, drops)
-    event(must or "finishes")
-    dropouts: dict[str, list[int]] = {
-        s: [u for u, d in drops.items() if d == s] for s in MALICIOUS_STAGES
-    }
-    try:
-        result = secure_aggregate(
-            updates,
-            threshold=t,
-            neighbors=neighbors,
-            dropouts=dropouts,
-            rng=np.random.default_rng(seed),
-            threat_model="malicious",
-        )
-    except SecAggAborted as error:
-        assert must, f"aborted although an honest round must finish: {error}"
-        assert not isinstance(error, ServerMisbehaved)  # the honest server aborts first
-        return
-    assert not must, f"finished although {must}"
-    order: dict[str, int] = {s: k for k, s in enumerate(MALICIOUS_STAGES)}
-    assert result.included == {u for u in range(n) if order.get(drops.get(u, ""), 5) > 2}
-    expected = sum(np.clip(updates[u], -CLIP, CLIP) for u in result.included)
-    assert np.abs(result.aggregate - expected).max() <= result.max_error
-
-
-def test_parameter_choice_counts_the_malicious_quorum() -> None:
-    """A malicious-model round needs a strict majority of each client's holders alive, not
-    just t: the abort bound (and so the chosen degree) must count that quorum."""
-    from privacy.parameters import failure_bounds, secaggplus_parameters
-
-    # k = 17: 18 holders, t = 9 at threshold share 0.5, but the quorum is 10
-    semi = failure_bounds(100, neighbors=17, threshold=9, dropout_rate=0.2)
-    malicious = failure_bounds(
-        100, neighbors=17, threshold=9, dropout_rate=0.2, threat_model="malicious"
-    )
-    assert malicious[0] > semi[0] and malicious[1] == semi[1]
-    # k = 4: 5 holders, t = 3 is already a majority: nothing changes
-    assert failure_bounds(
-        50, neighbors=4, threshold=3, dropout_rate=0.1, threat_model="malicious"
-    ) == failure_bounds(50, neighbors=4, threshold=3, dropout_rate=0.1)
-    chosen = {
-        model: secaggplus_parameters(100, dropout_rate=0.2, min_neighbors=7, threat_model=model)
-        for model in ("semi_honest", "malicious")
-    }
-    degree = {m: (c.neighbors or 99) for m, c in chosen.items()}
-    assert degree["malicious"] >= degree["semi_honest"]
-    assert chosen["malicious"].meets_target
-    with pytest.raises(ValueError, match="threat_model"):
-        failure_bounds(10, neighbors=4, threshold=3, dropout_rate=0.1, threat_model="evil")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import event, given, settings
-from hypothesis import strategies as st
 
 from privacy import STAGES, SecAggAborted, SecAggResult, TooFewSurvivors, secure_aggregate
 from privacy.accounting import Ledger
@@ -17,100 +13,21 @@ from privacy.graph import neighbor_graph
 from privacy.messages import EncryptedShares, MaskedInput, PublicKeys, RevealedShares
 from privacy.protocol import SecAggServer
 from privacy.simulation import build_round, run_round
-from privacy.types import Stage
+from tests.privacy.conftest import RoundCase, required_outcome, round_cases, through_share_keys
 
 
-def must_abort(
-    graph: nx.Graph, threshold: int, drop_stage: Mapping[int, str]
-) -> tuple[str, frozenset[int]]:
-    """Why Bonawitz et al.'s server must abort ("" if not), and who is included if it does not.
-
-    Independent of `privacy.protocol`: survivors U1..U4 of the four stages; abort when any
-    has fewer than t clients, when U3 is not connected in the graph (Bell et al.: unmasking
-    would release each component's sum), or when a secret the server needs (b_u of each u in
-    U3, s_u^SK of each u in U2 - U3 with a neighbour in U3) has fewer than t of its holders
-    {u} + N(u) in U4.
-    """
-    order: dict[str, int] = {s: k for k, s in enumerate(STAGES)}
-    clients = set(graph.nodes)
-    survivors = [{u for u in clients if order.get(drop_stage.get(u, ""), 4) > k} for k in range(4)]
-    u2, u3, u4 = survivors[1], survivors[2], survivors[3]
-    if any(len(u) < threshold for u in survivors):
-        return "fewer than t clients in a stage", frozenset()
-    for alive in survivors[:3]:
-        if any(len({u, *graph[u]} & alive) < threshold for u in alive):
-            return "fewer than t holders of a needed secret", frozenset()
-    if not nx.is_connected(graph.subgraph(u3)):
-        return "included clients not connected", frozenset()
-    for u in clients:
-        holders = {u, *graph[u]}
-        needs_seed = u in u3
-        needs_key = u in u2 - u3 and bool(set(graph[u]) & u3)
-        if (needs_seed or needs_key) and len(holders & u4) < threshold:
-            return "fewer than t holders of a needed secret", frozenset()
-    return "", frozenset(u3)
-
-
-@dataclass(frozen=True)
-class Scenario:
-    ids: list[int]
-    neighbors: int | None
-    threshold: int
-    drop_stage: dict[int, Stage]
-    length: int
-    bits: int
-    clip: float
-    seed: int
-
-
-@st.composite
-def scenarios(draw: st.DrawFn) -> Scenario:
-    n = draw(st.integers(3, 50))
-    ids = sorted(draw(st.sets(st.integers(0, 10**6), min_size=n, max_size=n)))
-    sparse = draw(st.booleans())
-    neighbors = draw(st.integers(1, n - 1)) if sparse else None
-    threshold = draw(st.integers(2, neighbors + 1 if neighbors is not None else n))
-    rate = draw(st.sampled_from([0.0, 0.05, 0.2, 0.5]))
-    stages = draw(st.lists(st.sampled_from(STAGES), min_size=n, max_size=n))
-    coins = draw(st.lists(st.floats(0, 1), min_size=n, max_size=n))
-    drop_stage = {u: s for u, s, c in zip(ids, stages, coins, strict=True) if c < rate}
-    return Scenario(
-        ids=ids,
-        neighbors=neighbors,
-        threshold=threshold,
-        drop_stage=drop_stage,
-        length=draw(st.integers(1, 6)),
-        bits=draw(st.sampled_from([8, 16, 32, 64])),
-        clip=draw(st.sampled_from([0.25, 1.0, 3.0])),
-        seed=draw(st.integers(0, 2**32 - 1)),
-    )
-
-
-@given(scenario=scenarios())
+@given(sc=round_cases(sizes=(3, 50), max_id=10**6, rates=[0.0, 0.05, 0.2, 0.5]))
 @settings(max_examples=100, deadline=None)
-def test_sum_matches_plain_sum_or_aborts_exactly_when_it_must(scenario: Scenario) -> None:
-    # Prepare
-    sc = scenario
-    rng = np.random.default_rng(sc.seed)
-    updates = {u: rng.uniform(-2 * sc.clip, 2 * sc.clip, size=sc.length) for u in sc.ids}
-    dropouts: dict[str, list[int]] = {
-        s: [u for u, d in sc.drop_stage.items() if d == s] for s in STAGES
-    }
+def test_sum_matches_plain_sum_or_aborts_exactly_when_it_must(sc: RoundCase) -> None:
+    # Prepare: the rule restated in conftest.py, on the graph drawn as the round draws it
+    updates = sc.updates()
     graph = neighbor_graph(sc.ids, sc.neighbors, np.random.default_rng(sc.seed))
-    aborts, included = must_abort(graph, sc.threshold, sc.drop_stage)
+    aborts, included = required_outcome(graph, sc.threshold, sc.missed)
     event(aborts or "must finish")
     event("complete graph" if sc.neighbors is None else "SecAgg+ graph")
     # Execute
     try:
-        result = secure_aggregate(
-            updates,
-            threshold=sc.threshold,
-            neighbors=sc.neighbors,
-            dropouts=dropouts,
-            clip=sc.clip,
-            bits=sc.bits,
-            rng=np.random.default_rng(sc.seed),
-        )
+        result = sc.aggregate(updates)
     except SecAggAborted as error:
         # Assert (abort)
         assert aborts, f"aborted although the rules allow recovery: {error}"
@@ -119,8 +36,7 @@ def test_sum_matches_plain_sum_or_aborts_exactly_when_it_must(scenario: Scenario
             assert error.survived < error.needed
         else:
             assert error.reason == "disconnected_survivors"
-            order = {s: k for k, s in enumerate(STAGES)}
-            u3 = [u for u in sc.ids if order.get(sc.drop_stage.get(u, ""), 4) > 2]
+            u3 = [u for u in sc.ids if sc.stops(u) > 2]
             assert not nx.is_connected(graph.subgraph(u3))
         return
     # Assert (sum)
@@ -307,12 +223,8 @@ def test_keys_seeds_and_nonces_never_repeat_and_the_result_does_not_depend_on_th
 
 def test_dropped_client_is_never_asked_for_twice() -> None:
     """Double masking: the server asks for the mask key of a dropped client, never its seed."""
-    updates = small_updates(6)
-    prepared = build_round(updates, threshold=3, rng=np.random.default_rng(8))
-    server = SecAggServer(prepared.config)
+    prepared, server, inboxes = through_share_keys(small_updates(6), threshold=3, seed=8)
     clients = prepared.clients
-    rosters = server.advertise_keys([clients[u].advertise_keys() for u in range(6)])
-    inboxes = server.share_keys([clients[u].share_keys(rosters[u]) for u in range(6)])
     requests = server.masked_input([clients[u].masked_input(inboxes[u]) for u in range(5)])
     for request in requests.values():
         assert 5 in request.secret_key_owners and 5 not in request.self_mask_owners

@@ -24,14 +24,9 @@ import pandas as pd
 import pytest
 
 from agents import MarketModel, ParticipantGroup, RunResult, Scenario, run
-from agents.scenario import (
-    DataSection,
-    MarketSection,
-    ModelSection,
-    PrivacySection,
-    TrainSection,
-)
+from agents.scenario import DataSection, TrainSection
 from fl_core import FederatedTask
+from tests.agents.conftest import head_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -49,16 +44,15 @@ def scenario(
     aggregator: str = "fedavg",
     **market: object,
 ) -> Scenario:
-    return Scenario(
-        name="adversaries",
-        rounds=rounds,
-        seed=seed,
-        model=ModelSection(backbone="minilm", mode="head"),
+    return head_scenario(  # updates in the clear (median)
+        "adversaries",
+        groups,
+        backbone="minilm",
         data=DataSection(val_size=300, max_length=64, utility_subset=300),
         train=TrainSection(lr=0.01, aggregator=aggregator),
-        privacy=PrivacySection(secure_aggregation=False),  # updates in the clear (median)
-        market=MarketSection(**{"exploration": 0.0, **market}),  # type: ignore[arg-type]
-        participants=groups,
+        rounds=rounds,
+        seed=seed,
+        **{"exploration": 0.0, **market},
     )
 
 

@@ -8,10 +8,9 @@ one line saying why while the payload's marker file is never created. Each plant
 shown to be live: the format-3 loader (``pickle.load``) or ``np.load`` with its two guards
 removed does create the marker, so the assertion flips on a pickle-loading variant.
 
-Mutations tried (each fails a test here): tuples encoded as lists, and int dict keys as
-strings (the hypothesis round trip); no depth limit, and unreferenced arrays accepted (the
-decode rejections); the arrays read before the format and scenario checks (the ordering
-test); the previous arrays deleted before the JSON is committed (the crash test).
+Mutation tried (it fails a test here): the arrays read before the format and scenario checks
+(the ordering test). The codec's round trips, its rejections and resuming from the files are
+in ``test_checkpoint_round_trip.py``.
 """
 
 from __future__ import annotations
@@ -19,30 +18,24 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
 import pickle
 import shlex
 import struct
-import subprocess
-import sys
 import time
 import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
-from agents import MarketModel, ParticipantGroup, Scenario, checkpoint, checkpoint_codec
+from agents import MarketModel, Scenario, checkpoint
 from agents.checkpoint import CheckpointError
 from agents.run import run as agents_run
-from tests.agents.conftest import tiny_scenario
+from tests.agents.conftest import fedmarket
+from tests.reliability.conftest import checkpoint_scenario
 
 
 class _Payload:
@@ -53,26 +46,6 @@ class _Payload:
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
-
-
-def _scenario() -> Scenario:
-    return tiny_scenario(
-        ParticipantGroup("honest", count=3, data_size=40),
-        ParticipantGroup("rider", count=1, data_size=40, strategy="free_rider"),
-        rounds=2,
-        mechanism="reputation",
-    ).replace("privacy.secure_aggregation", True)
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Scenario, Path]:
-    """A real checkpoint after one round (secure aggregation on: graphs, optimiser moments)."""
-    scenario = _scenario()
-    model = MarketModel(scenario)
-    model.step()
-    directory = tmp_path_factory.mktemp("saved")
-    checkpoint.save(model, directory)
-    return scenario, directory
 
 
 def _copy(source: Path, target: Path) -> Path:
@@ -120,7 +93,7 @@ def _plant_object_array(directory: Path, scenario: Scenario, marker: Path) -> No
 
 def test_planted_pickle_checkpoint_is_refused_and_never_runs(tmp_path: Path) -> None:
     # Prepare: an old-style checkpoint.pkl whose unpickling touches a marker
-    scenario, marker = _scenario(), tmp_path / "ran"
+    scenario, marker = checkpoint_scenario(), tmp_path / "ran"
     directory = tmp_path / "ckpt"
     directory.mkdir()
     (directory / checkpoint.LEGACY_FILENAME).write_bytes(pickle.dumps(_Payload(marker)))
@@ -147,7 +120,7 @@ def test_planted_object_array_is_refused_and_never_runs(
 ) -> None:
     # Prepare: JSON with the right format, scenario key and hash, pointing at an npz whose
     # array is a pickled payload
-    scenario, marker = _scenario(), tmp_path / "ran"
+    scenario, marker = checkpoint_scenario(), tmp_path / "ran"
     directory = tmp_path / "ckpt"
     _plant_object_array(directory, scenario, marker)
 
@@ -174,7 +147,7 @@ def test_planted_object_array_is_refused_and_never_runs(
 def test_cli_resume_from_planted_payload_exits_2_with_one_line(
     tmp_path: Path, planted: str
 ) -> None:
-    scenario, marker = _scenario(), tmp_path / "ran"
+    scenario, marker = checkpoint_scenario(), tmp_path / "ran"
     toml = tmp_path / "scenario.toml"
     toml.write_text(scenario.to_toml())
     directory = tmp_path / "ckpt"
@@ -183,11 +156,9 @@ def test_cli_resume_from_planted_payload_exits_2_with_one_line(
         (directory / checkpoint.LEGACY_FILENAME).write_bytes(pickle.dumps(_Payload(marker)))
     else:
         _plant_object_array(directory, scenario, marker)
-    command = [sys.executable, "-m", "agents.cli", "run", str(toml), "--quiet"]
-    done = subprocess.run(
-        [*command, "--checkpoint-dir", str(directory), "--resume", "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
+    done = fedmarket(
+        *("run", str(toml), "--quiet", "--checkpoint-dir", str(directory), "--resume"),
+        *("--out", str(tmp_path / "o")),
         timeout=300,
     )
     assert done.returncode == 2, done.stderr
@@ -196,198 +167,7 @@ def test_cli_resume_from_planted_payload_exits_2_with_one_line(
     assert not marker.exists()
 
 
-# ----- (2) the codec round-trips every whitelisted tree exactly -----
-
-
-def _same(a: Any, b: Any, path: str = "") -> None:
-    """Equal values of identical types (tuples stay tuples, int keys ints, arrays bit-equal)."""
-    assert type(a) is type(b), (path, type(a), type(b))
-    if isinstance(a, dict):
-        assert list(a) == list(b) and [type(k) for k in a] == [type(k) for k in b], path
-        for key in a:
-            _same(a[key], b[key], f"{path}/{key}")
-    elif isinstance(a, list | tuple):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _same(x, y, f"{path}[{i}]")
-    elif isinstance(a, np.ndarray | np.generic):
-        assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), path
-    elif isinstance(a, nx.Graph):
-        assert list(a.nodes(data=True)) == list(b.nodes(data=True)), path
-        assert list(a.edges(data=True)) == list(b.edges(data=True)), path
-        assert a.graph == b.graph, path
-    elif isinstance(a, float) and math.isnan(a):
-        assert math.isnan(b), path
-    else:
-        assert a == b and (not isinstance(a, float) or math.copysign(1, a) == math.copysign(1, b))
-
-
-def _through_files(tree: Any) -> Any:
-    """Encode, serialise as checkpoint.save does (JSON text, npz bytes), read back, decode."""
-    document, arrays = checkpoint_codec.encode(tree)
-    text = json.dumps(document, allow_nan=False)
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    with np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False) as archive:
-        loaded = {name: archive[name] for name in archive.files}
-    return checkpoint_codec.decode(json.loads(text), loaded)
-
-
-_DTYPES = ["bool", "int8", "int64", "uint32", "uint64", "float16", "float32", "float64"]
-_arrays = st.sampled_from(_DTYPES).flatmap(
-    lambda dtype: hnp.arrays(np.dtype(dtype), hnp.array_shapes(min_dims=0, max_dims=3))
-)
-_scalars = _arrays.filter(lambda a: a.size > 0).map(lambda a: a.flat[0])
-_leaves = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**200), max_value=2**200)
-    | st.floats()
-    | st.text(max_size=8)
-    | _arrays
-    | _scalars
-)
-_graphs = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), max_size=8).map(
-    lambda edges: nx.Graph([(u, v) for u, v in edges if u != v])
-)
-
-
-def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    keys = st.text(max_size=6) | st.integers(-5, 10**30)
-    return (
-        st.lists(children, max_size=4)
-        | st.lists(children, max_size=4).map(tuple)
-        | st.dictionaries(keys, children, max_size=4)
-    )
-
-
-_trees = st.recursive(_leaves | _graphs, _containers, max_leaves=24)
-
-
-@settings(max_examples=150, deadline=None)
-@given(tree=_trees)
-def test_codec_round_trips_whitelisted_trees_exactly(tree: Any) -> None:
-    _same(tree, _through_files(tree))
-
-
-def test_pcg64_state_with_128_bit_ints_round_trips() -> None:
-    rng = np.random.default_rng(12345)
-    rng.random(7)
-    state = rng.bit_generator.state
-    assert state["state"]["state"] > 2**64  # what JSON has to hold as an int
-    restored = np.random.default_rng()
-    restored.bit_generator.state = _through_files(state)
-    assert restored.random(5).tolist() == rng.random(5).tolist()
-
-
-def test_state_of_a_real_run_round_trips_exactly(saved: tuple[Scenario, Path]) -> None:
-    scenario, directory = saved
-    state = checkpoint.load(directory, scenario)
-    again = _through_files(state)
-    _same(state, again)
-    assert isinstance(state["participants"], dict) and all(
-        type(k) is int for k in state["participants"]
-    )
-    rows = next(iter(state["agenttype_records"].values()))["ParticipantAgent"]
-    assert rows and all(type(row) is tuple for row in rows)  # Mesa's rows stay tuples
-    assert type(state["graph"]) is nx.Graph and state["graph"].number_of_edges() > 0
-
-
-def test_encoding_a_type_outside_the_whitelist_names_its_path() -> None:
-    for value, named in [
-        ({"a": [1, {2: {3, 4}}]}, "state/a[1]/2"),
-        ({"p": {"x": object()}}, "state/p/x"),
-        ({"k": {(1, 2): 3}}, "state/k"),
-        ({"s": np.array(["text"])}, "state/s"),
-        ({"o": np.array([None], dtype=object)}, "state/o"),
-    ]:
-        with pytest.raises(CheckpointError) as caught:
-            checkpoint_codec.encode(value)
-        assert named in str(caught.value) and "\n" not in str(caught.value), caught.value
-
-
-_EMPTY = {"$": "dict", "v": []}
-
-
-def test_decoding_rejects_unknown_tags_missing_arrays_object_arrays_and_deep_nesting() -> None:
-    document, arrays = checkpoint_codec.encode({"v": np.arange(3)})
-    cases: list[tuple[Any, dict[str, Any], str]] = [
-        ({"$": "pickle", "v": "..."}, {}, "unknown type tag"),
-        (document, {}, "not in the arrays file"),
-        (document, {**arrays, "a9": np.zeros(1)}, "nobody refers to"),
-        (
-            {"$": "array", "ref": "a0", "dtype": "|O", "shape": [1]},
-            {"a0": np.array([1], dtype=object)},
-            "not numeric",
-        ),
-        ({"$": "dict", "v": [[True, 1]]}, {}, "key"),
-        (
-            {"$": "graph", "attrs": _EMPTY, "nodes": [[[1], _EMPTY]], "edges": []},
-            {},
-            "malformed graph",  # a list is not a node name
-        ),
-    ]
-    nested: Any = 1
-    for _ in range(checkpoint_codec.MAX_DEPTH + 1):
-        nested = [nested]
-    cases.append((nested, {}, "nested deeper"))
-    hostile_key = {"$": "dict", "v": [["a\nb\x1b[31m", {"$": "exec"}]]}  # a newline, ANSI
-    cases.append((hostile_key, {}, "unknown type tag"))
-    for node, given_arrays, why in cases:
-        with pytest.raises(CheckpointError) as caught:
-            checkpoint_codec.decode(node, given_arrays)
-        message = str(caught.value)
-        assert why in message and message.isprintable(), message
-
-
-# ----- (3) resuming from the new files gives identical tables -----
-
-
-def test_resume_from_json_and_npz_gives_identical_tables(saved: tuple[Scenario, Path]) -> None:
-    scenario, directory = saved
-    assert {p.suffix for p in directory.iterdir()} == {".json", ".npz"}
-    assert not any(p.name.endswith(".pkl") for p in directory.iterdir())
-    whole = MarketModel(scenario)
-    whole.step()
-    whole.step()
-    resumed = MarketModel(scenario)
-    resumed.load_state_dict(checkpoint.load(directory, scenario))
-    resumed.step()
-    stable = [c for c in whole.rounds_table() if not c.endswith("seconds")]
-    assert whole.rounds_table()[stable].equals(resumed.rounds_table()[stable])
-    columns = [c for c in whole.participants_table() if not c.endswith("seconds")]
-    assert whole.participants_table()[columns].equals(resumed.participants_table()[columns])
-
-
-def test_a_crash_before_the_commit_leaves_the_previous_checkpoint(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    scenario = _scenario()
-    model = MarketModel(scenario)
-    model.step()
-    checkpoint.save(model, tmp_path)
-    model.step()
-    real_write = checkpoint._write_atomic
-
-    def crash_on_commit(target: Path, data: bytes) -> None:
-        if target.name == checkpoint.FILENAME:
-            raise OSError("power cut")
-        real_write(target, data)
-
-    monkeypatch.setattr(checkpoint, "_write_atomic", crash_on_commit)
-    with pytest.raises(OSError):
-        checkpoint.save(model, tmp_path)
-    assert len(list(tmp_path.glob("arrays-*.npz"))) == 2  # the new arrays, not yet committed
-    assert checkpoint.load(tmp_path, scenario)["round"] == 1  # still the previous, whole
-
-    monkeypatch.setattr(checkpoint, "_write_atomic", real_write)
-    checkpoint.save(model, tmp_path)
-    assert checkpoint.load(tmp_path, scenario)["round"] == 2
-    assert len(list(tmp_path.glob("arrays-*.npz"))) == 1  # the old arrays are gone
-    assert not list(tmp_path.glob(".checkpoint.*"))
-
-
-# ----- (4) damaged or foreign files: one line each -----
+# ----- (2) damaged or foreign files: one line each -----
 
 
 def _document(directory: Path) -> dict[str, Any]:
@@ -474,7 +254,7 @@ def test_damaged_or_foreign_checkpoints_are_one_line_errors(
         assert expected in error, (name, error)
         assert time.perf_counter() - started < 2.0, name
 
-    other = _scenario().replace("seed", 1)
+    other = checkpoint_scenario().replace("seed", 1)
     error = _one_line_error(source, other)
     assert "different scenario" in error, error
 
@@ -488,7 +268,7 @@ def test_format_and_scenario_are_checked_before_the_arrays_are_read(
     monkeypatch.setattr(
         checkpoint, "_read_arrays", lambda folder, entry, target: read.append(target) or {}
     )
-    _one_line_error(d, _scenario().replace("seed", 1))
+    _one_line_error(d, checkpoint_scenario().replace("seed", 1))
     document = _document(d)
     document["format"] = "fedmarket-checkpoint-99"
     (d / checkpoint.FILENAME).write_text(json.dumps(document))

@@ -13,100 +13,32 @@ threshold, SecAgg or SecAgg+ graph, ring size, clipping bound and, per client, a
 Every round must either return the exact sum (within the stated quantisation bound
 ``max_error``) of the clipped updates of exactly the clients whose masked input arrived in
 time, or raise ``SecAggAborted`` -- exactly when the rules of Bonawitz et al. (2017) say the
-server cannot recover the sum. The abort rule is restated here independently of
-``privacy.protocol``.
+server cannot recover the sum. The abort rule is restated independently of ``privacy.protocol``
+(``tests/privacy/conftest.py``, shared with ``tests/privacy/test_secagg_protocol.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import event, given, settings
-from hypothesis import strategies as st
 
 from privacy import STAGES, SecAggAborted, TooFewSurvivors, quantization, secure_aggregate
 from privacy.messages import UnmaskRequest
 from privacy.protocol import SecAggServer
-from privacy.simulation import build_round
+from tests.privacy.conftest import RoundCase, required_outcome, round_cases, through_share_keys
 
 CASES = 900
 """Generated rounds at the privacy layer (with ``test_round_faults.py``: over 1,000)."""
 
-
-@dataclass(frozen=True)
-class Plan:
-    """One generated round."""
-
-    ids: list[int]
-    neighbors: int | None
-    threshold: int
-    fates: dict[int, str]
-    length: int
-    bits: int
-    clip: float
-    seed: int
-
-    def stops(self, client: int) -> int:
-        """Index of the first stage this client misses (4: it misses none)."""
-        fate = self.fates.get(client, "ok")
-        return 4 if fate == "ok" else STAGES.index(fate.split(":")[1])
-
-
-@st.composite
-def plans(draw: st.DrawFn) -> Plan:
-    n = draw(st.integers(2, 10))
-    ids = sorted(draw(st.sets(st.integers(0, 2**20), min_size=n, max_size=n)))
-    sparse = n >= 3 and draw(st.booleans())
-    neighbors = draw(st.integers(1, n - 1)) if sparse else None
-    threshold = draw(st.integers(2, neighbors + 1 if neighbors is not None else n))
-    rate = draw(st.sampled_from([0.0, 0.1, 0.3, 0.6, 1.0]))
-    fates = {}
-    for u in ids:
-        if draw(st.floats(0, 1)) < rate:
-            kind = draw(st.sampled_from(["drop", "late"]))
-            fates[u] = f"{kind}:{draw(st.sampled_from(STAGES))}"
-    return Plan(
-        ids=ids,
-        neighbors=neighbors,
-        threshold=threshold,
-        fates=fates,
-        length=draw(st.integers(1, 6)),
-        bits=draw(st.sampled_from([8, 16, 32, 64])),
-        clip=draw(st.sampled_from([0.25, 1.0, 3.0])),
-        seed=draw(st.integers(0, 2**32 - 1)),
-    )
-
-
-def required_outcome(plan: Plan, graph: nx.Graph) -> tuple[bool, frozenset[int]]:
-    """(must abort, included): Bonawitz et al.'s rules, stated without ``privacy.protocol``.
-
-    U1..U4 are the clients whose message of stage 1..4 arrives in time. The server aborts
-    when some U_k has fewer than t clients, or when a secret it needs has fewer than t
-    holders ({u} + N(u)) in U4: the self-mask seed of every u in U3, the mask key of every
-    u in U2 - U3 with a neighbour in U3. Otherwise the sum is over exactly U3.
-    """
-    t = plan.threshold
-    survivors = [frozenset(u for u in plan.ids if plan.stops(u) > k) for k in range(4)]
-    if any(len(u) < t for u in survivors):
-        return True, frozenset()
-    u2, u3, u4 = survivors[1], survivors[2], survivors[3]
-    for alive in survivors[:3]:  # every client in the round keeps t holders in the round
-        if any(len({u, *graph[u]} & alive) < t for u in alive):
-            return True, frozenset()
-    if not nx.is_connected(graph.subgraph(u3)):  # unmasking would release component sums
-        return True, frozenset()
-    for u in plan.ids:
-        holders = {u, *graph[u]}
-        needs_seed = u in u3
-        needs_key = u in u2 - u3 and bool(set(graph[u]) & u3)
-        if (needs_seed or needs_key) and len(holders & u4) < t:
-            return True, frozenset()
-    return False, u3
+plans = round_cases(
+    sizes=(2, 10), max_id=2**20, rates=[0.0, 0.1, 0.3, 0.6, 1.0], kinds=["drop", "late"]
+)
+"""Rounds of 2 to 10 clients, each ``drop:STAGE``, ``late:STAGE`` or on time."""
 
 
 def _refused(deliver: Callable[[list[Any]], Any], message: Any) -> bool:
@@ -119,21 +51,14 @@ def _refused(deliver: Callable[[list[Any]], Any], message: Any) -> bool:
 
 
 def run_with_stragglers(
-    plan: Plan, updates: Mapping[int, np.ndarray]
+    plan: RoundCase, updates: Mapping[int, np.ndarray]
 ) -> tuple[np.ndarray, frozenset[int], nx.Graph, int]:
     """Route one round through the real client and server objects with late messages.
 
     Returns the dequantised sum, the server's included set, the graph, and how many late
     messages were delivered (all of which must have been refused). Raises SecAggAborted.
     """
-    prepared = build_round(
-        updates,
-        threshold=plan.threshold,
-        neighbors=plan.neighbors,
-        clip=plan.clip,
-        bits=plan.bits,
-        rng=np.random.default_rng(plan.seed),
-    )
+    prepared = plan.prepare(updates)
     server = SecAggServer(prepared.config)
     clients = prepared.clients
     late_delivered = 0
@@ -173,12 +98,11 @@ def run_with_stragglers(
     return aggregate, server.included, prepared.graph, late_delivered
 
 
-@given(plan=plans())
+@given(plan=plans)
 @settings(max_examples=CASES, deadline=None)
-def test_every_round_is_the_exact_sum_of_the_included_or_a_clean_abort(plan: Plan) -> None:
+def test_every_round_is_the_exact_sum_of_the_included_or_a_clean_abort(plan: RoundCase) -> None:
     # Prepare
-    rng = np.random.default_rng(plan.seed)
-    updates = {u: rng.uniform(-2 * plan.clip, 2 * plan.clip, size=plan.length) for u in plan.ids}
+    updates = plan.updates()
     stragglers = any(f.startswith("late") for f in plan.fates.values())
     event("stragglers" if stragglers else "dropouts only")
     event("complete graph" if plan.neighbors is None else "SecAgg+ graph")
@@ -188,31 +112,15 @@ def test_every_round_is_the_exact_sum_of_the_included_or_a_clean_abort(plan: Pla
             aggregate, included, graph, late = run_with_stragglers(plan, updates)
             event(f"late messages refused: {min(late, 3)}{'+' if late >= 3 else ''}")
         else:
-            dropouts = {s: [u for u, f in plan.fates.items() if f == f"drop:{s}"] for s in STAGES}
-            result = secure_aggregate(
-                updates,
-                threshold=plan.threshold,
-                neighbors=plan.neighbors,
-                dropouts=dropouts,
-                clip=plan.clip,
-                bits=plan.bits,
-                rng=np.random.default_rng(plan.seed),
-            )
+            result = plan.aggregate(updates)
             aggregate, included, graph = result.aggregate, result.included, result.graph
             assert result.max_error == quantization.max_error(
                 clip=plan.clip, bits=plan.bits, n_summands=len(plan.ids), m=len(included)
             )
     except SecAggAborted as error:
         # Assert (abort): clean, for the stated reason, and only when recovery is impossible
-        graph = build_round(
-            updates,
-            threshold=plan.threshold,
-            neighbors=plan.neighbors,
-            clip=plan.clip,
-            bits=plan.bits,
-            rng=np.random.default_rng(plan.seed),
-        ).graph
-        must_abort, _ = required_outcome(plan, graph)
+        graph = plan.prepare(updates).graph
+        must_abort, _ = required_outcome(graph, plan.threshold, plan.missed)
         event("aborted")
         assert must_abort, f"aborted although the sum was recoverable: {error}"
         assert error.stage in STAGES
@@ -222,7 +130,7 @@ def test_every_round_is_the_exact_sum_of_the_included_or_a_clean_abort(plan: Pla
         assert "\n" not in str(error) and str(error).startswith("secure aggregation aborted")
         return
     # Assert (sum): exactly the clients whose masked input arrived in time, exactly summed
-    must_abort, expected_included = required_outcome(plan, graph)
+    must_abort, expected_included = required_outcome(graph, plan.threshold, plan.missed)
     event("finished")
     assert not must_abort, "finished although the server cannot have recovered the sum"
     assert included == expected_included
@@ -235,12 +143,13 @@ def test_every_round_is_the_exact_sum_of_the_included_or_a_clean_abort(plan: Pla
     assert np.abs(aggregate - expected).max() <= bound
 
 
+FOUR = {u: np.full(3, 0.1 * (u + 1)) for u in range(4)}
+"""Four clients' updates; any two of them are enough (t = 2)."""
+
+
 def _finished_round(seed: int = 3) -> tuple[SecAggServer, list[Any], np.ndarray]:
-    updates = {u: np.full(3, 0.1 * (u + 1)) for u in range(4)}
-    prepared = build_round(updates, threshold=2, rng=np.random.default_rng(seed))
-    server, clients = SecAggServer(prepared.config), prepared.clients
-    rosters = server.advertise_keys([clients[u].advertise_keys() for u in range(4)])
-    inboxes = server.share_keys([clients[u].share_keys(rosters[u]) for u in range(4)])
+    prepared, server, inboxes = through_share_keys(FOUR, threshold=2, seed=seed)
+    clients = prepared.clients
     requests = server.masked_input([clients[u].masked_input(inboxes[u]) for u in range(4)])
     revealed = [clients[u].unmasking(requests[u]) for u in range(4)]
     total = server.unmasking(revealed)
@@ -249,11 +158,8 @@ def _finished_round(seed: int = 3) -> tuple[SecAggServer, list[Any], np.ndarray]
 
 def test_a_finished_round_refuses_late_unmasking_from_a_client_it_did_not_ask() -> None:
     # Prepare: a round where client 3 missed masked_input (a straggler)
-    updates = {u: np.full(3, 0.1 * (u + 1)) for u in range(4)}
-    prepared = build_round(updates, threshold=2, rng=np.random.default_rng(5))
-    server, clients = SecAggServer(prepared.config), prepared.clients
-    rosters = server.advertise_keys([clients[u].advertise_keys() for u in range(4)])
-    inboxes = server.share_keys([clients[u].share_keys(rosters[u]) for u in range(4)])
+    prepared, server, inboxes = through_share_keys(FOUR, threshold=2, seed=5)
+    clients = prepared.clients
     late_input = clients[3].masked_input(inboxes[3])
     requests = server.masked_input([clients[u].masked_input(inboxes[u]) for u in range(3)])
     # Execute
@@ -288,11 +194,8 @@ def test_a_tiny_clipping_bound_keeps_the_stated_error_bound() -> None:
 
 def test_a_client_answers_only_one_unmasking_request() -> None:
     # Prepare: a finished masked_input stage (every client alive)
-    updates = {u: np.full(3, 0.1 * (u + 1)) for u in range(4)}
-    prepared = build_round(updates, threshold=2, rng=np.random.default_rng(7))
-    server, clients = SecAggServer(prepared.config), prepared.clients
-    rosters = server.advertise_keys([clients[u].advertise_keys() for u in range(4)])
-    inboxes = server.share_keys([clients[u].share_keys(rosters[u]) for u in range(4)])
+    prepared, server, inboxes = through_share_keys(FOUR, threshold=2, seed=7)
+    clients = prepared.clients
     server.masked_input([clients[u].masked_input(inboxes[u]) for u in range(4)])
     first = UnmaskRequest(self_mask_owners=frozenset({0, 1}), secret_key_owners=frozenset())
     second = UnmaskRequest(self_mask_owners=frozenset(), secret_key_owners=frozenset({1}))

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from fl_core import DataConfig, FedAvgConfig, FederatedTask, ModelConfig, TrainConfig, run_fedavg
+from fl_core import DataConfig, FederatedTask, ModelConfig, TrainConfig
 from fl_core.features import FeatureStore
 from fl_core.vector import set_vector
+from tests.fl_core.conftest import short_fedavg
 
 pytestmark = pytest.mark.slow
 
@@ -39,14 +40,9 @@ def test_pretrained_minilm_cached_path_is_exact_and_pretraining_matters() -> Non
 
 
 def test_lora_fedavg_on_minilm_learns_in_two_rounds() -> None:
-    cfg = FedAvgConfig(
-        data=DataConfig(val_size=200, max_length=64),
-        n_clients=3,
-        rounds=2,
-        samples_per_client=120,
-        samples_per_second=2.0,
+    result = short_fedavg(
+        data=DataConfig(val_size=200, max_length=64), samples_per_client=120, samples_per_second=2.0
     )
-    result = run_fedavg(cfg)
     rounds = result.rounds
     # the loss falls every round and accuracy rises above the majority class
     assert (rounds["val_loss"].diff().dropna() < 0).all()

@@ -236,6 +236,19 @@ def on_grid(weights: FloatArray) -> FloatArray:
     return out
 
 
+def _index_model(x: FloatArray, y: FloatArray, weights: FloatArray) -> Predictor:
+    """``g(x w)`` with ``g`` the isotonic fit of ``y`` on the index ``x w``, interpolated
+    between the evaluated coalitions."""
+    z = x @ weights
+    knots, levels = index_knots(z, y), isotonic(z, y)
+
+    def predict(xq: FloatArray) -> FloatArray:
+        out: FloatArray = np.interp(xq @ weights, knots, levels)
+        return out
+
+    return predict
+
+
 def fit_isotron(x: FloatArray, y: FloatArray, iterations: int = 60) -> Predictor:
     """Monotone single-index model ``u(S) ~ g(sum_{i in S} w_i)``, ``g`` non-decreasing.
 
@@ -262,15 +275,7 @@ def fit_isotron(x: FloatArray, y: FloatArray, iterations: int = 60) -> Predictor
         weights = on_grid(
             weights + step * scale / max(float(np.abs(y).max() - np.abs(y).min()), 1e-12)
         )
-    weights = best[1]
-    z = x @ weights
-    knots, levels = index_knots(z, y), isotonic(z, y)
-
-    def predict(xq: FloatArray) -> FloatArray:
-        out: FloatArray = np.interp(xq @ weights, knots, levels)
-        return out
-
-    return predict
+    return _index_model(x, y, best[1])
 
 
 def fit_threshold_index(x: FloatArray, y: FloatArray, l1: float = 1e-3) -> Predictor:
@@ -298,12 +303,4 @@ def fit_threshold_index(x: FloatArray, y: FloatArray, l1: float = 1e-3) -> Predi
     solved = linprog(cost, A_ub=rows, b_ub=-np.ones(m), bounds=bounds, method="highs")
     if solved.status != 0 or not np.any(np.abs(solved.x[: 2 * n]) > 1e-12):
         return fit_isotron(x, y)
-    weights = solved.x[:n] - solved.x[n : 2 * n]
-    z = x @ weights
-    knots, levels = index_knots(z, y), isotonic(z, y)
-
-    def predict(xq: FloatArray) -> FloatArray:
-        out: FloatArray = np.interp(xq @ weights, knots, levels)
-        return out
-
-    return predict
+    return _index_model(x, y, solved.x[:n] - solved.x[n : 2 * n])
