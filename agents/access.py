@@ -41,7 +41,7 @@ import numpy as np
 
 import privacy
 from agents.reports import AggregationReport
-from agents.update_store import EVALUATOR, SERVER, UpdateStore
+from agents.update_store import DECLARED_READER, UpdateStore
 from fl_core.aggregation import Aggregator
 
 if TYPE_CHECKING:
@@ -286,7 +286,7 @@ class Plaintext(Access):
     """``plaintext``: the server reads every update (with or without a secure sum)."""
 
     name = "plaintext"
-    reader = SERVER
+    reader = DECLARED_READER[name]
 
     def _releases(
         self, released: Sequence[frozenset[int]], grand: frozenset[int]
@@ -299,7 +299,7 @@ class TrustedEvaluator(Access):
     score; the server sees the secure sum and scalar utilities only."""
 
     name = "trusted_evaluator"
-    reader = EVALUATOR
+    reader = DECLARED_READER[name]
 
     def _releases(
         self, released: Sequence[frozenset[int]], grand: frozenset[int]
@@ -312,7 +312,7 @@ class SecureCoalitions(Access):
     exactly that coalition; nobody reads an individual update."""
 
     name = "secure_coalitions"
-    reader = None
+    reader = DECLARED_READER[name]
 
     def _releases(
         self, released: Sequence[frozenset[int]], grand: frozenset[int]

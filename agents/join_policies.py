@@ -207,11 +207,16 @@ JOIN_POLICIES: Registry[JoinPolicy] = Registry(
 """Join policies by ``economics.join_policy`` name."""
 
 
-def register_join_policy(cls: type[JoinPolicy]) -> type[JoinPolicy]:
-    """Register a :class:`JoinPolicy` subclass under its ``name`` (usable as a decorator)."""
+def register_join_policy(cls: type[JoinPolicy], *, replace: bool = False) -> type[JoinPolicy]:
+    """Register a :class:`JoinPolicy` subclass under its ``name`` (usable as a decorator).
+
+    Raises:
+        ValueError: not a subclass with a ``name``, or the name is taken (see
+            :meth:`market.Registry.register`).
+    """
     if not (isinstance(cls, type) and issubclass(cls, JoinPolicy) and cls.name):
-        raise TypeError("register a JoinPolicy subclass with a non-empty class attribute 'name'")
-    JOIN_POLICIES.register(cls.name, cls)
+        raise ValueError("register a JoinPolicy subclass with a non-empty class attribute 'name'")
+    JOIN_POLICIES.register(cls.name, cls, replace=replace)
     return cls
 
 

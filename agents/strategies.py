@@ -79,6 +79,17 @@ class Strategy:
     pools_data: ClassVar[bool] = False
     """Whether a copying group's leader trains on the pooled data of its peers."""
 
+    @classmethod
+    def identities_of(cls, group: Any) -> int:
+        """Identities each owner of ``group`` shows the platform (a Sybil: several)."""
+        return 1
+
+    @classmethod
+    def held_copies(cls, group: Any) -> int:
+        """How many times an owner's data are held over its identities (a replicating Sybil
+        holds them once per identity), for the memory budget."""
+        return 1
+
     def copies_from(self) -> str | None:
         """The attribute (``"owner"``, ``"group"``) whose selected identities share one
         trained update, the leader's; ``None``: it never sends a peer's update."""
@@ -173,6 +184,14 @@ class Sybil(Strategy):
 
     name: ClassVar[str] = "sybil"
     sybil_mode: str = "split"
+
+    @classmethod
+    def identities_of(cls, group: Any) -> int:
+        return int(group.sybil_identities)
+
+    @classmethod
+    def held_copies(cls, group: Any) -> int:
+        return int(group.sybil_identities) if group.sybil_mode == "replicate" else 1
 
     def copies_from(self) -> str | None:
         return "owner" if self.sybil_mode == "replicate" else None

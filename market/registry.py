@@ -19,12 +19,16 @@ TOML someone sends can name only components already registered, so opening it ru
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
 import importlib.util
 import os
+import re
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from types import MappingProxyType
 from typing import Generic, TypeVar
@@ -36,70 +40,120 @@ PLUGINS_VARIABLE = "FEDMARKET_PLUGINS"
 PLUGIN_GROUP = "fedmarket.plugins"
 """The entry-point group an installed package registers its plug-in module under."""
 
-_loaded: set[str] = set()
-_loading = False
-_entry_points_read = False
-
 
 class PluginError(ValueError):
     """A plug-in named in the environment could not be imported (one line, with the fix)."""
 
 
+_lock = threading.RLock()
+_loaded: set[str] = set()
+"""Plug-ins imported (a resolved file path, a module name, or an entry point's identity)."""
+_failed: dict[str, PluginError] = {}
+"""Plug-ins that failed: their error is raised again on every read (never silently skipped)."""
+_loading: set[int] = set()
+"""Threads importing plug-ins now (a plug-in that reads a registry while it loads)."""
+_entry_points: list[tuple[str, EntryPoint]] | None = None
+
+
 def load_plugins() -> list[str]:
     """Import every plug-in not imported yet (``FEDMARKET_PLUGINS``, then the
     ``fedmarket.plugins`` entry points); returns what it imported. Called before a registry
-    is read, so a worker process finds the same components as its parent.
+    is read, so a worker process finds the same components as its parent. Thread-safe (the
+    explorer serves sessions from threads): another thread waits until loading is done.
 
     Raises:
-        PluginError: a plug-in failed to import (the message names it and the variable).
+        PluginError: a plug-in failed to import (the message names it and the fix), on this
+            and on every later read.
     """
-    global _loading, _entry_points_read
-    if _loading:
+    thread = threading.get_ident()
+    if thread in _loading:  # a plug-in reading a registry while it is imported
         return []
-    _loading = True
-    done: list[str] = []
-    try:
-        names = [n for n in os.environ.get(PLUGINS_VARIABLE, "").split(os.pathsep) if n.strip()]
-        for name in names:
-            if name not in _loaded:
-                _loaded.add(name)
-                _import_plugin(name.strip())
-                done.append(name)
-        points = [] if _entry_points_read else list(entry_points(group=PLUGIN_GROUP))
-        _entry_points_read = True
-        for point in points:
-            key = f"entry point {point.name}"
-            if key not in _loaded:
-                _loaded.add(key)
+    with _lock:
+        _loading.add(thread)
+        try:
+            done = []
+            for key, load in _pending():
+                if key in _failed:
+                    raise _failed[key]
+                if key in _loaded:
+                    continue
                 try:
-                    point.load()
-                except Exception as error:  # a broken plug-in: one line, not a traceback
-                    raise PluginError(f"{PLUGIN_GROUP}: {point.value!r} failed: {error}") from error
+                    load()
+                except PluginError as error:
+                    _failed[key] = error
+                    raise
+                _loaded.add(key)
                 done.append(key)
-    finally:
-        _loading = False
-    return done
+            return done
+        finally:
+            _loading.discard(thread)
 
 
-def _import_plugin(name: str) -> None:
-    """Import the module ``name`` (``pkg.module``) or the file ``name`` (``path/x.py``)."""
-    try:
+def _pending() -> list[tuple[str, Callable[[], None]]]:
+    """Every plug-in named now, keyed by what identifies it (a file by its resolved path)."""
+    global _entry_points
+    out: list[tuple[str, Callable[[], None]]] = []
+    for name in os.environ.get(PLUGINS_VARIABLE, "").split(os.pathsep):
+        name = name.strip()
         if name.endswith(".py"):
             path = Path(name).expanduser().resolve()
-            module_name = f"fedmarket_plugin_{path.stem}"
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            if spec is None or spec.loader is None or not path.is_file():
-                raise FileNotFoundError(f"no such file {str(path)!r}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
-        else:
-            importlib.import_module(name)
+            out.append((str(path), functools.partial(_import_file, name, path)))
+        elif name:
+            out.append((name, functools.partial(_import_module, name)))
+    if _entry_points is None:
+        found = entry_points(group=PLUGIN_GROUP)
+        _entry_points = [
+            (f"{getattr(point.dist, 'name', '?')}:{point.name}={point.value}", point)
+            for point in found
+        ]
+    for key, point in _entry_points:
+        out.append((key, functools.partial(_load_entry_point, point)))
+    return out
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}"
+
+
+def _import_file(name: str, path: Path) -> None:
+    """Import the file ``path`` (named ``name`` in the variable) as its own module."""
+    try:
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file {str(path)!r}")
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+        module_name = f"fedmarket_plugin_{path.stem}_{digest}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{str(path)!r} is not a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
     except Exception as error:  # a broken plug-in: one line naming it and the fix
         raise PluginError(
-            f"{PLUGINS_VARIABLE}: could not load {name!r} ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''}); fix it or remove it from "
-            f"{PLUGINS_VARIABLE}"
+            f"{PLUGINS_VARIABLE}: could not load {name!r} ({_one_line(error)}); fix it or "
+            f"remove it from {PLUGINS_VARIABLE}"
+        ) from error
+
+
+def _import_module(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except Exception as error:  # a broken plug-in: one line naming it and the fix
+        raise PluginError(
+            f"{PLUGINS_VARIABLE}: could not load {name!r} ({_one_line(error)}); fix it or "
+            f"remove it from {PLUGINS_VARIABLE}"
+        ) from error
+
+
+def _load_entry_point(point: EntryPoint) -> None:
+    package = getattr(point.dist, "name", "?")
+    try:
+        point.load()
+    except Exception as error:  # a broken installed plug-in: one line naming the package
+        raise PluginError(
+            f"{PLUGIN_GROUP}: {point.value!r} of package {package!r} could not load "
+            f"({_one_line(error)}); fix it or `pip uninstall {package}`"
         ) from error
 
 
@@ -128,14 +182,15 @@ class Registry(Mapping[str, Callable[..., T]], Generic[T]):
         """The names shipped with fedmarket (the others were registered by a user)."""
 
     def register(self, name: str, factory: Callable[..., T], *, replace: bool = False) -> None:
-        """Make ``factory`` buildable as ``name``.
+        """Make ``factory`` buildable as ``name``. A plug-in module that may be imported twice
+        (listed twice, or imported by a script too) passes ``replace=True``.
 
         Raises:
             ValueError: ``name`` is not an identifier-like string, is taken (pass
                 ``replace=True`` to replace a name registered earlier; a built-in name can
                 never be replaced), or ``factory`` is not a subclass of :attr:`base`.
         """
-        if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
             raise ValueError(f"{self.kind} name {name!r}: use letters, digits, '_' or '-'")
         if name in self.builtin or (name in self._own and not replace):
             raise ValueError(

@@ -44,15 +44,19 @@ def check_compatible(scenario: Scenario) -> None:
             "'topk' sends a different index set per client, which per-coordinate masks cannot "
             "hide; use 'int8' or 'none' with privacy.secure_aggregation = true",
         )
-    if scenario.privacy.access == "secure_coalitions" and scenario.market.scoring == "cgsv":
-        raise ScenarioError(
-            "market.scoring",
-            "'cgsv' reads individual updates; use a utility-based method with "
-            "privacy.access = 'secure_coalitions'",
-        )
     import market
 
     estimator = market.make_estimator(scenario.market.scoring)
+    valuation = market.MECHANISMS[scenario.market.mechanism].valuation  # type: ignore[attr-defined]
+    if scenario.privacy.access == "secure_coalitions":  # nobody may read an update there
+        for path, reader in (("market.scoring", estimator), ("market.mechanism", valuation)):
+            if reader is not None and "updates" in reader.needs:
+                raise ScenarioError(
+                    path,
+                    f"{getattr(scenario.market, path.split('.')[1])!r} reads individual "
+                    "updates; use a utility-based method with privacy.access = "
+                    "'secure_coalitions'",
+                )
     limit = getattr(estimator, "max_players", None)
     if limit is not None and scenario.n_identities > limit:
         raise ScenarioError(

@@ -13,6 +13,7 @@ from typing import Any
 from agents.scenario.errors import ScenarioError, is_integer, is_number, key_text, require
 from agents.scenario.limits import MAX_FILE_BYTES, check_toml_text
 from agents.scenario.text import check_strings, kib
+from market.registry import PluginError
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:
@@ -137,7 +138,7 @@ def build(cls: type, spec: Any, path: str, **extra: Any) -> Any:
     values = {key: coerce(cls, key, value, f"{path}.{key}") for key, value in spec.items()}
     try:
         return cls(**values, **extra)
-    except ScenarioError:
+    except (ScenarioError, PluginError):  # (a plug-in's error is not this section's)
         raise
     except (TypeError, ValueError) as error:  # a field the section could not take
         raise ScenarioError(path, str(error).splitlines()[0]) from None

@@ -146,7 +146,11 @@ class ParticipantGroup:
     @property
     def identities(self) -> int:
         """Identities each owner of this group shows the platform."""
-        return self.sybil_identities if self.strategy == "sybil" else 1
+        from agents.strategies import STRATEGIES
+
+        if self.strategy not in STRATEGIES:  # (validation names it)
+            return 1
+        return STRATEGIES[self.strategy].identities_of(self)  # type: ignore[attr-defined]
 
     def __post_init__(self) -> None:
         require(

@@ -27,7 +27,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from agents.scenario.errors import ScenarioError
 from agents.scenario.groups import ParticipantGroup
@@ -219,9 +219,18 @@ def held_examples(scenario: Budgeted) -> int:
     owner's data once per identity)."""
     total = 0
     for g in scenario.participants:
-        copies = g.sybil_identities if g.strategy == "sybil" and g.sybil_mode == "replicate" else 1
+        copies = _held_copies(g)
         total += g.count * (g.data_size + g.synthetic_examples) * copies
     return total
+
+
+def _held_copies(group: Any) -> int:
+    """How many times the group's strategy holds an owner's data (:mod:`agents.strategies`)."""
+    from agents.strategies import STRATEGIES
+
+    if group.strategy not in STRATEGIES:
+        return 1
+    return int(STRATEGIES[group.strategy].held_copies(group))  # type: ignore[attr-defined]
 
 
 def _gib(n: int) -> str:

@@ -7,7 +7,8 @@ built-in ones::
     FEDMARKET_PLUGINS=examples/plugins/effort_share.py \\
         fedmarket run examples/plugins/effort_share.toml
     FEDMARKET_PLUGINS=examples/plugins/effort_share.py \\
-        fedmarket attack-matrix --mechanism effort_share --seeds 1
+        fedmarket attack-matrix examples/plugins/effort_share.toml --mechanism effort_share \\
+        --seed 0
     FEDMARKET_PLUGINS=examples/plugins/effort_share.py make app
 
 An installed package registers the same module under the ``fedmarket.plugins`` entry-point

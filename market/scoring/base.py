@@ -50,7 +50,10 @@ class Estimator(ABC):
     """The most players the method scores (``None``: no limit)."""
     index: ClassVar[str] = "shapley"
     needs: ClassVar[frozenset[str]] = frozenset({"utility"})
-    """The data :meth:`estimate` reads: ``"utility"`` and/or ``"updates"``."""
+    """The data :meth:`estimate` reads: ``"utility"`` (the coalition utility), ``"updates"``
+    (the update vectors: refused where nobody may read one) and/or ``"examples"`` (a utility
+    that returns per-example values, :class:`market.types.ExampleUtility`; such an estimator
+    also offers ``value_round``, e.g. :class:`market.scoring.ExampleBanzhaf`)."""
 
     @abstractmethod
     def minimum_budget(self, n_players: int) -> int:

@@ -19,7 +19,7 @@ import pytest
 
 import market
 from agents.scenario import ParticipantGroup, Scenario, ScenarioError
-from agents.strategies import STRATEGIES, Strategy, register_strategy
+from agents.strategies import STRATEGIES, Strategy, Sybil, register_strategy
 from market.mechanisms import Mechanism, Round
 
 from .conftest import tiny_scenario
@@ -172,3 +172,94 @@ def test_registration_refuses_what_would_break_the_registry() -> None:
         register_strategy("bad name!", _Silent)
     with pytest.raises(ValueError, match="not a user-registered"):
         market.MECHANISMS.unregister("pooled_value")
+
+
+def test_a_broken_plugin_fails_every_read_not_only_the_first(tmp_path: Path) -> None:
+    """Review M1: after one failure the plug-in must not be skipped silently."""
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('boom')\n")
+    code = (
+        "import market\n"
+        "for _ in range(2):\n"
+        "    try:\n"
+        "        market.make_mechanism('pooled_value')\n"
+        "        print('loaded')\n"
+        "    except market.registry.PluginError as error:\n"
+        "        print('error', 'boom' in str(error))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FEDMARKET_PLUGINS": str(broken)},
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.stdout.split() == ["error", "True", "error", "True"], done.stderr
+
+
+def test_threads_wait_for_a_plugin_that_is_loading(tmp_path: Path) -> None:
+    """Review M3: the explorer serves sessions from threads; none may see a half-loaded set."""
+    slow = tmp_path / "slow.py"
+    slow.write_text(
+        "import time\ntime.sleep(0.5)\nimport market\n"
+        "from market.mechanisms import Proportional\n"
+        "class Slow(Proportional):\n    pass\n"
+        "market.register_mechanism('slow_test', Slow, replace=True)\n"
+    )
+    code = (
+        "import threading, market\n"
+        "seen = {}\n"
+        "def look(key):\n"
+        "    seen[key] = 'slow_test' in market.MECHANISMS\n"
+        "threads = [threading.Thread(target=look, args=(k,)) for k in 'ab']\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(sorted(seen.items()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FEDMARKET_PLUGINS": str(slow)},
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.stdout.strip() == "[('a', True), ('b', True)]", done.stderr
+
+
+class _ReadsUpdates(market.Estimator):
+    """A test estimator that declares it reads the update vectors."""
+
+    name = "reads_updates_test"
+    needs = frozenset({"updates"})
+
+    def minimum_budget(self, n_players: int) -> int:
+        return 0
+
+    def _run(self, game: object, rng: object) -> object:
+        raise AssertionError("never run")
+
+
+class _ManyHeads(Sybil):
+    """A registered subclass of the Sybil strategy."""
+
+    name = "many_heads_test"
+
+
+def test_plugins_get_the_built_ins_checks_by_what_they_declare() -> None:
+    """Review M4: an estimator that reads updates is refused under secure coalitions, and a
+    Sybil-like strategy shows its identities, because of what they declare, not their name."""
+    market.register_estimator("reads_updates_test", _ReadsUpdates)
+    register_strategy("many_heads_test", _ManyHeads)
+    try:
+        secure = Scenario().replace("privacy.access", "secure_coalitions")
+        with pytest.raises(ScenarioError) as error:
+            secure.replace("market.scoring", "reads_updates_test")
+        assert error.value.path == "market.scoring"
+        group = ParticipantGroup("heads", strategy="many_heads_test", sybil_identities=3)
+        assert group.identities == 3
+    finally:
+        market.METHODS.unregister("reads_updates_test")
+        STRATEGIES.unregister("many_heads_test")
