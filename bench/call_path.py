@@ -130,8 +130,10 @@ def main() -> None:
     args = parser.parse_args()
     calls, files, back = measure(args.depth)
     if args.show:
+        print("```")
         for call in calls:
             print(f"{'  ' * call.depth}{call.callee}:{call.function}  <- {call.caller}")
+        print("```")
     print(
         f"one run, depth {args.depth}: {len(calls)} calls across files into {files} files, "
         f"{back} into a file already entered (issue 28: at most 20 and 5)"
