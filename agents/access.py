@@ -198,7 +198,7 @@ class Access(ABC):
         if not accepted:
             return report, None
         if self.secure is None:
-            deltas = self._read(accepted, store, "aggregation")
+            deltas = store.read_updates([p.pid for p in accepted], "aggregation")
             report.members = accepted
             report.delta = self.aggregator(deltas, weights)
             return report, deltas
@@ -244,7 +244,7 @@ class Access(ABC):
             assert self.secure is not None  # the scenario allows it only with secure sums
             scaled, scale = _scaled_inputs([p.pid for p in included], weights, store)
             return None, coalition_aggregator(scaled, weights, scale, self.secure, rng, ledger)
-        deltas = self._read(included, store, "coalition utilities")
+        deltas = store.read_updates([p.pid for p in included], "coalition utilities")
         if self.fedavg:
             return deltas, None
         aggregator = self.aggregator
@@ -272,14 +272,6 @@ class Access(ABC):
         self, released: Sequence[frozenset[int]], grand: frozenset[int]
     ) -> list[frozenset[int]] | None:
         """The coalition sums the server learnt (``None``: it read every update)."""
-
-    @staticmethod
-    def _read(
-        included: list[ParticipantAgent], store: UpdateStore, purpose: str
-    ) -> list[np.ndarray]:
-        """The included updates, read by the access mode's declared reader."""
-        updates = store.read_many([p.pid for p in included], purpose=purpose)
-        return [np.asarray(u, dtype=np.float32) for u in updates]
 
 
 class Plaintext(Access):

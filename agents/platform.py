@@ -27,7 +27,7 @@ import numpy as np
 import market
 from agents.metering import metered_weight
 from agents.reports import AggregationReport, RoundContext, ScoringReport
-from agents.scoring import RoundScores, read_updates, score_round
+from agents.scoring import RoundScores, score_round
 from agents.update_store import UpdateStore
 from agents.validity import update_fault
 
@@ -190,7 +190,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
 
         groups = np.arange(n)
         if store.readable:
-            updates = read_updates(included, store, "replica grouping")
+            updates = store.read_updates(ids.tolist(), "replica grouping")
             groups[ids] = ids[market.replica_groups(np.stack(updates))]
         reserve = self.reserve if plan.carry_unspent else 0.0
         allocation = plan.mechanism.allocate(

@@ -97,7 +97,9 @@ def score_round(
         budget = estimator.effective_budget(m, plan.scoring_budget)
         updates = None
         if "updates" in estimator.needs:  # refused under secure_coalitions (the scenario says so)
-            updates = np.stack(read_updates(included, store, f"{estimator.name} scoring"))
+            updates = np.stack(
+                store.read_updates([p.pid for p in included], f"{estimator.name} scoring")
+            )
         elif plan.access.readable and utility is not None:  # (secure runs draw from rng)
             utility.prefetch(estimator.planned_coalitions(m, budget))
         contribution = estimator.estimate(
@@ -192,14 +194,6 @@ def replication_gain(
         for i in range(m)
     ]
     return float(max(gains))
-
-
-def read_updates(
-    included: list[ParticipantAgent], store: UpdateStore, purpose: str
-) -> list[np.ndarray]:
-    """The included updates, read by the access mode's declared reader."""
-    updates = store.read_many([p.pid for p in included], purpose=purpose)
-    return [np.asarray(u, dtype=np.float32) for u in updates]
 
 
 def _utility(

@@ -85,6 +85,10 @@ class UpdateStore:
         """:meth:`read` for each of ``pids``."""
         return [self.read(pid, purpose=purpose) for pid in pids]
 
+    def read_updates(self, pids: Iterable[int], purpose: str) -> list[np.ndarray]:
+        """:meth:`read_many` as float32 arrays (what aggregation and scoring compute on)."""
+        return [np.asarray(u, dtype=np.float32) for u in self.read_many(pids, purpose=purpose)]
+
     def secure_inputs(self, pids: Iterable[int]) -> dict[int, np.ndarray]:
         """What each of ``pids`` feeds the secure-aggregation protocol (its own update).
 

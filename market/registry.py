@@ -130,20 +130,22 @@ def _import_file(name: str, path: Path) -> None:
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
     except Exception as error:  # a broken plug-in: one line naming it and the fix
-        raise PluginError(
-            f"{PLUGINS_VARIABLE}: could not load {name!r} ({_one_line(error)}); fix it or "
-            f"remove it from {PLUGINS_VARIABLE}"
-        ) from error
+        raise _named_error(name, error) from error
 
 
 def _import_module(name: str) -> None:
     try:
         importlib.import_module(name)
     except Exception as error:  # a broken plug-in: one line naming it and the fix
-        raise PluginError(
-            f"{PLUGINS_VARIABLE}: could not load {name!r} ({_one_line(error)}); fix it or "
-            f"remove it from {PLUGINS_VARIABLE}"
-        ) from error
+        raise _named_error(name, error) from error
+
+
+def _named_error(name: str, error: BaseException) -> PluginError:
+    """The one-line error for the plug-in ``name`` of ``FEDMARKET_PLUGINS``."""
+    return PluginError(
+        f"{PLUGINS_VARIABLE}: could not load {name!r} ({_one_line(error)}); fix it or "
+        f"remove it from {PLUGINS_VARIABLE}"
+    )
 
 
 def _load_entry_point(point: EntryPoint) -> None:

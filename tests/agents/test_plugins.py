@@ -43,6 +43,19 @@ def _fedmarket(*args: str, plugins: str | None) -> subprocess.CompletedProcess[s
     )
 
 
+def _python(code: str, plugins: str) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` in a fresh interpreter with ``FEDMARKET_PLUGINS=plugins``."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FEDMARKET_PLUGINS": plugins},
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
 def _plugin_scenario(tmp_path: Path) -> Path:
     """A tiny head-mode market that names the plug-in's mechanism and strategy."""
     text = tiny_scenario(
@@ -86,15 +99,7 @@ def test_the_shipped_plugin_example_loads_and_appears_in_the_attack_matrix(
         f"s = Scenario.from_toml({str(ROOT / 'examples/plugins/effort_share.toml')!r})\n"
         "print(s.market.mechanism, sorted({g.strategy for g in s.participants}))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "FEDMARKET_PLUGINS": str(PLUGIN)},
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    done = _python(code, plugins=str(PLUGIN))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["effort_share", "['honest',", "'noise_adder']"]
     out = tmp_path / "matrix"
@@ -187,15 +192,7 @@ def test_a_broken_plugin_fails_every_read_not_only_the_first(tmp_path: Path) -> 
         "    except market.registry.PluginError as error:\n"
         "        print('error', 'boom' in str(error))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "FEDMARKET_PLUGINS": str(broken)},
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    done = _python(code, plugins=str(broken))
     assert done.stdout.split() == ["error", "True", "error", "True"], done.stderr
 
 
@@ -217,15 +214,7 @@ def test_threads_wait_for_a_plugin_that_is_loading(tmp_path: Path) -> None:
         "[t.start() for t in threads]; [t.join() for t in threads]\n"
         "print(sorted(seen.items()))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "FEDMARKET_PLUGINS": str(slow)},
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    done = _python(code, plugins=str(slow))
     assert done.stdout.strip() == "[('a', True), ('b', True)]", done.stderr
 
 
