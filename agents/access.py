@@ -33,125 +33,65 @@ Threat model: see :mod:`agents.update_store` (who may read an individual update)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 import privacy
-from agents.reports import AggregationReport
+from agents.dp import DifferentialPrivacy, RoundNoise
+from agents.reports import AggregationReport, RoundContext
+from agents.secure_sum import (
+    SECAGG_STAGES,
+    CoalitionAggregate,
+    SecAggLedger,
+    SecureAggregation,
+    coalition_aggregator,
+    secure_sum,
+)
 from agents.update_store import DECLARED_READER, UpdateStore
 from fl_core.aggregation import Aggregator
 
 if TYPE_CHECKING:
     from agents.participants import ParticipantAgent
 
-SECAGG_STAGES = ("advertise_keys", "share_keys", "masked_input", "unmasking")
-"""The stages at which a secure-aggregation client can drop out."""
-
-CoalitionAggregate = Callable[[frozenset[int]], np.ndarray]
-"""``coalition (positions among the included) -> aggregate delta``."""
-
-
-@dataclass
-class SecAggLedger:
-    """What the secure-aggregation runs of one round cost and released."""
-
-    runs: int = 0
-    bytes_sent: int = 0
-    seconds: float = 0.0
-    released: list[frozenset[int]] = field(default_factory=list)
-    aborted: int = 0
-
-
-@dataclass(frozen=True)
-class SecureAggregation:
-    """The scenario's ``[privacy]`` settings of every secure-aggregation run, under their
-    scenario names, and the runs themselves.
-
-    Attributes:
-        threshold: the Shamir threshold as a share of the share holders (``privacy.threshold``).
-        neighbors: the smallest SecAgg+ degree (0: the complete graph).
-        clip, bits: quantisation (each coordinate clipped to ``[-clip, clip]``; ring 2**bits).
-        dropout_rate: each client's chance to drop out of a run.
-        threat_model: ``"semi_honest"`` or ``"malicious"`` (``privacy.secure_aggregate``).
-        failure_probability: the abort bound SecAgg+'s degree is chosen for.
-    """
-
-    threshold: float
-    neighbors: int
-    clip: float
-    bits: int
-    dropout_rate: float
-    threat_model: str = "semi_honest"
-    failure_probability: float = 1e-6
-
-    def run(
-        self,
-        updates: Mapping[int, np.ndarray],
-        rng: np.random.Generator,
-        dropouts: Mapping[str, Sequence[int]] | None = None,
-    ) -> privacy.SecAggResult:
-        """One secure-aggregation run of ``updates`` (:func:`secure_sum`)."""
-        return secure_sum(updates, self, rng=rng, dropouts=dropouts)
-
-
-def secure_sum(
-    updates: Mapping[int, np.ndarray],
-    settings: SecureAggregation,
-    *,
-    rng: np.random.Generator,
-    dropouts: Mapping[str, Sequence[int]] | None = None,
-) -> privacy.SecAggResult:
-    """One secure-aggregation run with the scenario's graph and threshold rules.
-
-    ``settings.neighbors <= 0`` (or >= n - 1) asks for the complete graph, with t = max(2,
-    ceil(threshold * n)). A positive ``neighbors`` is the smallest SecAgg+ degree the
-    round may use: ``privacy.secaggplus_parameters`` raises it (up to the complete graph) until
-    the abort bound for ``dropout_rate`` meets ``failure_probability``, with t = max(2,
-    ceil(threshold * (k + 1))). Raises ``privacy.TooFewSurvivors`` for fewer than 2 clients
-    and any ``privacy.SecAggAborted`` of the run.
-    """
-    n = len(updates)
-    if n < 2:
-        raise privacy.TooFewSurvivors("advertise_keys", n, 2)
-    if settings.neighbors <= 0 or settings.neighbors >= n - 1:
-        degree = None
-        threshold = privacy.threshold_of(settings.threshold, n)
-    else:
-        chosen = privacy.secaggplus_parameters(
-            n,
-            dropout_rate=settings.dropout_rate,
-            failure_probability=settings.failure_probability,
-            threshold_share=settings.threshold,
-            min_neighbors=settings.neighbors,
-            threat_model=settings.threat_model,
-        )
-        degree, threshold = chosen.neighbors, chosen.threshold
-    return privacy.secure_aggregate(
-        updates,
-        threshold=threshold,
-        neighbors=degree,
-        dropouts={k: list(v) for k, v in (dropouts or {}).items()},
-        clip=settings.clip,
-        bits=settings.bits,
-        rng=rng,
-        threat_model=privacy.check_threat_model(settings.threat_model),
-    )
+__all__ = [
+    "ACCESS_MODES",
+    "SECAGG_STAGES",
+    "Access",
+    "CoalitionAggregate",
+    "Plaintext",
+    "SecAggLedger",
+    "SecureAggregation",
+    "SecureCoalitions",
+    "TrustedEvaluator",
+    "coalition_aggregator",
+    "secure_sum",
+]
 
 
 def _scaled_inputs(
-    pids: Sequence[int], weights: Sequence[float], store: UpdateStore
+    pids: Sequence[int],
+    weights: Sequence[float],
+    store: UpdateStore,
+    noise: RoundNoise | None = None,
+    *,
+    purpose: str = "",
 ) -> tuple[list[np.ndarray], float]:
-    """What each client feeds secure aggregation: its update times ``weight / max weight``
-    (so the FedAvg of S is ``sum * scale / sum(weights)``), and that scale."""
-    inputs = store.secure_inputs(pids)
+    """What each client feeds a sum: its update (held to its DP clip with ``noise``) times
+    ``weight / max weight`` (so the FedAvg of S is ``sum * scale / sum(weights)``), and that
+    scale. With ``purpose`` the updates are a declared reader's read, else each client's own."""
+    if purpose:
+        inputs = dict(zip(pids, store.read_updates(list(pids), purpose), strict=True))
+    else:
+        inputs = store.secure_inputs(pids)
     scale = max(weights)
-    scaled = [
-        np.asarray(inputs[pid], dtype=np.float64) * (w / scale)
-        for pid, w in zip(pids, weights, strict=True)
-    ]
+    scaled = []
+    for pid, w in zip(pids, weights, strict=True):
+        update = np.asarray(inputs[pid], dtype=np.float64)
+        if noise is not None:
+            update = noise.clipped(pid, update)
+        scaled.append(update * (w / scale))
     return scaled, scale
 
 
@@ -187,23 +127,32 @@ class Access(ABC):
         accepted: list[ParticipantAgent],
         weights: list[float],
         store: UpdateStore,
-        rng: np.random.Generator,
+        context: RoundContext,
     ) -> tuple[AggregationReport, list[np.ndarray] | None]:
         """The included participants and the FedAvg delta of their updates, and the
         individual updates the server read for it (``None`` under secure aggregation).
 
         Under secure aggregation, each accepted client drops out with ``dropout_rate`` at a
-        random stage (``p.dropped_stage``); an aborted run leaves the model unchanged."""
-        report = AggregationReport()
+        random stage (``p.dropped_stage``); an aborted run leaves the model unchanged. With
+        ``noise`` (DP-FedAvg), the sum is of clipped updates plus every member's noise share,
+        added by the clients before masking under secure aggregation, by the server in the
+        clear; the released sum is recorded."""
+        report, rng, noise = AggregationReport(), context.secagg_rng, context.noise
         if not accepted:
             return report, None
-        if self.secure is None:
-            deltas = store.read_updates([p.pid for p in accepted], "aggregation")
-            report.members = accepted
-            report.delta = self.aggregator(deltas, weights)
-            return report, deltas
         pids = [p.pid for p in accepted]
-        scaled, scale = _scaled_inputs(pids, weights, store)
+        if self.secure is None:
+            deltas = store.read_updates(pids, "aggregation")
+            report.members = accepted
+            if noise is None:
+                report.delta = self.aggregator(deltas, weights)
+                return report, deltas
+            clipped, scale = _scaled_inputs(pids, weights, store, noise, purpose="aggregation")
+            total = np.sum(clipped, axis=0) + np.sum([noise.shares[pid] for pid in pids], axis=0)
+            noise.release(pids)
+            report.delta = (total * scale / sum(weights)).astype(np.float32)
+            return report, deltas
+        scaled, scale = _scaled_inputs(pids, weights, store, noise)
         dropouts: dict[str, list[int]] = {}
         if self.secure.dropout_rate > 0:
             for p in accepted:
@@ -212,7 +161,7 @@ class Access(ABC):
                     dropouts.setdefault(stage, []).append(p.pid)
                     p.dropped_stage = stage
         try:
-            result = self.secure.run(dict(zip(pids, scaled, strict=True)), rng, dropouts)
+            result = self.secure.run(dict(zip(pids, scaled, strict=True)), rng, dropouts, noise)
         except privacy.SecAggAborted as error:
             report.record_abort(error)  # typed reason, message, and the graph if one was built
             return report, None
@@ -223,6 +172,8 @@ class Access(ABC):
             (p, w) for p, w in zip(accepted, weights, strict=True) if p.pid in result.included
         ]
         report.members = [p for p, _ in members]
+        if noise is not None and members:
+            noise.release([p.pid for p in report.members])
         if members:
             total = sum(w for _, w in members)
             report.delta = (result.aggregate * scale / total).astype(np.float32)
@@ -236,15 +187,33 @@ class Access(ABC):
         store: UpdateStore,
         rng: np.random.Generator,
         ledger: SecAggLedger,
+        noise: RoundNoise | None = None,
     ) -> tuple[list[np.ndarray] | None, CoalitionAggregate | None]:
         """What a coalition utility is built from: the included updates (read by the mode's
         reader) and the rule that aggregates a coalition (``None``: FedAvg of the updates).
-        Where nobody may read an update, each coalition's sum is a real secure run."""
+        Where nobody may read an update, each coalition's sum is a real secure run. With
+        ``noise``, every coalition sum carries its members' noise shares: the readable modes
+        hand out each update clipped, weighted and noised (``y_i``, scaled back by
+        ``scale / w_i`` so that their FedAvg is the noised coalition sum); the caller records
+        the coalitions evaluated."""
+        pids = [p.pid for p in included]
         if self.reader is None:
             assert self.secure is not None  # the scenario allows it only with secure sums
-            scaled, scale = _scaled_inputs([p.pid for p in included], weights, store)
-            return None, coalition_aggregator(scaled, weights, scale, self.secure, rng, ledger)
-        deltas = store.read_updates([p.pid for p in included], "coalition utilities")
+            scaled, scale = _scaled_inputs(pids, weights, store, noise)
+            secure_runs = coalition_aggregator(
+                scaled, weights, scale, self.secure, rng, ledger, noise=noise, pids=pids
+            )
+            return None, secure_runs
+        if noise is not None:  # DP needs FedAvg (the scenario says so)
+            clipped, scale = _scaled_inputs(
+                pids, weights, store, noise, purpose="coalition utilities"
+            )
+            noised = [
+                ((y + noise.shares[pid]) * (scale / w)).astype(np.float32)
+                for pid, y, w in zip(pids, clipped, weights, strict=True)
+            ]
+            return noised, None
+        deltas = store.read_updates(pids, "coalition utilities")
         if self.fedavg:
             return deltas, None
         aggregator = self.aggregator
@@ -254,6 +223,30 @@ class Access(ABC):
             return aggregator([deltas[i] for i in members], [weights[i] for i in members])
 
         return deltas, aggregate
+
+    # ----- differential privacy -----
+    def round_noise(
+        self,
+        dp: DifferentialPrivacy | None,
+        accepted: list[ParticipantAgent],
+        context: RoundContext,
+    ) -> RoundNoise | None:
+        """The round's noise shares for ``accepted`` (``None`` without DP), from the run's DP
+        stream: ``t`` is the Shamir threshold of the round's secure sum (no unmasked sum has
+        fewer members), or every accepted client in the clear (the server then adds exactly
+        ``z * clip`` to the model's sum)."""
+        rng, dimension = context.dp_rng, len(context.base_vector)
+        if dp is None or rng is None or not accepted:
+            return None
+        pids = [p.pid for p in accepted]
+        factors = [p.privacy.clip_factor for p in accepted]
+        if self.secure is None:
+            return dp.round_noise(pids, factors, len(pids), dimension, rng)
+        n = len(pids)
+        t = self.secure.graph_parameters(n)[1] if n >= 2 else 2
+        std = privacy.dp.share_std(dp.noise_multiplier, dp.clip, t)
+        step = privacy.dp.grid_step(std, n, clip=self.secure.clip, bits=self.secure.bits)
+        return dp.round_noise(pids, factors, t, dimension, rng, step=step)
 
     # ----- what the round released -----
     def leak(self, released: Sequence[frozenset[int]], n_players: int) -> privacy.LeakReport:
@@ -310,42 +303,6 @@ class SecureCoalitions(Access):
         self, released: Sequence[frozenset[int]], grand: frozenset[int]
     ) -> list[frozenset[int]] | None:
         return [*released, grand]
-
-
-def coalition_aggregator(
-    scaled: Sequence[np.ndarray],
-    weights: Sequence[float],
-    scale: float,
-    settings: SecureAggregation,
-    rng: np.random.Generator,
-    ledger: SecAggLedger,
-) -> CoalitionAggregate:
-    """``coalition -> FedAvg delta`` where each coalition sum is a real secure run.
-
-    ``scaled[i]`` is player i's update already multiplied by ``weights[i] / scale`` (what the
-    client feeds to secure aggregation), so the FedAvg of S is ``sum * scale / sum(weights)``.
-    A coalition of one client cannot be securely aggregated (t >= 2): its update is released
-    as is and recorded in ``ledger.released``, so the leak audit counts it as exposed.
-    """
-
-    def aggregate(coalition: frozenset[int]) -> np.ndarray:
-        members = sorted(coalition)
-        if len(members) < 2:
-            # secure aggregation needs t >= 2 clients: the "sum" of one client is its update,
-            # released as such and counted by the leak audit (it exposes that client)
-            ledger.released.append(frozenset(members))
-            if not members:
-                return np.zeros_like(np.asarray(scaled[0]), dtype=np.float32)
-            return (np.asarray(scaled[members[0]]) * scale / weights[members[0]]).astype(np.float32)
-        result = secure_sum({i: scaled[i] for i in members}, settings, rng=rng)
-        ledger.runs += 1
-        ledger.bytes_sent += int(sum(sum(v.values()) for v in result.bytes_sent.values()))
-        ledger.seconds += float(sum(result.seconds.values()))
-        ledger.released.append(frozenset(members))
-        total_weight = sum(weights[i] for i in members)
-        return (result.aggregate * scale / total_weight).astype(np.float32)
-
-    return aggregate
 
 
 ACCESS_MODES: Mapping[str, type[Access]] = {

@@ -18,6 +18,7 @@ from agents.identities import IdentitySpec, identities_of
 
 if TYPE_CHECKING:
     from agents.access import Access
+    from agents.dp import DifferentialPrivacy
     from agents.scenario import ParticipantGroup, Scenario
     from agents.strategies import Strategy
     from market import Estimator, Mechanism, ReputationPolicy
@@ -45,6 +46,7 @@ class RunPlan:
         max_update_norm: the screen's bound on an update's norm (``train.max_update_norm``).
         utility_metric: what a coalition's utility measures (``market.utility_metric``).
         strategies: each owner's participant strategy (:mod:`agents.strategies`), in order.
+        dp: client-level differential privacy (``privacy.dp``; ``None``: off).
     """
 
     scenario: Scenario
@@ -60,6 +62,7 @@ class RunPlan:
     max_update_norm: float
     utility_metric: str
     strategies: tuple[Strategy, ...]
+    dp: DifferentialPrivacy | None = None
 
     @property
     def n_identities(self) -> int:
@@ -112,7 +115,32 @@ def compile_scenario(scenario: Scenario) -> RunPlan:
         max_update_norm=train.max_update_norm,
         utility_metric=section.utility_metric,
         strategies=strategies,
+        dp=_differential_privacy(scenario, access),
     )
+
+
+def _differential_privacy(scenario: Scenario, access: Access) -> DifferentialPrivacy | None:
+    """The run's DP, its noise multiplier solved from the target where not given."""
+    from agents.dp import DifferentialPrivacy
+
+    section = scenario.privacy.dp
+    if not section.enabled:
+        return None
+    secure = access.secure is not None
+    if section.noise_multiplier > 0:
+        dp = DifferentialPrivacy(section.noise_multiplier, section.clip, section.delta)
+    else:
+        n = scenario.n_identities  # the most clients a round can include: the largest t
+        t_max = access.secure.graph_parameters(n)[1] if access.secure and n >= 2 else n
+        dp = DifferentialPrivacy.solve(
+            epsilon=section.epsilon,
+            delta=section.delta,
+            clip=section.clip,
+            rounds=scenario.rounds,
+            t_max=t_max,
+            covers=section.budget_covers,
+        )
+    return dataclasses.replace(dp, secure=secure)
 
 
 def _mechanism(scenario: Scenario) -> Mechanism:

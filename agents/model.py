@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from agents.compile import RunPlan, compile_scenario
+from agents.dp import book_round
 from agents.economics import owner_economics, posted_rate
 from agents.join_policies import make_join_policy
 from agents.participant_table import (
@@ -92,6 +93,8 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         self.graph: Any = None
         self.graphs: dict[int, Any] = {}
         """The neighbour graph of every round that ran secure aggregation, by round."""
+        self.dp_rng = self.rng.spawn(1)[0] if self.plan.dp is not None else None
+        """The stream of DP noise shares (spawned last: the other streams never move)."""
         self.record = self._evaluated(RoundRecord(scoring_method=scenario.market.scoring))
         self.datacollector = mesa.DataCollector(
             model_reporters={
@@ -215,7 +218,12 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         rejected = [p for p in trained if p.update is None]
         platform.penalise(rejected)
         context = RoundContext(
-            self.task, self.global_vector, self.utility_indices, self.secagg_rng, self.scoring_rng
+            self.task,
+            self.global_vector,
+            self.utility_indices,
+            self.secagg_rng,
+            self.scoring_rng,
+            self.dp_rng,
         )
         aggregation = platform.aggregate(accepted, context, store)
         if aggregation.graph is not None:
@@ -226,6 +234,10 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             p.included = True
         scoring = platform.score(included, context, store)
         record.budget_paid = platform.pay(included, store)
+        if context.noise is not None:  # what this round's noised releases cost each member
+            record.dp_noise_std, record.dp_releases = context.noise.std, len(context.noise.releases)
+            book_round(context.noise, {p.pid: p.privacy for p in included})
+        record.dp_epsilon = max((p.privacy.epsilon for p in ordered), default=0.0)
         if aggregation.delta is not None:
             new_vector = apply_update(self.global_vector, aggregation.delta)
             self.last_step = new_vector - self.global_vector
@@ -314,6 +326,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             "secagg_rng": self.secagg_rng.bit_generator.state,
             "scoring_rng": self.scoring_rng.bit_generator.state,
             "selection_rng": self.selection_rng.bit_generator.state,
+            "dp_rng": None if self.dp_rng is None else self.dp_rng.bit_generator.state,
             "posted_rate": self.posted_rate,
             "platform": self.platform.state_dict(),
             "participants": {p.pid: p.state_dict() for p in self.participants},
@@ -344,6 +357,8 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         self.secagg_rng.bit_generator.state = state["secagg_rng"]
         self.scoring_rng.bit_generator.state = state["scoring_rng"]
         self.selection_rng.bit_generator.state = state["selection_rng"]
+        if self.dp_rng is not None and state.get("dp_rng") is not None:
+            self.dp_rng.bit_generator.state = state["dp_rng"]
         self.posted_rate = float(state["posted_rate"])
         self.platform.load_state_dict(state["platform"])
         saved = state["participants"]

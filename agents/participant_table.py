@@ -40,6 +40,9 @@ PARTICIPANT_COLUMNS = {
     "reputation": lambda p: float(p.model.platform.reputation.scores[p.pid]),
     "excluded": lambda p: bool(p.model.platform.excluded[p.pid]),
     "payment_value": "payment_value",
+    "dp_clip_factor": "privacy.clip_factor",
+    "dp_epsilon_round": "privacy.epsilon_round",
+    "dp_epsilon": "privacy.epsilon",
 }
 """Columns of the ``participants`` table: agent attribute names or reporters."""
 

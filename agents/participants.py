@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import numpy as np
 
+from agents.dp import PrivacyAccount
 from agents.join_policies import Belief, JoinOutcome, JoinPolicy, JoinSituation
 from agents.validity import update_fault
 from fl_core.optimizer_state import state_from_numpy, state_to_numpy
@@ -105,6 +106,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.cumulative_cost = 0.0
         self.rounds_joined = 0
         self.last_sent: np.ndarray | None = None  # the update it sent when last included
+        self.privacy = PrivacyAccount()  # its differential-privacy spending (agents.dp)
         self.reset_round()
 
     # ----- checkpoint state -----
@@ -121,6 +123,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
             "cumulative_cost": self.cumulative_cost,
             "rounds_joined": self.rounds_joined,
             "last_sent": self.last_sent,
+            "privacy": self.privacy.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -135,6 +138,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.cumulative_cost = float(state["cumulative_cost"])
         self.rounds_joined = int(state["rounds_joined"])
         self.last_sent = state.get("last_sent")
+        self.privacy = PrivacyAccount.from_state(state.get("privacy"))
 
     # ----- per-round bookkeeping -----
     def reset_round(self) -> None:
@@ -143,6 +147,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.selected = False
         self.included = False
         self.exposed = False  # the server saw its individual update this round
+        self.privacy.epsilon_round = 0.0
         self.straggler = False
         self.dropped_stage = ""
         self.rejected_reason = ""

@@ -7,8 +7,8 @@
    ``train.max_update_norm``), free riders (``market.free_rider_reasons``: far smaller than
    the median, or a replay of the last global step, Fraboni et al. 2021) and updates backed
    by no metered training (:func:`agents.metering.metered_weight`) are rejected with a reason.
-4. :meth:`aggregate` -- the round's sum through the access mode (:mod:`agents.access`); an
-   aborted secure round leaves the model unchanged.
+4. :meth:`aggregate` -- the round's sum through the access mode (:mod:`agents.access`), with
+   DP noise shares (:mod:`agents.dp`); an aborted secure round leaves the model unchanged.
 5. :meth:`score` -- the estimator and the mechanism's valuation (:mod:`agents.scoring`).
 6. :meth:`pay` -- the mechanism within the round budget, and the trust update (beta
    reputation, Josang & Ismail 2002; exclusion below the threshold).
@@ -139,9 +139,10 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
     def aggregate(
         self, accepted: list[ParticipantAgent], context: RoundContext, store: UpdateStore
     ) -> AggregationReport:
-        """The included participants and the aggregate delta of their updates."""
-        weights = [metered_weight(p) for p in accepted]
-        report, deltas = self.plan.access.aggregate(accepted, weights, store, context.secagg_rng)
+        """The included participants and the aggregate (with DP: noised) of their updates."""
+        weights, access = [metered_weight(p) for p in accepted], self.plan.access
+        context.noise = access.round_noise(self.plan.dp, accepted, context)  # DP: noise shares
+        report, deltas = access.aggregate(accepted, weights, store, context)
         report.plain_bytes = 4 * len(accepted) * len(context.base_vector)
         if deltas is not None:  # the server read the updates: keep each member's share
             total = sum(weights)
@@ -176,8 +177,7 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         """
         plan, n = self.plan, self.plan.n_identities
         if not included:
-            if plan.carry_unspent:
-                self.reserve += plan.round_budget
+            self.reserve += plan.round_budget if plan.carry_unspent else 0.0
             return 0.0
         ids = np.array([p.pid for p in included])
         mask = np.zeros(n, dtype=bool)
@@ -245,6 +245,5 @@ class PlatformAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stu
         self.reserve = float(state.get("reserve", 0.0))
 
 
-def _held(ledger: market.PaymentLedger) -> float:
-    """What the ledger holds back (0 where the mechanism holds nothing)."""
+def _held(ledger: market.PaymentLedger) -> float:  # what it holds back (0: holds nothing)
     return float(np.sum(ledger.held)) if ledger.held is not None else 0.0

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from agents.dp import RoundNoise
     from agents.participants import ParticipantAgent
     from fl_core import FederatedTask
 
@@ -26,6 +27,8 @@ class RoundContext:
         base_vector: the global model at the start of the round.
         utility_indices: validation examples on which coalitions are scored.
         secagg_rng, scoring_rng: the round's random streams (graph and dropouts; estimator).
+        dp_rng: the run's stream of DP noise shares (``None``: no differential privacy).
+        noise: the round's noise shares and releases, once aggregation has drawn them.
     """
 
     task: FederatedTask
@@ -33,6 +36,8 @@ class RoundContext:
     utility_indices: np.ndarray
     secagg_rng: np.random.Generator
     scoring_rng: np.random.Generator
+    dp_rng: np.random.Generator | None = None
+    noise: RoundNoise | None = None
 
 
 @dataclass
@@ -119,6 +124,9 @@ class RoundRecord:
     sybil_gain_max: float = float("nan")  # best replication gain any participant had (budget units)
     server_reads: int = 0  # distinct clients whose individual update the server read
     evaluator_reads: int = 0  # ... that the trusted evaluator read (privacy.access)
+    dp_noise_std: float = 0.0  # each client's DP noise share std this round (0: no DP)
+    dp_releases: int = 0  # noised sums released this round (the model's and scoring's)
+    dp_epsilon: float = 0.0  # the largest epsilon any participant has spent so far
     round_seconds: float = 0.0
     overhead_seconds: float = 0.0
 

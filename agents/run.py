@@ -101,6 +101,7 @@ def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> 
             "exposed_clients_total": float(rounds["exposed_clients"].sum()),
             # distinct identities whose individual update the server saw in some round
             "exposed_clients_distinct": float(parts.groupby("participant")["exposed"].any().sum()),
+            **_dp_summary(parts, scenario),
             # individual updates read per round (agents.update_store), summed over the rounds
             "server_reads_total": float(rounds["server_reads"].sum()),
             "evaluator_reads_total": float(rounds["evaluator_reads"].sum()),
@@ -123,6 +124,17 @@ def summarize(scenario: Scenario, rounds: pd.DataFrame, parts: pd.DataFrame) -> 
         owners = frame.groupby("owner")[["reward", "cost"]].sum()
         summary[f"mean_profit_{strategy}"] = float((owners["reward"] - owners["cost"]).mean())
     return summary
+
+
+def _dp_summary(parts: pd.DataFrame, scenario: Scenario) -> dict[str, float]:
+    """The run's differential privacy: the largest and mean epsilon spent, and delta."""
+    on = scenario.privacy.dp.enabled and len(parts) > 0
+    spent = parts.groupby("participant")["dp_epsilon"].max() if on else None
+    return {
+        "dp_epsilon": float(spent.max()) if spent is not None else 0.0,
+        "dp_epsilon_mean": float(spent.mean()) if spent is not None else 0.0,
+        "dp_delta": float(scenario.privacy.dp.delta) if on else 0.0,
+    }
 
 
 def _mean_finite(column: pd.Series | None) -> float:

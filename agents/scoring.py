@@ -121,6 +121,9 @@ def score_round(
         p.contribution = float(value)
         p.payment_value = float(paid_on)
     report.sybil_gain_max = replication_gain(plan, included, weights, utility, store.readable)
+    if context.noise is not None and utility is not None and plan.access.readable:
+        for coalition in utility.table():  # each a sum of noised updates that left the scorer
+            context.noise.release([included[i].pid for i in coalition])
     # distinct coalitions evaluated this round, the mechanism's own valuation included
     report.scoring_evaluations = int(utility.evaluations if utility is not None else 0)
     report.scoring_seconds = time.perf_counter() - started
@@ -205,7 +208,9 @@ def _utility(
     store: UpdateStore,
 ) -> CoalitionUtility:
     """``u(S)``: the metric of the model updated by coalition S's aggregate."""
-    deltas, aggregate = plan.access.coalitions(included, weights, store, context.secagg_rng, ledger)
+    deltas, aggregate = plan.access.coalitions(
+        included, weights, store, context.secagg_rng, ledger, context.noise
+    )
     # the task's cached, batched evaluator: exact, with a memo across rounds (next
     # round's start model is this round's grand coalition)
     evaluator = context.task.coalition_evaluator("val", context.utility_indices)

@@ -21,6 +21,7 @@ clients (clipping is client-side and trusted), and what the released sums themse
 OS CSPRNG.
 """
 
+from privacy import dp
 from privacy.audit import LeakReport, exposed_clients, leak_report
 from privacy.config import check_threat_model
 from privacy.errors import (
@@ -53,6 +54,7 @@ from privacy.simulation import (
 from privacy.types import MALICIOUS_STAGES, STAGES, THREAT_MODELS, Stage, ThreatModel
 
 __all__ = [
+    "dp",
     "DEFAULT_CLIP",
     "MALICIOUS_STAGES",
     "STAGES",

@@ -65,6 +65,7 @@ class SecAggClient:
         config: SecAggConfig,
         *,
         signing_key: Ed25519PrivateKey | None = None,
+        noise: npt.ArrayLike | None = None,
     ) -> None:
         """Args:
         client_id: this client's id (a node of `config.neighbors`).
@@ -72,6 +73,9 @@ class SecAggClient:
         config: the public round parameters.
         signing_key: its long-term Ed25519 key, whose verification key is
             `config.verification_keys[client_id]` (required in the malicious model).
+        noise: its differential-privacy noise share (:mod:`privacy.dp`), in the update's
+            units; rounded to the quantisation grid and added to its input in the ring
+            *before* masking, so no message and no unmasked sum is free of it.
         """
         if client_id not in config.neighbors:
             raise ValueError(f"client_id: {client_id} is not a node of config.neighbors")
@@ -82,6 +86,7 @@ class SecAggClient:
             raise ValueError(f"signing_key: client {client_id} needs the key registered in the PKI")
         self.id = client_id
         self._update = update
+        self._noise = noise
         self._config = config
         self._signing_key = signing_key
         self._next: Stage | Literal["finished"] = config.stages[0]
@@ -202,11 +207,15 @@ class SecAggClient:
             self._held[sender] = (plaintext[: shamir.SHARE_BYTES], plaintext[shamir.SHARE_BYTES :])
         cfg = self._config
         vector = quantization.quantize(
-            self._update, clip=cfg.clip, bits=cfg.bits, n_summands=cfg.n_clients
+            self._update, clip=cfg.clip, bits=cfg.bits, n_summands=cfg.n_summands
         ).reshape(-1)
         if vector.size != cfg.length:
             raise ValueError(
                 f"update: client {self.id} has {vector.size} coordinates, expected {cfg.length}"
+            )
+        if self._noise is not None:
+            vector = quantization.add_noise(
+                vector, self._noise, clip=cfg.clip, bits=cfg.bits, n_summands=cfg.n_summands
             )
         peers = sorted(inbox.ciphertexts)
         self._peers = frozenset(peers)

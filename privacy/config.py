@@ -39,6 +39,8 @@ class SecAggConfig:
             ciphertext so that nothing can be replayed from another round.
         verification_keys: the PKI (trusted setup, before the server sees anything): client id
             -> raw Ed25519 verification key; required for every client in malicious mode.
+        noise_headroom: extra summands the quantiser leaves room for, so that the clients'
+            differential-privacy noise shares (:mod:`privacy.dp`) never wrap the ring.
     """
 
     threshold: int
@@ -49,6 +51,7 @@ class SecAggConfig:
     threat_model: ThreatModel = "semi_honest"
     session: bytes = field(default_factory=lambda: os.urandom(SESSION_BYTES))
     verification_keys: Mapping[ClientId, bytes] = field(default_factory=dict)
+    noise_headroom: int = 0
     _holders: dict[ClientId, tuple[ClientId, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -65,8 +68,11 @@ class SecAggConfig:
                 f"threshold: must be in 2..{fewest} (the smallest set of share holders), "
                 f"got {self.threshold}"
             )
-        quantization.levels(bits=self.bits, n_summands=len(holders))
-        quantization.step(clip=self.clip, bits=self.bits, n_summands=len(holders))
+        if self.noise_headroom < 0:
+            raise ValueError(f"noise_headroom: must be >= 0, got {self.noise_headroom}")
+        summands = len(holders) + self.noise_headroom
+        quantization.levels(bits=self.bits, n_summands=summands)
+        quantization.step(clip=self.clip, bits=self.bits, n_summands=summands)
         if self.length < 1:
             raise ValueError(f"length: inputs need at least one coordinate, got {self.length}")
         check_threat_model(self.threat_model)
@@ -115,6 +121,11 @@ class SecAggConfig:
     def n_clients(self) -> int:
         """All clients of the round (the largest possible number of summands)."""
         return len(self.neighbors)
+
+    @property
+    def n_summands(self) -> int:
+        """What the quantiser is sized for: every client plus the noise headroom."""
+        return len(self.neighbors) + self.noise_headroom
 
     def holders(self, client: ClientId) -> tuple[ClientId, ...]:
         """holders(u) = {u} + N(u), sorted; the share for holders(u)[k] has x = k + 1."""

@@ -50,6 +50,8 @@ def build_round(
     bits: int = 32,
     rng: np.random.Generator | None = None,
     threat_model: ThreatModel = "semi_honest",
+    noise: Mapping[int, npt.ArrayLike] | None = None,
+    noise_std: float = 0.0,
 ) -> PreparedRound:
     """Validate the arguments of `secure_aggregate` and create the graph, config and clients.
 
@@ -62,7 +64,8 @@ def build_round(
     ids, vectors, shape, plain_bytes = check_updates(updates)
     n = len(ids)
     check_threshold(threshold, n, neighbors)
-    quantization.step(clip=clip, bits=bits, n_summands=n)
+    headroom = noise_headroom(noise, ids, noise_std, clip)
+    quantization.step(clip=clip, bits=bits, n_summands=n + headroom)
     graph = neighbor_graph(ids, neighbors, rng)
     signing_keys, pki = signatures.trusted_setup(ids) if threat_model == "malicious" else ({}, {})
     config = SecAggConfig(
@@ -73,9 +76,33 @@ def build_round(
         neighbors={u: frozenset(graph[u]) for u in ids},
         threat_model=threat_model,
         verification_keys=pki,
+        noise_headroom=headroom,
     )
-    clients = {u: SecAggClient(u, vectors[u], config, signing_key=signing_keys.get(u)) for u in ids}
+    shares = noise or {}
+    clients = {
+        u: SecAggClient(u, vectors[u], config, signing_key=signing_keys.get(u), noise=shares.get(u))
+        for u in ids
+    }
     return PreparedRound(graph, config, clients, shape, plain_bytes)
+
+
+NOISE_TAIL = 8.0
+"""Standard deviations of the summed noise the quantiser leaves room for (a coordinate wraps
+with probability below 1e-15)."""
+
+
+def noise_headroom(
+    noise: Mapping[int, npt.ArrayLike] | None, ids: list[ClientId], noise_std: float, clip: float
+) -> int:
+    """Extra summands that hold ``NOISE_TAIL`` standard deviations of the summed noise shares
+    (0 without noise); every client must then have a share of the declared ``noise_std``."""
+    if noise is None:
+        return 0
+    if set(noise) != set(ids):
+        raise ValueError("noise: give one noise share per client, keyed like updates")
+    if not (math.isfinite(noise_std) and noise_std > 0):
+        raise ValueError(f"noise_std: must be a finite number > 0 with noise, got {noise_std}")
+    return math.ceil(NOISE_TAIL * noise_std * math.sqrt(len(ids)) / clip)
 
 
 def check_updates(

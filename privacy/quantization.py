@@ -73,6 +73,23 @@ def quantize(values: npt.ArrayLike, *, clip: float, bits: int, n_summands: int) 
     return reduce(ring, bits)
 
 
+def add_noise(
+    vector: RingVector, noise: npt.ArrayLike, *, clip: float, bits: int, n_summands: int
+) -> RingVector:
+    """``vector + round(noise * Q / clip)`` in Z_2^bits: a noise share (in the update's units,
+    :mod:`privacy.dp`) on the quantisation grid, added mod 2^bits (no clipping, so the sum of
+    the shares reaches the output whole; the ring only wraps past the quantiser's headroom)."""
+    q_levels = levels(bits=bits, n_summands=n_summands)
+    _check_clip(clip)
+    x = np.asarray(noise, dtype=np.float64).reshape(-1)
+    if x.size != np.asarray(vector).size or not np.isfinite(x).all():
+        raise ValueError(f"noise: must be {np.asarray(vector).size} finite numbers")
+    signed = np.rint(x * (q_levels / clip)).astype(np.int64)
+    dtype = ring_dtype(bits)
+    ring = signed.astype(dtype) if dtype == np.uint32 else signed.view(np.uint64)
+    return reduce(np.asarray(vector, dtype=dtype) + ring, bits)
+
+
 def dequantize(vector: RingVector, *, clip: float, bits: int, n_summands: int) -> FloatVector:
     """Read a ring element (or a sum of <= n_summands of them) back as floats."""
     q_levels = levels(bits=bits, n_summands=n_summands)

@@ -51,6 +51,8 @@ def secure_aggregate(
     bits: int = 32,
     rng: np.random.Generator | None = None,
     threat_model: ThreatModel = "semi_honest",
+    noise: Mapping[int, npt.ArrayLike] | None = None,
+    noise_std: float = 0.0,
 ) -> SecAggResult:
     """Securely sum `updates` (Bonawitz et al. 2017; SecAgg+ of Bell et al. 2020).
 
@@ -76,6 +78,11 @@ def secure_aggregate(
             and the consistency-check round of Bonawitz et al. 2017, Sec. 4.2; a round then
             also needs a strict majority of each client's share holders through the
             consistency check; "consistency_check" is a valid dropout stage).
+        noise: client id -> its differential-privacy noise share (:mod:`privacy.dp`), which
+            the client adds in the ring before masking: the aggregate is then the noised sum
+            of the included clients, and no message or unmasked value is free of noise.
+        noise_std: the shares' declared standard deviation; the quantiser leaves room for 8
+            standard deviations of their sum (required with ``noise``).
 
     Returns:
         The aggregate of exactly the clients whose masked input arrived (at least t >= 2 of
@@ -98,6 +105,8 @@ def secure_aggregate(
         bits=bits,
         rng=rng,
         threat_model=threat_model,
+        noise=noise,
+        noise_std=noise_std,
     )
     ids = sorted(prepared.clients)
     n = len(ids)
@@ -111,7 +120,8 @@ def secure_aggregate(
         error.graph = graph
         raise
     included = server.included
-    aggregate = quantization.dequantize(total, clip=clip, bits=bits, n_summands=n)
+    summands = config.n_summands
+    aggregate = quantization.dequantize(total, clip=clip, bits=bits, n_summands=summands)
     aggregate = aggregate.reshape(prepared.shape)
     return SecAggResult(
         aggregate=aggregate,
@@ -126,7 +136,9 @@ def secure_aggregate(
         server_seconds=MappingProxyType(dict(ledger.server_seconds)),
         clip=clip,
         bits=bits,
-        max_error=quantization.max_error(clip=clip, bits=bits, n_summands=n, m=len(included)),
+        max_error=quantization.max_error(
+            clip=clip, bits=bits, n_summands=summands, m=len(included)
+        ),
         plain_bytes_per_client=prepared.plain_bytes_per_client,
         threat_model=threat_model,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.columns.terms import BUDGET, FLAG, INDEX, SHARE, TEXT, UTILITY, Column
+from agents.columns.terms import BUDGET, EPSILON, FLAG, INDEX, SHARE, TEXT, UTILITY, Column
 
 PARTICIPANTS: dict[str, Column] = {
     "round": Column("round", INDEX, "The round (0: the initial state, before anyone joined)."),
@@ -64,5 +64,23 @@ PARTICIPANTS: dict[str, Column] = {
         UTILITY,
         "The value the mechanism paid on (its own valuation where it has one, else the "
         "contribution; NaN: not scored).",
+    ),
+    "dp_clip_factor": Column(
+        "DP clip factor",
+        SHARE,
+        "The share of privacy.dp.clip its update is held to (its epsilon-menu choice; 1 "
+        "without one).",
+    ),
+    "dp_epsilon_round": Column(
+        "epsilon this round",
+        EPSILON,
+        "The epsilon of this round's noised releases alone, for this identity (privacy.dp; 0: "
+        "no DP or not included).",
+    ),
+    "dp_epsilon": Column(
+        "epsilon spent",
+        EPSILON,
+        "Its epsilon so far: the Gaussian releases of every round it was in, composed "
+        "exactly (privacy.dp; dp-accounting).",
     ),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from agents.columns.terms import (
     BUDGET,
     BYTES,
+    EPSILON,
     FLAG,
     IDENTITIES,
     INDEX,
@@ -148,6 +149,25 @@ ROUNDS: dict[str, Column] = {
         "evaluator reads",
         IDENTITIES,
         "Distinct clients whose update the trusted evaluator read (privacy.access).",
+    ),
+    "dp_noise_std": Column(
+        "DP noise share std",
+        "update units",
+        "Std of the Gaussian noise share each included client added to every sum released "
+        "this round (privacy.dp; 0: no DP). A sum of t clients carries noise_multiplier x "
+        "clip or more.",
+    ),
+    "dp_releases": Column(
+        "DP releases",
+        "sums",
+        "Noised sums released this round: the model's, and each coalition sum scoring "
+        "evaluated (0: no DP).",
+    ),
+    "dp_epsilon": Column(
+        "largest epsilon spent",
+        EPSILON,
+        "The largest epsilon any identity has spent so far, accounted from the round's "
+        "releases (privacy.dp; 0: no DP).",
     ),
     "round_seconds": Column("round time", SECONDS, "Wall-clock time of the whole round."),
     "overhead_seconds": Column(

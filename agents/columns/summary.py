@@ -7,7 +7,7 @@ whole budget (``market.round_budget x rounds``).
 
 from __future__ import annotations
 
-from agents.columns.terms import BUDGET, IDENTITIES, SECONDS, SHARE, Column
+from agents.columns.terms import BUDGET, EPSILON, IDENTITIES, SECONDS, SHARE, Column
 
 CORRELATION = "-1 to 1"
 INDEX_0_1 = "0-1"
@@ -98,6 +98,19 @@ SUMMARY: dict[str, Column] = {
         "exposed clients (sum over rounds)",
         IDENTITIES,
         "exposed_clients of the rounds table, summed (an identity counts once per round).",
+    ),
+    "dp_epsilon": Column(
+        "largest epsilon spent",
+        EPSILON,
+        "The largest epsilon any identity spent over the run (privacy.dp; 0: no DP).",
+    ),
+    "dp_epsilon_mean": Column(
+        "mean epsilon spent",
+        EPSILON,
+        "The mean over identities of the epsilon each spent over the run (0: no DP).",
+    ),
+    "dp_delta": Column(
+        "DP delta", "probability", "The delta every epsilon is reported at (0: no DP)."
     ),
     "exposed_clients_distinct": Column(
         "exposed clients (distinct)",

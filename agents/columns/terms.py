@@ -14,6 +14,7 @@ TEXT = "text"
 INDEX = "index"
 UTILITY = "utility units"
 NATS = "nats"
+EPSILON = "epsilon (at dp_delta)"
 UNITLESS = frozenset({FLAG, TEXT, INDEX})
 """Units an axis title leaves out (a flag, a name, an index)."""
 

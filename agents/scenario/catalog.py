@@ -19,7 +19,7 @@ from typing import Any
 from agents.scenario.core import Scenario
 from agents.scenario.errors import ScenarioError
 from agents.scenario.groups import ParticipantGroup
-from agents.scenario.sections import SECTIONS
+from agents.scenario.sections import NESTED, SECTIONS
 from agents.scenario.spec import FieldSpec, spec_of
 from agents.scenario.training import INHERITED
 
@@ -91,7 +91,7 @@ def _docs(cls: type, prefix: str, inherited: Mapping[str, FieldSpec]) -> list[Fi
 
 def _all_fields() -> dict[str, FieldDoc]:
     docs = _docs(Scenario, "", {})
-    for name, cls in SECTIONS.items():
+    for name, cls in {**SECTIONS, **NESTED}.items():
         docs += _docs(cls, name, INHERITED)
     docs += _docs(ParticipantGroup, GROUP_PATH, {})
     return {doc.path: doc for doc in docs}
@@ -133,10 +133,13 @@ def undocumented(
     """Dotted paths of the fields of ``top``, its ``sections`` and the participant ``group``
     that have no description (or an empty help text), and descriptions that name no field."""
     missing, seen = [], set()
-    tables = [(top, ""), *((cls, name) for name, cls in sections.items()), (group, GROUP_PATH)]
-    for cls, prefix in tables:
+    nested = {path: cls for path, cls in NESTED.items() if path.split(".")[0] in sections}
+    tables = [(top, ""), *((cls, name) for name, cls in {**sections, **nested}.items())]
+    for cls, prefix in [*tables, (group, GROUP_PATH)]:
         for f in dataclasses.fields(cls):
             path = f"{prefix}.{f.name}" if prefix else f.name
+            if path in nested:
+                continue  # a table inside a section, described field by field
             if cls is top and (f.name in sections or f.name == "participants"):
                 continue  # tables, described field by field
             if cls is group and f.name == "name":

@@ -48,14 +48,21 @@ def check_compatible(scenario: Scenario) -> None:
 
     estimator = market.make_estimator(scenario.market.scoring)
     valuation = market.MECHANISMS[scenario.market.mechanism].valuation  # type: ignore[attr-defined]
-    if scenario.privacy.access == "secure_coalitions":  # nobody may read an update there
+    dp = scenario.privacy.dp.enabled
+    if dp and scenario.train.aggregator not in LINEAR_AGGREGATORS:
+        raise ScenarioError(
+            "train.aggregator",
+            f"{scenario.train.aggregator!r} is not a sum, so the noise of DP-FedAvg would not "
+            "carry through it; use 'fedavg' with privacy.dp.enabled = true",
+        )
+    if scenario.privacy.access == "secure_coalitions" or dp:  # no update read for scoring
+        why = "privacy.access = 'secure_coalitions'" if not dp else "privacy.dp.enabled = true"
         for path, reader in (("market.scoring", estimator), ("market.mechanism", valuation)):
             if reader is not None and "updates" in reader.needs:
                 raise ScenarioError(
                     path,
                     f"{getattr(scenario.market, path.split('.')[1])!r} reads individual "
-                    "updates; use a utility-based method with privacy.access = "
-                    "'secure_coalitions'",
+                    f"updates; use a utility-based method with {why}",
                 )
     limit = getattr(estimator, "max_players", None)
     if limit is not None and scenario.n_identities > limit:
@@ -160,6 +167,25 @@ class Scenario:
         if len(parts) == 1:
             require(parts[0] in ("name", "rounds", "seed"), path, "unknown scenario field")
             return dataclasses.replace(self, **{parts[0]: coerce(Scenario, parts[0], value, path)})
+        if len(parts) == 3 and parts[0] in SECTIONS:  # a nested table, e.g. privacy.dp.epsilon
+            outer = getattr(self, parts[0])
+            require(
+                parts[1] in field_names(type(outer))
+                and dataclasses.is_dataclass(getattr(outer, parts[1])),
+                path,
+                f"unknown table {parts[1]!r} in [{parts[0]}]",
+            )
+            inner = getattr(outer, parts[1])
+            require(
+                parts[2] in field_names(type(inner)),
+                path,
+                f"unknown field {parts[2]!r} in [{parts[0]}.{parts[1]}]",
+            )
+            value = coerce(type(inner), parts[2], value, path)
+            new_outer = dataclasses.replace(
+                outer, **{parts[1]: dataclasses.replace(inner, **{parts[2]: value})}
+            )
+            return dataclasses.replace(self, **{parts[0]: new_outer})
         require(len(parts) == 2, path, "use SECTION.FIELD")
         section_name, key = parts
         require(

@@ -122,6 +122,10 @@ def _describe(expected: Any) -> str:
 def coerce(cls: type, name: str, value: Any, path: str) -> Any:
     """``value`` checked against the declared type of ``cls.name``; ints widen to floats."""
     expected = typing.get_type_hints(cls)[name]
+    if dataclasses.is_dataclass(expected) and isinstance(expected, type):  # a nested table
+        if isinstance(value, expected):
+            return value
+        return build(expected, value, path)
     ok, stored = _accepts(expected, value)
     require(ok, path, f"must be {_describe(expected)}, got {value!r}")
     return stored
@@ -147,7 +151,7 @@ def build(cls: type, spec: Any, path: str, **extra: Any) -> Any:
 def to_table(section: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     """A section as a TOML table (``None`` fields are left out: TOML has no null)."""
     return {
-        f.name: getattr(section, f.name)
+        f.name: to_table(value) if dataclasses.is_dataclass(value) else value
         for f in dataclasses.fields(section)
-        if f.init and f.name not in drop and getattr(section, f.name) is not None
+        if f.init and f.name not in drop and (value := getattr(section, f.name)) is not None
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agents.scenario.choices import (
@@ -28,6 +28,7 @@ from agents.scenario.choices import (
     UTILITY_METRIC,
     UTILITY_METRICS,
 )
+from agents.scenario.dp_section import DPSection
 from agents.scenario.errors import require
 from agents.scenario.spec import check_fields, setting
 from agents.scenario.training import DataSection, ModelSection, TrainSection
@@ -158,6 +159,8 @@ class PrivacySection:
         label="server threat model",
         choices=THREAT_MODELS,
     )
+    dp: DPSection = field(default_factory=DPSection)
+    """Differential privacy (the ``[privacy.dp]`` table)."""
 
     def __post_init__(self) -> None:
         access = self.access
@@ -357,3 +360,6 @@ SECTIONS: dict[str, type] = {
     "economics": EconomicsSection,
 }
 """Scenario sections by their TOML table name."""
+
+NESTED: dict[str, type] = {"privacy.dp": DPSection}
+"""Tables inside a section (``[privacy.dp]``), by dotted path."""

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from agents import Scenario, ScenarioError
 from agents.scenario import FIELDS, FieldDoc, MarketSection, ParticipantGroup, catalog
-from agents.scenario.sections import SECTIONS
+from agents.scenario.sections import NESTED, SECTIONS
 from agents.scenario.spec import setting
 from agents.scenario.training import INHERITED, FieldSpec
 
@@ -32,9 +32,10 @@ PLAIN = (
 def test_every_scenario_field_is_described() -> None:
     assert catalog.undocumented() == []
     groups = {f.name for f in dataclasses.fields(ParticipantGroup)} - {"name"}
+    tables = {**SECTIONS, **NESTED}
     sections = {
-        f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)
-    }
+        f"{name}.{f.name}" for name, cls in tables.items() for f in dataclasses.fields(cls)
+    } - set(NESTED)
     assert set(FIELDS) == {"name", "rounds", "seed"} | sections | {
         f"participants.*.{g}" for g in groups
     }

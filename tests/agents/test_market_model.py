@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import mesa
 import numpy as np
 import pytest
@@ -139,7 +141,8 @@ def test_participants_table_equals_each_agents_own_values() -> None:
         for row, agent in zip(rows, model.participants, strict=True):
             assert table["agent_id"][row] == agent.unique_id
             for name, column in PARTICIPANT_COLUMNS.items():
-                want = getattr(agent, column) if isinstance(column, str) else column(agent)
+                read = operator.attrgetter(column) if isinstance(column, str) else column
+                want = read(agent)
                 got = table[name][row]
                 assert type(got) is type(want) and (got == want or (got != got and want != want))
 

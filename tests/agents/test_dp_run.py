@@ -1,0 +1,128 @@
+"""Differential privacy in a run: the epsilon in the tables is the accountant library's for
+the releases that happened, the noise comes from the run's seed, and the scenario refuses
+what DP cannot cover."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import dp_accounting
+import pandas as pd
+import pytest
+
+from agents import ParticipantGroup, Scenario, ScenarioError
+from agents.model import MarketModel
+from agents.run import run
+from agents.scenario.dp_section import DPSection
+from tests.agents.conftest import tiny_scenario
+
+DELTA = 1e-5
+
+
+def _dp_scenario(
+    *, secure: bool = False, access: str = "plaintext", rounds: int = 3, **dp: object
+) -> Scenario:
+    base = tiny_scenario(ParticipantGroup("honest", count=4, data_size=60), rounds=rounds)
+    section = DPSection(enabled=True, **{"epsilon": 8.0, "delta": DELTA, **dp})  # type: ignore[arg-type]
+    privacy = dataclasses.replace(
+        base.privacy, secure_aggregation=secure, access=access, dp=section
+    )
+    return dataclasses.replace(base, privacy=privacy)
+
+
+def _library_epsilon(multipliers: list[float]) -> float:
+    accountant = dp_accounting.pld.PLDAccountant()
+    events = [dp_accounting.GaussianDpEvent(z) for z in multipliers]
+    accountant.compose(dp_accounting.ComposedDpEvent(events))
+    return float(accountant.get_epsilon(DELTA))
+
+
+@pytest.mark.parametrize(
+    ("secure", "access"),
+    [(False, "plaintext"), (True, "trusted_evaluator"), (True, "secure_coalitions")],
+)
+def test_each_epsilon_in_the_tables_is_the_library_accountants(secure: bool, access: str) -> None:
+    scenario = _dp_scenario(secure=secure, access=access)
+    model = MarketModel(scenario)
+    threshold = []
+    for _ in range(scenario.rounds):
+        model.step()
+        included = [p for p in model.participants if p.included]
+        n = len(included)
+        threshold.append(model.plan.access.secure.graph_parameters(n)[1] if secure else n)
+    rounds, parts = model.tables()
+    z = model.plan.dp.noise_multiplier
+    # exact Shapley scoring evaluates every coalition: each included update is determined,
+    # so each round is a Gaussian mechanism of multiplier z / sqrt(t) for its members
+    for pid, rows in parts.groupby("participant"):
+        joined = rows.sort_values("round")
+        multipliers = [z / threshold[r - 1] ** 0.5 for r in joined.loc[joined["included"], "round"]]
+        assert multipliers, "every honest participant is included at least once"
+        assert joined["dp_epsilon"].iloc[-1] == pytest.approx(
+            _library_epsilon(multipliers), rel=0.01
+        ), pid
+    # a participant included in every round spends exactly the target
+    always = parts.groupby("participant")["included"].all()
+    assert always.any()
+    final = parts[parts["round"] == scenario.rounds].set_index("participant")["dp_epsilon"]
+    assert final[always].to_numpy() == pytest.approx(8.0, rel=0.01)
+    assert rounds["dp_epsilon"].iloc[-1] == pytest.approx(final.max())
+    assert (rounds["dp_noise_std"].iloc[1:] > 0).all()
+
+
+def test_budget_for_the_model_alone_reports_what_scoring_spent_on_top() -> None:
+    scenario = _dp_scenario(budget_covers="model")
+    result = run(scenario)
+    # the target holds for the model's sums, but exact scoring releases every coalition sum
+    assert result.summary["dp_epsilon"] > 8.0 * 1.2
+    assert result.summary["dp_delta"] == DELTA
+
+
+def test_same_seed_same_tables_whatever_the_keys() -> None:
+    scenario = _dp_scenario(secure=True, access="secure_coalitions")
+    first, second = run(scenario), run(scenario)  # keys and masks: fresh from the OS each time
+    for a, b in ((first.rounds, second.rounds), (first.participants, second.participants)):
+        keep = [c for c in a if not c.endswith("seconds")]
+        pd.testing.assert_frame_equal(a[keep], b[keep])
+    other = run(scenario.replace("seed", 1))
+    assert not other.rounds["test_loss"].equals(first.rounds["test_loss"])
+
+
+def test_noise_changes_the_model_and_more_noise_changes_it_more() -> None:
+    plain = run(_dp_scenario().replace("privacy.dp.enabled", False))
+    mild = run(_dp_scenario(noise_multiplier=0.01))
+    strong = run(_dp_scenario(noise_multiplier=50.0))
+    base = plain.rounds["test_loss"].iloc[-1]
+    assert plain.summary["dp_epsilon"] == 0.0
+    assert abs(mild.rounds["test_loss"].iloc[-1] - base) < abs(
+        strong.rounds["test_loss"].iloc[-1] - base
+    )
+    assert strong.summary["dp_epsilon"] < mild.summary["dp_epsilon"]
+
+
+def test_what_dp_cannot_cover_is_refused_with_the_field_named() -> None:
+    scenario = _dp_scenario()
+    with pytest.raises(ScenarioError, match="^train.aggregator: "):
+        scenario.replace("train.aggregator", "median")
+    with pytest.raises(ScenarioError, match="^market.scoring: "):
+        scenario.replace("market.scoring", "cosine")
+    with pytest.raises(ScenarioError, match=r"^privacy\.dp\.epsilon: "):
+        scenario.replace("privacy.dp.epsilon", 0)
+    with pytest.raises(ScenarioError, match=r"^privacy\.dp\.budget_covers: "):
+        scenario.replace("privacy.dp.budget_covers", "nothing")
+
+
+def test_a_resumed_dp_run_gives_the_uninterrupted_tables(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from agents import checkpoint
+
+    scenario = _dp_scenario(secure=True, access="trusted_evaluator", rounds=4)
+    whole = run(scenario)
+    model = MarketModel(scenario)
+    model.step()
+    model.step()
+    checkpoint.save(model, tmp_path)
+    resumed = run(scenario, checkpoint_dir=tmp_path, resume=True)
+    for a, b in ((whole.rounds, resumed.rounds), (whole.participants, resumed.participants)):
+        keep = [c for c in a if not c.endswith("seconds")]
+        pd.testing.assert_frame_equal(a[keep], b[keep])
+    assert resumed.summary["dp_epsilon"] == pytest.approx(whole.summary["dp_epsilon"])
