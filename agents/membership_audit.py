@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from fl_core.membership_data import Aggregate, example_losses, train_shadows
+from privacy.dp import clip_l2
 from privacy.membership import (
     DEFAULT_FPRS,
     MembershipAudit,
@@ -51,8 +52,9 @@ class AuditRecords:
     Attributes:
         members, member_labels: trained-on examples and the labels they were trained with.
         nonmembers, nonmember_labels: never-trained examples and their own labels.
-        shard_size: the mean shard size of the members' participants (shadow clients get as
-            many examples).
+        trainers: how many participants the members come from (each shadow has as many
+            clients).
+        trained: the distinct real examples they trained on (``members`` is a sample of them).
         speed: the median training pace (samples per second) of those participants.
     """
 
@@ -60,7 +62,8 @@ class AuditRecords:
     member_labels: np.ndarray
     nonmembers: np.ndarray
     nonmember_labels: np.ndarray
-    shard_size: float
+    trainers: int
+    trained: int
     speed: float
 
 
@@ -124,9 +127,38 @@ def audit_records(
         member_labels=np.array([labels_of[int(i)] for i in member_idx], dtype=np.int64),
         nonmembers=nonmember_idx,
         nonmember_labels=train_labels[nonmember_idx],
-        shard_size=float(np.mean([len(p.shard) for p in trainers])),
+        trainers=len(trainers),
+        trained=len(labels_of),
         speed=float(np.median(speeds)),
     )
+
+
+def dp_fedavg(noise_multiplier: float, clip: float) -> Aggregate:
+    """DP-FedAvg as a run aggregates with ``[privacy.dp]`` (:mod:`agents.access`): each delta
+    held to L2 norm ``clip`` and weighted by ``weight / max weight``, the sum noised with std
+    ``noise_multiplier * clip`` (the clients' shares together), scaled back to a mean."""
+    if not noise_multiplier >= 0:
+        raise ValueError(f"noise_multiplier: must be >= 0, got {noise_multiplier!r}")
+    if not clip > 0:
+        raise ValueError(f"clip: must be > 0, got {clip!r}")
+
+    def combine(
+        deltas: Sequence[np.ndarray], weights: Sequence[float], rng: np.random.Generator
+    ) -> np.ndarray:
+        scale = max(weights)
+        total = np.sum(
+            [clip_l2(d, clip) * (w / scale) for d, w in zip(deltas, weights, strict=True)], axis=0
+        )
+        total = total + rng.normal(0.0, noise_multiplier * clip, total.shape)
+        return np.asarray(total * scale / sum(weights), dtype=np.float32)
+
+    return combine
+
+
+def run_aggregate(model: MarketModel) -> Aggregate | None:
+    """How ``model``'s run combines updates, for shadows: its DP-FedAvg (``None``: FedAvg)."""
+    dp = model.plan.dp
+    return None if dp is None else dp_fedavg(dp.noise_multiplier, dp.clip)
 
 
 def audit_run(
@@ -149,15 +181,15 @@ def audit_run(
         rng: every draw (the records, the shadows, the bootstrap).
         shadows: LiRA's shadow models (0: the loss-threshold attack only; head mode only
             otherwise). Each trains ``model.round`` rounds on half the records, split over as
-            many clients as hold the members' participants' mean shard size, each at their
-            median pace, combined by ``aggregate`` (default FedAvg).
+            many clients as the members came from, at their median pace scaled so that an
+            example is seen as often as in the run, combined by ``aggregate``.
         members: ``"included"`` (participants included in some round) or ``"allocated"``
             (every participant that trains, e.g. to audit the initial model).
         max_examples: at most this many members (and as many non-members).
         fprs: false-positive rates to report the TPR at.
         n_bootstrap: bootstrap resamples of the AUC's 95% interval.
-        aggregate: how shadow rounds combine their clients (pass the target's DP mechanism
-            to mirror a DP run).
+        aggregate: how shadow rounds combine their clients (default: as the run did, FedAvg
+            or, with ``[privacy.dp]``, :func:`dp_fedavg` at the run's noise and clip).
         vector: the model to audit (default: ``model.global_vector``).
 
     Returns:
@@ -202,9 +234,11 @@ def audit_run(
             shadows=shadows,
             rng=shadow_rng,
             rounds=int(model.round),
-            clients=max(1, round(len(pool) / 2 / records.shard_size)),
-            samples_per_second=records.speed,
-            aggregate=aggregate,
+            clients=records.trainers,
+            # each shadow trains on len(members) examples, the federation on `trained`: the
+            # pace is scaled so that an example is seen as often as in the run
+            samples_per_second=records.speed * len(records.members) / records.trained,
+            aggregate=aggregate or run_aggregate(model),
         )
         scores, variant = lira_scores(scaled_confidence(losses), shadow_set.phi, shadow_set.keep)
         results.append(
@@ -221,4 +255,4 @@ def audit_run(
     return to_frame(results)
 
 
-__all__ = ["MEMBERS", "AuditRecords", "audit_records", "audit_run"]
+__all__ = ["MEMBERS", "AuditRecords", "audit_records", "audit_run", "dp_fedavg", "run_aggregate"]

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from agents import MarketModel, ParticipantGroup, run
-from agents.membership_audit import audit_records, audit_run
+from agents.membership_audit import audit_records, audit_run, dp_fedavg, run_aggregate
 from agents.scenario import ModelSection, TrainSection
+from agents.scenario.dp_section import DPSection
 from tests.agents.conftest import tiny_scenario
 
 COLUMNS = [
@@ -94,3 +95,32 @@ def test_bad_audit_settings_are_one_line_errors(
     with pytest.raises(ValueError, match=field) as error:
         audit_run(overfit, rng=np.random.default_rng(), **kwargs)  # type: ignore[arg-type]
     assert "\n" not in str(error.value)
+
+
+def test_dp_fedavg_clips_weights_and_noises_like_the_run() -> None:
+    deltas = [np.full(4, 10.0), np.zeros(4), np.full(4, -0.5)]
+    weights = [2.0, 1.0, 1.0]
+    exact = dp_fedavg(0.0, 100.0)(deltas, weights, np.random.default_rng(0))
+    assert exact == pytest.approx(np.average(deltas, axis=0, weights=weights))
+    clipped = dp_fedavg(0.0, 1.0)(deltas, weights, np.random.default_rng(0))
+    assert clipped == pytest.approx((2 * np.full(4, 0.5) + np.full(4, -0.5)) / 4)
+    noisy = np.stack(
+        [dp_fedavg(2.0, 1.0)(deltas, weights, np.random.default_rng(s)) for s in range(400)]
+    )
+    # the noise on the sum has std z * clip; the mean divides it by sum(w) / max(w) = 2
+    assert noisy.std(axis=0) == pytest.approx(np.full(4, 1.0), rel=0.15)
+    for field, args in (("noise_multiplier", (-1.0, 1.0)), ("clip", (1.0, 0.0))):
+        with pytest.raises(ValueError, match=field):
+            dp_fedavg(*args)
+
+
+def test_a_dp_run_is_audited_with_shadows_trained_under_its_noise() -> None:
+    base = tiny_scenario(ParticipantGroup("honest", count=3, data_size=30), rounds=2)
+    dp = DPSection(enabled=True, epsilon=4.0, clip=1.0)
+    scenario = dataclasses.replace(base, privacy=dataclasses.replace(base.privacy, dp=dp))
+    model = MarketModel(scenario)
+    run(scenario, model=model)
+    assert run_aggregate(model) is not None
+    frame = audit_run(model, rng=np.random.default_rng(0), shadows=4, n_bootstrap=100)
+    assert frame["attack"].tolist() == ["loss_threshold", "lira"]
+    assert frame["auc"].between(0, 1).all() and (frame["n_members"] == 90).all()
