@@ -160,11 +160,14 @@ def print_run(result: object, rounds_table: bool = True) -> None:
 
 def print_privacy(result: object) -> None:
     """One line on what the server could learn in this run (issue: privacy by default)."""
+    from agents.notices import dp_line
     from agents.run import RunResult, smallest_group_range
 
     assert isinstance(result, RunResult)
     privacy, summary = result.scenario.privacy, result.summary
     exposed = int(summary["exposed_clients_distinct"])
+    if privacy.dp.enabled:
+        typer.echo(dp_line(result))
     if not privacy.secure_aggregation:
         typer.echo("privacy: no secure aggregation; the server saw every update in the clear")
         return

@@ -12,9 +12,48 @@ SECURE_COALITIONS_OFF = (
 )
 
 
+DP_MODEL_ONLY = (
+    "privacy.dp.budget_covers = 'model': the noise is solved for the model's sum alone, and "
+    "Shapley-style scoring releases coalition sums that determine each noised update, so "
+    "participants spend more than privacy.dp.epsilon (dp_epsilon in the tables says how much)"
+)
+DP_IN_THE_CLEAR = (
+    "privacy.dp without secure aggregation: the server adds the noise as a trusted curator "
+    "and reads every update in the clear; DP protects against the model's users only"
+)
+
+
 def run_notices(scenario: Scenario) -> list[str]:
     """What the scenario's settings switch off that a user might expect on, one line each."""
     notices = []
     if scenario.privacy.access == "secure_coalitions":
         notices.append(SECURE_COALITIONS_OFF)
+    dp = scenario.privacy.dp
+    if dp.enabled and dp.budget_covers == "model":
+        notices.append(DP_MODEL_ONLY)
+    if dp.enabled and scenario.privacy.access == "plaintext":
+        notices.append(DP_IN_THE_CLEAR)
     return notices
+
+
+def dp_line(result: object) -> str:
+    """What differential privacy guaranteed in the run, in one line."""
+    from agents.run import RunResult
+
+    assert isinstance(result, RunResult)
+    dp, summary = result.scenario.privacy.dp, result.summary
+    rounds = result.rounds
+    std = float(rounds["dp_noise_std"].iloc[1:].max()) if len(rounds) > 1 else 0.0
+    where = (
+        "by the clients before masking"
+        if result.scenario.privacy.secure_aggregation
+        else ("by the server (trusted curator)")
+    )
+    return (
+        f"differential privacy: epsilon spent {summary['dp_epsilon']:.2f} at most, "
+        f"{summary['dp_epsilon_mean']:.2f} on average (target {dp.epsilon:g}, budget covers "
+        f"{dp.budget_covers}), delta {summary['dp_delta']:g}; updates clipped to L2 {dp.clip:g}, "
+        f"noise shares of std {std:.3g} added {where}. DP covers the model and every score "
+        "computed from noised sums; the screens and replica grouping read updates as the "
+        "access mode says"
+    )

@@ -38,6 +38,13 @@ TRUSTED_EVALUATOR_CAVEAT = (
     "cryptography."
 )
 
+PROTECTION = (
+    "Secure aggregation hides each *update* from the server: it unmasks sums only. "
+    "Differential privacy bounds what the *released* sums (the model, and the coalition "
+    "sums scoring evaluates) reveal about any one participant's data, to epsilon at delta; "
+    "without it, the model and the scores are exact functions of everyone's data."
+)
+
 #: What each attack of ``agents.attacks.ATTACKS`` does, in one line (the Exploitability page).
 ATTACK: dict[str, str] = {
     "free_ride_zero": "Joins and is paid but trains nothing: sends a zero update.",

@@ -36,6 +36,22 @@ def secagg_seconds(rounds: pd.DataFrame) -> go.Figure:
     return per_round(figure)
 
 
+def epsilon_spent(participants: pd.DataFrame) -> go.Figure:
+    """Each identity's epsilon spent so far, by round (privacy.dp)."""
+    unit = columns.unit("dp_epsilon", "participants")
+    frame = participants.rename(columns={"dp_epsilon": unit})
+    figure = px.line(
+        frame,
+        x="round",
+        y=unit,
+        color=frame["participant"].astype(str),
+        line_group="participant",
+        title="Epsilon spent per participant",
+        labels={"color": "participant"},
+    )
+    return per_round(figure)
+
+
 def exposed_clients(rounds: pd.DataFrame) -> go.Figure:
     """Clients whose individual update the scoring releases exposed, per round."""
     shown = ("exposed_clients", "included", "scoring_secagg_runs")

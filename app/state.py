@@ -80,6 +80,11 @@ WIDGETS: dict[str, str] = {
     "threshold": "privacy.threshold",
     "dropout_rate": "privacy.dropout_rate",
     "threat_model": "privacy.threat_model",
+    "dp_enabled": "privacy.dp.enabled",
+    "dp_epsilon": "privacy.dp.epsilon",
+    "dp_delta": "privacy.dp.delta",
+    "dp_clip": "privacy.dp.clip",
+    "dp_budget_covers": "privacy.dp.budget_covers",
 }
 #: Widgets whose value is a float (``st.number_input`` must not see an int there).
 FLOAT_WIDGETS = frozenset(key for key, path in WIDGETS.items() if field_doc(path).is_float)

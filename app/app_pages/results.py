@@ -7,6 +7,7 @@ import time
 
 import streamlit as st
 
+from agents.notices import dp_line
 from agents.run import smallest_group_range
 from app import charts, explain, privacy_charts, state
 from app import help as words
@@ -187,6 +188,20 @@ with c3:
             f"**{int(summary['evaluator_reads_total'])}** (columns server_reads, "
             "evaluator_reads)."
         )
+
+st.subheader("Differential privacy")
+if not result.scenario.privacy.dp.enabled:
+    st.caption(
+        "Differential privacy is off: the model and every score are exact functions of the "
+        "participants' data. Turn it on in the Scenario page (privacy.dp) to bound that."
+    )
+else:
+    c1, c2 = st.columns(2)
+    with c1:
+        st.plotly_chart(privacy_charts.epsilon_spent(result.participants), key="dp_epsilon")
+    with c2:
+        st.caption(dp_line(result))
+        st.caption(words.PROTECTION)
 
 st.subheader("Neighbour graph")
 if result.graph is None:

@@ -243,6 +243,20 @@ st.info(
     + ("" if edited.privacy.secure_aggregation else " Secure aggregation is off."),
     icon=":material/shield:",
 )
+st.markdown("**Differential privacy** (client-level DP-FedAvg; noise added before masking)")
+c1, c2, c3, c4, c5 = st.columns(5)
+with c1:
+    edited = edit(edited, "dp_enabled", lambda label, key, **kw: st.toggle(label, key=key, **kw))
+dp_off = not edited.privacy.dp.enabled
+with c2:
+    edited = edit(edited, "dp_epsilon", number, step=1.0, disabled=dp_off)
+with c3:
+    edited = edit(edited, "dp_delta", number, step=1e-5, format="%.1e", disabled=dp_off)
+with c4:
+    edited = edit(edited, "dp_clip", number, step=0.5, disabled=dp_off)
+with c5:
+    edited = edit(edited, "dp_budget_covers", select, disabled=dp_off)
+st.caption(words.PROTECTION)
 for notice in run_notices(edited):
     st.warning(notice, icon=":material/visibility_off:")
 

@@ -126,3 +126,16 @@ def test_a_resumed_dp_run_gives_the_uninterrupted_tables(tmp_path) -> None:  # t
         keep = [c for c in a if not c.endswith("seconds")]
         pd.testing.assert_frame_equal(a[keep], b[keep])
     assert resumed.summary["dp_epsilon"] == pytest.approx(whole.summary["dp_epsilon"])
+
+
+def test_the_cli_says_what_dp_guaranteed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.agents.conftest import fedmarket
+
+    path = tmp_path / "dp.toml"
+    path.write_text(_dp_scenario(secure=True, access="trusted_evaluator").to_toml())
+    done = fedmarket("run", str(path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("differential privacy:"))
+    assert "epsilon spent 8.00 at most" in line and "before masking" in line
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert "dp_epsilon" in summary.columns or "dp_epsilon" in set(summary.iloc[:, 0])

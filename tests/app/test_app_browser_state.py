@@ -25,7 +25,7 @@ from tests.app.helpers import BROWSER, CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = BROWSER
 SELECTS = {k for k, p in state.WIDGETS.items() if p in state.CHOICES}
-TOGGLES = {"secure_aggregation", "data_replace"}
+TOGGLES = {"secure_aggregation", "data_replace", "dp_enabled"}
 
 
 def _shown(page: Any, key: str) -> Any:

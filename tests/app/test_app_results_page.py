@@ -126,3 +126,28 @@ def test_play_runs_to_the_last_round_and_stops(app) -> None:
     assert at.slider(key="results_round").value == 2
     assert at.session_state["results_playing"] is False
     assert at.button(key="round_play").label == "Play"
+
+
+def test_a_dp_run_shows_the_epsilon_each_participant_spent(app, errors, charts) -> None:
+    # Prepare: differential privacy switched on in the Scenario page, then a real run
+    at = app("scenario")
+    at.toggle(key="dp_enabled").set_value(True).run()
+    at.number_input(key="dp_epsilon").set_value(4.0).run()
+    assert not errors(at)
+    at.switch_page("app_pages/run.py").run()
+    at.button(key="run").click().run()
+    result = at.session_state["result"]
+    assert result.scenario.privacy.dp.enabled and result.scenario.privacy.dp.epsilon == 4.0
+
+    # Execute
+    at.switch_page("app_pages/results.py").run()
+
+    # Assert: the chart plots the library's per-participant epsilon, the caption says it all
+    assert not at.exception and not errors(at)
+    shown = charts(at)
+    plotted = sorted(y for trace in shown["dp_epsilon"]["data"] for y in trace["y"])
+    assert plotted == pytest.approx(sorted(result.participants["dp_epsilon"]))
+    assert max(plotted) <= 4.0 * 1.01
+    lines = [c.value for c in at.caption]
+    assert any(line.startswith("differential privacy: epsilon spent") for line in lines)
+    assert any("Secure aggregation hides each *update*" in line for line in lines)
