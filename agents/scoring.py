@@ -11,14 +11,17 @@ valuation, which every report then shows.
 
 from __future__ import annotations
 
+import copy
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import market
-from agents.access import SecAggLedger
+from agents.access import CoalitionAggregate, SecAggLedger
+from agents.dp_scoring import noise_stderr, remembered
 from agents.reports import RoundContext, ScoringReport
 from agents.update_store import UpdateStore
 from fl_core import CoalitionUtility
@@ -27,6 +30,10 @@ from market.game import coalition_of
 if TYPE_CHECKING:
     from agents.compile import RunPlan
     from agents.participants import ParticipantAgent
+
+Sources = tuple["Sequence[np.ndarray] | None", "CoalitionAggregate | None"]
+"""What a round's coalition utilities are built from: the updates, or a coalition rule."""
+_NO_SOURCES: Sources = (None, None)
 
 SYBIL_ESTIMATE_COPIES = 3
 """Identities the per-round replication estimate gives each participant (issue 12's attack)."""
@@ -86,12 +93,14 @@ def score_round(
     started = time.perf_counter()
     estimator, valuation = plan.estimator, plan.mechanism.valuation
     ledger = SecAggLedger()
-    utility = None
+    utility, sources = None, _NO_SOURCES
     if "utility" in estimator.needs or valuation is not None:
-        utility = _utility(plan, included, weights, context, ledger, store)
+        utility, sources = _utility(plan, included, weights, context, ledger, store)
     if valuation is not None and "examples" in valuation.needs:
         assert utility is not None and isinstance(valuation, market.ExampleBanzhaf)
-        values = _score_examples(valuation, plan, included, utility, context, scores)
+        values = _score_examples(
+            valuation, plan, included, weights, utility, sources, context, scores
+        )
         contribution_values = values
     else:
         budget = estimator.effective_budget(m, plan.scoring_budget)
@@ -142,20 +151,48 @@ def _score_examples(
     valuation: market.ExampleBanzhaf,
     plan: RunPlan,
     included: list[ParticipantAgent],
+    weights: list[float],
     utility: CoalitionUtility,
+    sources: Sources,
     context: RoundContext,
     scores: RoundScores,
 ) -> np.ndarray:
     """Banzhaf values with standard errors over the validation examples
-    (:class:`market.scoring.ExampleBanzhaf`), their per-example values and the gain."""
-    result = valuation.value_round(
-        utility, len(included), budget=plan.scoring_budget, rng=context.scoring_rng
-    )
+    (:class:`market.scoring.ExampleBanzhaf`), their per-example values and the gain; with DP
+    the errors include what the noise shares put in (:func:`agents.dp_scoring.noise_stderr`)."""
+    m, budget = len(included), plan.scoring_budget
+    replay = copy.deepcopy(context.scoring_rng)  # the coalitions a redraw values again
+    result = valuation.value_round(utility, m, budget=budget, rng=context.scoring_rng)
     assert result.per_example is not None and result.sampling_stderr is not None
+    stderr, gain_stderr = np.asarray(result.sampling_stderr), result.gain_stderr
+    if context.noise is not None and context.dp_rng is not None:  # DP noise, measured
+
+        def valuate(
+            deltas: Sequence[np.ndarray] | None,
+            aggregate: CoalitionAggregate | None,
+            rng: np.random.Generator,
+        ) -> tuple[np.ndarray, float]:
+            redrawn = _coalition_utility(plan, context, deltas, weights, aggregate)
+            again = valuation.value_round(redrawn, m, budget=budget, rng=rng)
+            return np.asarray(again.values), again.gain
+
+        noise_se, gain_noise_se = noise_stderr(
+            valuate,
+            *sources,
+            noise=context.noise,
+            pids=[p.pid for p in included],
+            weights=weights,
+            scoring_rng=replay,
+            values=np.asarray(result.values),
+            gain=result.gain,
+            rng=context.dp_rng,
+        )
+        stderr = np.hypot(stderr, noise_se)
+        gain_stderr = float(np.hypot(gain_stderr, gain_noise_se))
     for i, p in enumerate(included):
-        scores.stderr[p.pid] = float(result.sampling_stderr[i])
+        scores.stderr[p.pid] = float(stderr[i])
         scores.examples[p.pid] = result.per_example[i]
-    scores.gain = (result.gain, result.gain_stderr)
+    scores.gain = (result.gain, gain_stderr)
     return np.asarray(result.values)
 
 
@@ -206,11 +243,24 @@ def _utility(
     context: RoundContext,
     ledger: SecAggLedger,
     store: UpdateStore,
-) -> CoalitionUtility:
-    """``u(S)``: the metric of the model updated by coalition S's aggregate."""
+) -> tuple[CoalitionUtility, Sources]:
+    """``u(S)``: the metric of the model updated by coalition S's aggregate, and what it is
+    built from (with DP, the released sums are kept for :mod:`agents.dp_scoring`)."""
     deltas, aggregate = plan.access.coalitions(
         included, weights, store, context.secagg_rng, ledger, context.noise
     )
+    if context.noise is not None:
+        aggregate = remembered(aggregate)
+    return _coalition_utility(plan, context, deltas, weights, aggregate), (deltas, aggregate)
+
+
+def _coalition_utility(
+    plan: RunPlan,
+    context: RoundContext,
+    deltas: Sequence[np.ndarray] | None,
+    weights: list[float],
+    aggregate: CoalitionAggregate | None,
+) -> CoalitionUtility:
     # the task's cached, batched evaluator: exact, with a memo across rounds (next
     # round's start model is this round's grand coalition)
     evaluator = context.task.coalition_evaluator("val", context.utility_indices)

@@ -139,3 +139,51 @@ def test_the_cli_says_what_dp_guaranteed(tmp_path) -> None:  # type: ignore[no-u
     assert "epsilon spent 8.00 at most" in line and "before masking" in line
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert "dp_epsilon" in summary.columns or "dp_epsilon" in set(summary.iloc[:, 0])
+
+
+def test_the_noise_shares_enter_the_valuations_standard_errors() -> None:
+    # exact Banzhaf (2^4 coalitions within the budget) has no sampling error, so every
+    # standard error a DP run reports is what the noise put into the values
+    scenario = _dp_scenario(rounds=1).replace("market.mechanism", "pooled_value")
+    noised = MarketModel(scenario)
+    noised.step()
+    clear = MarketModel(scenario.replace("privacy.dp.enabled", False))
+    clear.step()
+    assert set(noised.platform.scores.stderr) == set(clear.platform.scores.stderr)
+    assert all(v == 0.0 for v in clear.platform.scores.stderr.values())
+    assert all(v > 0.0 for v in noised.platform.scores.stderr.values())
+    assert noised.platform.scores.gain is not None and noised.platform.scores.gain[1] > 0.0
+    # the redraws are post-processing: no sum released twice, the accounting unchanged
+    assert noised.tables()[0]["dp_epsilon"].iloc[-1] <= 8.0 * 1.01
+
+
+def test_noise_stderr_recovers_a_linear_valuations_noise() -> None:
+    import numpy as np
+
+    from agents.dp import DifferentialPrivacy
+    from agents.dp_scoring import noise_stderr
+
+    dp = DifferentialPrivacy(noise_multiplier=1.0, clip=1.0, delta=DELTA)
+    noise = dp.round_noise([0, 1], [1.0, 1.0], 1, 400, np.random.default_rng(0))
+    deltas = [noise.shares[0].astype(np.float32), noise.shares[1].astype(np.float32)]
+
+    def valuate(ds, aggregate, rng):  # type: ignore[no-untyped-def]
+        values = np.array([float(np.sum(d)) for d in ds])  # sd of each: std * sqrt(400)
+        return values, float(values.sum())
+
+    values, gain = valuate(deltas, None, None)
+    se, gain_se = noise_stderr(
+        valuate,
+        deltas,
+        None,
+        noise=noise,
+        pids=[0, 1],
+        weights=[1.0, 1.0],
+        scoring_rng=np.random.default_rng(1),
+        values=values,
+        gain=gain,
+        rng=np.random.default_rng(2),
+    )
+    expected = noise.std * 20.0
+    assert np.all((se > 0.2 * expected) & (se < 3 * expected))
+    assert 0.2 * expected * 2**0.5 < gain_se < 3 * expected * 2**0.5
