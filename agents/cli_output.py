@@ -160,7 +160,7 @@ def print_run(result: object, rounds_table: bool = True) -> None:
 
 def print_privacy(result: object) -> None:
     """One line on what the server could learn in this run (issue: privacy by default)."""
-    from agents.notices import dp_line
+    from agents.dp_report import dp_line
     from agents.run import RunResult, smallest_group_range
 
     assert isinstance(result, RunResult)

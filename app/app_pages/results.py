@@ -7,7 +7,7 @@ import time
 
 import streamlit as st
 
-from agents.notices import dp_line
+from agents.dp_report import dp_line
 from agents.run import smallest_group_range
 from app import charts, explain, privacy_charts, state
 from app import help as words
