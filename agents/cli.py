@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from agents import cli_output as printing
+from agents.cli_audit import membership_audit_command
+from agents.cli_errors import fail, user_errors
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -35,29 +35,6 @@ Backend = Annotated[
 ]
 Workers = Annotated[int | None, typer.Option(help="Worker processes.")]
 Address = Annotated[str | None, typer.Option(help="Ray cluster address.")]
-
-
-def fail(message: str) -> NoReturn:
-    """Print one line to stderr and exit with status 2.
-
-    The message may quote user input (a file name, a value): it is printed as one line with
-    every control character escaped (no ANSI sequence reaches the terminal) and its middle
-    cut when long (:func:`agents.scenario.limits.printable_line`).
-    """
-    from agents.scenario.limits import printable_line
-
-    typer.echo(f"error: {printable_line(message)}", err=True)
-    raise typer.Exit(code=2)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """A user error raised inside (a bad file, field or value: a ``ValueError``, which a
-    ``ScenarioError`` and a ``DataError`` are) ends the command: its first line, exit 2."""
-    try:
-        yield
-    except ValueError as error:
-        fail((str(error).splitlines() or [type(error).__name__])[0])
 
 
 def _version(show: bool) -> None:
@@ -369,6 +346,9 @@ def attack_matrix_command(
     if len(seeds) < 2:
         typer.echo("(one seed: no spread or interval; give --seed twice or more)")
     typer.echo(f"attack matrix written to {out}")
+
+
+app.command(name="membership-audit")(membership_audit_command)
 
 
 def main() -> None:

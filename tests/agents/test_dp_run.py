@@ -187,3 +187,22 @@ def test_noise_stderr_recovers_a_linear_valuations_noise() -> None:
     expected = noise.std * 20.0
     assert np.all((se > 0.2 * expected) & (se < 3 * expected))
     assert 0.2 * expected * 2**0.5 < gain_se < 3 * expected * 2**0.5
+
+
+def test_membership_audit_from_the_command_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.agents.conftest import fedmarket
+
+    path = tmp_path / "dp.toml"
+    path.write_text(_dp_scenario(rounds=2).to_toml())
+    out = tmp_path / "audit"
+    done = fedmarket("membership-audit", str(path), "--out", str(out), "--shadows", "2", "--quiet")
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out / "membership_audit.csv")
+    assert set(table["attack"]) == {"loss_threshold", "lira"}
+    assert table["auc"].between(0, 1).all()
+    assert "epsilon 8.00 at delta 1e-05" in done.stdout
+    lora = tmp_path / "lora.toml"
+    lora.write_text(_dp_scenario(rounds=2).replace("model.mode", "lora").to_toml())
+    refused = fedmarket("membership-audit", str(lora), "--out", str(out))
+    assert refused.returncode == 2
+    assert refused.stderr.strip().startswith("error: shadows: ")
