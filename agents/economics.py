@@ -53,6 +53,24 @@ def owner_economics(
     return [float(f) for f in factors], [int(a) for a in arrivals]
 
 
+def owner_privacy_prices(economics: Any, n_owners: int, rng: np.random.Generator) -> list[float]:
+    """Each owner's private price per unit of epsilon (:mod:`agents.privacy_economics`).
+
+    ``privacy_price`` times ``exp(N(-s^2 / 2, s^2))`` with ``s = privacy_price_spread`` (a
+    log-normal factor of mean 1, so the prices' mean is ``privacy_price``). Drawn from the
+    child of ``rng`` spawned after :func:`owner_economics`' two (spawning never moves a
+    sibling), and only where the price is on, so the other draws stay as they were.
+    """
+    price, spread = float(economics.privacy_price), float(economics.privacy_price_spread)
+    if price <= 0:
+        return [0.0] * n_owners
+    (price_rng,) = rng.spawn(1)
+    if spread <= 0:
+        return [price] * n_owners
+    factors = np.exp(price_rng.normal(-(spread**2) / 2, spread, n_owners))
+    return [float(price * f) for f in factors]
+
+
 def posted_rate(included: Iterable[Any]) -> float:
     """The pay per metered example of a round's included identities (``nan``: none metered).
 
@@ -130,8 +148,8 @@ def welfare_summary(
     rounds: pd.DataFrame, participants: pd.DataFrame, economics: Any
 ) -> dict[str, float]:
     """Run totals: accuracy gain, platform utility, social welfare, participants' surplus,
-    and participation over the run by scenario group (``participation_group_<name>``) and
-    by type (``participation_<attribute>_<level>``)."""
+    costs (and their privacy part), and participation over the run by scenario group
+    (``participation_group_<name>``) and by type (``participation_<attribute>_<level>``)."""
     gain = float(rounds["test_accuracy"].iloc[-1] - rounds["test_accuracy"].iloc[0])
     paid = float(rounds["budget_paid"].sum())
     joined = participants[participants["joined"]]
@@ -144,6 +162,8 @@ def welfare_summary(
         "participant_surplus": float(joined["reward"].sum()) - costs - given_up,
         "total_cost": costs,
     }
+    if "privacy_cost" in joined:  # the part of the costs that priced epsilon spent
+        out["total_privacy_cost"] = float(joined["privacy_cost"].sum())
     for group, frame in participants.groupby("group"):
         out[f"participation_group_{group}"] = float(frame["joined"].mean())
     shares = participation_by_type(participants)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
+
 
 class Metered(Protocol):
     """What the meter reads of a participant (``agents.participants.ParticipantAgent``)."""
@@ -26,3 +28,11 @@ def metered_weight(participant: Metered) -> float:
     Not covered: training on synthetic filler data counts as processed samples.
     """
     return float(min(participant.samples, participant.examples_trained))
+
+
+def distinct_examples(shard: np.ndarray) -> int:
+    """The distinct examples in a shard, as the platform's meter counts them: a shard padded
+    with copies of its own examples (the same index twice) counts each once, so repeating
+    one's data buys no metered effort (issue 25's review: a 4x padded shard was paid 2.4x an
+    honest owner). Copies under new indices (synthetic filler) are not caught here."""
+    return int(np.unique(shard).size)

@@ -23,15 +23,16 @@ import pandas as pd
 
 from agents.compile import RunPlan, compile_scenario
 from agents.dp import book_round
-from agents.economics import owner_economics, posted_rate
+from agents.economics import owner_economics, owner_privacy_prices, posted_rate
 from agents.join_policies import make_join_policy
+from agents.metering import distinct_examples
 from agents.participant_table import (
     PARTICIPANT_COLUMNS,
     PARTICIPANTS_TABLE,
     collect_participants,
     participants_frame,
 )
-from agents.participants import ParticipantAgent, distinct_examples
+from agents.participants import ParticipantAgent
 from agents.platform import PlatformAgent
 from agents.reports import RoundContext, RoundRecord
 from agents.scenario import Scenario
@@ -132,6 +133,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         factors, arrivals = owner_economics(
             self.scenario.economics, len(plan.owners), economics_rng
         )
+        prices = owner_privacy_prices(self.scenario.economics, len(plan.owners), economics_rng)
         market, economics = self.scenario.market, self.scenario.economics
         policy = make_join_policy(
             economics.join_policy,
@@ -152,6 +154,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
             exploration=market.exploration,
             policy=policy,
             behaviour=[plan.strategies[spec.owner] for spec in plan.identities],
+            privacy_price=[prices[spec.owner] for spec in plan.identities],
         )
         return data.replaced
 
@@ -237,6 +240,8 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         if context.noise is not None:  # what this round's noised releases cost each member
             record.dp_noise_std, record.dp_releases = context.noise.std, len(context.noise.releases)
             book_round(context.noise, {p.pid: p.privacy for p in included})
+            for p in included:  # its price times the epsilon just booked (privacy_economics)
+                p.charge_privacy()
         record.dp_epsilon = max((p.privacy.epsilon for p in ordered), default=0.0)
         if aggregation.delta is not None:
             new_vector = apply_update(self.global_vector, aggregation.delta)

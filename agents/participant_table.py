@@ -43,6 +43,8 @@ PARTICIPANT_COLUMNS = {
     "dp_clip_factor": "privacy.clip_factor",
     "dp_epsilon_round": "privacy.epsilon_round",
     "dp_epsilon": "privacy.epsilon",
+    "privacy_price": "privacy_price",
+    "privacy_cost": "privacy_cost_incurred",
 }
 """Columns of the ``participants`` table: agent attribute names or reporters."""
 

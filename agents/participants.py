@@ -2,18 +2,16 @@
 
 Each participant holds a shard of the training pool (its size, class mix and label noise
 come from its group), a compute speed (samples per second), an availability, a cost per
-round of training, and a strategy. The platform never sees the strategy: it sees an update,
-a bid (``declared_cost``) and a declared data size (``declared_size``).
-
-Its strategy (:mod:`agents.strategies`: honest, free rider, noisy, poisoner, Sybil,
-colluder, copycat, replay, plagiarist, lazy, or a registered plug-in) decides what it sends.
+round of training, and a strategy (:mod:`agents.strategies`: honest, free rider, noisy,
+poisoner, Sybil, colluder, copycat, replay, plagiarist, lazy, or a registered plug-in),
+which decides what it sends. The platform never sees the strategy: it sees an update, a bid
+(``declared_cost``) and a declared data size (``declared_size``).
 
 Misreporting (any strategy): the bid is ``bid_factor`` times the true cost and the declared
 size ``size_factor`` times the true size; the auction selects on the declared values, while
 the cost actually incurred, the training and the aggregation weight (the metered samples
-processed, :func:`agents.metering.metered_weight`) use the truth.
-
-A participant with ``join_round > 1`` is unavailable before that round (a late joiner).
+processed, :func:`agents.metering.metered_weight`) use the truth. A participant with
+``join_round > 1`` is unavailable before that round (a late joiner).
 
 Joining follows the scenario's :class:`agents.join_policies.JoinPolicy` (``economics``):
 by default a bandit-style rule (with probability ``exploration`` it joins anyway, otherwise
@@ -25,8 +23,10 @@ Economics (``[economics]``): a round of training costs the group's fixed ``cost`
 ``compute_price`` per simulated second (``samples / speed``) plus ``data_price`` per distinct
 example trained on, all times a private factor drawn per owner (``cost_spread``). The
 platform meters the same formula without the private factor (``metered_cost``): it can
-verify the work, not a participant's private valuation of it. Staying out earns the
-``reservation``; an identity that keeps losing money leaves (``exit_after``), and
+verify the work, not a participant's private valuation of it. Under differential privacy
+the epsilon it spends costs it a private price per unit (``privacy_price``), which the
+platform cannot meter (:mod:`agents.privacy_economics`, with the epsilon menu). Staying out
+earns the ``reservation``; an identity that keeps losing money leaves (``exit_after``), and
 ``entrants`` arrive after round 1.
 """
 
@@ -37,8 +37,10 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import numpy as np
 
+from agents import privacy_economics as pe
 from agents.dp import PrivacyAccount
 from agents.join_policies import Belief, JoinOutcome, JoinPolicy, JoinSituation
+from agents.metering import distinct_examples
 from agents.validity import update_fault
 from fl_core.optimizer_state import state_from_numpy, state_to_numpy
 
@@ -46,14 +48,6 @@ if TYPE_CHECKING:
     from agents.identities import IdentitySpec
     from agents.strategies import Strategy
     from fl_core.training import LocalResult
-
-
-def distinct_examples(shard: np.ndarray) -> int:
-    """The distinct examples in a shard, as the platform's meter counts them: a shard padded
-    with copies of its own examples (the same index twice) counts each once, so repeating
-    one's data buys no metered effort (issue 25's review: a 4x padded shard was paid 2.4x an
-    honest owner). Copies under new indices (synthetic filler) are not caught here."""
-    return int(np.unique(shard).size)
 
 
 class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type stubs
@@ -74,6 +68,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         exploration: float,
         policy: JoinPolicy,
         behaviour: Strategy,
+        privacy_price: float = 0.0,
     ) -> None:
         super().__init__(model)
         group = spec.group
@@ -94,6 +89,8 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.arrival_round = int(arrival_round)
         self.quality = float(quality)  # share of its labels that are right
         self.policy = policy
+        self.privacy_price = float(privacy_price)  # private: its price per unit of epsilon
+        self.privacy = PrivacyAccount(clip_factor=pe.initial_clip_factor(model.plan))
         self.belief: Belief = policy.initial_belief(
             JoinSituation(self.expected_cost, self.reservation, prior_reward=prior_reward)
         )
@@ -106,7 +103,6 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.cumulative_cost = 0.0
         self.rounds_joined = 0
         self.last_sent: np.ndarray | None = None  # the update it sent when last included
-        self.privacy = PrivacyAccount()  # its differential-privacy spending (agents.dp)
         self.reset_round()
 
     # ----- checkpoint state -----
@@ -148,6 +144,8 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
         self.included = False
         self.exposed = False  # the server saw its individual update this round
         self.privacy.epsilon_round = 0.0
+        self.epsilon_at_start = self.privacy.epsilon  # what it had spent before this round
+        self.privacy_cost_incurred = 0.0  # its price times the epsilon booked this round
         self.straggler = False
         self.dropped_stage = ""
         self.rejected_reason = ""
@@ -223,24 +221,29 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
             cost += economics.compute_price * samples / self.params.speed
         if economics.data_price:
             cost += economics.data_price * min(samples, examples)
-        return cost + self.privacy_cost()
+        return cost
 
-    def privacy_cost(self) -> float:
-        """The round's cost of the privacy it gives up: the hook differential privacy
-        (issue 29) fills in, e.g. a price per unit of epsilon its accountant spends. Without
-        DP every update leaves through secure aggregation or in the clear as the scenario
-        says, and no budget is spent, so it is 0."""
-        return 0.0
+    def privacy_cost(self, clip_factor: float | None = None) -> float:
+        """What the epsilon a round would spend costs it (its private price times the
+        expected increase of its epsilon; 0 without DP or at price 0):
+        :func:`agents.privacy_economics.expected_privacy_cost`."""
+        return pe.expected_privacy_cost(self, clip_factor)
+
+    def charge_privacy(self) -> None:
+        """Add its price times the epsilon booked this round to its realised cost."""
+        self.privacy_cost_incurred = pe.realised_privacy_cost(self)
+        self.cost_incurred += self.privacy_cost_incurred
 
     @property
     def expected_cost(self) -> float:
-        """Its private cost of a round of training (0 for one that does not train)."""
+        """Its private cost of a round of training, the epsilon it would spend included (0 for
+        one that does not train)."""
         if not self.trains:
             return 0.0
         plain = self.cost
         if self.economics.compute_price or self.economics.data_price:
             plain = self.round_cost(self.expected_samples(), len(self.shard))
-        return plain * self.cost_factor
+        return plain * self.cost_factor + self.privacy_cost()
 
     def foregone_profit(self) -> float:
         """What joining this round would have earned it, less its expected cost.
@@ -310,6 +313,7 @@ class ParticipantAgent(mesa.Agent):  # type: ignore[misc]  # mesa ships no type 
             self.available = False
         if not self.available:
             return
+        self.privacy.clip_factor = pe.choose_clip_factor(self)  # its epsilon-menu choice, if any
         situation = JoinSituation(self.expected_cost, self.reservation, self.exploration)
         self.joined = self.policy.decide(self.belief, situation, self.stream)
 

@@ -47,7 +47,11 @@ PARTICIPANTS: dict[str, Column] = {
         "scored).",
     ),
     "reward": Column("reward", BUDGET, "What the mechanism paid it this round."),
-    "cost": Column("cost", BUDGET, "What training cost it this round (its true, private cost)."),
+    "cost": Column(
+        "cost",
+        BUDGET,
+        "What training cost it this round (its true, private cost; privacy_cost included).",
+    ),
     "profit": Column("profit", BUDGET, "reward - cost this round."),
     "cumulative_profit": Column(
         "cumulative profit", BUDGET, "Rewards less costs over the rounds so far."
@@ -82,5 +86,17 @@ PARTICIPANTS: dict[str, Column] = {
         EPSILON,
         "Its epsilon so far: the Gaussian releases of every round it was in, composed "
         "exactly (privacy.dp; dp-accounting).",
+    ),
+    "privacy_price": Column(
+        "privacy price",
+        "budget units/epsilon",
+        "Its private price per unit of epsilon spent (economics.privacy_price and "
+        "privacy_price_spread; the platform never sees it).",
+    ),
+    "privacy_cost": Column(
+        "privacy cost",
+        BUDGET,
+        "Its privacy price times the increase of its epsilon this round (part of cost; 0: no "
+        "DP, price 0, not included, or it does not train).",
     ),
 }

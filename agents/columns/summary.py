@@ -178,6 +178,11 @@ SUMMARY: dict[str, Column] = {
     "total_cost": Column(
         "total cost", BUDGET, "Costs of the identities that joined, summed over the run."
     ),
+    "total_privacy_cost": Column(
+        "total privacy cost",
+        BUDGET,
+        "The part of total_cost that prices the epsilon spent (economics.privacy_price).",
+    ),
     "participation_group_<group>": Column(
         "participation of a group",
         SHARE,

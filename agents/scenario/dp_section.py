@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.scenario.errors import require
+from agents.scenario.errors import is_number, require
 from agents.scenario.spec import check_fields, setting
 
 BUDGET_COVERS = ("scoring", "model")
+MAX_MENU = 16
+"""Most clip factors an epsilon menu may offer."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,27 @@ class DPSection:
         "model (the model's sum alone; scoring then spends more, and the tables say how much).",
         choices=BUDGET_COVERS,
     )
+    menu: tuple[float, ...] = setting(
+        (),
+        "Clip factors (shares of clip, each in (0, 1]) a participant may choose from each "
+        "round: a smaller one spends less epsilon (mu^2 scales with its square) and carries "
+        "less signal; each picks the one that maximises its expected pay less its privacy "
+        "cost (agents.privacy_economics). Empty: every update is held to clip.",
+    )
 
     def __post_init__(self) -> None:
         check_fields(self, "privacy.dp")
         require(isinstance(self.enabled, bool), "privacy.dp.enabled", "must be true or false")
+        menu = self.menu
+        require(
+            isinstance(menu, list | tuple) and len(menu) <= MAX_MENU,
+            "privacy.dp.menu",
+            f"must be a list of at most {MAX_MENU} clip factors, got {menu!r}",
+        )
+        for factor in menu:
+            require(
+                is_number(factor) and 0 < factor <= 1,
+                "privacy.dp.menu",
+                f"each clip factor must be a number in (0, 1], got {factor!r}",
+            )
+        object.__setattr__(self, "menu", tuple(float(c) for c in menu))

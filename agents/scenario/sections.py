@@ -306,6 +306,24 @@ class EconomicsSection:
         within="[0, 5]",
         note="a log-normal sigma",
     )
+    privacy_price: float = setting(
+        0.0,
+        "Each owner's private price per unit of epsilon it spends under privacy.dp (its "
+        "privacy sensitivity), on average: part of its cost of joining and of its bid; "
+        "value-based mechanisms do not pay it, the auction reimburses it at the threshold "
+        "price (0: privacy costs nothing).",
+        within=f"[0, {MAX_ROUND_BUDGET}]",
+        unit="budget units/epsilon",
+        note="0: off",
+    )
+    privacy_price_spread: float = setting(
+        0.0,
+        "Each owner's privacy price is privacy_price times a private log-normal factor "
+        "exp(N(-s^2/2, s^2)) of mean 1, s = this, drawn from the run's seed (0: one price for "
+        "all).",
+        within="[0, 5]",
+        note="a log-normal sigma",
+    )
     reservation: float = setting(
         0.0,
         "The outside option of an owner, earned in every round it stays out (a Sybil owner's "

@@ -1,0 +1,150 @@
+"""The price of privacy in the market (issue 29): what the epsilon a participant spends costs
+it, what it expects to spend before it joins, and which clip factor of a menu it picks.
+
+**Sensitivity.** Each owner has a private price per unit of epsilon (``economics.
+privacy_price`` on average, log-normal ``privacy_price_spread``; drawn by
+:func:`agents.economics.owner_privacy_prices`), like its private cost factor: the platform
+never sees it. Its identities share it.
+
+**Expected spend** (the cost of joining). Before a round, a participant prices the ``mu^2``
+the round's releases may add to its Gaussian-DP account (:mod:`privacy.dp`), as the platform's
+guarantee states it: ``mu^2 = h * t * c^2 / z^2`` with ``c`` its clip factor, ``z`` the run's
+noise multiplier, ``t`` the round's threshold (:meth:`agents.access.Access.round_noise`: the
+Shamir threshold of a secure sum, every included client in the clear) for a round that
+includes all ``n`` identities (the round the noise was solved for: fewer included clients
+spend less, so this is an upper bound, and a forecast that cannot oscillate with last
+round's turnout), and ``h`` what the platform says its releases cover (``privacy.dp.
+budget_covers``): 1 for ``scoring`` (coalition sums determine its noised update), ``1/n``
+for ``model`` (the model's sum alone; a round whose scoring releases more is charged what it
+released). The epsilon it would spend is the *increase* of its epsilon,
+``epsilon(mu^2_so_far + mu^2) - epsilon(mu^2_so_far)`` (epsilons do not add; ``mu^2`` does),
+and its privacy cost that times its price: part of the expected cost its join policy
+weighs, and of its bid (``declared_cost``).
+
+**Realised spend.** After scoring the platform books the round's actual releases
+(:func:`agents.dp.book_round`); each included identity is then charged its price times the
+increase of its booked epsilon over the round (:func:`realised_privacy_cost`): the
+``privacy_cost`` column, part of ``cost``. A participant that does not train sends none of its
+data, so it has nothing to price (0), as its expected cost is 0.
+
+**Who pays for it** (Ghosh & Roth 2011, "Selling Privacy at Auction", EC): the platform meters
+compute and data (``metered_cost``) but not a private price, so the value-based mechanisms
+(``pooled_value``, ``banzhaf_cover``, ``verified_value``), which cover metered costs and pay
+for value, do not reimburse privacy; a participant whose privacy cost exceeds its expected
+pay stays out. The ``auction`` (Singer 2010's budget-feasible reverse auction) takes bids:
+the privacy cost is part of the bid, and a winner's escrow is its critical (threshold) price,
+at least its bid, so truthful bidding recovers the privacy cost as Ghosh & Roth's threshold
+payments do (a bid above one's true privacy cost only loses rounds one would have gained
+from; below it, one may win at a price under one's cost).
+
+**The menu** (``privacy.dp.menu``, clip factors in ``(0, 1]``). Each available participant
+picks the factor ``c`` maximising ``R c - price * spend(c)`` before it decides to join
+(:func:`choose_clip_factor`): ``R`` is the pay its join policy expects, which it takes to be
+the pay of a full-clip update, and pay is taken to scale with ``c`` (under the same noise a
+clipped update carries signal in proportion to its factor where the clip binds); its other
+costs do not depend on ``c``. Ties go to the larger factor (more signal). This is a belief,
+not a measurement: ``pooled_value`` pays mostly for metered effort and the auction its escrow,
+so a small factor costs a participant less pay than it assumes.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Protocol
+
+from agents.dp import DifferentialPrivacy, PrivacyAccount
+
+
+class Priced(Protocol):
+    """What this module reads of a participant (``agents.participants.ParticipantAgent``)."""
+
+    model: Any  # the Mesa model: its plan (``agents.compile.RunPlan``)
+    privacy: PrivacyAccount
+    privacy_price: float
+    epsilon_at_start: float
+
+    @property
+    def trains(self) -> bool: ...
+
+    @property
+    def expected_reward(self) -> float: ...
+
+
+@functools.lru_cache(maxsize=256)
+def _secure_threshold(secure: Any, n: int) -> int:
+    return int(secure.graph_parameters(n)[1]) if n >= 2 else 2
+
+
+def round_threshold(access: Any, n: int) -> int:
+    """The ``t`` of a round that includes ``n`` clients, as the access mode draws its noise:
+    the Shamir threshold under secure aggregation, ``n`` in the clear (``access``: an
+    :class:`agents.access.Access`)."""
+    if access.secure is None:
+        return max(n, 1)
+    return _secure_threshold(access.secure, n)
+
+
+def expected_mu_squared(plan: Any, n: int, clip_factor: float) -> float:
+    """The ``mu^2`` one member of a round of ``n`` included clients expects its releases to
+    cost: ``h * t * c^2 / z^2`` (``h``: 1, or ``1/n`` where the budget covers the model's sum
+    alone; ``plan``: the run's :class:`agents.compile.RunPlan`)."""
+    dp = plan.dp
+    if dp is None or n < 1:
+        return 0.0
+    covers = plan.scenario.privacy.dp.budget_covers
+    h = 1.0 if covers == "scoring" else 1.0 / n
+    t = round_threshold(plan.access, n)
+    return h * t * clip_factor**2 / dp.noise_multiplier**2
+
+
+def spend(dp: DifferentialPrivacy, mu_so_far: float, mu_round: float) -> float:
+    """The epsilon a round of ``mu_round`` adds to an account at ``mu_so_far`` (``mu^2``s)."""
+    return dp.epsilon_of(mu_so_far + mu_round) - dp.epsilon_of(mu_so_far)
+
+
+def expected_privacy_cost(p: Priced, clip_factor: float | None = None) -> float:
+    """``p``'s price times the epsilon it expects a round to add at ``clip_factor`` (default:
+    its current one); 0 without DP, at price 0, or for one that does not train."""
+    plan = p.model.plan
+    if plan.dp is None or p.privacy_price <= 0 or not p.trains:
+        return 0.0
+    factor = p.privacy.clip_factor if clip_factor is None else clip_factor
+    mu = expected_mu_squared(plan, plan.n_identities, factor)
+    return p.privacy_price * spend(plan.dp, p.privacy.mu_squared, mu)
+
+
+def realised_privacy_cost(p: Priced) -> float:
+    """``p``'s price times the increase of its booked epsilon this round (0 for one that does
+    not train: it sent none of its data)."""
+    if p.privacy_price <= 0 or not p.trains:
+        return 0.0
+    return p.privacy_price * max(p.privacy.epsilon - p.epsilon_at_start, 0.0)
+
+
+def menu_of(plan: Any) -> tuple[float, ...]:
+    """The clip factors the run offers (empty: none, or no DP)."""
+    if plan.dp is None:
+        return ()
+    return tuple(float(c) for c in plan.scenario.privacy.dp.menu)
+
+
+def initial_clip_factor(plan: Any) -> float:
+    """A newcomer's clip factor: the menu's largest (1 without a menu)."""
+    menu = menu_of(plan)
+    return max(menu) if menu else 1.0
+
+
+def choose_clip_factor(p: Priced) -> float:
+    """The factor of the menu maximising ``R c - privacy cost(c)`` (ties: the larger);
+    its current factor where the run offers no menu."""
+    menu = menu_of(p.model.plan)
+    if not menu:
+        return float(p.privacy.clip_factor)
+    reward = p.expected_reward
+    reward = reward if reward == reward else 0.0  # nan: nothing expected yet
+    best, best_value = max(menu), float("-inf")
+    for factor in sorted(set(menu), reverse=True):
+        value = reward * factor - expected_privacy_cost(p, factor)
+        if value > best_value:
+            best, best_value = factor, value
+    return best
