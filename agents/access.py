@@ -197,6 +197,7 @@ class Access(ABC):
         ``scale / w_i`` so that their FedAvg is the noised coalition sum); the caller records
         the coalitions evaluated."""
         pids = [p.pid for p in included]
+        noise = None if noise is None else noise.scoring  # scoring's own shares, if it has any
         if self.reader is None:
             assert self.secure is not None  # the scenario allows it only with secure sums
             scaled, scale = _scaled_inputs(pids, weights, store, noise)

@@ -139,6 +139,7 @@ def _differential_privacy(scenario: Scenario, access: Access) -> DifferentialPri
             rounds=scenario.rounds,
             t_max=t_max,
             covers=section.budget_covers,
+            scoring_share=section.scoring_share,
         )
     return dataclasses.replace(dp, secure=secure)
 

@@ -37,6 +37,8 @@ class DifferentialPrivacy:
         delta: the ``delta`` every epsilon is reported at.
         epsilon: the target (``nan`` where ``z`` was given).
         secure: whether the shares are added by the clients before masking.
+        scoring_multiplier: ``z`` of scoring's own noise shares (``None``: scoring's coalition
+            sums carry the model's shares).
     """
 
     noise_multiplier: float
@@ -44,15 +46,36 @@ class DifferentialPrivacy:
     delta: float
     epsilon: float = float("nan")
     secure: bool = False
+    scoring_multiplier: float | None = None
 
     @classmethod
     def solve(
-        cls, *, epsilon: float, delta: float, clip: float, rounds: int, t_max: int, covers: str
+        cls,
+        *,
+        epsilon: float,
+        delta: float,
+        clip: float,
+        rounds: int,
+        t_max: int,
+        covers: str,
+        scoring_share: float = 0.0,
     ) -> DifferentialPrivacy:
         """``z`` for a participant included every round to spend ``epsilon``: the model's sum
         alone is at most ``1/z``-GDP per round; releases that determine its noised update are
-        ``sqrt(t)/z``-GDP, so ``covers = "scoring"`` solves for ``t = t_max``."""
+        ``sqrt(t)/z``-GDP, so ``covers = "scoring"`` solves for ``t = t_max``.
+
+        With a ``scoring_share`` f > 0 scoring gets its own noise: the model's shares spend
+        ``1 - f`` of the budget's ``mu^2`` and scoring's (which its coalition sums may
+        determine) the rest, whatever ``covers`` says."""
         z = dp_math.noise_multiplier_for(epsilon, delta, rounds)
+        if scoring_share > 0:
+            return cls(
+                noise_multiplier=z / math.sqrt(1 - scoring_share),
+                clip=clip,
+                delta=delta,
+                epsilon=epsilon,
+                scoring_multiplier=z * math.sqrt(t_max / scoring_share),
+            )
         if covers == "scoring":
             z *= math.sqrt(t_max)
         return cls(noise_multiplier=z, clip=clip, delta=delta, epsilon=epsilon)
@@ -71,23 +94,45 @@ class DifferentialPrivacy:
         *,
         step: float = 0.0,
     ) -> RoundNoise:
-        """One round's shares for the included ``pids`` (drawn in pid order from ``rng``)."""
-        std = dp_math.share_std(self.noise_multiplier, self.clip, t, dimension=dimension, step=step)
-        shares = {pid: rng.normal(0.0, std, dimension) for pid in sorted(pids)}
+        """One round's shares for the included ``pids`` (drawn in pid order from ``rng``;
+        scoring's own shares, where it has them, after the model's)."""
         factors = dict(zip(pids, clip_factors, strict=True))
-        return RoundNoise(self, t, std, shares, factors)
+
+        def draw(z: float) -> RoundNoise:
+            std = dp_math.share_std(z, self.clip, t, dimension=dimension, step=step)
+            shares = {pid: rng.normal(0.0, std, dimension) for pid in sorted(pids)}
+            return RoundNoise(self, z, t, std, shares, factors)
+
+        noise = draw(self.noise_multiplier)
+        if self.scoring_multiplier is not None:
+            noise.own_scoring = draw(self.scoring_multiplier)
+        return noise
 
 
 @dataclass
 class RoundNoise:
-    """One round's noise shares, clip factors and releases (sets of pids)."""
+    """One round's noise shares (of multiplier ``z``), clip factors and releases (sets of
+    pids); ``scoring`` is the family scoring's coalition sums carry (itself by default)."""
 
     dp: DifferentialPrivacy
+    z: float
     t: int
     std: float
     shares: dict[int, np.ndarray]
     clip_factors: dict[int, float]
     releases: list[frozenset[int]] = field(default_factory=list)
+    own_scoring: RoundNoise | None = None
+
+    @property
+    def scoring(self) -> RoundNoise:
+        """The shares scoring's coalition sums carry."""
+        return self.own_scoring if self.own_scoring is not None else self
+
+    @property
+    def released(self) -> int:
+        """Noised sums released this round, in every family."""
+        extra = len(self.own_scoring.releases) if self.own_scoring is not None else 0
+        return len(self.releases) + extra
 
     def clipped(self, pid: int, update: np.ndarray) -> np.ndarray:
         """``update`` held to L2 norm ``clip`` times its clip factor."""
@@ -98,13 +143,16 @@ class RoundNoise:
         self.releases.append(frozenset(int(p) for p in pids))
 
     def mu_squared(self, pids: Sequence[int]) -> dict[int, float]:
-        """Each of ``pids``' ``mu^2`` from this round's releases."""
+        """Each of ``pids``' ``mu^2`` from this round's releases (both families)."""
         position = {pid: i for i, pid in enumerate(pids)}
         releases = [frozenset(position[p] for p in r if p in position) for r in self.releases]
         factors = [self.clip_factors.get(pid, 1.0) for pid in pids]
         values = dp_math.round_mu_squared(
-            releases, len(pids), z=self.dp.noise_multiplier, t=self.t, clip_factors=factors
+            releases, len(pids), z=self.z, t=self.t, clip_factors=factors
         )
+        if self.own_scoring is not None:  # independent noise: the mechanisms compose
+            scoring = self.own_scoring.mu_squared(pids)
+            values = values + np.array([scoring[pid] for pid in pids])
         return {pid: float(v) for pid, v in zip(pids, values, strict=True)}
 
 

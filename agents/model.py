@@ -238,7 +238,7 @@ class MarketModel(mesa.Model):  # type: ignore[misc]  # mesa ships no type stubs
         scoring = platform.score(included, context, store)
         record.budget_paid = platform.pay(included, store)
         if context.noise is not None:  # what this round's noised releases cost each member
-            record.dp_noise_std, record.dp_releases = context.noise.std, len(context.noise.releases)
+            record.dp_noise_std, record.dp_releases = context.noise.std, context.noise.released
             book_round(context.noise, {p.pid: p.privacy for p in included})
             for p in included:  # its price times the epsilon just booked (privacy_economics)
                 p.charge_privacy()

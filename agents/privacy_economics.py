@@ -14,10 +14,11 @@ Shamir threshold of a secure sum, every included client in the clear) for a roun
 includes all ``n`` identities (the round the noise was solved for: fewer included clients
 spend less, so this is an upper bound, and a forecast that cannot oscillate with last
 round's turnout), and ``h`` what the platform says its releases cover (``privacy.dp.
-budget_covers``): 1 for ``scoring`` (coalition sums determine its noised update), ``1/n``
-for ``model`` (the model's sum alone; a round whose scoring releases more is charged what it
-released). The epsilon it would spend is the *increase* of its epsilon,
-``epsilon(mu^2_so_far + mu^2) - epsilon(mu^2_so_far)`` (epsilons do not add; ``mu^2`` does),
+budget_covers``): 1 for the shares Shapley-style scoring's coalition sums carry (they
+determine its noised update, whatever the budget was solved for), ``1/n`` for the model's own
+shares where scoring has its own (``privacy.dp.scoring_share``). The epsilon it would
+spend is the *increase* of its epsilon, ``epsilon(mu^2_so_far + mu^2) -
+epsilon(mu^2_so_far)`` (epsilons do not add; ``mu^2`` does),
 and its privacy cost that times its price: part of the expected cost its join policy
 weighs, and of its bid (``declared_cost``).
 
@@ -35,9 +36,12 @@ pay stays out. The ``auction`` (Singer 2010's budget-feasible reverse auction) t
 the privacy cost is part of the bid, and a winner's escrow is its critical (threshold) price,
 at least its bid, so truthful bidding recovers the privacy cost as Ghosh & Roth's threshold
 payments do (a bid above one's true privacy cost only loses rounds one would have gained
-from; below it, one may win at a price under one's cost).
+from; below it, one may win at a price under one's cost). The escrow is released against
+delivered value (:mod:`market.mechanisms.auction`): a winner whose noised contribution falls
+short of a quarter of its declared share is paid less than its price.
 
-**The menu** (``privacy.dp.menu``, clip factors in ``(0, 1]``). Each available participant
+**The menu** (``privacy.dp.menu``, clip factors in ``(0, 1]``; the platform offers it under
+any mechanism, and the clip factor is public: it sets the accounting). Each available participant
 picks the factor ``c`` maximising ``R c - price * spend(c)`` before it decides to join
 (:func:`choose_clip_factor`): ``R`` is the pay its join policy expects, which it takes to be
 the pay of a full-clip update, and pay is taken to scale with ``c`` (under the same noise a
@@ -86,15 +90,17 @@ def round_threshold(access: Any, n: int) -> int:
 
 def expected_mu_squared(plan: Any, n: int, clip_factor: float) -> float:
     """The ``mu^2`` one member of a round of ``n`` included clients expects its releases to
-    cost: ``h * t * c^2 / z^2`` (``h``: 1, or ``1/n`` where the budget covers the model's sum
-    alone; ``plan``: the run's :class:`agents.compile.RunPlan`)."""
+    cost: ``h * t * c^2 / z^2`` summed over the noise families, ``h = 1`` for the shares
+    that Shapley-style scoring's coalition sums carry (they determine its noised update) and
+    ``1/n`` for the model's own where scoring has its own (``plan``: the run's
+    :class:`agents.compile.RunPlan`)."""
     dp = plan.dp
     if dp is None or n < 1:
         return 0.0
-    covers = plan.scenario.privacy.dp.budget_covers
-    h = 1.0 if covers == "scoring" else 1.0 / n
-    t = round_threshold(plan.access, n)
-    return h * t * clip_factor**2 / dp.noise_multiplier**2
+    t, c2 = round_threshold(plan.access, n), clip_factor**2
+    if dp.scoring_multiplier is not None:  # the model's sum alone, and scoring's own shares
+        return t * c2 * (1.0 / (n * dp.noise_multiplier**2) + 1.0 / dp.scoring_multiplier**2)
+    return t * c2 / dp.noise_multiplier**2  # scoring's coalition sums determine its update
 
 
 def spend(dp: DifferentialPrivacy, mu_so_far: float, mu_round: float) -> float:

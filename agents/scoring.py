@@ -132,7 +132,7 @@ def score_round(
     report.sybil_gain_max = replication_gain(plan, included, weights, utility, store.readable)
     if context.noise is not None and utility is not None and plan.access.readable:
         for coalition in utility.table():  # each a sum of noised updates that left the scorer
-            context.noise.release([included[i].pid for i in coalition])
+            context.noise.scoring.release([included[i].pid for i in coalition])
     # distinct coalitions evaluated this round, the mechanism's own valuation included
     report.scoring_evaluations = int(utility.evaluations if utility is not None else 0)
     report.scoring_seconds = time.perf_counter() - started
@@ -179,7 +179,7 @@ def _score_examples(
         noise_se, gain_noise_se = noise_stderr(
             valuate,
             *sources,
-            noise=context.noise,
+            noise=context.noise.scoring,
             pids=[p.pid for p in included],
             weights=weights,
             scoring_rng=replay,

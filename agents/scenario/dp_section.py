@@ -53,6 +53,14 @@ class DPSection:
         "model (the model's sum alone; scoring then spends more, and the tables say how much).",
         choices=BUDGET_COVERS,
     )
+    scoring_share: float = setting(
+        0.0,
+        "Give scoring its own, larger noise shares and this share of the budget (in GDP "
+        "mu^2); the model's shares get the rest, so the model stays accurate while the "
+        "scores grow noisier (their standard errors say by how much). 0: scoring's coalition "
+        "sums carry the model's shares (and budget_covers decides).",
+        within="[0, 0.99]",
+    )
     menu: tuple[float, ...] = setting(
         (),
         "Clip factors (shares of clip, each in (0, 1]) a participant may choose from each "
@@ -64,6 +72,11 @@ class DPSection:
     def __post_init__(self) -> None:
         check_fields(self, "privacy.dp")
         require(isinstance(self.enabled, bool), "privacy.dp.enabled", "must be true or false")
+        require(
+            not (self.scoring_share > 0 and self.noise_multiplier > 0),
+            "privacy.dp.scoring_share",
+            "splits a budget solved from epsilon; set privacy.dp.noise_multiplier = 0",
+        )
         menu = self.menu
         require(
             isinstance(menu, list | tuple) and len(menu) <= MAX_MENU,

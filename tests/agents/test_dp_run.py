@@ -206,3 +206,30 @@ def test_membership_audit_from_the_command_line(tmp_path) -> None:  # type: igno
     refused = fedmarket("membership-audit", str(lora), "--out", str(out))
     assert refused.returncode == 2
     assert refused.stderr.strip().startswith("error: shadows: ")
+
+
+def test_scorings_own_noise_keeps_the_model_accurate_within_the_same_budget() -> None:
+    shared = _dp_scenario(rounds=3)
+    split = shared.replace("privacy.dp.scoring_share", 0.2)
+    model = MarketModel(split)
+    dp = model.plan.dp
+    assert dp is not None and dp.scoring_multiplier is not None
+    # the model's noise is far below the shared plan's, scoring's far above
+    shared_z = MarketModel(shared).plan.dp.noise_multiplier  # type: ignore[union-attr]
+    assert dp.noise_multiplier < shared_z / 1.5 < shared_z * 1.5 < dp.scoring_multiplier
+    for _ in range(split.rounds):
+        model.step()
+    rounds, parts = model.tables()
+    # each member's spend is the two families composed: the model's sum alone (h = 1/n)
+    # and scoring's coalition sums (exact Shapley determines each update, h = 1)
+    for pid, rows in parts.groupby("participant"):
+        multipliers = []
+        for r in rows.loc[rows["included"], "round"]:
+            n = int(rounds.loc[rounds["round"] == r, "included"].iloc[0])
+            multipliers += [dp.noise_multiplier, dp.scoring_multiplier / n**0.5]
+        assert rows["dp_epsilon"].iloc[-1] == pytest.approx(_library_epsilon(multipliers), rel=0.01)
+    always = parts.groupby("participant")["included"].all()
+    final = parts[parts["round"] == split.rounds].set_index("participant")["dp_epsilon"]
+    assert final[always].to_numpy() == pytest.approx(8.0, rel=0.01)
+    with pytest.raises(ScenarioError, match=r"^privacy\.dp\.scoring_share: "):
+        split.replace("privacy.dp.noise_multiplier", 2.0)
