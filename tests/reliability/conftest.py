@@ -118,5 +118,8 @@ def set_field(
     if section == "participants":
         raw["participants"]["honest"][key] = value
         return raw, f"participants.honest.{key}"
-    raw[section][key] = value
+    table = raw
+    for part in section.split("."):  # a table inside a section: privacy.dp
+        table = table[part]
+    table[key] = value
     return raw, f"{section}.{key}"

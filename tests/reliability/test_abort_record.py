@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import agents.access
+import agents.secure_sum
 import privacy
 from agents import MarketModel
 from agents.reports import AggregationReport
@@ -86,7 +86,7 @@ def test_an_aborted_round_keeps_the_graph_it_built(monkeypatch: pytest.MonkeyPat
         error.graph = graph  # type: ignore[attr-defined]  # what privacy/ attaches to aborts
         raise error
 
-    monkeypatch.setattr(agents.access, "secure_sum", aborts)
+    monkeypatch.setattr(agents.secure_sum, "secure_sum", aborts)
     model = aborting_model(0)
     model.step()
     row = dataclasses.asdict(model.record)

@@ -108,9 +108,21 @@ FIELD_TYPES: dict[tuple[str, str], type] = {
         (section, key): type(value)
         for section in ("model", "data", "train", "privacy", "market")
         for key, value in BASE[section].items()
+        if not isinstance(value, dict)
+    },
+    **{  # tables inside a section ([privacy.dp]), field by field
+        (f"{section}.{table}", key): type(value)
+        for section in ("model", "data", "train", "privacy", "market")
+        for table, fields in BASE[section].items()
+        if isinstance(fields, dict)
+        for key, value in fields.items()
     },
     **{("participants", key): type(value) for key, value in BASE["participants"]["honest"].items()},
 }
+WRONG_FOR: dict[tuple[str, str], list[Any]] = {
+    ("privacy.dp", "menu"): ["0.5", 0.5, ["a"], [[0.5]], {"a": 1.0}],
+}
+"""A list of numbers: a list of ints is not a wrong type there (ints widen to floats)."""
 FIELD_TYPES.pop(("data", "positive_label"))  # a string or an integer label: both are valid
 
 
@@ -118,12 +130,19 @@ def test_the_base_scenario_loads() -> None:
     assert load(tomli_w.dumps(BASE)).n_identities == 3
 
 
+def test_a_nested_table_that_is_not_a_table_is_refused() -> None:
+    for value in (3, "on", [1.0], True):
+        raw, field = set_field(BASE, "privacy", "dp", value)
+        assert_refused(raw, field)
+
+
 @given(target=st.sampled_from(sorted(FIELD_TYPES)), data=st.data())
 @settings(max_examples=300, deadline=None)
 def test_wrong_types_are_refused(target: tuple[str, str], data: st.DataObject) -> None:
     # Prepare
     section, key = target
-    value = data.draw(st.sampled_from(WRONG_TYPES[FIELD_TYPES[target]]), label="value")
+    wrong = WRONG_FOR.get(target, WRONG_TYPES[FIELD_TYPES[target]])
+    value = data.draw(st.sampled_from(wrong), label="value")
     raw, field = set_field(BASE, section, key, value)
     # Execute / Assert
     assert_refused(raw, field)
