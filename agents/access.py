@@ -245,7 +245,10 @@ class Access(ABC):
             return dp.round_noise(pids, factors, len(pids), dimension, rng)
         n = len(pids)
         t = self.secure.graph_parameters(n)[1] if n >= 2 else 2
-        std = privacy.dp.share_std(dp.noise_multiplier, dp.clip, t)
+        # the grid of the noisiest run this round (scoring's own shares, where it has them):
+        # no run's grid is coarser, so the rounding the noise is sized for bounds them all
+        z = max(dp.noise_multiplier, dp.scoring_multiplier or 0.0)
+        std = privacy.dp.share_std(z, dp.clip, t)
         step = privacy.dp.grid_step(std, n, clip=self.secure.clip, bits=self.secure.bits)
         return dp.round_noise(pids, factors, t, dimension, rng, step=step)
 

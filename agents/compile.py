@@ -141,7 +141,31 @@ def _differential_privacy(scenario: Scenario, access: Access) -> DifferentialPri
             covers=section.budget_covers,
             scoring_share=section.scoring_share,
         )
+    if access.secure is not None and scenario.n_identities >= 2:
+        _check_grid(dp, access, scenario.n_identities)
     return dataclasses.replace(dp, secure=secure)
+
+
+def _check_grid(dp: DifferentialPrivacy, access: Access, n: int) -> None:
+    """Refuse a secure sum whose grid is too coarse for the noise: the smallest share must
+    span :data:`privacy.dp.MIN_GRID_STEPS` steps of the noisiest run's grid."""
+    import privacy
+    from agents.scenario import ScenarioError
+
+    assert access.secure is not None
+    t = access.secure.graph_parameters(n)[1]
+    z_max = max(dp.noise_multiplier, dp.scoring_multiplier or 0.0)
+    step = privacy.dp.grid_step(
+        privacy.dp.share_std(z_max, dp.clip, t), n, clip=access.secure.clip, bits=access.secure.bits
+    )
+    steps = privacy.dp.share_std(dp.noise_multiplier, dp.clip, t) / step
+    if steps < privacy.dp.MIN_GRID_STEPS:
+        raise ScenarioError(
+            "privacy.clip",
+            f"the DP noise spans {steps:.0f} steps of the secure sum's grid, below "
+            f"{privacy.dp.MIN_GRID_STEPS}; use privacy.bits = 64 or a privacy.clip nearer "
+            "privacy.dp.clip",
+        )
 
 
 def _mechanism(scenario: Scenario) -> Mechanism:

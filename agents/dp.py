@@ -98,10 +98,12 @@ class DifferentialPrivacy:
         scoring's own shares, where it has them, after the model's)."""
         factors = dict(zip(pids, clip_factors, strict=True))
 
+        rounded = dp_math.rounding(dimension, step)
+
         def draw(z: float) -> RoundNoise:
             std = dp_math.share_std(z, self.clip, t, dimension=dimension, step=step)
             shares = {pid: rng.normal(0.0, std, dimension) for pid in sorted(pids)}
-            return RoundNoise(self, z, t, std, shares, factors)
+            return RoundNoise(self, z, t, std, shares, factors, rounded=rounded)
 
         noise = draw(self.noise_multiplier)
         if self.scoring_multiplier is not None:
@@ -122,6 +124,10 @@ class RoundNoise:
     clip_factors: dict[int, float]
     releases: list[frozenset[int]] = field(default_factory=list)
     own_scoring: RoundNoise | None = None
+    rounded: float = 0.0
+    """How far rounding to the secure sum's grid can move an update (0 in the clear): the
+    noise covers ``clip + rounded``, an update held to ``c * clip`` moves it by
+    ``c * clip + rounded`` at most."""
 
     @property
     def scoring(self) -> RoundNoise:
@@ -146,7 +152,10 @@ class RoundNoise:
         """Each of ``pids``' ``mu^2`` from this round's releases (both families)."""
         position = {pid: i for i, pid in enumerate(pids)}
         releases = [frozenset(position[p] for p in r if p in position) for r in self.releases]
-        factors = [self.clip_factors.get(pid, 1.0) for pid in pids]
+        factors = [
+            dp_math.sensitivity_ratio(self.clip_factors.get(pid, 1.0), self.dp.clip, self.rounded)
+            for pid in pids
+        ]
         values = dp_math.round_mu_squared(
             releases, len(pids), z=self.z, t=self.t, clip_factors=factors
         )

@@ -29,8 +29,10 @@ so the integer sensitivity grows by at most ``sqrt(d) / 2`` steps; :func:`share_
 Rounded Gaussian shares stand in for the discrete Gaussian; at the scales used (>= 2^10 grid
 steps) the difference is far below float precision (Kairouz et al. 2021, Thm. 1).
 
-Threat model: clients are honest (they add their shares); the server and any coalition of
-fewer than ``t`` clients see only released sums. Noise shares come from the run's seed so that
+Threat model: clients are honest (each adds its share and shares it with nobody); the server
+sees only released sums. A server that colludes with ``k`` clients can subtract their shares,
+leaving the model's sum noise of variance ``(n - k) / t * (z * clip)^2``: the accounting does
+not cover collusion (SECURITY.md). Noise shares come from the run's seed so that
 the same seed gives the same tables: that protects against the model's users, not against
 someone who knows the seed. Keys and masks still come from the OS (:mod:`privacy.client`).
 """
@@ -124,6 +126,22 @@ def leverages(releases: Sequence[frozenset[int]], n: int) -> np.ndarray:
     rank = int(np.sum(singular > singular[0] * max(matrix.shape) * 1e-12))
     basis = vt[:rank]
     return np.asarray(np.clip(np.sum(basis**2, axis=0), 0.0, 1.0), dtype=np.float64)
+
+
+MIN_GRID_STEPS = 1024
+"""Grid steps a noise share's std must span under secure aggregation: from there on the
+rounded Gaussian is the discrete Gaussian to far below float precision."""
+
+
+def rounding(dimension: int, step: float) -> float:
+    """How far rounding to a grid of ``step`` can move a ``dimension``-long update (L2)."""
+    return math.sqrt(dimension) * step / 2
+
+
+def sensitivity_ratio(clip_factor: float, clip: float, rounded: float = 0.0) -> float:
+    """The share of the noise's sensitivity ``clip + rounded`` that an update held to
+    ``clip_factor * clip`` (then rounded) can use: its ``c`` in ``mu^2 = h t (c / z)^2``."""
+    return (clip_factor * clip + rounded) / (clip + rounded)
 
 
 def round_mu_squared(

@@ -49,6 +49,16 @@ def check_compatible(scenario: Scenario) -> None:
     estimator = market.make_estimator(scenario.market.scoring)
     valuation = market.MECHANISMS[scenario.market.mechanism].valuation  # type: ignore[attr-defined]
     dp = scenario.privacy.dp.enabled
+    if scenario.privacy.dp.menu and not dp:
+        raise ScenarioError(
+            "privacy.dp.menu", "offers clip factors of DP noise; set privacy.dp.enabled = true"
+        )
+    if dp and scenario.privacy.dp.delta >= 1 / scenario.n_identities:
+        raise ScenarioError(
+            "privacy.dp.delta",
+            f"must be below 1 / the {scenario.n_identities} identities (a delta that large "
+            "allows one participant's data to leak outright); use 1e-5",
+        )
     if dp and scenario.train.aggregator not in LINEAR_AGGREGATORS:
         raise ScenarioError(
             "train.aggregator",

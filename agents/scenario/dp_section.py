@@ -34,7 +34,7 @@ class DPSection:
     )
     delta: float = setting(
         1e-5,
-        "The delta every epsilon is reported at (below 1 / participants' examples).",
+        "The delta every epsilon is reported at (below 1 / the number of identities).",
         within="(0, 0.1]",
     )
     clip: float = setting(

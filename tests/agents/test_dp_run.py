@@ -233,3 +233,32 @@ def test_scorings_own_noise_keeps_the_model_accurate_within_the_same_budget() ->
     assert final[always].to_numpy() == pytest.approx(8.0, rel=0.01)
     with pytest.raises(ScenarioError, match=r"^privacy\.dp\.scoring_share: "):
         split.replace("privacy.dp.noise_multiplier", 2.0)
+
+
+def test_a_smaller_clip_factor_is_accounted_with_the_grid_rounding() -> None:
+    import numpy as np
+
+    from agents.dp import DifferentialPrivacy
+
+    dp = DifferentialPrivacy(noise_multiplier=2.0, clip=1.0, delta=DELTA)
+    d, step = 10_000, 1e-3  # rounding can move an update by sqrt(d) * step / 2 = 0.05
+    noise = dp.round_noise([0, 1], [0.25, 1.0], 2, d, np.random.default_rng(0), step=step)
+    noise.release([0])
+    noise.release([1])
+    e = 0.05
+    spent = noise.mu_squared([0, 1])
+    assert noise.std == pytest.approx(2.0 * (1.0 + e) / 2**0.5)
+    assert spent[0] == pytest.approx(2 * ((0.25 + e) / (2.0 * (1.0 + e))) ** 2)
+    assert spent[1] == pytest.approx(2 * (1 / 2.0) ** 2)
+    # broken variant: c^2 alone would understate what the rounded small update reveals
+    assert spent[0] > 2 * (0.25 / 2.0) ** 2 * 1.2
+
+
+def test_settings_dp_cannot_honour_are_refused_with_the_field_named() -> None:
+    secure = _dp_scenario(secure=True, access="trusted_evaluator")
+    with pytest.raises(ScenarioError, match=r"^privacy\.clip: .*grid"):
+        MarketModel(secure.replace("privacy.clip", 1e6).replace("privacy.dp.clip", 1e-3))
+    with pytest.raises(ScenarioError, match=r"^privacy\.dp\.delta: "):
+        secure.replace("participants.honest.count", 20).replace("privacy.dp.delta", 0.06)
+    with pytest.raises(ScenarioError, match=r"^privacy\.dp\.menu: "):
+        secure.replace("privacy.dp.enabled", False).replace("privacy.dp.menu", [0.5, 1.0])
