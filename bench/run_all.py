@@ -70,6 +70,12 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "synthesize": ("SmolLM2 generation speed (tokens/s)", [], []),
     "cli_startup": ("how fast the CLI answers --help and bad input", [], ["--repeat", "3"]),
     "call_path": ("one run's calls across files, CLI to tables (issue 28)", ["--show"], []),
+    "dp_accuracy": (
+        "what client-level DP costs in accuracy, by market size and budget split (issue 29)",
+        ["--sizes", "6", "24", "48", "--epsilons", "2", "8", "16"],
+        ["--quick"],
+    ),
+    "membership": ("what DP buys against membership inference (issue 29)", [], ["--quick"]),
 }
 
 
