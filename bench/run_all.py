@@ -76,6 +76,11 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--quick"],
     ),
     "membership": ("what DP buys against membership inference (issue 29)", [], ["--quick"]),
+    "privacy_market": (
+        "the price of privacy in the market: participation and pay by privacy price (issue 29)",
+        ["--seeds", "20"],
+        ["--seeds", "2", "--prices", "0", "2", "8", "--out", "/tmp/fedmarket-privacy-quick"],
+    ),
 }
 
 
