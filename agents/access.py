@@ -32,6 +32,7 @@ Threat model: see :mod:`agents.update_store` (who may read an individual update)
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
@@ -226,6 +227,19 @@ class Access(ABC):
         return deltas, aggregate
 
     # ----- differential privacy -----
+    def noise_divisor(self, n: int) -> int:
+        """``t`` of a round of ``n`` accepted clients: each share has std ``z clip / sqrt(t)``.
+
+        In the clear, ``n`` (the server adds exactly ``z clip`` to the model's sum). Under
+        secure aggregation, the clients expected to survive, ``floor(n (1 - dropout_rate))``,
+        and never fewer than the Shamir threshold (no unmasked sum has fewer members): with
+        more dropouts than expected the sum carries less noise, and the accounting, which
+        reads the clients actually included, says what it cost."""
+        if self.secure is None:
+            return max(n, 1)
+        shamir = self.secure.graph_parameters(n)[1] if n >= 2 else 2
+        return max(shamir, math.floor(n * (1 - self.secure.dropout_rate)))
+
     def round_noise(
         self,
         dp: DifferentialPrivacy | None,
@@ -233,18 +247,15 @@ class Access(ABC):
         context: RoundContext,
     ) -> RoundNoise | None:
         """The round's noise shares for ``accepted`` (``None`` without DP), from the run's DP
-        stream: ``t`` is the Shamir threshold of the round's secure sum (no unmasked sum has
-        fewer members), or every accepted client in the clear (the server then adds exactly
-        ``z * clip`` to the model's sum)."""
+        stream, each of std ``z clip / sqrt(t)`` with ``t`` = :meth:`noise_divisor`."""
         rng, dimension = context.dp_rng, len(context.base_vector)
         if dp is None or rng is None or not accepted:
             return None
         pids = [p.pid for p in accepted]
         factors = [p.privacy.clip_factor for p in accepted]
+        n, t = len(pids), self.noise_divisor(len(pids))
         if self.secure is None:
-            return dp.round_noise(pids, factors, len(pids), dimension, rng)
-        n = len(pids)
-        t = self.secure.graph_parameters(n)[1] if n >= 2 else 2
+            return dp.round_noise(pids, factors, t, dimension, rng)
         # the grid of the noisiest run this round (scoring's own shares, where it has them):
         # no run's grid is coarser, so the rounding the noise is sized for bounds them all
         z = max(dp.noise_multiplier, dp.scoring_multiplier or 0.0)

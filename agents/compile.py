@@ -131,7 +131,7 @@ def _differential_privacy(scenario: Scenario, access: Access) -> DifferentialPri
         dp = DifferentialPrivacy(section.noise_multiplier, section.clip, section.delta)
     else:
         n = scenario.n_identities  # the most clients a round can include: the largest t
-        t_max = access.secure.graph_parameters(n)[1] if access.secure and n >= 2 else n
+        t_max = access.noise_divisor(n)
         dp = DifferentialPrivacy.solve(
             epsilon=section.epsilon,
             delta=section.delta,
@@ -153,7 +153,7 @@ def _check_grid(dp: DifferentialPrivacy, access: Access, n: int) -> None:
     from agents.scenario import ScenarioError
 
     assert access.secure is not None
-    t = access.secure.graph_parameters(n)[1]
+    t = access.noise_divisor(n)
     z_max = max(dp.noise_multiplier, dp.scoring_multiplier or 0.0)
     step = privacy.dp.grid_step(
         privacy.dp.share_std(z_max, dp.clip, t), n, clip=access.secure.clip, bits=access.secure.bits

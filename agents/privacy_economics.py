@@ -9,8 +9,8 @@ never sees it. Its identities share it.
 **Expected spend** (the cost of joining). Before a round, a participant prices the ``mu^2``
 the round's releases may add to its Gaussian-DP account (:mod:`privacy.dp`), as the platform's
 guarantee states it: ``mu^2 = h * t * c^2 / z^2`` with ``c`` its clip factor, ``z`` the run's
-noise multiplier, ``t`` the round's threshold (:meth:`agents.access.Access.round_noise`: the
-Shamir threshold of a secure sum, every included client in the clear) for a round that
+noise multiplier, ``t`` the round's noise divisor (:meth:`agents.access.Access.noise_divisor`:
+the clients a secure sum expects to survive, every included client in the clear) for a round that
 includes all ``n`` identities (the round the noise was solved for: fewer included clients
 spend less, so this is an upper bound, and a forecast that cannot oscillate with last
 round's turnout), and ``h`` what the platform says its releases cover (``privacy.dp.
@@ -75,17 +75,10 @@ class Priced(Protocol):
 
 
 @functools.lru_cache(maxsize=256)
-def _secure_threshold(secure: Any, n: int) -> int:
-    return int(secure.graph_parameters(n)[1]) if n >= 2 else 2
-
-
 def round_threshold(access: Any, n: int) -> int:
-    """The ``t`` of a round that includes ``n`` clients, as the access mode draws its noise:
-    the Shamir threshold under secure aggregation, ``n`` in the clear (``access``: an
-    :class:`agents.access.Access`)."""
-    if access.secure is None:
-        return max(n, 1)
-    return _secure_threshold(access.secure, n)
+    """The ``t`` of a round that includes ``n`` clients, as the access mode draws its noise
+    (:meth:`agents.access.Access.noise_divisor`; ``access``: an Access)."""
+    return int(access.noise_divisor(n))
 
 
 def expected_mu_squared(plan: Any, n: int, clip_factor: float) -> float:

@@ -49,7 +49,7 @@ def test_each_epsilon_in_the_tables_is_the_library_accountants(secure: bool, acc
         model.step()
         included = [p for p in model.participants if p.included]
         n = len(included)
-        threshold.append(model.plan.access.secure.graph_parameters(n)[1] if secure else n)
+        threshold.append(model.plan.access.noise_divisor(n))
     rounds, parts = model.tables()
     z = model.plan.dp.noise_multiplier
     # exact Shapley scoring evaluates every coalition: each included update is determined,
