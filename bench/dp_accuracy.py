@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[6, 48])
     parser.add_argument("--epsilons", type=float, nargs="+", default=[2.0, 8.0])
     parser.add_argument("--quick", action="store_true", help="2 seeds, 6 owners, epsilon 8")
+    parser.add_argument("--name", default="dp_accuracy", help="results file name (no suffix)")
     args = parser.parse_args()
     seeds, sizes, epsilons = range(args.seeds), args.sizes, args.epsilons
     if args.quick:
@@ -133,8 +134,8 @@ def main() -> None:
         f"{time.perf_counter() - started:.0f} s (`python -m bench.dp_accuracy`).\n"
     )
     if not args.quick:
-        frame.to_csv(RESULTS / "dp_accuracy.csv", index=False)
-        (RESULTS / "dp_accuracy.md").write_text(text)
+        frame.to_csv(RESULTS / f"{args.name}.csv", index=False)
+        (RESULTS / f"{args.name}.md").write_text(text)
     print(text)
 
 
