@@ -253,15 +253,20 @@ class Access(ABC):
             return None
         pids = [p.pid for p in accepted]
         factors = [p.privacy.clip_factor for p in accepted]
-        n, t = len(pids), self.noise_divisor(len(pids))
-        if self.secure is None:
-            return dp.round_noise(pids, factors, t, dimension, rng)
-        # the grid of the noisiest run this round (scoring's own shares, where it has them):
-        # no run's grid is coarser, so the rounding the noise is sized for bounds them all
-        z = max(dp.noise_multiplier, dp.scoring_multiplier or 0.0)
-        std = privacy.dp.share_std(z, dp.clip, t)
-        step = privacy.dp.grid_step(std, n, clip=self.secure.clip, bits=self.secure.bits)
+        t = self.noise_divisor(len(pids))
+        step = self.noise_grid_step(dp, len(pids))
         return dp.round_noise(pids, factors, t, dimension, rng, step=step)
+
+    def noise_grid_step(self, dp: DifferentialPrivacy, n: int) -> float:
+        """The quantisation step the noise of a round of ``n`` accepted clients is sized for
+        (0 in the clear): the grid of the noisiest run that round (scoring's own shares,
+        where it has them). No run's grid is coarser, so the rounding it covers bounds them
+        all."""
+        if self.secure is None:
+            return 0.0
+        z = max(dp.noise_multiplier, dp.scoring_multiplier or 0.0)
+        std = privacy.dp.share_std(z, dp.clip, self.noise_divisor(n))
+        return privacy.dp.grid_step(std, n, clip=self.secure.clip, bits=self.secure.bits)
 
     # ----- what the round released -----
     def leak(self, released: Sequence[frozenset[int]], n_players: int) -> privacy.LeakReport:

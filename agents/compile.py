@@ -152,13 +152,8 @@ def _check_grid(dp: DifferentialPrivacy, access: Access, n: int) -> None:
     import privacy
     from agents.scenario import ScenarioError
 
-    assert access.secure is not None
-    t = access.noise_divisor(n)
-    z_max = max(dp.noise_multiplier, dp.scoring_multiplier or 0.0)
-    step = privacy.dp.grid_step(
-        privacy.dp.share_std(z_max, dp.clip, t), n, clip=access.secure.clip, bits=access.secure.bits
-    )
-    steps = privacy.dp.share_std(dp.noise_multiplier, dp.clip, t) / step
+    step = access.noise_grid_step(dp, n)
+    steps = privacy.dp.share_std(dp.noise_multiplier, dp.clip, access.noise_divisor(n)) / step
     if steps < privacy.dp.MIN_GRID_STEPS:
         raise ScenarioError(
             "privacy.clip",
