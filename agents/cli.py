@@ -71,11 +71,22 @@ def fedavg(
     mode: Annotated[str, typer.Option(help="lora or head.")] = "lora",
     backbone: Annotated[str, typer.Option(help="minilm, smollm2, tiny or tiny_causal.")] = "minilm",
     init: Annotated[str, typer.Option(help="pretrained or random.")] = "pretrained",
-    partition: Annotated[str, typer.Option(help="iid, dirichlet or quantity.")] = "iid",
+    partition: Annotated[
+        str, typer.Option(help="iid, dirichlet, quantity or natural (a task with owners).")
+    ] = "iid",
     alpha: Annotated[float, typer.Option(help="Dirichlet concentration.")] = 0.5,
     lr: Annotated[float, typer.Option(help="Local AdamW learning rate.")] = 5e-3,
+    dataset: Annotated[
+        str, typer.Option(help="A built-in task (`fedmarket datasets` lists them).")
+    ] = "amazon_reviews",
     data: Annotated[
-        Path | None, typer.Option(help="Your own CSV/JSONL file instead of the reviews.")
+        Path | None, typer.Option(help="Your own CSV/JSONL file instead of a built-in task.")
+    ] = None,
+    val_size: Annotated[
+        int | None, typer.Option(help="Server validation examples (default: the task's).")
+    ] = None,
+    owner_column: Annotated[
+        str | None, typer.Option(help="Owner column of --data (for --partition natural).")
     ] = None,
     text_column: Annotated[str, typer.Option(help="Text column of --data.")] = "text",
     label_column: Annotated[str, typer.Option(help="Label column of --data.")] = "label",
@@ -89,7 +100,7 @@ def fedavg(
 
     with user_errors():
         data_cfg = (
-            DataConfig()
+            DataConfig(dataset=dataset, val_size=val_size)
             if data is None
             else DataConfig(
                 dataset="file",
@@ -97,6 +108,8 @@ def fedavg(
                 text_column=text_column,
                 label_column=label_column,
                 positive_label=positive_label,
+                owner_column=owner_column,
+                val_size=val_size,
             )
         )
         cfg = FedAvgConfig(
@@ -293,6 +306,29 @@ def fields_command(
     if not rows:
         fail(f"fields: no field starts with {prefix!r}; give a section (market) or a path")
     printing.print_fields(rows)
+
+
+@app.command(name="datasets")
+def datasets_command(
+    details: Annotated[
+        bool, typer.Option("--details", help="Classes, sizes, source and licence of each.")
+    ] = False,
+) -> None:
+    """List the built-in offline tasks for data.dataset, one name a line."""
+    from fl_core.datasets import TASKS, available
+
+    for info in TASKS.values():
+        if not details:
+            typer.echo(info.name)
+            continue
+        state = "installed" if available(info.name) else f"not installed: {info.install}"
+        typer.echo(f"{info.name}: {info.title}")
+        typer.echo(f"  classes: {', '.join(info.class_names)}")
+        owner = info.owner_column or "none"
+        typer.echo(f"  natural owner: {owner}; default val_size: {info.default_val_size}")
+        typer.echo(f"  source: {info.source} ({state})")
+        typer.echo(f"  licence: {info.licence}")
+        typer.echo(f"  cite: {info.citation}")
 
 
 @app.command(name="attack-matrix")

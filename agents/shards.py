@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fl_core import allocate, flip_labels
+from fl_core.partition import natural_partition
 
 if TYPE_CHECKING:
     from agents.compile import RunPlan
@@ -50,8 +51,14 @@ def allocate_identity_data(
         ]
     )
     sizes = [g.data_size for g in plan.owners]
-    replace = plan.scenario.data.replace or sum(sizes) > len(labels)
-    shards = allocate(labels, sizes, mixes, alloc_rng, replace=replace)
+    if plan.scenario.data.partition == "natural":  # whole natural owners; sizes ignored
+        owners = task.splits.train.owners
+        assert owners is not None  # DataSection checked the task has owners
+        replace = False
+        shards = natural_partition(owners, len(plan.owners), alloc_rng)
+    else:
+        replace = plan.scenario.data.replace or sum(sizes) > len(labels)
+        shards = allocate(labels, sizes, mixes, alloc_rng, replace=replace)
     owner_labels = []
     for group, behaviour, shard in zip(plan.owners, plan.strategies, shards, strict=True):
         own = labels[shard]

@@ -54,6 +54,8 @@ WIDGETS: dict[str, str] = {
     "seed": "seed",
     "model_mode": "model.mode",
     "model_backbone": "model.backbone",
+    "data_dataset": "data.dataset",
+    "data_partition": "data.partition",
     "data_val_size": "data.val_size",
     "data_test_fraction": "data.test_fraction",
     "data_utility_subset": "data.utility_subset",

@@ -12,13 +12,24 @@ import math
 import re
 from typing import Any, Literal
 
-DatasetName = Literal["amazon_reviews", "file"]
+DatasetName = Literal["amazon_reviews", "bbc_news", "drug_reviews", "file"]
 Backbone = Literal["minilm", "tiny", "smollm2", "tiny_causal"]
 Init = Literal["pretrained", "random"]
 Mode = Literal["lora", "head"]
 Device = Literal["auto", "cpu", "cuda"]
 
-DATASETS = ("amazon_reviews", "file")
+DATASETS = ("amazon_reviews", "bbc_news", "drug_reviews", "file")
+"""The built-in offline tasks (:mod:`fl_core.datasets`) and ``file`` (the user's own data)."""
+OWNER_TASKS = ("drug_reviews",)
+"""Built-in tasks whose examples name a natural owner (``partition = "natural"``)."""
+DEFAULT_VAL_SIZE: dict[str, int] = {
+    "amazon_reviews": 500,
+    "bbc_news": 300,
+    "drug_reviews": 100,
+    "file": 500,
+}
+"""The server's validation examples by ``data.dataset`` when ``data.val_size`` is omitted:
+about an eighth of a small pool (drug reviews: 600) and 500 of a large one."""
 BACKBONES = ("minilm", "tiny", "smollm2", "tiny_causal")
 CAUSAL_BACKBONES = ("smollm2", "tiny_causal")
 """Decoder-only backbones (:mod:`fl_core.causal`): Llama blocks under a causal mask."""

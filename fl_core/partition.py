@@ -8,6 +8,9 @@ given ``numpy.random.Generator``. Shards are disjoint unless ``replace=True`` is
 - :func:`dirichlet_partition`: label skew, class proportions per client drawn from
   Dir(alpha) (Hsu et al. 2019, "Measuring the Effects of Non-Identical Data Distribution").
 - :func:`quantity_skew_partition`: shard sizes from a log-normal (sigma), labels IID.
+- :func:`natural_partition`: each client holds whole natural owners' data (a drug review's
+  medical condition), the feature and label skew of real federated data (LEAF, Caldas et
+  al. 2018).
 - :func:`allocate`: per-client sizes and class proportions given explicitly (used by the
   agent-based simulator, where each participant has its own data profile).
 - :func:`flip_labels`: per-client label noise.
@@ -86,6 +89,37 @@ def dirichlet_partition(
             result[client] = np.concatenate([result[client], result[donor][:need]])
             result[donor] = result[donor][need:]
     return [np.sort(r) for r in result]
+
+
+def natural_partition(
+    owners: Sequence[str], n_clients: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Split by natural owner: every owner's examples stay together on one client.
+
+    The ``n_clients`` largest owners each found a client; every further owner, largest
+    first, joins the client that holds the fewest examples so far (greedy
+    longest-processing-time packing), so no data is dropped and client sizes stay as even
+    as whole owners allow. ``rng`` breaks ties between owners of equal size. With fewer
+    owners than clients the split is refused (one line naming ``n_clients``).
+    """
+    keys = np.asarray(owners, dtype=object)
+    _check_clients(len(keys), n_clients)
+    names, inverse, counts = np.unique(keys.astype(str), return_inverse=True, return_counts=True)
+    if len(names) < n_clients:
+        raise ValueError(
+            f"n_clients: the data has {len(names)} natural owners, fewer than {n_clients} "
+            "clients; use at most that many clients or another partition"
+        )
+    tiebreak = rng.permutation(len(names))
+    order = np.lexsort((tiebreak, -counts))  # largest first, ties in random order
+    held = np.zeros(n_clients, dtype=np.int64)
+    client_of = np.empty(len(names), dtype=np.int64)
+    for rank, owner in enumerate(order):
+        client = rank if rank < n_clients else int(np.argmin(held))
+        client_of[owner] = client
+        held[client] += counts[owner]
+    example_client = client_of[inverse]
+    return [np.flatnonzero(example_client == k) for k in range(n_clients)]
 
 
 def allocate(

@@ -21,11 +21,12 @@ from fl_core.partition import (
     dirichlet_partition,
     flip_labels,
     iid_partition,
+    natural_partition,
     quantity_skew_partition,
 )
 from fl_core.task import FederatedTask
 
-PARTITIONS = ("iid", "dirichlet", "quantity")
+PARTITIONS = ("iid", "dirichlet", "quantity", "natural")
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,10 @@ class FedAvgConfig:
 
     Attributes:
         n_clients, rounds, seed: size and seed of the run.
-        partition: ``iid``, ``dirichlet`` (label skew with ``alpha``) or ``quantity``
-            (log-normal sizes with ``sigma``).
+        partition: ``iid``, ``dirichlet`` (label skew with ``alpha``), ``quantity``
+            (log-normal sizes with ``sigma``) or ``natural`` (whole natural owners per
+            client, :func:`fl_core.partition.natural_partition`; the task needs an owner
+            column, e.g. ``drug_reviews``).
         samples_per_client: use only this many training examples per client on average
             (drawn before partitioning); ``None`` uses the whole pool.
         label_noise: share of flipped labels on every client.
@@ -83,9 +86,18 @@ class FedAvgResult:
 
 
 def make_shards(
-    cfg: FedAvgConfig, labels: np.ndarray, rng: np.random.Generator
+    cfg: FedAvgConfig,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    owners: tuple[str, ...] | None = None,
 ) -> list[np.ndarray]:
-    """Client shards (indices into the training pool) for the configured partition."""
+    """Client shards (indices into the training pool) for the configured partition;
+    ``owners`` (each example's natural owner) is needed by ``partition = "natural"``."""
+    if cfg.partition == "natural" and owners is None:
+        raise ValueError(
+            "partition: natural needs a task with natural owners (data.dataset = "
+            "'drug_reviews', or data.owner_column for a file); use iid, dirichlet or quantity"
+        )
     pool = np.arange(len(labels))
     if cfg.samples_per_client is not None:
         total = min(len(labels), cfg.samples_per_client * cfg.n_clients)
@@ -94,6 +106,9 @@ def make_shards(
         parts = iid_partition(len(pool), cfg.n_clients, rng)
     elif cfg.partition == "quantity":
         parts = quantity_skew_partition(len(pool), cfg.n_clients, rng, cfg.sigma)
+    elif cfg.partition == "natural":
+        assert owners is not None
+        parts = natural_partition([owners[i] for i in pool], cfg.n_clients, rng)
     else:
         parts = dirichlet_partition(labels[pool], cfg.n_clients, cfg.alpha, rng)
     return [pool[p] for p in parts]
@@ -107,7 +122,7 @@ def run_fedavg(
     task_rng, shard_rng, noise_rng, train_rng = root.spawn(4)
     task = task or FederatedTask(cfg.data, cfg.model, cfg.train, rng=task_rng)
     labels = task.train_labels
-    shards = make_shards(cfg, labels, shard_rng)
+    shards = make_shards(cfg, labels, shard_rng, task.splits.train.owners)
     client_labels = [
         flip_labels(labels[s], cfg.label_noise, task.n_classes, noise_rng) for s in shards
     ]

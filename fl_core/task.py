@@ -133,6 +133,7 @@ class FederatedTask:
             texts=train.texts + tuple(texts),
             labels=np.concatenate([train.labels, labels.astype(train.labels.dtype)]),
             class_names=train.class_names,
+            owners=None if train.owners is None else train.owners + ("synthetic",) * len(texts),
         )
         self.splits = dataclasses.replace(self.splits, train=grown)
         self.features["train"] = self._feature_store(grown)

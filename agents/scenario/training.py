@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from agents.scenario.errors import as_scenario_error
+from agents.scenario.errors import ScenarioError, as_scenario_error
 from agents.scenario.spec import FieldSpec, check_fields, setting, spec
 from fl_core.aggregation import AGGREGATORS
 from fl_core.config import (
@@ -34,11 +34,14 @@ from fl_core.config import (
     MIN_LENGTH,
     MIN_VAL_SIZE,
     MODES,
+    OWNER_TASKS,
     TARGET_MODULES,
     DataConfig,
     ModelConfig,
     TrainConfig,
 )
+
+DATA_PARTITIONS = ("allocate", "natural")
 
 
 def _aggregators() -> tuple[str, ...]:
@@ -84,6 +87,24 @@ class DataSection(_Checked, DataConfig):
         "every shard).",
         label="shards with replacement",
     )
+    partition: str = setting(
+        "allocate",
+        "How owners get their data: allocate (each group's data_size and class_alpha) or "
+        "natural (each owner holds whole natural owners of the task, e.g. drug_reviews' "
+        "medical conditions; data_size and class_alpha are then ignored).",
+        choices=DATA_PARTITIONS,
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.partition == "natural" and not (
+            self.dataset in OWNER_TASKS or (self.dataset == "file" and self.owner_column)
+        ):
+            raise ScenarioError(
+                "data.partition",
+                f"natural needs natural owners, which {self.dataset} has not; use "
+                f"data.dataset in {OWNER_TASKS}, or a file with data.owner_column",
+            )
 
 
 @dataclass(frozen=True)
@@ -133,7 +154,9 @@ INHERITED: dict[str, FieldSpec] = {
         within=f"[0, {MAX_HEAD_HIDDEN}]",
     ),
     "data.dataset": FieldSpec(
-        "amazon_reviews (the embedded default) or file (your own CSV or JSONL at data.path).",
+        "A built-in offline task (amazon_reviews, the default; bbc_news: 5 topics; "
+        "drug_reviews: 3 sentiments, owners by condition; `fedmarket datasets` lists them) or "
+        "file (your own CSV or JSONL at data.path).",
         choices=DATASETS,
     ),
     "data.path": FieldSpec("CSV or JSONL file with the training pool when data.dataset = 'file'."),
@@ -142,12 +165,17 @@ INHERITED: dict[str, FieldSpec] = {
     ),
     "data.text_column": FieldSpec("Text column of the user's file."),
     "data.label_column": FieldSpec("Label column of the user's file."),
+    "data.owner_column": FieldSpec(
+        "Optional column of the user's file naming each example's natural owner "
+        "(for data.partition = 'natural')."
+    ),
     "data.positive_label": FieldSpec(
         "Label value mapped to class 1 (a binary task); omitted: integer labels as they are, "
         "or sorted string labels mapped to 0..k-1."
     ),
     "data.val_size": spec(
-        "Validation examples held by the server (for model selection and scoring).",
+        "Validation examples held by the server (for model selection and scoring; empty: "
+        "the task's default, 500 for amazon_reviews).",
         within=f"[{MIN_VAL_SIZE}, {MAX_VAL_SIZE}]",
         label="validation examples",
     ),

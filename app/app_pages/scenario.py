@@ -155,18 +155,21 @@ with st.expander("Model and data", expanded=False):
         edited = edit(edited, "model_mode", select)
         edited = edit(edited, "model_backbone", select)
     with c2:
+        edited = edit(edited, "data_dataset", select)
         edited = edit(edited, "data_val_size", number)
         edited = edit(edited, "data_test_fraction", number)
     with c3:
+        edited = edit(edited, "data_partition", select)
         edited = edit(edited, "data_utility_subset", number)
     with c4:
         edited = edit(
             edited, "data_replace", lambda label, key, **kw: st.checkbox(label, key=key, **kw)
         )
     st.caption(
-        "Data partitioning: each participant gets a shard of the reviews of its group's "
+        "Data partitioning: with **allocate**, each participant gets a shard of its group's "
         "**data size**; **label skew** (class_alpha) in the participant table makes shards "
-        "non-IID (Dirichlet; 0: IID) and **label noise** flips labels."
+        "non-IID (Dirichlet; 0: IID) and **label noise** flips labels. With **natural** "
+        "(drug_reviews), each participant holds whole medical conditions instead."
     )
 
 with st.expander("Local training and aggregation", expanded=False):

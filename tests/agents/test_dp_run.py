@@ -222,7 +222,7 @@ def test_scorings_own_noise_keeps_the_model_accurate_within_the_same_budget() ->
     rounds, parts = model.tables()
     # each member's spend is the two families composed: the model's sum alone (h = 1/n)
     # and scoring's coalition sums (exact Shapley determines each update, h = 1)
-    for pid, rows in parts.groupby("participant"):
+    for _pid, rows in parts.groupby("participant"):
         multipliers = []
         for r in rows.loc[rows["included"], "round"]:
             n = int(rounds.loc[rounds["round"] == r, "included"].iloc[0])
