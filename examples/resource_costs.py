@@ -1,27 +1,43 @@
 """The survey's third experiment: what federated fine-tuning of a foundation model costs.
 
-For each way of fine-tuning (a head on frozen embeddings; LoRA at ranks 2/8/32 on the top 2
-layers and on the top 1/2/6 layers at rank 8; full fine-tuning of the top layer) and each
-update compression (``none``: dense float32; ``int8``: QSGD 8-bit codes; ``topk``: the
-largest 10% of coordinates, values + indices; error feedback on), FedAvg runs the same
-rounds over the same IID shards of the Amazon reviews, and the script measures:
+Each way of fine-tuning pretrained all-MiniLM-L6-v2 runs FedAvg at the same budget (4
+clients x 64 examples, IID, 5 rounds of one local epoch, 64 tokens) on two tasks (Amazon
+reviews, binary; BBC news, 5 topics):
 
-* ``bytes_per_client_round``: what one client uploads per round
-  (:func:`fl_core.compression.update_bytes`), and ``secagg_bytes_per_client_round``: what a
-  masked vector needs under secure aggregation (dense; int8 codes summed in
-  ``ceil(log2(254 n + 1))`` bits; top-k refused);
-* ``peak_rss_mb``: the peak resident memory of the process that ran that fine-tuning
-  method (a fresh subprocess per method, torch and the model included);
-* ``seconds_per_step``: wall-clock seconds per local optimiser step, torch on ``--threads`` threads
-  (column ``threads``);
-* ``final_test_accuracy``: after the last round.
+* ``head``: the frozen encoder's mean-pooled embeddings and a linear head;
+* ``LoRA r8 L1`` / ``LoRA r8 L2``: LoRA rank 8 on the top 1 or 2 layers, and the head;
+* ``full L1``: full fine-tuning of the top layer's own weights and the head
+  (:mod:`fl_core.full_finetune`);
+* ``small L3, full L1``: the smaller-model baseline: MiniLM truncated to its bottom 3
+  layers, the top one of them fully fine-tuned, and the head.
 
-MiniLM always; SmolLM2-135M too when ``model.backbone = "smollm2"`` exists (otherwise its
-rows are skipped with a note). Writes ``resource_costs.csv`` and ``resource_costs.png``
-(accuracy against bytes and against seconds per step, log x, the Pareto front labelled).
+Each method's learning rate is picked on validation accuracy from a small grid (two values
+around its usual range) on a tuning seed (1000) that no reported run uses; the reported
+runs use 3 seeds (the seed draws the client shards and every local training stream; the
+validation split and the initial weights are those of the tuning seed, so the runs share
+their cached frozen prefix). Per run the script measures the final validation and test
+accuracy (the whole test split) and the traffic: every client downloads the global
+trainable vector and uploads its float32 update each round (upload + download, summed
+over clients and rounds). Per method it measures the peak resident memory of the process
+that ran it (a fresh interpreter per method and task: torch, the model, the data, the
+caches and the training) and the wall-clock seconds per local step (torch on
+``--threads`` threads, on a shared machine: indicative).
 
-    python examples/resource_costs.py --out examples/figures        # ~10-15 min on 2 cores
-    python examples/resource_costs.py --out /tmp/rc --quick         # smoke run, ~1-2 min
+A distillation baseline is not run: federated distillation (FedMD, FedDF) needs a public
+unlabelled transfer set and a teacher-student loss in the clients' local step, which
+:mod:`fl_core.training` (cross-entropy on labels only) does not have; adding it is a change
+to the training loop, outside this script.
+
+Writes ``resource_costs.csv`` (one row per method x task x seed), ``resource_costs_tuning.csv``,
+``resource_costs_summary.csv`` (means and 95% t intervals), ``resource_costs.png``/``.svg``
+(test accuracy against megabytes sent and against peak memory, log x, 95% intervals) and
+``resource_costs.md`` (the caption, with the numbers).
+
+Budget: 5 methods x 2 tasks x (2 tuning + 3 seeds) runs, about 15-25 minutes on the 2
+shared cores of the AMD EPYC.
+
+    python examples/resource_costs.py --out examples/figures
+    python examples/resource_costs.py --out /tmp/rc --quick --backbone tiny   # ~1-2 min
 """
 
 from __future__ import annotations
@@ -29,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -38,151 +53,108 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-COMPRESSIONS = ("none", "int8", "topk")
-TOPK_FRACTION = 0.1
-FULL_LR = 1e-3
-"""AdamW step for full fine-tuning of the top layer(s) and the head (between LoRA's 5e-3
-and the usual 2e-5..1e-4 of full BERT fine-tuning: few rounds, small shards)."""
+import numpy as np  # noqa: E402
+from experiment_common import (  # noqa: E402
+    TUNING_SEED,
+    Arm,
+    Setup,
+    build_task,
+    cpu_name,
+    fmt_interval,
+    run_arm,
+    save_figure,
+    write_csv,
+    write_text,
+)
+
+TASKS = ("amazon_reviews", "bbc_news")
 
 
-def methods(backbone: str, quick: bool) -> list[dict[str, Any]]:
-    """The fine-tuning methods: a name and the ``ModelConfig`` fields (``full``: layers)."""
-    if quick:
-        return [
-            {"method": "head", "mode": "head"},
-            {"method": "lora r2 L1", "mode": "lora", "lora_rank": 2, "adapted_layers": 1},
-            {"method": "full L1", "mode": "lora", "lora_rank": 1, "adapted_layers": 1, "full": 1},
-        ]
-    rows: list[dict[str, Any]] = [{"method": "head", "mode": "head"}]
-    rows += [
-        {"method": f"lora r{r} L2", "mode": "lora", "lora_rank": r, "adapted_layers": 2}
-        for r in (2, 8, 32)
+def methods(quick: bool) -> list[Arm]:
+    """The fine-tuning methods and their learning-rate grids."""
+    from fl_core.full_finetune import FullFineTuneConfig
+
+    def grid(*lrs: float) -> tuple[float, ...]:
+        return lrs[-1:] if quick else lrs
+
+    rows = [
+        Arm("head", "pretrained", "head", grid(5e-2, 2e-1)),
+        Arm("LoRA r8 L1", "pretrained", "lora", grid(5e-3, 2e-2), lora_rank=8, adapted_layers=1),
+        Arm("LoRA r8 L2", "pretrained", "lora", grid(5e-3, 2e-2), lora_rank=8, adapted_layers=2),
+        Arm("full L1", "pretrained", "lora", grid(1e-4, 5e-4), full=FullFineTuneConfig(layers=1)),
+        Arm(
+            "small L3, full L1",
+            "pretrained",
+            "lora",
+            grid(1e-4, 5e-4),
+            full=FullFineTuneConfig(layers=1, keep_layers=3),
+        ),
     ]
-    rows += [
-        {"method": f"lora r8 L{n}", "mode": "lora", "lora_rank": 8, "adapted_layers": n}
-        for n in (1, 6)
-    ]
-    if backbone != "smollm2":  # full fine-tuning reaches into BERT layers (model.bert)
+    if quick:  # the tiny backbone has 2 layers
+        rows = [rows[0], rows[1], rows[3]]
         rows.append(
-            {"method": "full L1", "mode": "lora", "lora_rank": 1, "adapted_layers": 1, "full": 1}
+            Arm(
+                "small L1, full L1",
+                "pretrained",
+                "lora",
+                grid(5e-4),
+                full=FullFineTuneConfig(layers=1, keep_layers=1),
+            )
         )
-    else:
-        rows = [r for r in rows if r["method"] in ("head", "lora r8 L2")]
     return rows
 
 
-def cpu_name() -> str:
-    """``lscpu``'s model name and its AVX2/AVX-512 support."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU"
-    name = re.search(r"Model name:\s*(.+)", text)
-    flags = re.search(r"Flags:\s*(.+)", text)
-    have = set(flags.group(1).split()) if flags else set()
-    simd = [tag for flag, tag in (("avx2", "AVX2"), ("avx512f", "AVX-512")) if flag in have]
-    return f"{name.group(1).strip() if name else 'unknown CPU'} ({', '.join(simd) or 'no AVX2'})"
-
-
-# ----- one fine-tuning method, in its own process -----
-def _full_finetune(task: Any, layers: int) -> None:
-    """Train the top ``layers`` encoder layers' own weights (and the head), not adapters.
-
-    The task was built in LoRA mode on those layers (so the frozen prefix below them is
-    cached); the adapters are frozen at their zero start (B = 0: no effect) and the base
-    weights of the layers are made trainable instead; the flat vector is re-laid out.
-    """
-    from fl_core.vector import get_vector, layout_of
-
-    model = task.model
-    for name, parameter in model.named_parameters():
-        if "lora_" in name:
-            parameter.requires_grad_(False)
-    for layer in model.bert.encoder.layer[model.n_layers - layers :]:
-        for name, parameter in layer.named_parameters():
-            if "lora_" not in name:
-                parameter.requires_grad_(True)
-    task.layout = layout_of(model)
-    task.initial_vector = get_vector(model)
-
-
-def worker(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run FedAvg with every compression for one method; one row per compression."""
+# ----- one method on one task, in its own process -----
+def worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """Tune the method's lr, then run the seeds; rows, tuning rows and the peak memory."""
+    import dataclasses
     import resource
 
-    import numpy as np
-    import torch
-
-    from fl_core import DataConfig, FederatedTask, ModelConfig, TrainConfig
-    from fl_core.compression import compress, secure_update_bytes, update_bytes
-    from fl_core.rounds import FedAvgConfig, run_fedavg
-
-    torch.set_num_threads(int(spec.get("threads", 2)))
-    fields = {k: v for k, v in spec["model"].items() if k not in ("method", "full")}
-    model_cfg = ModelConfig(backbone=spec["backbone"], **fields)
-    full = spec["model"].get("full")
-    extra: dict[str, Any] = {"lr": FULL_LR, "local_epochs": 1.0} if full else {}
-    data = DataConfig(val_size=100, max_length=spec["max_length"])
-    task = FederatedTask(
-        data,
-        model_cfg,
-        TrainConfig(device="cpu", **extra),
-        rng=np.random.default_rng(spec["seed"]),
-    )
-    if full:
-        _full_finetune(task, int(full))
-    d = task.layout.size
-    rows = []
-    for compression in COMPRESSIONS:
-        train = TrainConfig(
-            device="cpu", compression=compression, topk_fraction=TOPK_FRACTION, **extra
-        )
-        task.train_config = train
-        cfg = FedAvgConfig(
-            data=data,
-            model=model_cfg,
-            train=train,
-            n_clients=spec["clients"],
-            rounds=spec["rounds"],
-            seed=spec["seed"],
-            samples_per_client=spec["shard"],
-            samples_per_second=1e6,  # no compute bound: every client runs its local epochs
-        )
-        result = run_fedavg(cfg, task=task)
-        clients = result.clients[~result.clients["straggler"]]
-        steps = np.ceil(clients["samples_processed"] / train.batch_size).sum()
-        vector = np.random.default_rng(0).standard_normal(d).astype(np.float32)
+    setup = Setup(**spec["setup"])
+    arm = next(m for m in methods(spec["quick"]) if m.name == spec["method"])
+    task = build_task(setup, arm, arm.lrs[0], TUNING_SEED)
+    base_train = task.train_config
+    tuning, rows = [], []
+    for lr in arm.lrs:
+        task.train_config = dataclasses.replace(base_train, lr=lr)
+        run = run_arm(setup, arm, lr, TUNING_SEED, every_round=False, test=False, task=task)
+        tuning.append({"lr": lr, "val_accuracy": run.val_accuracy})
+    lr = float(max(tuning, key=lambda r: (r["val_accuracy"], -r["lr"]))["lr"])
+    task.train_config = dataclasses.replace(base_train, lr=lr)
+    for seed in spec["seeds"]:
         started = time.perf_counter()
-        compress(vector, compression, topk_fraction=TOPK_FRACTION, rng=np.random.default_rng(0))
-        compress_ms = 1e3 * (time.perf_counter() - started)
-        secure = (
-            secure_update_bytes(d, compression, n_clients=spec["clients"])
-            if compression != "topk"
-            else float("nan")
-        )
+        steps_before = _steps(setup)
+        run = run_arm(setup, arm, lr, seed, every_round=False, task=task)
+        seconds = time.perf_counter() - started
+        last = run.rounds[-1]
         rows.append(
             {
-                "backbone": spec["backbone"],
-                "method": spec["model"]["method"],
-                "compression": compression,
-                "trainable_params": d,
-                "bytes_per_client_round": update_bytes(d, compression, topk_fraction=TOPK_FRACTION),
-                "secagg_bytes_per_client_round": secure,
-                "seconds_per_step": float(clients["compute_seconds"].sum() / max(steps, 1)),
-                "compress_ms": compress_ms,
-                "final_test_accuracy": float(result.rounds["test_accuracy"].iloc[-1]),
-                "initial_test_accuracy": float(result.rounds["test_accuracy"].iloc[0]),
-                "majority_rate": float(result.rounds["majority_rate"].iloc[0]),
+                "seed": seed,
+                "lr": lr,
+                "val_accuracy": run.val_accuracy,
+                "test_accuracy": run.test_accuracy,
+                "trainable_params": run.trainable_params,
+                "mb_up": last["bytes_up"] / 1e6,
+                "mb_down": last["bytes_down"] / 1e6,
+                "mb_sent": (last["bytes_up"] + last["bytes_down"]) / 1e6,
+                "run_seconds": seconds,
+                "local_steps": steps_before,
+                "majority_rate": run.majority_rate,
             }
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    for row in rows:
-        row["peak_rss_mb"] = peak
-    return rows
+    return {"rows": rows, "tuning": tuning, "peak_rss_mb": peak}
 
 
-def run_method(spec: dict[str, Any]) -> list[dict[str, Any]]:
+def _steps(setup: Setup) -> int:
+    """Local optimiser steps of one run (every client, every round, one epoch)."""
+    per_client = int(np.ceil(setup.samples_per_client * setup.local_epochs / setup.batch_size))
+    return per_client * setup.n_clients * setup.rounds
+
+
+def run_method(spec: dict[str, Any]) -> dict[str, Any] | None:
     """:func:`worker` in a fresh interpreter (so its peak memory is its own)."""
     root = str(Path(__file__).resolve().parents[1])
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
@@ -195,13 +167,13 @@ def run_method(spec: dict[str, Any]) -> list[dict[str, Any]]:
     )
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        print(f"  {spec['backbone']} {spec['model']['method']}: skipped ({tail})")
-        return []
-    rows: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
-    return rows
+        print(f"  {spec['setup']['dataset']} {spec['method']}: skipped ({tail})")
+        return None
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
-# ----- the figure -----
+# ----- tables and the figure -----
 def pareto_front(cost: Any, accuracy: Any) -> list[int]:
     """Positions of the points no other point beats (cost <= and accuracy >=, one strictly)."""
     front = []
@@ -217,66 +189,151 @@ def pareto_front(cost: Any, accuracy: Any) -> list[int]:
     return sorted(front, key=lambda i: cost[i])
 
 
-def plot(table: Any, path: Path, cpu: str) -> None:
-    import matplotlib
+def summarize(runs: Any) -> Any:
+    """Per task x method: mean and 95% interval of test accuracy, and the costs."""
+    import pandas as pd
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from agents.intervals import mean_interval
 
-    markers = {"none": "o", "int8": "s", "topk": "^"}
-    threads = int(table["threads"].iloc[0]) if "threads" in table else 2
-    labels = [f"{b} {m}" for b, m in zip(table["backbone"], table["method"], strict=True)]
-    names = sorted(set(labels), key=labels.index)
-    colors = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(names)}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-    panels = (
-        ("bytes_per_client_round", "bytes sent per client per round"),
-        ("seconds_per_step", f"seconds per local step ({threads} torch threads)"),
-    )
-    for ax, (column, xlabel) in zip(axes, panels, strict=True):
-        for row, label in zip(table.to_dict("records"), labels, strict=True):
-            ax.scatter(
-                row[column],
-                row["final_test_accuracy"],
-                s=45,
-                color=colors[label],
-                marker=markers[row["compression"]],
-                edgecolors="black",
-                linewidths=0.4,
-            )
-        cost = table[column].to_numpy()
-        acc = table["final_test_accuracy"].to_numpy()
-        front = pareto_front(cost, acc)
-        ax.plot(cost[front], acc[front], "k--", lw=1, label="Pareto front")
-        for i in front:
-            ax.annotate(
-                f"{labels[i]}, {table['compression'].iloc[i]}",
-                (cost[i], acc[i]),
-                textcoords="offset points",
-                xytext=(4, 4),
-                fontsize=7,
-            )
-        ax.axhline(
-            table["majority_rate"].iloc[0], color="grey", lw=0.8, ls=":", label="majority class"
+    rows = []
+    for (task, method), frame in runs.groupby(["task", "method"], sort=False):
+        acc = mean_interval(frame["test_accuracy"])
+        step = mean_interval(frame["run_seconds"] / frame["local_steps"])
+        rows.append(
+            {
+                "task": task,
+                "method": method,
+                "seeds": len(frame),
+                "lr": float(frame["lr"].iloc[0]),
+                "test_accuracy": acc[0],
+                "test_low": acc[1],
+                "test_high": acc[2],
+                "trainable_params": int(frame["trainable_params"].iloc[0]),
+                "mb_sent": float(frame["mb_sent"].iloc[0]),
+                "mb_up": float(frame["mb_up"].iloc[0]),
+                "mb_down": float(frame["mb_down"].iloc[0]),
+                "peak_rss_mb": float(frame["peak_rss_mb"].iloc[0]),
+                "seconds_per_step": step[0],
+                "majority_rate": float(frame["majority_rate"].iloc[0]),
+            }
         )
-        ax.set(xscale="log", xlabel=xlabel, ylabel="final test accuracy")
-    handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=n) for n, c in colors.items()]
-    handles += [
-        plt.Line2D([], [], color="k", marker=m, ls="", mfc="none", label=f"compression {c}")
-        for c, m in markers.items()
+    return pd.DataFrame(rows)
+
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def plot(summary: Any, cpu: str, setup: Setup) -> Any:
+    """Rows: tasks; columns: megabytes sent (log x), peak memory; each method one point with its
+    95% interval over seeds; the Pareto front of the means dashed."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    tasks = list(dict.fromkeys(summary["task"]))
+    names = list(dict.fromkeys(summary["method"]))
+    palette = colormaps["tab10"]
+    style = {m: (palette(i % 10), MARKERS[i % len(MARKERS)]) for i, m in enumerate(names)}
+    fig = Figure(figsize=(10.5, 3.6 * len(tasks) + 0.8), layout="constrained")
+    axes = fig.subplots(len(tasks), 2, squeeze=False)
+    panels = (
+        ("mb_sent", "megabytes sent, all clients, upload + download (MB, log scale)"),
+        ("peak_rss_mb", "peak resident memory of the fine-tuning process (MB)"),
+    )
+    for i, task in enumerate(tasks):
+        frame = summary[summary["task"] == task].reset_index(drop=True)
+        for j, (column, xlabel) in enumerate(panels):
+            ax = axes[i, j]
+            for row in frame.to_dict("records"):
+                color, marker = style[row["method"]]
+                mean = row["test_accuracy"] * 100
+                low = np.clip(row["test_low"] * 100, 0, 100)
+                high = np.clip(row["test_high"] * 100, 0, 100)
+                err = [[mean - low], [high - mean]] if np.isfinite(low) else None
+                ax.errorbar(
+                    [row[column]], [mean], yerr=err, fmt=marker, color=color, capsize=4,
+                    markeredgecolor="black", markeredgewidth=0.5,
+                    label=f"{row['method']} (lr {row['lr']:g})",
+                )  # fmt: skip
+            cost = frame[column].to_numpy()
+            acc = frame["test_accuracy"].to_numpy() * 100
+            front = pareto_front(cost, acc)
+            ax.plot(cost[front], acc[front], "k--", lw=0.8, label="Pareto front (means)")
+            ax.axhline(
+                frame["majority_rate"].iloc[0] * 100, color="grey", ls=":", lw=1,
+                label="majority class",
+            )  # fmt: skip
+            if column == "mb_sent":  # traffic spans orders of magnitude; memory does not
+                ax.set_xscale("log")
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.set_ylabel("test accuracy (%)")
+            ax.set_title(task.replace("_", " "), fontsize=10)
+            ax.grid(alpha=0.3, which="both")
+        axes[i, 1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    seeds = int(summary["seeds"].max())
+    fig.suptitle(
+        f"FedAvg on MiniLM, {setup.n_clients} clients x {setup.samples_per_client} examples, "
+        f"{setup.rounds} rounds, {setup.max_length} tokens; mean and 95% interval over "
+        f"{seeds} seeds; {cpu}",
+        fontsize=9,
+    )
+    return fig
+
+
+def caption(summary: Any, setup: Setup, cpu: str, seconds: float, threads: int) -> str:
+    """The figure's caption in markdown, with the script's numbers."""
+    lines = [
+        "# What federated fine-tuning costs (experiment 3)",
+        "",
+        "![resource_costs](resource_costs.png)",
+        "",
+        f"FedAvg, pretrained all-MiniLM-L6-v2, {setup.n_clients} clients x "
+        f"{setup.samples_per_client} examples (IID), {setup.rounds} rounds of one local epoch, "
+        f"{setup.max_length} tokens, {int(summary['seeds'].max())} seeds; each method's "
+        "learning rate picked on validation accuracy on a tuning seed "
+        "(`resource_costs_tuning.csv`). Traffic: every client downloads the global trainable "
+        "vector and uploads its float32 update each round, summed over clients and rounds. "
+        "Peak memory: the resident set of the process that ran the method (torch, model, "
+        f"data, caches, training). Seconds per local step: torch on {threads} thread(s) of a "
+        f"shared machine (indicative). {cpu}, {seconds / 60:.0f} min.",
+        "",
+        "| task | method | lr | test accuracy (95% interval) | trainable parameters "
+        "| MB sent (up + down) | peak memory (MB) | s per local step |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    handles += axes[0].get_legend_handles_labels()[0][-2:]
-    fig.legend(handles=handles, loc="center right", fontsize=7)
-    fig.suptitle(f"Cost of federated fine-tuning vs accuracy (same rounds), {cpu}", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.85, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    for row in summary.to_dict("records"):
+        lines.append(
+            f"| {row['task']} | {row['method']} | {row['lr']:g} | "
+            f"{fmt_interval(row['test_accuracy'], row['test_low'], row['test_high'])} | "
+            f"{row['trainable_params']:,} | {row['mb_sent']:.2f} | {row['peak_rss_mb']:.0f} | "
+            f"{row['seconds_per_step']:.3f} |"
+        )
+    lines += ["", "**What to conclude.** " + conclusion(summary), ""]
+    return "\n".join(lines)
+
+
+def conclusion(summary: Any) -> str:
+    """Per task: the most accurate method, which methods are inside its noise, and the
+    cheapest of those in traffic."""
+    parts = []
+    for task, frame in summary.groupby("task", sort=False):
+        best = frame.loc[frame["test_accuracy"].idxmax()]
+        # overlapping intervals: not distinguishable from the best at these seeds
+        close = frame[frame["test_high"] >= best["test_low"]]
+        cheapest = close.loc[close["mb_sent"].idxmin()]
+        parts.append(
+            f"On {task}, {best['method']} is the most accurate "
+            f"({best['test_accuracy'] * 100:.1f}%); "
+            f"{', '.join(close['method'])} have intervals that overlap it, and of those "
+            f"{cheapest['method']} sends the least ({cheapest['mb_sent']:.2f} MB against "
+            f"{best['mb_sent']:.2f} MB)"
+        )
+    return ". ".join(parts) + "."
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("results/resource_costs"))
-    parser.add_argument("--quick", action="store_true", help="smoke run: 3 methods, 2 rounds")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 4 methods, 2 rounds")
     parser.add_argument(
         "--backbone",
         choices=("minilm", "tiny"),
@@ -284,63 +341,87 @@ def main() -> None:
         help="tiny: the random 2-layer test model (for tests)",
     )
     parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--tasks", nargs="+", default=None)
     parser.add_argument(
         "--threads", type=int, default=2, help="torch threads per method (1 on a busy machine)"
+    )
+    parser.add_argument(
+        "--replot", action="store_true", help="redraw from --out's resource_costs.csv"
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
+    import dataclasses
+
     import pandas as pd
 
-    from fl_core.config import BACKBONES
+    from fl_core.bounds import DATASETS
 
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     cpu = cpu_name()
     print(f"CPU: {cpu}")
-    rounds = args.rounds or (2 if args.quick else 5)
-    backbones = [args.backbone]
-    if args.backbone == "minilm" and not args.quick:
-        if "smollm2" in BACKBONES:
-            backbones.append("smollm2")
-        else:
-            print("note: model.backbone = 'smollm2' is not available here; SmolLM2 rows skipped")
-    rows = []
-    for backbone in backbones:
-        for model in methods(backbone, args.quick):
+    setup = Setup(
+        backbone=args.backbone,
+        n_clients=2 if args.quick else 4,
+        samples_per_client=32 if args.quick else 64,
+        rounds=args.rounds or (2 if args.quick else 5),
+        max_length=16 if args.quick else 64,
+        val_size=40 if args.quick else 100,
+        threads=args.threads,
+    )
+    if args.replot:
+        runs = pd.read_csv(args.out / "resource_costs.csv")
+        summary = summarize(runs)
+        save_figure(plot(summary, cpu, setup), args.out / "resource_costs")
+        seconds = float(runs["run_seconds"].sum())
+        text = caption(summary, setup, cpu, seconds, args.threads)
+        write_text(args.out / "resource_costs.md", text)
+        return
+    tasks = [t for t in (args.tasks or TASKS) if t in DATASETS]
+    seeds = list(range(args.seeds or (2 if args.quick else 3)))
+    rows: list[dict[str, Any]] = []
+    tuning: list[dict[str, Any]] = []
+    for task in tasks:
+        for arm in methods(args.quick):
             spec = {
-                "backbone": backbone,
-                "model": model,
-                "rounds": rounds,
-                "clients": 2 if args.quick else 4,
-                "shard": 32 if args.quick else 64,
-                "max_length": 48 if args.quick else 64,
-                "seed": args.seed,
-                "threads": args.threads,
+                "setup": dataclasses.asdict(dataclasses.replace(setup, dataset=task)),
+                "method": arm.name,
+                "quick": args.quick,
+                "seeds": seeds,
             }
             t0 = time.perf_counter()
-            new = run_method(spec)
-            rows += new
-            for r in new:
+            result = run_method(spec)
+            if result is None:
+                continue
+            key = {"task": task, "method": arm.name}
+            tuning += [{**key, **r} for r in result["tuning"]]
+            for r in result["rows"]:
+                rows.append({**key, **r, "peak_rss_mb": result["peak_rss_mb"]})
                 print(
-                    f"  {backbone:8s} {r['method']:11s} {r['compression']:5s} "
-                    f"{r['bytes_per_client_round']:>10,d} B  {r['seconds_per_step']:.3f} s/step "
-                    f"{r['peak_rss_mb']:6.0f} MB  acc {r['final_test_accuracy']:.3f}"
+                    f"  {task:14s} {arm.name:18s} seed {r['seed']}: lr {r['lr']:g} "
+                    f"test {r['test_accuracy']:.3f}  {r['mb_sent']:9.2f} MB  "
+                    f"{result['peak_rss_mb']:6.0f} MB RSS",
+                    flush=True,
                 )
-            print(f"  ({time.perf_counter() - t0:.0f} s)")
-            if rows:  # partial results survive an interrupted run
-                partial = pd.DataFrame(rows).assign(rounds=rounds, cpu=cpu, threads=args.threads)
-                partial.to_csv(args.out / "resource_costs.csv", index=False)
+            print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+            write_csv(args.out / "resource_costs.csv", pd.DataFrame(rows))  # partial results
     if not rows:
         raise SystemExit("no method ran; see the notes above")
-    table = pd.DataFrame(rows)
-    table["rounds"], table["cpu"], table["threads"] = rounds, cpu, args.threads
-    table.to_csv(args.out / "resource_costs.csv", index=False)
-    plot(table, args.out / "resource_costs.png", cpu)
-    print(f"wrote {args.out}/resource_costs.csv, .png in {time.perf_counter() - started:.0f} s")
+    runs = pd.DataFrame(rows)
+    runs["cpu"], runs["threads"] = cpu, args.threads
+    summary = summarize(runs)
+    seconds = time.perf_counter() - started
+    write_csv(args.out / "resource_costs.csv", runs)
+    write_csv(args.out / "resource_costs_tuning.csv", pd.DataFrame(tuning))
+    write_csv(args.out / "resource_costs_summary.csv", summary.assign(cpu=cpu))
+    save_figure(plot(summary, cpu, setup), args.out / "resource_costs")
+    write_text(args.out / "resource_costs.md", caption(summary, setup, cpu, seconds, args.threads))
+    print(summary[["task", "method", "lr", "test_accuracy", "mb_sent", "peak_rss_mb"]])
+    print(f"wrote {args.out}/resource_costs.csv, .png, .svg, .md in {seconds:.0f} s")
 
 
 if __name__ == "__main__":
