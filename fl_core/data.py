@@ -50,6 +50,14 @@ class TextDataset:
         digest.update(np.ascontiguousarray(self.labels, dtype=np.int64).tobytes())
         return digest.hexdigest()[:16]
 
+    def text_digests(self) -> np.ndarray:
+        """A 16-byte digest of each text (dtype ``S16``): a row's key in the on-disk caches,
+        the same whatever split or subset the text is in."""
+        return np.array(
+            [hashlib.sha256(text.encode("utf-8")).digest()[:16] for text in self.texts],
+            dtype="S16",
+        )
+
     def subset(self, indices: np.ndarray) -> TextDataset:
         idx = np.asarray(indices, dtype=np.int64)
         return TextDataset(

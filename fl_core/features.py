@@ -6,7 +6,9 @@ by tokenizer, max length and the data's fingerprint). The frozen prefix of the n
 head mode) does not change during training, so its output is computed once, lazily for the
 examples actually used, and reused by every local step and every coalition evaluation. In
 eval mode this is exact: the suffix sees the very tensors the full forward pass would
-compute. Head-mode sentence embeddings are also cached on disk, keyed by model and data.
+compute. Head-mode sentence embeddings are also cached on disk, keyed by model and, row by
+row, by a digest of each text: a text embedded once is read back for every later split,
+seed and subset (a new seed's validation draw no longer re-embeds the pool).
 """
 
 from __future__ import annotations
@@ -156,6 +158,7 @@ class FeatureStore:
         batch_size: int = 64,
         disk_key: str | None = None,
         workers: int | None = None,
+        row_keys: np.ndarray | None = None,
     ) -> None:
         if kind not in ("hidden", "pooled", "tokens"):
             raise ValueError(f"kind: unknown feature kind {kind!r}")
@@ -172,6 +175,9 @@ class FeatureStore:
         self._pooled: torch.Tensor | None = None
         self._hidden: torch.Tensor | None = None
         self._path: Path | None = None
+        if row_keys is not None and len(row_keys) != len(tokens):
+            raise ValueError(f"row_keys: {len(row_keys)} keys for {len(tokens)} rows")
+        self._row_keys = row_keys
         if kind == "pooled":
             width = model.width
             self._pooled = torch.zeros((n, width), dtype=torch.float32)
@@ -185,18 +191,60 @@ class FeatureStore:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    def _read_keyed(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The keyed on-disk cache: (row keys, embeddings), or ``None`` when absent/unreadable."""
+        assert self._path is not None
+        try:
+            with np.load(self._path) as stored:
+                keys, pooled = stored["keys"], stored["pooled"]
+        except (OSError, ValueError, KeyError):
+            return None  # absent or damaged: recomputed and rewritten
+        if pooled.ndim != 2 or len(keys) != len(pooled):
+            return None
+        return keys, pooled
+
     def _load_disk(self) -> None:
         assert self._path is not None and self._pooled is not None
         if not self._path.exists():
             return
+        if self._row_keys is not None:
+            stored = self._read_keyed()
+            if stored is None or stored[1].shape[1] != self._pooled.shape[1]:
+                return
+            position = {key: i for i, key in enumerate(stored[0].tolist())}
+            rows = [(r, position.get(key)) for r, key in enumerate(self._row_keys.tolist())]
+            found = np.array([r for r, at in rows if at is not None], dtype=np.int64)
+            at = np.array([at for _, at in rows if at is not None], dtype=np.int64)
+            if len(found):
+                self._pooled[torch.from_numpy(found)] = torch.from_numpy(stored[1][at])
+                self._done[found] = True
+            return
         try:
-            with np.load(self._path) as stored:
-                pooled, done = stored["pooled"], stored["done"]
+            with np.load(self._path) as stored_rows:
+                pooled, done = stored_rows["pooled"], stored_rows["done"]
         except (OSError, ValueError, KeyError):
             return  # unreadable cache: recomputed and rewritten
         if pooled.shape == tuple(self._pooled.shape):
             self._pooled.copy_(torch.from_numpy(pooled))
             self._done = done.astype(bool)
+
+    def _save_disk(self) -> None:
+        """Persist the computed embeddings: by row, or merged by key into what is on disk
+        (another process may have added rows since this store was opened)."""
+        assert self._path is not None and self._pooled is not None
+        if self._row_keys is None:
+            atomic_save_npz(self._path, pooled=self._pooled.numpy(), done=self._done)
+            return
+        done = np.flatnonzero(self._done)
+        keys, pooled = self._row_keys[done], self._pooled.numpy()[done]
+        stored = self._read_keyed()
+        if stored is not None and stored[1].shape[1] == pooled.shape[1]:
+            new = ~np.isin(keys, stored[0])
+            keys = np.concatenate([stored[0], keys[new]])
+            pooled = np.concatenate([stored[1], pooled[new]])
+        _, first = np.unique(keys, return_index=True)  # a text repeated in the data: once
+        first.sort()
+        atomic_save_npz(self._path, keys=keys[first], pooled=pooled[first])
 
     def ensure(
         self,
@@ -271,8 +319,7 @@ class FeatureStore:
             self.model.train(training)
         self._done[missing] = True
         if self._path is not None and persist:
-            assert self._pooled is not None
-            atomic_save_npz(self._path, pooled=self._pooled.numpy(), done=self._done)
+            self._save_disk()
 
     def batch(self, indices: np.ndarray) -> Batch:
         """Inputs of the trainable part for these examples (computed on demand)."""

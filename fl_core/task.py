@@ -83,23 +83,27 @@ class FederatedTask:
     def _feature_store(self, dataset: TextDataset) -> FeatureStore:
         model, data = self.model_config, self.data_config
         tokens = tokenize(dataset, data.resolved_max_length(model.mode), backbone=model.backbone)
-        key = None
-        if self._kind == "pooled":
+        key = row_keys = None
+        if self._kind == "pooled":  # keyed by model, and row by row by each text's digest
             seed_part = (
                 self.model_seed
                 if model.init == "random" or model.backbone in RANDOM_BACKBONES
                 else ""
             )
-            key = hashlib.sha256(
-                f"{model.backbone}|{model.init}|{seed_part}|{data.resolved_max_length(model.mode)}|"
-                f"{dataset.fingerprint()}".encode()
-            ).hexdigest()[:20]
+            key = (
+                "texts-"
+                + hashlib.sha256(
+                    f"{model.backbone}|{model.init}|{seed_part}|{data.resolved_max_length(model.mode)}".encode()
+                ).hexdigest()[:20]
+            )
+            row_keys = dataset.text_digests()
         return FeatureStore(
             self.model,
             tokens,
             self._kind,
             batch_size=self.train_config.eval_batch_size,
             disk_key=key,
+            row_keys=row_keys,
         )
 
     def add_examples(self, texts: Sequence[str], labels: np.ndarray) -> np.ndarray:
