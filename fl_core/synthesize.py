@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,16 +62,41 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def prompt(label: int, shots: Sequence[str] = (), label_names: Sequence[str] = LABEL_NAMES) -> str:
-    """The user message asking for one review of class ``label``."""
+@dataclass(frozen=True)
+class Domain:
+    """What the generator is told it writes: the system message, the kind of text asked
+    for and who wrote the examples. The default is the Amazon fine-food pool's."""
+
+    system: str = SYSTEM
+    item: str = "review of a food product"
+    writers: str = "customers"
+    voice: str = "a customer"
+
+    def __post_init__(self) -> None:
+        for name in ("system", "item", "writers", "voice"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"domain.{name}: must be a non-empty string, got {value!r}")
+
+
+FOOD = Domain()
+
+
+def prompt(
+    label: int,
+    shots: Sequence[str] = (),
+    label_names: Sequence[str] = LABEL_NAMES,
+    domain: Domain = FOOD,
+) -> str:
+    """The user message asking for one text of class ``label`` in ``domain``."""
     sentiment = label_names[label]
     text = ""
     if shots:
         listed = "\n".join(f"- {s.strip()[:MAX_CHARS]}" for s in shots)
-        text = f"Here are some reviews written by customers:\n{listed}\n\n"
+        text = f"Here are some reviews written by {domain.writers}:\n{listed}\n\n"
     return (
-        f"{text}Write one new {sentiment} review of a food product, one or two sentences, "
-        "in the voice of a customer. Reply with the review only."
+        f"{text}Write one new {sentiment} {domain.item}, one or two sentences, "
+        f"in the voice of {domain.voice}. Reply with the review only."
     )
 
 
@@ -82,6 +108,22 @@ def clean(text: str) -> str:
     return first.strip().strip('"').strip()[:MAX_CHARS]
 
 
+def chat_texts(
+    tokenizer: Any, messages: Sequence[str], *, system: str = SYSTEM, prefill: str = ""
+) -> list[str]:
+    """The model's input for each user message: the chat template with ``system``, the
+    assistant's turn opened and ``prefill`` appended."""
+    return [
+        tokenizer.apply_chat_template(
+            [{"role": "system", "content": system}, {"role": "user", "content": m}],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        + prefill
+        for m in messages
+    ]
+
+
 def generate(
     lm: CausalLM,
     messages: Sequence[str],
@@ -91,17 +133,19 @@ def generate(
     temperature: float = 0.9,
     top_p: float = 0.95,
     threads: int = 1,
+    system: str = SYSTEM,
+    prefill: str = "",
+    stop: str | None = None,
 ) -> Generation:
-    """Sample one completion per user message (left-padded batch), seeded by ``seed``."""
+    """Sample one completion per user message (left-padded batch), seeded by ``seed``.
+
+    ``prefill`` is appended to the assistant's turn before sampling (e.g. an opening quote,
+    so the answer starts with the text itself rather than a preamble); it is not part of the
+    returned completion. ``stop`` ends a sequence once it appears in its new text (the
+    batch ends when every sequence has stopped; text after it is left to the caller).
+    """
     tokenizer = lm.tokenizer
-    chats = [
-        tokenizer.apply_chat_template(
-            [{"role": "system", "content": SYSTEM}, {"role": "user", "content": m}],
-            tokenize=False,
-            add_generation_prompt=True,
-        )
-        for m in messages
-    ]
+    chats = chat_texts(tokenizer, messages, system=system, prefill=prefill)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     encoded = tokenizer(
         chats, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
@@ -118,6 +162,7 @@ def generate(
             top_k=0,
             max_new_tokens=max_new_tokens,
             pad_token_id=pad,
+            **({"stop_strings": [stop], "tokenizer": tokenizer} if stop else {}),
         )
     new = out[:, width:]
     stops = {t for t in (tokenizer.eos_token_id, pad) if t is not None}
@@ -253,4 +298,94 @@ def synthesize(
         )
     if use_disk:
         _save_json(path, texts)  # every distinct review of the batches: serves any n' <= it
+    return texts[:n]
+
+
+def sample_completions(
+    n: int,
+    *,
+    label: int,
+    seed: int,
+    examples: Sequence[str] | None = None,
+    shots: int = 3,
+    batch_size: int = 8,
+    max_new_tokens: int = 48,
+    temperature: float = 0.9,
+    top_p: float = 0.95,
+    label_names: Sequence[str] = LABEL_NAMES,
+    domain: Domain = FOOD,
+    prefill: str = '"',
+    lm: CausalLM | None = None,
+    use_disk: bool = True,
+) -> list[str]:
+    """``n`` raw completions asking for class ``label`` in ``domain``, reproducible for ``seed``.
+
+    Unlike :func:`synthesize`, nothing is cleaned or dropped: every sampled answer is
+    returned as the model wrote it (after ``prefill``, by default an opening quote, and up to
+    the matching closing quote, where sampling of that sequence stops), so that a filter
+    (:mod:`fl_core.synthetic_filter`) can parse it and report the share it keeps. Each prompt
+    shows ``shots`` of ``examples`` drawn at random (seeded per batch). Batches are always
+    full: the completions for ``n`` are the first ``n`` of those for any larger count.
+
+    Raises:
+        ValueError: a bad argument, one line naming it.
+    """
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"n: must be a non-negative integer, got {n!r}")
+    if not isinstance(label, (int, np.integer)) or not 0 <= int(label) < len(label_names):
+        raise ValueError(f"label: must be in [0, {len(label_names) - 1}], got {label!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: must be a positive integer, got {batch_size!r}")
+    if not isinstance(shots, int) or shots < 0:
+        raise ValueError(f"shots: must be a non-negative integer, got {shots!r}")
+    label = int(label)
+    pool = [str(e) for e in (examples or ()) if str(e).strip()]
+    if n == 0:
+        return []
+    stop = prefill if prefill in ('"', "'") else None
+    settings: dict[str, object] = {
+        "kind": "raw",
+        "label": label,
+        "batch_size": batch_size,
+        "seed": int(seed),
+        "examples": hashlib.sha256("\x00".join(pool).encode()).hexdigest(),
+        "shots": shots,
+        "max_new_tokens": max_new_tokens,
+        "temperature": temperature,
+        "top_p": top_p,
+        "label_names": list(label_names),
+        "domain": [domain.system, domain.item, domain.writers, domain.voice],
+        "prefill": prefill,
+    }
+    lm = lm if lm is not None else load_smollm2()
+    path = _cache_path(lm, settings)
+    if use_disk and path.exists():
+        try:
+            cached = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(cached, list) and len(cached) >= n:
+                return [str(t) for t in cached[:n]]
+        except (OSError, ValueError):
+            pass  # a damaged cache file is regenerated
+    texts: list[str] = []
+    for batch in range(-(-n // batch_size)):
+        rng = np.random.default_rng([int(seed), label, batch])
+        messages = []
+        for _ in range(batch_size):
+            k = min(shots, len(pool))
+            picked = rng.choice(len(pool), size=k, replace=False).tolist() if k else []
+            messages.append(prompt(label, [pool[i] for i in picked], label_names, domain))
+        result = generate(
+            lm,
+            messages,
+            seed=int(rng.integers(2**31 - 1)),
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            system=domain.system,
+            prefill=prefill,
+            stop=stop,
+        )
+        texts += result.texts
+    if use_disk:
+        _save_json(path, texts)
     return texts[:n]
