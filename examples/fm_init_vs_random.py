@@ -247,6 +247,14 @@ def caption(summary: Any, setup: Setup, cpu: str, seconds: float) -> str:
             f"{fmt_interval(row['mb_to_target'], row['mb_low'], row['mb_high'], 1)} |"
         )
     lines += ["", "**What to conclude.** " + conclusion(summary), ""]
+    planned = len(TASKS) * len(PARTITIONS) * 2
+    if len(summary) < planned or summary["seeds"].min() < summary["seeds"].max():
+        lines += [
+            f"**A partial run**: {len(summary)} of {planned} task x partition x arm cells, "
+            f"{summary['seeds'].min()} to {summary['seeds'].max()} seeds per cell "
+            "(`fm_init.csv`); the missing cells were not run.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -254,6 +262,10 @@ def conclusion(summary: Any) -> str:
     """One paragraph: where the pretrained arm is ahead, and what a round costs each arm."""
     parts = []
     for task, frame in summary[summary["arm"] == FM].groupby("task", sort=False):
+        frame = frame[np.isfinite(frame["difference"])]
+        if frame.empty:
+            parts.append(f"On {task}, the random arm has no finished run: no comparison")
+            continue
         ahead = frame[(frame["verdict"] == "significant") & (frame["difference"] > 0)]
         behind = frame[(frame["verdict"] == "significant") & (frame["difference"] < 0)]
         words = f"On {task}, the pretrained arm is ahead in {len(ahead)} of {len(frame)} partitions"

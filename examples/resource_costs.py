@@ -308,6 +308,13 @@ def caption(summary: Any, setup: Setup, cpu: str, seconds: float, threads: int) 
             f"{row['seconds_per_step']:.3f} |"
         )
     lines += ["", "**What to conclude.** " + conclusion(summary), ""]
+    planned = len(TASKS) * len(methods(False))
+    if len(summary) < planned:
+        lines += [
+            f"**A partial run**: {len(summary)} of {planned} task x method cells "
+            "(`resource_costs.csv`); the missing cells were not run.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -378,7 +385,8 @@ def main() -> None:
         summary = summarize(runs)
         save_figure(plot(summary, cpu, setup), args.out / "resource_costs")
         seconds = float(runs["run_seconds"].sum())
-        text = caption(summary, setup, cpu, seconds, args.threads)
+        threads = int(runs["threads"].iloc[0]) if "threads" in runs else args.threads
+        text = caption(summary, setup, cpu, seconds, threads)
         write_text(args.out / "resource_costs.md", text)
         return
     tasks = [t for t in (args.tasks or TASKS) if t in DATASETS]
