@@ -244,12 +244,17 @@ def ratio_interval(attacked: Any, honest: Any) -> tuple[float, float, float]:
 
 
 def plot_matrix(table: pd.DataFrame, path: str | Any, *, title: str | None = None) -> None:
-    """A mechanism x attack heatmap of ``relative_gain`` (diverging colours, annotated)."""
-    import matplotlib
+    """A mechanism x attack heatmap of ``relative_gain`` (diverging colours, annotated),
+    written atomically as ``path`` (PNG) and the same name with ``.svg``; nothing is clipped
+    (constrained layout, a wrapped title, a tight bounding box)."""
+    import textwrap
+    from pathlib import Path
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib
     import numpy as np
+    from matplotlib.figure import Figure
+
+    from agents.results_io import atomic_write
 
     grid = table.pivot(index="mechanism", columns="attack", values="relative_gain")
     grid = grid.reindex(index=list(dict.fromkeys(table["mechanism"])))
@@ -257,22 +262,37 @@ def plot_matrix(table: pd.DataFrame, path: str | Any, *, title: str | None = Non
     values = grid.to_numpy(dtype=float)
     finite = values[np.isfinite(values)]
     limit = max(float(np.abs(finite).max()) if finite.size else 1.0, 0.05)
-    fig, ax = plt.subplots(figsize=(1.1 * values.shape[1] + 2.5, 0.6 * values.shape[0] + 2))
-    image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-    ax.set_xticks(range(values.shape[1]), grid.columns, rotation=40, ha="right")
-    ax.set_yticks(range(values.shape[0]), grid.index)
+    width = max(1.1 * values.shape[1] + 3.5, 7.0)
+    fig = Figure(figsize=(width, 0.6 * values.shape[0] + 2.6), layout="constrained")
+    ax = fig.add_subplot()
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#d9d9d9")  # n/a: grey, not 0
+    image = ax.imshow(values, cmap=cmap, vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(values.shape[1]), list(grid.columns), rotation=40, ha="right")
+    ax.set_yticks(range(values.shape[0]), list(grid.index))
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
-            text = "n/a" if not np.isfinite(values[i, j]) else f"{values[i, j]:+.0%}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8)
-    fig.colorbar(image, ax=ax, label="relative payoff gain over honest play")
-    ax.set_title(
+            value = values[i, j]
+            text = "n/a" if not np.isfinite(value) else f"{value:+.0%}"
+            dark = np.isfinite(value) and abs(value) > 0.6 * limit
+            ax.text(
+                j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black"
+            )
+    bar = fig.colorbar(image, ax=ax)
+    bar.set_label("payoff gain over\nhonest play (ratio)")
+    heading = (
         title
         or "Attacker's payoff gain over playing honestly (same seed and data); red: the attack pays"
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    ax.set_title("\n".join(textwrap.wrap(heading, width=int(width * 9))), fontsize=10)
+    target = Path(path)
+    for fmt in ("png", "svg"):
+        metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+
+        def write(tmp: Path, fmt: str = fmt, metadata: Any = metadata) -> None:
+            with matplotlib.rc_context({"svg.hashsalt": "fedmarket", "svg.fonttype": "none"}):
+                fig.savefig(tmp, format=fmt, dpi=150, metadata=metadata, bbox_inches="tight")
+
+        atomic_write(target.with_suffix(f".{fmt}"), write)
 
 
 __all__ = [

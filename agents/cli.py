@@ -334,9 +334,9 @@ def datasets_command(
 @app.command(name="attack-matrix")
 def attack_matrix_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML or example name (the market).")],
-    out: Annotated[Path, typer.Option(help="Folder for attack_matrix.csv/.parquet/.png.")] = Path(
-        "results/attack_matrix"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for attack_matrix.csv/.parquet/.png/.svg.")
+    ] = Path("results/attack_matrix"),
     mechanism: Annotated[
         list[str] | None, typer.Option(help="Mechanism to attack (repeat; default: all).")
     ] = None,

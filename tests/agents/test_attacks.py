@@ -67,3 +67,24 @@ def test_cli_rejects_a_bad_attack_fast_without_torch(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout.strip() == "False"
     assert done.stderr.count("\n") == 1 and "attacks" in done.stderr and "teleport" in done.stderr
+
+
+def test_attack_matrix_figure_is_written_as_png_and_svg(tmp_path: Path) -> None:
+    import matplotlib.image
+    import pandas as pd
+
+    from agents.attacks import plot_matrix
+
+    table = pd.DataFrame(
+        {
+            "mechanism": ["pooled_value", "pooled_value", "flat", "flat"],
+            "attack": ["sybil_split", "replay", "sybil_split", "replay"],
+            "relative_gain": [0.1, -0.9, 1.2, float("nan")],
+        }
+    )
+    plot_matrix(table, tmp_path / "attack_matrix.png")
+    image = matplotlib.image.imread(tmp_path / "attack_matrix.png")
+    assert image.shape[1] > image.shape[0] > 100
+    svg = (tmp_path / "attack_matrix.svg").read_text()
+    assert "red: the attack pays" in svg.replace("\n", " ") or "the attack pays" in svg
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically, no leftovers
