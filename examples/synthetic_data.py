@@ -355,11 +355,8 @@ def run_cell(
 
     real_eval_x = pool_x[split.real_eval]
     held = [data.texts[i] for i in split.real_eval]
-    add(
-        "real",
-        "usable_share",
-        float(judge.usable(held, data.labels[split.real_eval]).mean()),
-    )
+    real_usable = float(judge.usable(held, data.labels[split.real_eval]).mean())
+    add("real", "usable_share", real_usable)
     add("real", "ref_test_accuracy", ref.accuracy(test_x, data.test_labels))
     add(
         "real",
@@ -371,7 +368,9 @@ def run_cell(
     add("real", "client_only_accuracy", client_only)
     gen_seed = int(gen_rng.integers(2**31 - 1))
     for condition in CONDITIONS:
+        clock = time.perf_counter()
         raw, asked, shown = generate(plan, task, condition, data, split, gen_seed, lm, draw_rng)
+        add(condition, "generation_seconds", time.perf_counter() - clock)
         result = filter_texts(
             raw,
             asked,
@@ -402,11 +401,9 @@ def run_cell(
             if reason != "kept":
                 add(condition, f"dropped_{reason}_share", count / max(len(raw), 1))
         add(condition, "usable_share_raw", float(usable_raw.mean()) if len(raw) else float("nan"))
-        add(
-            condition,
-            "usable_share_kept",
-            float(usable_raw[kept].mean()) if kept.any() else float("nan"),
-        )
+        usable_kept = float(usable_raw[kept].mean()) if kept.any() else float("nan")
+        add(condition, "usable_share_kept", usable_kept)
+        add(condition, "usable_kept_vs_real", usable_kept / real_usable)
         syn_texts, syn_y = result.texts, result.labels
         parsed_ok = [i for i, t in enumerate(result.parsed) if t]
         unf_texts = [result.parsed[i] for i in parsed_ok]
@@ -534,6 +531,16 @@ def _cell(
     return float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
 
 
+LEGEND: dict[str, Any] = {
+    "fontsize": 7,
+    "loc": "upper center",
+    "bbox_to_anchor": (0.5, -0.12),
+    "ncols": 2,
+    "frameon": False,
+}
+"""Legends below each panel: never over a bar or an interval."""
+
+
 def _bars(
     ax: Any,
     summary: pd.DataFrame,
@@ -554,6 +561,9 @@ def _bars(
             lows.append(mean - low if np.isfinite(low) else 0.0)
             highs.append(high - mean if np.isfinite(high) else 0.0)
         ax.bar(xs, means, width=width * 0.9, label=label, yerr=[lows, highs], capsize=3)
+        for x, mean in zip(xs, means, strict=True):
+            if not np.isfinite(mean):  # too few kept texts in every seed: say so, not 0
+                ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
     ax.set_xticks(range(len(tasks)), [t.replace("_", " ") for t in tasks])
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
@@ -562,7 +572,7 @@ def _bars(
 def quality_figure(summary: pd.DataFrame, tasks: Sequence[str]) -> Any:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(13, 6.6), layout="constrained")
+    fig = Figure(figsize=(13, 7.6), layout="constrained")
     axes = fig.subplots(2, 2)
     _bars(
         axes[0, 0],
@@ -580,13 +590,18 @@ def quality_figure(summary: pd.DataFrame, tasks: Sequence[str]) -> Any:
     )
     axes[0, 0].axhline(TARGET_USABLE, color="k", ls=":", lw=1, label="target 0.70")
     axes[0, 0].set_ylim(0, 1)
-    axes[0, 0].legend(fontsize=7, loc="upper left", ncols=2)
+    axes[0, 0].legend(**LEGEND)
     pairs = [
-        ("mmd2", "MMD$^2$ to held-out real (MiniLM, Gaussian kernel)", None),
-        ("two_sample_auc", "two-sample classifier AUC (0.5: indistinguishable)", (0.0, 1.0)),
-        ("mauve", "MAUVE (1: same distribution)", (0.0, 1.05)),
+        ("mmd2", "MMD$^2$ to held-out real (MiniLM, Gaussian kernel)", "MMD$^2$ (unitless)", None),
+        (
+            "two_sample_auc",
+            "two-sample classifier AUC (0.5: indistinguishable)",
+            "AUC (0-1)",
+            (0.0, 1.0),
+        ),
+        ("mauve", "MAUVE (1: same distribution)", "MAUVE (0-1)", (0.0, 1.05)),
     ]
-    for ax, (metric, title, ylim) in zip(axes.ravel()[1:], pairs, strict=True):
+    for ax, (metric, title, ylabel, ylim) in zip(axes.ravel()[1:], pairs, strict=True):
         _bars(
             ax,
             summary,
@@ -596,14 +611,14 @@ def quality_figure(summary: pd.DataFrame, tasks: Sequence[str]) -> Any:
                 ("mismatched", metric, "mismatched prompt (break)"),
                 ("matched", f"{metric}_real_baseline", "real vs real, same n"),
             ],
-            ylabel=metric.replace("_", " ") + " (unitless)",
+            ylabel=ylabel,
             title=title,
         )
         if ylim is not None:
             ax.set_ylim(*ylim)
         if metric == "two_sample_auc":
             ax.axhline(0.5, color="k", ls=":", lw=1)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(**LEGEND)
     fig.suptitle(
         "SmolLM2-135M-Instruct texts: usable share and similarity to real texts "
         "(mean, 95% t-interval over seeds)",
@@ -615,7 +630,7 @@ def quality_figure(summary: pd.DataFrame, tasks: Sequence[str]) -> Any:
 def usefulness_figure(summary: pd.DataFrame, tasks: Sequence[str]) -> Any:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(13, 3.8), layout="constrained")
+    fig = Figure(figsize=(13, 4.6), layout="constrained")
     axes = fig.subplots(1, 3)
     _bars(
         axes[0],
@@ -633,21 +648,23 @@ def usefulness_figure(summary: pd.DataFrame, tasks: Sequence[str]) -> Any:
         title="usefulness (MiniLM head)",
     )
     axes[0].set_ylim(0, 1)
-    axes[0].legend(fontsize=7, loc="lower left", ncols=2)
+    axes[0].legend(**LEGEND)
     _bars(
         axes[1],
         summary,
         tasks,
         [
-            ("matched", "membership_auc", "client's texts shown (matched)"),
-            ("mismatched", "membership_auc", "not shown (mismatched, control)"),
+            ("matched", "membership_auc", "shown (matched), kept texts"),
+            ("matched", "membership_auc_unfiltered", "shown (matched), unfiltered"),
+            ("mismatched", "membership_auc", "never shown (control), kept"),
+            ("mismatched", "membership_auc_unfiltered", "never shown (control), unfiltered"),
         ],
         ylabel="membership-inference AUC (0.5: no leak)",
         title="membership inference on the few-shot examples",
     )
     axes[1].axhline(0.5, color="k", ls=":", lw=1)
     axes[1].set_ylim(0, 1)
-    axes[1].legend(fontsize=7, loc="lower left")
+    axes[1].legend(**LEGEND)
     _bars(
         axes[2],
         summary,
@@ -660,7 +677,7 @@ def usefulness_figure(summary: pd.DataFrame, tasks: Sequence[str]) -> Any:
         title="copying distance of matched synthetic texts",
     )
     axes[2].set_ylim(0, 1)
-    axes[2].legend(fontsize=7, loc="lower left")
+    axes[2].legend(**LEGEND)
     return fig
 
 
@@ -673,18 +690,42 @@ def _fmt(cell: tuple[float, float, float], digits: int = 2) -> str:
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def _says(diff: tuple[float, float, float], up: str, down: str, none: str = "none") -> str:
+    """``up``/``down`` when the paired interval lies above/below 0, else ``none``."""
+    _, low, high = diff
+    if np.isfinite(low) and low > 0:
+        return up
+    if np.isfinite(high) and high < 0:
+        return down
+    return none if none != "none" else "no measurable change in"
+
+
 def captions(
     runs: pd.DataFrame, summary: pd.DataFrame, plan: Plan, seconds: float, cpu: str
 ) -> str:
     tasks = plan.tasks
-    c = lambda t, cond, m, d=2: _fmt(_cell(summary, t, cond, m), d)  # noqa: E731
+
+    def c(t: str, cond: str, metric: str, digits: int = 2) -> str:
+        """A summary cell as text, with its seed count when some seeds had no value."""
+        text = _fmt(_cell(summary, t, cond, metric), digits)
+        row = summary[
+            (summary["task"] == t) & (summary["condition"] == cond) & (summary["metric"] == metric)
+        ]
+        seeds = int(row["seeds"].iloc[0]) if not row.empty else 0
+        if 0 < seeds < len(plan.seeds):
+            text += f" ({seeds} of {len(plan.seeds)} seeds)"
+        return text
+
     lines = [
         "# Experiment 1: foundation-model-generated data (examples/synthetic_data.py)",
         "",
         f"{len(plan.seeds)} seeds x {len(tasks)} tasks, {plan.matched_per_class} matched and "
         f"{plan.mismatched_per_class} mismatched answers per class and seed, "
-        f"{plan.shots_per_class} client texts per class; {seconds:.0f} s on {cpu}. "
-        "Means with 95% Student-t intervals over seeds; differences paired by seed.",
+        f"{plan.shots_per_class} client texts per class; {seconds:.0f} s on {cpu}, of which "
+        f"{runs[runs['metric'] == 'generation_seconds']['value'].sum():.0f} s generating "
+        "(answers already in the cache take none). "
+        "Means with 95% Student-t intervals over seeds (with 2-5 seeds they may reach past "
+        "[0, 1]); differences paired by seed.",
         "",
         "**Usable** (measured independently of the filter, which works on MiniLM embeddings "
         "and a real 'ref' split): passes the structural checks (6+ words, no meta or chat "
@@ -699,28 +740,49 @@ def captions(
     ]
     quality = []
     for t in tasks:
-        quality.append(
-            f"{t}: the filter keeps {c(t, 'matched', 'kept_share')} of the raw matched answers; "
-            f"usable: {c(t, 'matched', 'usable_share_raw')} of raw answers, "
-            f"{c(t, 'matched', 'usable_share_kept')} of kept ones (target {TARGET_USABLE:.2f}; "
-            f"real texts {c(t, 'real', 'usable_share')}, the judge's test accuracy "
-            f"{c(t, 'real', 'judge_test_accuracy')}); mismatched prompt: "
-            f"{c(t, 'mismatched', 'usable_share_kept')} usable after filtering. "
-            f"MMD^2 {c(t, 'matched', 'mmd2', 3)} "
-            f"(real vs real {c(t, 'matched', 'mmd2_real_baseline', 3)}, "
-            f"mismatched {c(t, 'mismatched', 'mmd2', 3)}); two-sample AUC "
-            f"{c(t, 'matched', 'two_sample_auc')} (real vs real "
-            f"{c(t, 'matched', 'two_sample_auc_real_baseline')}, mismatched "
-            f"{c(t, 'mismatched', 'two_sample_auc')}); MAUVE {c(t, 'matched', 'mauve')} "
-            f"(real vs real {c(t, 'matched', 'mauve_real_baseline')}, mismatched "
-            f"{c(t, 'mismatched', 'mauve')})."
+        lift = paired(runs, t, ("matched", "usable_share_kept"), ("matched", "usable_share_raw"))
+        vs_real = paired(
+            runs, t, ("matched", "two_sample_auc"), ("matched", "two_sample_auc_real_baseline")
         )
-    lines.append(
-        "**What to conclude.** Filtering raises the share of usable texts; the kept texts "
-        "remain easy to tell from real ones (two-sample AUC and MMD^2 far above the real-vs-real "
-        "baseline of the same size), and prompting from the other task's domain (the survey's "
-        "break condition) makes them less usable and less similar. " + " ".join(quality)
-    )
+        usable = _cell(summary, t, "matched", "usable_share_kept")
+        meets = (
+            "cannot be compared with"
+            if not np.isfinite(usable[0])
+            else "meets"
+            if usable[1] >= TARGET_USABLE
+            else "misses"
+            if usable[2] < TARGET_USABLE
+            else "is not distinguishable from"
+        )
+        rise = _says(lift, "a measurable rise", "a measurable fall", "inside the noise")
+        kept_brk = paired(runs, t, ("matched", "kept_share"), ("mismatched", "kept_share"))
+        mauve_note = (
+            " MAUVE does not separate even two real samples at these sizes (real vs real "
+            f"{c(t, 'matched', 'mauve_real_baseline')}), so it is reported but not read."
+            if _cell(summary, t, "matched", "mauve_real_baseline")[0] < 0.5
+            else ""
+        )
+        quality.append(
+            f"**{t}**: the filter keeps {c(t, 'matched', 'kept_share')} of the raw matched "
+            f"answers; the usable share goes from {c(t, 'matched', 'usable_share_raw')} of raw "
+            f"answers to {c(t, 'matched', 'usable_share_kept')} of kept ones (difference "
+            f"{_fmt(lift)}: {rise}), which {meets} the {TARGET_USABLE:.2f} target; real "
+            f"held-out texts score {c(t, 'real', 'usable_share')} on the same check "
+            "(the judge's test accuracy "
+            f"{c(t, 'real', 'judge_test_accuracy')}), so kept texts reach "
+            f"{c(t, 'matched', 'usable_kept_vs_real')} of the real texts' rate. Kept texts are "
+            f"{_says(vs_real, 'easier', 'harder', 'not measurably easier')} to tell from real "
+            f"ones than real texts are (two-sample AUC {c(t, 'matched', 'two_sample_auc')} vs "
+            f"{c(t, 'matched', 'two_sample_auc_real_baseline')}; MMD^2 "
+            f"{c(t, 'matched', 'mmd2', 3)} vs {c(t, 'matched', 'mmd2_real_baseline', 3)})."
+            f"{mauve_note} Break condition (the other task's domain and texts in the prompt): "
+            f"the filter keeps {c(t, 'mismatched', 'kept_share')} of the answers (matched minus "
+            f"mismatched {_fmt(kept_brk)}: "
+            f"{_says(kept_brk, 'fewer survive', 'more survive', 'no measurable change')}), "
+            f"too few for the similarity measures (5 kept texts needed); usable among raw "
+            f"answers {c(t, 'mismatched', 'usable_share_raw')}."
+        )
+    lines.append("**What to conclude.** " + " ".join(quality))
     lines += ["", "![usefulness and privacy](synthetic_usefulness.png)", ""]
     use = []
     for t in tasks:
@@ -731,26 +793,47 @@ def captions(
         mis = paired(
             runs, t, ("matched", "augmented_accuracy"), ("mismatched", "augmented_accuracy")
         )
+        tos = paired(
+            runs, t, ("matched", "synthetic_only_accuracy"), ("matched", "real_same_n_accuracy")
+        )
+        gap = abs(
+            _cell(summary, t, "matched", "synthetic_only_accuracy")[0]
+            - _cell(summary, t, "real", "majority_rate")[0]
+        )
+        at_majority = "within 0.02 of" if gap < 0.02 else "away from"
+        leak = paired(
+            runs,
+            t,
+            ("matched", "membership_auc_unfiltered"),
+            ("mismatched", "membership_auc_unfiltered"),
+        )
         use.append(
-            f"{t}: client alone {c(t, 'real', 'client_only_accuracy')}, with matched synthetic "
-            f"texts {c(t, 'matched', 'augmented_accuracy')} (gain {_fmt(gain, 3)}; "
-            f"unfiltered minus filtered gain {_fmt(unf, 3)}; matched minus mismatched "
-            f"{_fmt(mis, 3)}); train on synthetic, test on real "
+            f"**{t}**: the client alone scores {c(t, 'real', 'client_only_accuracy')}; adding "
+            f"its kept synthetic texts gives {c(t, 'matched', 'augmented_accuracy')}, a gain of "
+            f"{_fmt(gain, 3)} ({_says(gain, 'it helps', 'it hurts', 'no measurable effect')}); "
+            f"unfiltered texts instead change the gain by {_fmt(unf, 3)}, mismatched ones by "
+            f"{_fmt(mis, 3)} (matched minus mismatched). Train on synthetic, test on real: "
             f"{c(t, 'matched', 'synthetic_only_accuracy')} against "
-            f"{c(t, 'matched', 'real_same_n_accuracy')} for as many real texts (majority rate "
-            f"{c(t, 'real', 'majority_rate')}). Membership-inference AUC on the shown examples "
-            f"{c(t, 'matched', 'membership_auc')} (control, never shown: "
-            f"{c(t, 'mismatched', 'membership_auc')}); nearest similarity of a synthetic text "
-            f"to the shown texts {c(t, 'matched', 'nn_similarity_client')} vs unseen "
-            f"{c(t, 'matched', 'nn_similarity_unseen')} "
-            f"(gap {c(t, 'matched', 'copying_gap', 3)}); answers dropped as verbatim copies "
-            f"(8-gram) {c(t, 'matched', 'dropped_copy_share', 3)}."
+            f"{c(t, 'matched', 'real_same_n_accuracy')} for as many real texts of the same "
+            f"classes (difference {_fmt(tos, 3)}; majority rate "
+            f"{c(t, 'real', 'majority_rate')}: train-on-synthetic is {at_majority} the rate "
+            "of always answering the majority class). Membership inference on the shown "
+            "examples: "
+            f"AUC {c(t, 'matched', 'membership_auc_unfiltered')} from the unfiltered texts "
+            f"against {c(t, 'mismatched', 'membership_auc_unfiltered')} when they were never "
+            f"shown (difference {_fmt(leak, 3)}: "
+            f"{_says(leak, 'a measurable leak', 'below the control', 'no measurable leak')}), "
+            f"{c(t, 'matched', 'membership_auc')} from the kept ones (control "
+            f"{c(t, 'mismatched', 'membership_auc')}); "
+            f"a synthetic text's nearest MiniLM similarity to the shown texts "
+            f"{c(t, 'matched', 'nn_similarity_client')} vs "
+            f"{c(t, 'matched', 'nn_similarity_unseen')} to unseen ones (gap "
+            f"{c(t, 'matched', 'copying_gap', 3)}); answers dropped as verbatim copies "
+            f"(a shared 8-word sequence) {c(t, 'matched', 'dropped_copy_share', 3)}."
         )
     lines.append(
-        "**What to conclude.** Read each gain against its interval: an interval that holds 0 "
-        "means no measurable effect at this many seeds. A membership AUC above the control's "
-        "means the synthetic texts reveal which real texts were shown to the generator. "
-        + " ".join(use)
+        "**What to conclude.** An interval that holds 0 means no measurable effect at this "
+        "many seeds. " + " ".join(use)
     )
     return "\n".join(lines) + "\n"
 

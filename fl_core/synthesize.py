@@ -9,6 +9,12 @@ for a seed and independent of what ran before; results are cached on disk under
 ``$FEDMARKET_CACHE`` like the embeddings. Batches are always full, so the reviews for ``n``
 are the first ``n`` of those for any larger count (same seed and settings): one cache file
 serves every top-up level of an experiment.
+
+:func:`sample_completions` is the measured path of the synthetic-data experiment
+(``examples/synthetic_data.py``): raw answers, nothing cleaned or dropped, for any
+:class:`Domain` (system message and the kind of text asked for), with the assistant's turn
+prefilled by an opening quote so that the answer starts with the text itself; parsing and
+filtering are :mod:`fl_core.synthetic_filter`'s job, which reports the share kept.
 """
 
 from __future__ import annotations
