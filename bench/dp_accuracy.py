@@ -122,9 +122,7 @@ def main() -> None:
     from tqdm import tqdm
 
     plan = [(n, s, math.inf, "-") for n in sizes for s in seeds]
-    plan += [
-        (n, s, e, c) for n in sizes for s in seeds for e in epsilons for c in COVERS
-    ]
+    plan += [(n, s, e, c) for n in sizes for s in seeds for e in epsilons for c in COVERS]
     started = time.perf_counter()
     rows = [one_run(*job) for job in tqdm(plan, desc="dp accuracy runs")]
     frame = pd.DataFrame(rows)
