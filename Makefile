@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-fast lint bench app clean
+.PHONY: setup demo test test-fast lint bench figures app clean
 
 # torch is pinned to 2.13.0 in pyproject.toml: pip takes the CPU wheel already on disk
 # (never a multi-GB CUDA download). uv and poetry do not see that file: use pip.
@@ -37,6 +37,12 @@ lint: setup
 
 bench: setup           ## every benchmark; writes bench/RESULTS.md
 	$(BIN)/python -m bench.run_all
+
+figures: setup        ## the seed paper's three experiments and the task table (hours on 2 cores)
+	$(BIN)/python -m bench.tasks
+	$(BIN)/python examples/synthetic_data.py --out examples
+	$(BIN)/python examples/fm_init_vs_random.py --out examples/figures --threads 1
+	$(BIN)/python examples/resource_costs.py --out examples/figures --threads 1
 
 app: setup
 	$(BIN)/fedmarket app

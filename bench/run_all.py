@@ -76,6 +76,11 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--quick"],
     ),
     "membership": ("what DP buys against membership inference (issue 29)", [], ["--quick"]),
+    "tasks": (
+        "head mode on every built-in task, with the frozen embeddings' ceiling (issue 30)",
+        [],
+        ["--quick", "--out", "/tmp/fedmarket-tasks-quick"],
+    ),
     "privacy_market": (
         "the price of privacy in the market: participation and pay by privacy price (issue 29)",
         ["--seeds", "20"],

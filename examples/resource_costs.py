@@ -20,8 +20,8 @@ accuracy (the whole test split) and the traffic: every client downloads the glob
 trainable vector and uploads its float32 update each round (upload + download, summed
 over clients and rounds). Per method it measures the peak resident memory of the process
 that ran it (a fresh interpreter per method and task: torch, the model, the data, the
-caches and the training) and the wall-clock seconds per local step (torch on
-``--threads`` threads, on a shared machine: indicative).
+caches and the training) and a run's wall-clock seconds (training and its evaluations) per
+local step (torch on ``--threads`` threads, on a shared machine: indicative).
 
 A distillation baseline is not run: federated distillation (FedMD, FedDF) needs a public
 unlabelled transfer set and a teacher-student loss in the clients' local step, which
@@ -293,11 +293,12 @@ def caption(summary: Any, setup: Setup, cpu: str, seconds: float, threads: int) 
         "(`resource_costs_tuning.csv`). Traffic: every client downloads the global trainable "
         "vector and uploads its float32 update each round, summed over clients and rounds. "
         "Peak memory: the resident set of the process that ran the method (torch, model, "
-        f"data, caches, training). Seconds per local step: torch on {threads} thread(s) of a "
-        f"shared machine (indicative). {cpu}, {seconds / 60:.0f} min.",
+        f"data, caches, training). Run seconds per local step: a run's wall-clock time "
+        f"(training and its evaluations) over its local steps, torch on {threads} thread(s) "
+        f"of a shared machine (indicative). {cpu}, {seconds / 60:.0f} min.",
         "",
         "| task | method | lr | test accuracy (95% interval) | trainable parameters "
-        "| MB sent (up + down) | peak memory (MB) | s per local step |",
+        "| MB sent (up + down) | peak memory (MB) | run s per local step |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in summary.to_dict("records"):
