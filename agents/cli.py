@@ -15,6 +15,7 @@ import typer
 
 from agents import cli_output as printing
 from agents.cli_audit import membership_audit_command
+from agents.cli_datasets import datasets_command
 from agents.cli_errors import fail, user_errors
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -308,29 +309,6 @@ def fields_command(
     printing.print_fields(rows)
 
 
-@app.command(name="datasets")
-def datasets_command(
-    details: Annotated[
-        bool, typer.Option("--details", help="Classes, sizes, source and licence of each.")
-    ] = False,
-) -> None:
-    """List the built-in offline tasks for data.dataset, one name a line."""
-    from fl_core.datasets import TASKS, available
-
-    for info in TASKS.values():
-        if not details:
-            typer.echo(info.name)
-            continue
-        state = "installed" if available(info.name) else f"not installed: {info.install}"
-        typer.echo(f"{info.name}: {info.title}")
-        typer.echo(f"  classes: {', '.join(info.class_names)}")
-        owner = info.owner_column or "none"
-        typer.echo(f"  natural owner: {owner}; default val_size: {info.default_val_size}")
-        typer.echo(f"  source: {info.source} ({state})")
-        typer.echo(f"  licence: {info.licence}")
-        typer.echo(f"  cite: {info.citation}")
-
-
 @app.command(name="attack-matrix")
 def attack_matrix_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML or example name (the market).")],
@@ -385,6 +363,7 @@ def attack_matrix_command(
 
 
 app.command(name="membership-audit")(membership_audit_command)
+app.command(name="datasets")(datasets_command)
 
 
 def main() -> None:
