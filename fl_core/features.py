@@ -18,7 +18,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +47,24 @@ def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (POSIX ``flock``) for the ``with`` block, so
+    processes sharing the cache do not drop each other's rows; a no-op where there is none."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: last writer wins (rows are recomputed, never wrong)
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -237,14 +255,15 @@ class FeatureStore:
             return
         done = np.flatnonzero(self._done)
         keys, pooled = self._row_keys[done], self._pooled.numpy()[done]
-        stored = self._read_keyed()
-        if stored is not None and stored[1].shape[1] == pooled.shape[1]:
-            new = ~np.isin(keys, stored[0])
-            keys = np.concatenate([stored[0], keys[new]])
-            pooled = np.concatenate([stored[1], pooled[new]])
-        _, first = np.unique(keys, return_index=True)  # a text repeated in the data: once
-        first.sort()
-        atomic_save_npz(self._path, keys=keys[first], pooled=pooled[first])
+        with _locked(self._path.with_suffix(".lock")):  # read, merge, replace: one writer
+            stored = self._read_keyed()
+            if stored is not None and stored[1].shape[1] == pooled.shape[1]:
+                new = ~np.isin(keys, stored[0])
+                keys = np.concatenate([stored[0], keys[new]])
+                pooled = np.concatenate([stored[1], pooled[new]])
+            _, first = np.unique(keys, return_index=True)  # a text repeated in the data: once
+            first.sort()
+            atomic_save_npz(self._path, keys=keys[first], pooled=pooled[first])
 
     def ensure(
         self,

@@ -98,9 +98,11 @@ def natural_partition(
 
     The ``n_clients`` largest owners each found a client; every further owner, largest
     first, joins the client that holds the fewest examples so far (greedy
-    longest-processing-time packing), so no data is dropped and client sizes stay as even
-    as whole owners allow. ``rng`` breaks ties between owners of equal size. With fewer
-    owners than clients the split is refused (one line naming ``n_clients``).
+    longest-processing-time packing), so no example is dropped and client sizes stay as
+    even as whole owners allow. ``rng`` breaks ties between owners of equal size and then
+    numbers the clients at random, so the first client is not always the one holding the
+    largest owner. With fewer owners than clients the split is refused (one line naming
+    ``n_clients``).
     """
     keys = np.asarray(owners, dtype=object)
     _check_clients(len(keys), n_clients)
@@ -118,6 +120,7 @@ def natural_partition(
         client = rank if rank < n_clients else int(np.argmin(held))
         client_of[owner] = client
         held[client] += counts[owner]
+    client_of = rng.permutation(n_clients)[client_of]  # who gets the largest owner: random
     example_client = client_of[inverse]
     return [np.flatnonzero(example_client == k) for k in range(n_clients)]
 

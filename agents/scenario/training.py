@@ -105,6 +105,12 @@ class DataSection(_Checked, DataConfig):
                 f"natural needs natural owners, which {self.dataset} has not; use "
                 f"data.dataset in {OWNER_TASKS}, or a file with data.owner_column",
             )
+        if self.partition == "natural" and self.replace:
+            raise ScenarioError(
+                "data.replace",
+                "natural hands out every example once, whole owners each; set data.replace "
+                "= false or use data.partition = 'allocate'",
+            )
 
 
 @dataclass(frozen=True)

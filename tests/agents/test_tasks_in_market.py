@@ -43,3 +43,15 @@ def test_natural_partition_gives_owners_whole_conditions() -> None:
 def test_natural_partition_on_a_task_without_owners_is_one_line() -> None:
     with pytest.raises(ScenarioError, match=r"^data\.partition: natural needs natural owners"):
         DataSection(dataset="bbc_news", partition="natural")
+
+
+def test_more_owners_than_natural_owners_is_one_line_naming_the_setting() -> None:
+    base = tiny_scenario(ParticipantGroup("honest", count=200, data_size=2), rounds=1)
+    data = DataSection(dataset="drug_reviews", partition="natural", max_length=16)
+    with pytest.raises(ScenarioError, match=r"^data\.partition: natural gives each owner"):
+        run(dataclasses.replace(base, data=data))
+
+
+def test_natural_partition_with_replacement_is_refused() -> None:
+    with pytest.raises(ScenarioError, match=r"^data\.replace: natural hands out every example"):
+        DataSection(dataset="drug_reviews", partition="natural", replace=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,3 +161,40 @@ def test_cli_lists_one_task_a_line() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == list(TASK_NAMES)
+
+
+def test_natural_partition_does_not_always_give_the_largest_owner_to_client_0() -> None:
+    owners = ["big"] * 50 + [f"o{k}" for k in range(30) for _ in range(3)]
+    holders = set()
+    for seed in range(12):
+        parts = natural_partition(owners, 4, np.random.default_rng(seed))
+        holders.add(next(k for k, part in enumerate(parts) if 0 in part))
+    assert len(holders) > 1  # a fixed client 0 would favour whoever is listed first
+
+
+def test_owner_column_is_only_for_files() -> None:
+    with pytest.raises(ValueError, match=r"^data\.owner_column: only for data\.dataset = 'file'"):
+        DataConfig(dataset="drug_reviews", owner_column="drugName")
+
+
+def test_a_test_file_needs_no_owner_column(tmp_path: Path) -> None:
+    rows = [f"text {i} about tea,{'a' if i % 2 else 'b'},clinic{i % 4}" for i in range(60)]
+    (tmp_path / "pool.csv").write_text("text,label,clinic\n" + "\n".join(rows) + "\n")
+    (tmp_path / "test.csv").write_text(
+        "text,label\n" + "\n".join(f"held {i},{'a' if i % 2 else 'b'}" for i in range(20)) + "\n"
+    )
+    cfg = DataConfig(
+        dataset="file",
+        path=str(tmp_path / "pool.csv"),
+        test_path=str(tmp_path / "test.csv"),
+        text_column="text",
+        label_column="label",
+        positive_label=None,
+        owner_column="clinic",
+        val_size=20,
+    )
+    splits = load_splits(cfg, np.random.default_rng(0))
+    assert splits.train.owners is not None and set(splits.train.owners) <= {
+        f"clinic{k}" for k in range(4)
+    }
+    assert splits.test.owners is None
