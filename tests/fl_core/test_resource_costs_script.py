@@ -17,14 +17,16 @@ import pandas as pd
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "resource_costs.py"
+REPORT = SCRIPT.with_name("resource_costs_report.py")
 
 
 def _script() -> ModuleType:
+    """The script's report module (the Pareto front, the summary and the caption)."""
     sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("resource_costs", SCRIPT)
+    spec = importlib.util.spec_from_file_location("resource_costs_report", REPORT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["resource_costs"] = module  # dataclasses look their module up while it loads
+    sys.modules["resource_costs_report"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 

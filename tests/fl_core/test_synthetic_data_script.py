@@ -19,10 +19,12 @@ import pandas as pd
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "synthetic_data.py"
+SETUP = SCRIPT.with_name("synthetic_setup.py")
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("synthetic_data", SCRIPT)
+    """The script's set-up module (splits and draws), loaded as the script loads it."""
+    spec = importlib.util.spec_from_file_location("synthetic_setup", SETUP)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
