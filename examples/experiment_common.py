@@ -164,7 +164,14 @@ def run_arm(
     aggregate = make_aggregator(task.train_config.aggregator)
     states: list[Any] = [None] * cfg.n_clients
     vector = task.initial_vector.copy()
-    run = ArmRun(trainable_params=task.layout.size, majority_rate=task.splits.majority_rate())
+    scored = (
+        task.splits.test.labels if test_indices is None else task.splits.test.labels[test_indices]
+    )
+    # the majority rate of the examples the test accuracy is measured on (a subset, maybe)
+    run = ArmRun(
+        trainable_params=task.layout.size,
+        majority_rate=float(np.bincount(scored).max() / len(scored)),
+    )
     up = down = 0
 
     def record(round_index: int) -> None:
